@@ -1,0 +1,104 @@
+// Command postern is a hardened SMTP gateway and mail server.
+//
+// main is the only reader of the configuration: each subcommand loads it,
+// builds the pieces it needs and hands them their settings explicitly.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// command is one subcommand. run gets the arguments after the subcommand
+// name and returns the process exit status.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string) int
+}
+
+// commands lists every subcommand; each lives in a file named after it.
+var commands = []command{
+	{"version", "print the version", runVersion},
+}
+
+func main() {
+	os.Exit(dispatch(os.Args))
+}
+
+func dispatch(argv []string) int {
+	// Called through a link named "sendmail" (or "mailq"), act as that.
+	if len(argv) > 0 {
+		switch base(argv[0]) {
+		case "sendmail", "mailq", "newaliases":
+			for _, c := range commands {
+				if c.name == "sendmail" {
+					return c.run(argv[1:])
+				}
+			}
+		}
+	}
+	if len(argv) < 2 {
+		usage(os.Stderr)
+		return 2
+	}
+	name := argv[1]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		usage(os.Stdout)
+		return 0
+	}
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(argv[2:])
+		}
+	}
+	fmt.Fprintf(os.Stderr, "postern: unknown command %q\n\n", name)
+	usage(os.Stderr)
+	return 2
+}
+
+func base(p string) string {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '/' {
+			return p[i+1:]
+		}
+	}
+	return p
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: postern COMMAND [flags] [arguments]\n\ncommands:")
+	cs := append([]command(nil), commands...)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nEvery command takes -config FILE; run 'postern COMMAND -h' for its flags.")
+}
+
+// parseFlags parses fs from args, allowing flags before and after the
+// positional arguments ("postern user add -config f a@b" and
+// "postern user add a@b -config f" mean the same). "--" ends flag parsing.
+// It returns the positional arguments, or an error already reported on
+// the flag set's output.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

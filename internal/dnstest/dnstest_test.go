@@ -1,0 +1,44 @@
+package dnstest
+
+import (
+	"context"
+	"testing"
+
+	pdns "postern/internal/dns"
+)
+
+func TestServer(t *testing.T) {
+	s := Start(t, Zone{
+		"example.test. TXT":         {"v=spf1 -all"},
+		"example.test MX":           {"10 mx.example.test."},
+		"mx.example.test A":         {"127.0.0.2"},
+		"alias.example.test CNAME":  {"mx.example.test."},
+		"bad.example.test SERVFAIL": nil,
+	})
+	r := s.Resolver()
+	ctx := context.Background()
+	txt, err := r.LookupTXT(ctx, "example.test")
+	if err != nil || len(txt) != 1 || txt[0] != "v=spf1 -all" {
+		t.Fatalf("TXT: %v %v", txt, err)
+	}
+	mx, err := r.LookupMX(ctx, "example.test")
+	if err != nil || len(mx) != 1 || mx[0].Host != "mx.example.test." {
+		t.Fatalf("MX: %v %v", mx, err)
+	}
+	ips, err := r.LookupHost(ctx, "alias.example.test")
+	if err != nil || len(ips) != 1 || ips[0] != "127.0.0.2" {
+		t.Fatalf("CNAME->A: %v %v", ips, err)
+	}
+	_, err = r.LookupTXT(ctx, "nope.example.test")
+	if !pdns.IsNotFound(err) {
+		t.Fatalf("NXDOMAIN: %v", err)
+	}
+	_, err = r.LookupTXT(ctx, "mx.example.test")
+	if !pdns.IsNotFound(err) {
+		t.Fatalf("NODATA: %v", err)
+	}
+	_, err = r.LookupTXT(ctx, "bad.example.test")
+	if !pdns.IsTemporary(err) {
+		t.Fatalf("SERVFAIL: %v", err)
+	}
+}
