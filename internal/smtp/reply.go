@@ -104,3 +104,23 @@ var (
 	ReplyAuthRequired     = &Reply{Code: 530, Enhanced: "5.7.0", Text: "authentication required"}
 	ReplyEncryptionNeeded = &Reply{Code: 538, Enhanced: "5.7.11", Text: "encryption required for requested authentication mechanism"}
 )
+
+// Replies for malformed commands and arguments (RFC 3463 enhanced codes).
+var (
+	ReplyArgSyntax       = &Reply{Code: 501, Enhanced: "5.5.2", Text: "syntax error in parameters or arguments"}
+	ReplyBadSenderSyntax = &Reply{Code: 501, Enhanced: "5.1.7", Text: "bad sender address syntax"}
+	ReplyBadRcptSyntax   = &Reply{Code: 501, Enhanced: "5.1.3", Text: "bad recipient address syntax"}
+	ReplyParamUnknown    = &Reply{Code: 555, Enhanced: "5.5.4", Text: "parameter not recognised or not implemented"}
+	ReplyParamValue      = &Reply{Code: 501, Enhanced: "5.5.4", Text: "invalid parameter value"}
+	ReplyNeedSMTPUTF8    = &Reply{Code: 553, Enhanced: "5.6.7", Text: "non-ASCII address requires SMTPUTF8"}
+	ReplyBareLineEnd     = &Reply{Code: 550, Enhanced: "5.6.0", Text: "message rejected: bare CR or LF not allowed"}
+	ReplyNUL             = &Reply{Code: 550, Enhanced: "5.6.0", Text: "message rejected: NUL not allowed"}
+)
+
+// With returns a copy of r carrying err as its cause. The shared replies
+// above are never modified.
+func (r *Reply) With(err error) *Reply {
+	c := *r
+	c.Err = err
+	return &c
+}
