@@ -1,0 +1,199 @@
+// Package policy makes postern's decisions, one per SMTP stage, each with
+// the rule that made it so that `postern explain` and the log can say why.
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"postern/internal/smtp"
+)
+
+// Class says where an accepted recipient goes.
+type Class int
+
+const (
+	// Local recipients are delivered to a mailbox on this host.
+	Local Class = iota + 1
+	// RelayDomain recipients are in a domain we accept mail for and
+	// forward (backup MX, relay_domains).
+	RelayDomain
+	// Outbound recipients are anywhere else; only trusted or
+	// authenticated clients may send to them.
+	Outbound
+)
+
+func (c Class) String() string {
+	switch c {
+	case Local:
+		return "local"
+	case RelayDomain:
+		return "relay-domain"
+	case Outbound:
+		return "outbound"
+	}
+	return "none"
+}
+
+// Domains answers whether a domain is in a set, naming the entry that
+// matched (for explanations).
+type Domains interface {
+	Match(domain string) (rule string, ok bool)
+}
+
+// Users says whether a local address has a mailbox.
+type Users interface {
+	Exists(addr string) bool
+}
+
+// Relay decides, for each RCPT, whether postern takes the recipient. The
+// decision depends only on the recipient's final domain, the client's
+// address and whether it authenticated: never on MAIL FROM, HELO, reverse
+// DNS or the local part (except to know whether a local user exists).
+type Relay struct {
+	Hostname   string         // always a local domain, like sendmail's class w
+	Local      []Domains      // local domains (local_domains, local-host-names)
+	Relay      []Domains      // domains accepted and forwarded (relay_domains, relay-domains)
+	Trusted    []netip.Prefix // clients that may relay without AUTH
+	OwnAddrs   []netip.Addr   // our listening addresses: the only local address literals
+	Users      Users          // local mailboxes
+	Postmaster string         // where postmaster@ every local domain goes
+}
+
+// Decision is the verdict for one recipient.
+type Decision struct {
+	Reply   *smtp.Reply // nil: accepted
+	Class   Class       // where it goes, when accepted
+	Mailbox string      // the address to deliver to (postmaster mapped), when accepted
+	Rule    string      // what decided, in words
+}
+
+// Accepted reports whether the recipient was taken.
+func (d Decision) Accepted() bool { return d.Reply == nil }
+
+// Rcpt decides for one recipient. client is the connecting address (the
+// invalid Addr for local submission), authUser the SASL user or "".
+func (r *Relay) Rcpt(client netip.Addr, authUser string, to smtp.Path) Decision {
+	// RFC 5321 4.5.1: <postmaster> without a domain always exists.
+	if to.IsPostmaster() {
+		return Decision{Class: Local, Mailbox: r.Postmaster, Rule: "bare <postmaster> always accepted (RFC 5321 4.5.1)"}
+	}
+	domain := to.Domain
+	if to.IsLiteral() {
+		a, _ := to.LiteralAddr()
+		if !r.ownAddr(a) {
+			return r.remote(client, authUser, to, fmt.Sprintf("address literal %s is not one of our addresses", to.Domain))
+		}
+		domain = r.Hostname
+	}
+	if rule, ok := r.isLocal(domain); ok {
+		return r.local(to, domain, rule)
+	}
+	for _, d := range r.Relay {
+		if rule, ok := d.Match(domain); ok {
+			return Decision{Class: RelayDomain, Mailbox: to.String(), Rule: "relay domain: " + rule}
+		}
+	}
+	return r.remote(client, authUser, to, fmt.Sprintf("%s is neither a local nor a relay domain", domain))
+}
+
+func (r *Relay) isLocal(domain string) (string, bool) {
+	if domain == r.Hostname {
+		return "our host name " + r.Hostname, true
+	}
+	for _, d := range r.Local {
+		if rule, ok := d.Match(domain); ok {
+			return rule, true
+		}
+	}
+	return "", false
+}
+
+// IsLocal reports whether domain is delivered on this host.
+func (r *Relay) IsLocal(domain string) bool {
+	_, ok := r.isLocal(domain)
+	return ok
+}
+
+func (r *Relay) local(to smtp.Path, domain, rule string) Decision {
+	local := to.Local
+	if !strings.HasPrefix(local, `"`) {
+		local = strings.ToLower(local)
+	}
+	if local == "postmaster" {
+		return Decision{Class: Local, Mailbox: r.Postmaster, Rule: "postmaster@ a local domain always exists (RFC 5321 4.5.1); local domain: " + rule}
+	}
+	addr := local + "@" + domain
+	if r.Users != nil && r.Users.Exists(addr) {
+		return Decision{Class: Local, Mailbox: addr, Rule: "local user " + addr + "; local domain: " + rule}
+	}
+	// Refuse at RCPT, so that nothing is accepted only to bounce later
+	// (no backscatter).
+	return Decision{Reply: smtp.ReplyNoSuchUser, Rule: fmt.Sprintf("no mailbox %s in local domain (%s)", addr, rule)}
+}
+
+func (r *Relay) remote(client netip.Addr, authUser string, to smtp.Path, why string) Decision {
+	if authUser != "" {
+		return Decision{Class: Outbound, Mailbox: to.String(), Rule: why + "; client authenticated as " + authUser}
+	}
+	if client.IsValid() {
+		c := client.Unmap()
+		for _, p := range r.Trusted {
+			if p.Contains(c) {
+				return Decision{Class: Outbound, Mailbox: to.String(), Rule: fmt.Sprintf("%s; client %s is in trusted_networks %s", why, c, p)}
+			}
+		}
+	}
+	rule := why + "; client is not in trusted_networks and not authenticated"
+	if client.IsValid() {
+		rule = fmt.Sprintf("%s; client %s is not in trusted_networks and not authenticated", why, client.Unmap())
+	}
+	return Decision{Reply: smtp.ReplyRelayDenied, Rule: rule}
+}
+
+func (r *Relay) ownAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, o := range r.OwnAddrs {
+		if o.Unmap() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// DomainList is a fixed set of domains, as from the configuration.
+type DomainList struct {
+	Source     string          // e.g. "local_domains" (for explanations)
+	Subdomains bool            // also match subdomains, on whole labels
+	domains    map[string]bool // normalised
+}
+
+// NewDomainList builds a list from normalised domain names.
+func NewDomainList(source string, subdomains bool, domains []string) *DomainList {
+	m := make(map[string]bool, len(domains))
+	for _, d := range domains {
+		m[d] = true
+	}
+	return &DomainList{Source: source, Subdomains: subdomains, domains: m}
+}
+
+// Match implements Domains.
+func (l *DomainList) Match(domain string) (string, bool) {
+	if l.domains[domain] {
+		return fmt.Sprintf("%s contains %s", l.Source, domain), true
+	}
+	if l.Subdomains {
+		for d := domain; ; {
+			i := strings.IndexByte(d, '.')
+			if i < 0 {
+				break
+			}
+			d = d[i+1:]
+			if l.domains[d] {
+				return fmt.Sprintf("%s contains %s (a parent of %s)", l.Source, d, domain), true
+			}
+		}
+	}
+	return "", false
+}

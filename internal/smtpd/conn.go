@@ -1,0 +1,234 @@
+package smtpd
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"postern/internal/smtp"
+)
+
+// conn is one SMTP connection and its state.
+type conn struct {
+	srv  *Server
+	nc   net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+	mode Mode
+	info ConnInfo
+	sess Session
+	log  *slog.Logger
+	ctx  context.Context
+
+	mu      sync.Mutex // guards closing and busy
+	closing bool       // Shutdown asked us to stop
+	busy    bool       // a command is being handled
+
+	tls      bool
+	helo     string // "" until HELO/EHLO
+	ehlo     bool
+	authUser string
+	inMail   bool
+	smtputf8 bool
+	rcpts    int
+	errors   int
+	quit     bool
+}
+
+// errLineTooLong and errBareLF are command-line errors the loop answers
+// and goes on from.
+var (
+	errLineTooLong = errors.New("command line too long")
+	errBareLF      = errors.New("command line ends in bare LF")
+)
+
+func (c *conn) serve() {
+	defer c.srv.forget(c)
+	defer c.nc.Close()
+	c.log = c.srv.log.With("conn", c.info.ID)
+	var cancel context.CancelFunc
+	c.ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+
+	if c.mode == ModeSMTPS {
+		tc, err := c.srv.handshake(c.nc)
+		if err != nil {
+			c.log.Info("tls handshake failed", "client", c.info.Remote.String(), "err", err)
+			return
+		}
+		c.nc = tc
+		c.tls = true
+	}
+	c.r = bufio.NewReaderSize(c.nc, 4096)
+	c.w = bufio.NewWriterSize(c.nc, 1024)
+
+	sess, rep := c.srv.backend.NewSession(c.ctx, c.info)
+	if rep != nil {
+		c.reply(rep)
+		c.w.Flush()
+		return
+	}
+	c.sess = sess
+	defer sess.Close()
+	if c.tls {
+		sess.TLS(c.nc.(*tls.Conn).ConnectionState())
+	}
+	// RFC 5321 4.3.1: the greeting; the hostname only, no software name.
+	c.reply(&smtp.Reply{Code: 220, Text: c.srv.opts.Hostname + " ESMTP"})
+	for !c.quit {
+		if !c.flushIfIdle() {
+			return
+		}
+		line, err := c.readLine()
+		switch {
+		case errors.Is(err, errLineTooLong):
+			c.fail(smtp.ReplyLineTooLong)
+			continue
+		case errors.Is(err, errBareLF):
+			c.fail(&smtp.Reply{Code: 500, Enhanced: "5.5.2", Text: "bare LF in command line not allowed"})
+			continue
+		case err != nil:
+			c.connError(err)
+			return
+		}
+		if !c.begin() {
+			c.reply(smtp.ReplyShuttingDown)
+			c.w.Flush()
+			return
+		}
+		c.command(line)
+		c.end()
+		if c.errors >= c.srv.opts.MaxErrors {
+			c.reply(smtp.ReplyTooManyErrors)
+			c.w.Flush()
+			c.log.Info("too many errors", "client", c.info.Remote.String(), "errors", c.errors)
+			return
+		}
+	}
+	c.w.Flush()
+}
+
+// begin marks the connection busy; false means the server is shutting down.
+func (c *conn) begin() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	c.busy = true
+	return true
+}
+
+func (c *conn) end() {
+	c.mu.Lock()
+	c.busy = false
+	closing := c.closing
+	c.mu.Unlock()
+	if closing {
+		c.reply(smtp.ReplyShuttingDown)
+		c.quit = true
+	}
+}
+
+// shutdown is called by Server.Shutdown: an idle connection is woken from
+// its read and closed with 421; a busy one finishes its command first.
+func (c *conn) shutdown() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closing = true
+	if !c.busy {
+		c.nc.SetReadDeadline(time.Now())
+	}
+}
+
+// flushIfIdle sends buffered replies when the client has nothing more
+// pipelined (RFC 2920 3.1: the server may hold replies until then).
+func (c *conn) flushIfIdle() bool {
+	if c.r.Buffered() > 0 {
+		return true
+	}
+	if err := c.w.Flush(); err != nil {
+		c.connError(err)
+		return false
+	}
+	return true
+}
+
+// readLine reads one command line, without its CRLF.
+func (c *conn) readLine() ([]byte, error) {
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.CommandTimeout))
+	n := 0
+	for {
+		chunk, err := c.r.ReadSlice('\n')
+		n += len(chunk)
+		if err == bufio.ErrBufferFull {
+			continue // longer than the buffer: keep discarding to the end of line
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n > c.srv.opts.MaxLineLength {
+			return nil, errLineTooLong
+		}
+		if n != len(chunk) {
+			return nil, errLineTooLong
+		}
+		// RFC 5321 2.3.8: lines end in CRLF; a bare LF is refused.
+		if len(chunk) < 2 || chunk[len(chunk)-2] != '\r' {
+			return nil, errBareLF
+		}
+		return chunk[:len(chunk)-2], nil
+	}
+}
+
+// reply queues a reply; it is flushed when the client is idle.
+func (c *conn) reply(r *smtp.Reply) {
+	c.w.Write(r.Format(true))
+}
+
+// fail sends an error reply caused by the client and counts it.
+func (c *conn) fail(r *smtp.Reply) {
+	c.errors++
+	c.reply(r)
+}
+
+// connError logs why a connection ended abnormally and says goodbye when
+// it still can.
+func (c *conn) connError(err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		c.log.Debug("client went away", "client", c.info.Remote.String())
+	case errors.As(err, &ne) && ne.Timeout():
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if closing {
+			c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+			c.reply(smtp.ReplyShuttingDown)
+		} else {
+			c.log.Info("timeout", "client", c.info.Remote.String())
+			c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			c.reply(smtp.ReplyTimeout)
+		}
+		c.w.Flush()
+	default:
+		c.log.Info("connection error", "client", c.info.Remote.String(), "err", err)
+	}
+}
+
+// resetTransaction forgets MAIL and RCPT.
+func (c *conn) resetTransaction() {
+	if c.inMail {
+		c.sess.Reset()
+	}
+	c.inMail = false
+	c.smtputf8 = false
+	c.rcpts = 0
+}
