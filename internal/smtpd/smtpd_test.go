@@ -47,7 +47,7 @@ type recSession struct {
 }
 
 func (s *recSession) Hello(ctx context.Context, name string, ext bool) *smtp.Reply { return nil }
-func (s *recSession) TLS(cs tls.ConnectionState)                               {}
+func (s *recSession) TLS(cs tls.ConnectionState)                                   {}
 func (s *recSession) Auth(ctx context.Context, user, pass string) *smtp.Reply {
 	if user == "alice@example.test" && pass == "secret" {
 		return nil
