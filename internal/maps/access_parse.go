@@ -1,0 +1,326 @@
+package maps
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var knownTags = []string{TagConnect, TagFrom, TagTo, TagClientRate, TagClientConn, TagTryTLS}
+
+// ParseAccess reads an access map in sendmail's text form: one entry per
+// line, "[Tag:]key value", '#' comments and blank lines. name is used in
+// error messages and Source. All errors are returned at once.
+func ParseAccess(name string, r io.Reader) (*Access, error) {
+	el := &errList{file: name}
+	a := &Access{tags: make(map[string]*accessKeys)}
+	for _, ln := range readLines(r, el) {
+		if skippable(ln.text) {
+			continue
+		}
+		key, val := splitKV(ln.text)
+		if val == "" {
+			el.add(ln.n, "key %q has no value", key)
+			continue
+		}
+		a.parseLine(el, ln.n, key, val)
+	}
+	if err := el.err(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Access) parseLine(el *errList, line int, key, val string) {
+	src := Source{File: el.file, Line: line}
+	tag, rest, ok := splitTag(key)
+	if !ok {
+		if i := strings.IndexByte(key, ':'); i > 0 {
+			t := key[:i]
+			for _, ig := range ignoredTags {
+				if strings.EqualFold(t, ig) {
+					a.warnings = append(a.warnings, Warning{src, fmt.Sprintf("tag %s: is not used by postern; entry ignored", ig)})
+					return
+				}
+			}
+			if isTagWord(t) {
+				if _, isNet, _ := parseNetKey(key); !isNet {
+					el.add(line, "unknown tag %q", t+":")
+					return
+				}
+			}
+		}
+	}
+	e := &AccessEntry{Tag: tag, Source: src}
+	var err error
+	switch tag {
+	case TagClientRate, TagClientConn:
+		e.Number, err = parseCount(val)
+	case TagTryTLS:
+		e.TLS, err = parseTLSPolicy(val)
+	default:
+		err = parseAction(e, val)
+	}
+	if err != nil {
+		el.add(line, "%s", err)
+		return
+	}
+	keys := a.tags[tag]
+	if keys == nil {
+		keys = &accessKeys{names: make(map[string]*AccessEntry)}
+		a.tags[tag] = keys
+	}
+	if rest == "" {
+		if tag != TagClientRate && tag != TagClientConn && tag != TagTryTLS {
+			el.add(line, "empty key")
+			return
+		}
+		if keys.def != nil {
+			el.add(line, "duplicate default %s: entry (first at line %d)", tag, keys.def.Source.Line)
+			return
+		}
+		keys.def = e
+		a.n++
+		return
+	}
+	p, isNet, err := parseNetKey(rest)
+	if err != nil {
+		el.add(line, "%s", err)
+		return
+	}
+	if isNet {
+		e.Key = netKeyString(p, rest)
+		if old, dup := keys.nets.put(p, e); dup {
+			el.add(line, "duplicate key %q (first at line %d)", key, old.Source.Line)
+			return
+		}
+		a.n++
+		a.warn(e)
+		return
+	}
+	if tag == TagClientRate || tag == TagClientConn {
+		el.add(line, "%s: keys are IP addresses or networks, not %q", tag, rest)
+		return
+	}
+	nk, err := a.nameKey(tag, rest, e)
+	if err != nil {
+		el.add(line, "%s", err)
+		return
+	}
+	e.Key = nk
+	if old, dup := keys.names[nk]; dup {
+		el.add(line, "duplicate key %q (first at line %d)", key, old.Source.Line)
+		return
+	}
+	keys.names[nk] = e
+	a.n++
+	a.warn(e)
+}
+
+// nameKey validates and normalises a non-network key.
+func (a *Access) nameKey(tag, k string, e *AccessEntry) (string, error) {
+	if k == "<>" {
+		if tag != TagFrom && tag != "" {
+			return "", fmt.Errorf("the null sender key <> is for From: only")
+		}
+		return k, nil
+	}
+	if strings.HasPrefix(k, "[") {
+		if _, err := parseLiteral(k); err == nil {
+			return normDomainOrLiteral(k)
+		}
+		// sendmail's literal prefix form, e.g. From:[192.0.2]
+		in := k[1 : len(k)-1]
+		if strings.HasSuffix(k, "]") {
+			if p, isNet, err := parseNetKey(in); err == nil && isNet && p.Addr().Is4() && !strings.Contains(in, "/") {
+				return k, nil
+			}
+		}
+		return "", fmt.Errorf("bad address literal %q", k)
+	}
+	if local, domain, ok := splitAddress(k); ok {
+		if tag == TagConnect || tag == TagTryTLS {
+			return "", fmt.Errorf("%s: keys are host names or addresses, not mail addresses (%q)", tag, k)
+		}
+		if e.Action == ActionSkip {
+			return "", fmt.Errorf("SKIP applies only to host names, domains and networks, not %q", k)
+		}
+		if local == "" {
+			return "", fmt.Errorf("key %q: write the domain without '@'", k)
+		}
+		if strings.ContainsAny(local, " \t") {
+			return "", fmt.Errorf("key %q: blank in local part", k)
+		}
+		local = strings.ToLower(local)
+		if domain == "" {
+			return local + "@", nil
+		}
+		d, err := normDomainOrLiteral(domain)
+		if err != nil {
+			return "", fmt.Errorf("key %q: %v", k, err)
+		}
+		return local + "@" + d, nil
+	}
+	d, err := normDomain(k)
+	if err != nil {
+		return "", fmt.Errorf("key %q: %v", k, err)
+	}
+	return d, nil
+}
+
+func (a *Access) warn(e *AccessEntry) {
+	if e.Action != ActionRelay {
+		return
+	}
+	switch e.Tag {
+	case TagFrom:
+		a.warnings = append(a.warnings, Warning{e.Source, fmt.Sprintf(
+			"From:%s RELAY relays on a forgeable sender; honoured only with allow_sender_relay = true", e.Key)})
+	case "":
+		a.warnings = append(a.warnings, Warning{e.Source, fmt.Sprintf(
+			"untagged %s RELAY also applies to sender (From) lookups; write Connect:%s or To:%s instead", e.Key, e.Key, e.Key)})
+	}
+}
+
+// splitTag recognises one of the tags postern uses.
+func splitTag(key string) (tag, rest string, ok bool) {
+	for _, t := range knownTags {
+		if len(key) > len(t) && key[len(t)] == ':' && strings.EqualFold(key[:len(t)], t) {
+			return t, key[len(t)+1:], true
+		}
+	}
+	return "", key, false
+}
+
+func isTagWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_') {
+			return false
+		}
+	}
+	return s != "" && !strings.EqualFold(s, "ipv6")
+}
+
+func netKeyString(p netip.Prefix, written string) string {
+	if p.Addr().Is4() && !strings.Contains(written, "/") {
+		return strings.TrimSuffix(written, ".")
+	}
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+func parseCount(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 1<<30 {
+		return 0, fmt.Errorf("value %q is not a count (a number from 0)", v)
+	}
+	return n, nil
+}
+
+func parseTLSPolicy(v string) (TLSPolicy, error) {
+	switch strings.ToUpper(v) {
+	case "NO", "NEVER":
+		return TLSNever, nil
+	case "YES", "MAY":
+		return TLSMay, nil
+	case "REQUIRED", "ENCRYPT", "MUST":
+		return TLSRequired, nil
+	}
+	return 0, fmt.Errorf("Try_TLS value %q: want NO (never), MAY or REQUIRED", v)
+}
+
+var dsnRE = regexp.MustCompile(`^([245])\.(\d{1,3})\.(\d{1,3})$`)
+
+// parseAction reads the value of a Connect/From/To or untagged entry.
+func parseAction(e *AccessEntry, v string) error {
+	up := strings.ToUpper(v)
+	switch up {
+	case "OK":
+		e.Action = ActionOK
+		return nil
+	case "RELAY":
+		e.Action = ActionRelay
+		return nil
+	case "REJECT":
+		e.Action = ActionReject
+		return nil
+	case "DISCARD":
+		e.Action = ActionDiscard
+		return nil
+	case "SKIP":
+		e.Action = ActionSkip
+		return nil
+	}
+	if strings.HasPrefix(up, "QUARANTINE:") {
+		e.Action = ActionQuarantine
+		e.Text = strings.TrimSpace(unquote(v[len("QUARANTINE:"):]))
+		if e.Text == "" {
+			return fmt.Errorf("QUARANTINE: needs a reason")
+		}
+		return nil
+	}
+	rest := v
+	if strings.HasPrefix(up, "ERROR:") {
+		rest = v[len("ERROR:"):]
+	} else if len(unquote(v)) < 3 || !isDigits(unquote(v)[:3]) {
+		return fmt.Errorf("unknown value %q: want OK, RELAY, REJECT, DISCARD, SKIP, QUARANTINE:reason or ERROR:[D.S.N:]### text", v)
+	}
+	code, enh, text, err := parseErrorValue(rest)
+	if err != nil {
+		return err
+	}
+	e.Action, e.Code, e.Enhanced, e.Text = ActionError, code, enh, text
+	return nil
+}
+
+// parseErrorValue parses "[D.S.N:]### text", with the reply part
+// optionally in double quotes, and checks that the classes agree.
+func parseErrorValue(s string) (code int, enh, text string, err error) {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, ':'); i > 0 && dsnRE.MatchString(s[:i]) {
+		enh, s = s[:i], strings.TrimSpace(s[i+1:])
+	} else if i > 0 && !strings.HasPrefix(s, "\"") && !strings.ContainsAny(s[:i], " \t") && strings.Count(s[:i], ".") == 2 {
+		return 0, "", "", fmt.Errorf("bad enhanced status code %q", s[:i])
+	}
+	s = unquote(s)
+	if len(s) < 3 || !isDigits(s[:3]) || (len(s) > 3 && s[3] != ' ' && s[3] != '\t') {
+		return 0, "", "", fmt.Errorf("error value %q: want a reply code such as 550 followed by text", s)
+	}
+	code, _ = strconv.Atoi(s[:3])
+	// RFC 5321 4.2.1: only 4yz (transient) and 5yz (permanent) refuse.
+	if code < 400 || code > 599 {
+		return 0, "", "", fmt.Errorf("reply code %d is not 4xx or 5xx", code)
+	}
+	// RFC 3463 2: the class of the enhanced code matches the reply's first digit.
+	if enh != "" && enh[0] != s[0] {
+		return 0, "", "", fmt.Errorf("enhanced code %s does not match reply code %d", enh, code)
+	}
+	text = strings.TrimSpace(s[3:])
+	return code, enh, text, nil
+}
+
+func unquote(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

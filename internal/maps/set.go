@@ -1,0 +1,305 @@
+package maps
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// File names inside maps_dir, as in /etc/mail.
+const (
+	FileAccess         = "access"
+	FileRelayDomains   = "relay-domains"
+	FileLocalHostNames = "local-host-names"
+	FileAliases        = "aliases"
+	FileVirtusertable  = "virtusertable"
+	FileGenericstable  = "genericstable"
+	FileMailertable    = "mailertable"
+)
+
+// Files lists the map files a Set reads, in load order.
+var Files = []string{FileAccess, FileRelayDomains, FileLocalHostNames, FileAliases,
+	FileVirtusertable, FileGenericstable, FileMailertable}
+
+// maxMapBytes bounds one map file.
+const maxMapBytes = 64 << 20
+
+// Maps is one consistent version of every map. A missing file gives an
+// empty map; every lookup method is safe on an empty (nil) map.
+type Maps struct {
+	Access         *Access
+	RelayDomains   *DomainList
+	LocalHostNames *DomainList
+	Aliases        *Aliases
+	Virtusertable  *Virtusertable
+	Genericstable  *Genericstable
+	Mailertable    *Mailertable
+}
+
+// Warnings lists dangerous or ignored entries of every map.
+func (m *Maps) Warnings() []Warning {
+	if m == nil {
+		return nil
+	}
+	return m.Access.Warnings()
+}
+
+// parseInto parses one file into its field of m.
+func parseInto(m *Maps, file, path string, r io.Reader) error {
+	var err error
+	switch file {
+	case FileAccess:
+		m.Access, err = ParseAccess(path, r)
+	case FileRelayDomains:
+		m.RelayDomains, err = ParseRelayDomains(path, r)
+	case FileLocalHostNames:
+		m.LocalHostNames, err = ParseLocalHostNames(path, r)
+	case FileAliases:
+		m.Aliases, err = ParseAliases(path, r)
+	case FileVirtusertable:
+		m.Virtusertable, err = ParseVirtusertable(path, r)
+	case FileGenericstable:
+		m.Genericstable, err = ParseGenericstable(path, r)
+	case FileMailertable:
+		m.Mailertable, err = ParseMailertable(path, r)
+	default:
+		err = fmt.Errorf("unknown map %q", file)
+	}
+	return err
+}
+
+// copyField copies one file's map from src to dst.
+func copyField(dst, src *Maps, file string) {
+	switch file {
+	case FileAccess:
+		dst.Access = src.Access
+	case FileRelayDomains:
+		dst.RelayDomains = src.RelayDomains
+	case FileLocalHostNames:
+		dst.LocalHostNames = src.LocalHostNames
+	case FileAliases:
+		dst.Aliases = src.Aliases
+	case FileVirtusertable:
+		dst.Virtusertable = src.Virtusertable
+	case FileGenericstable:
+		dst.Genericstable = src.Genericstable
+	case FileMailertable:
+		dst.Mailertable = src.Mailertable
+	}
+}
+
+func (m *Maps) size(file string) int {
+	switch file {
+	case FileAccess:
+		return m.Access.Len()
+	case FileRelayDomains:
+		return m.RelayDomains.Len()
+	case FileLocalHostNames:
+		return m.LocalHostNames.Len()
+	case FileAliases:
+		return m.Aliases.Len()
+	case FileVirtusertable:
+		return m.Virtusertable.Len()
+	case FileGenericstable:
+		return m.Genericstable.Len()
+	case FileMailertable:
+		return m.Mailertable.Len()
+	}
+	return 0
+}
+
+// stamp identifies one version of a file for change detection.
+type stamp struct {
+	exists bool
+	mod    time.Time
+	size   int64
+	ino    uint64
+	dev    uint64
+}
+
+func statFile(path string) (stamp, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return stamp{}, nil
+	}
+	if err != nil {
+		return stamp{}, err
+	}
+	st := stamp{exists: true, mod: fi.ModTime(), size: fi.Size()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino, st.dev = uint64(sys.Ino), uint64(sys.Dev)
+	}
+	return st, nil
+}
+
+// readMap reads one map file; a missing file is an empty map.
+func readMap(m *Maps, dir, file string) (stamp, error) {
+	path := filepath.Join(dir, file)
+	st, err := statFile(path)
+	if err != nil {
+		return stamp{}, err
+	}
+	if !st.exists {
+		copyField(m, &Maps{}, file)
+		return st, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return st, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxMapBytes+1))
+	if err != nil {
+		return st, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > maxMapBytes {
+		return st, fmt.Errorf("%s: larger than %d bytes", path, maxMapBytes)
+	}
+	return st, parseInto(m, file, path, bytes.NewReader(data))
+}
+
+// Load reads every map in dir once, for `postern check`: it returns the
+// maps that parsed and every error of every file at once.
+func Load(dir string) (*Maps, error) {
+	m := &Maps{}
+	var errs []error
+	for _, f := range Files {
+		if _, err := readMap(m, dir, f); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return m, errors.Join(errs...)
+}
+
+// Set holds the current version of every map in a directory and replaces
+// them when they change. Lookups through Maps never block on a reload.
+type Set struct {
+	dir string
+	log *slog.Logger
+	cur atomic.Pointer[Maps]
+
+	mu     sync.Mutex // serialises reloads; guards the fields below
+	stamps map[string]stamp
+	errs   map[string]error // files whose last load failed
+}
+
+// Open loads every map from dir (missing files are empty maps). When some
+// fail to parse, the Set is still returned, with those maps empty, along
+// with every error; serving with it is the caller's choice.
+func Open(dir string, log *slog.Logger) (*Set, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Set{dir: dir, log: log, stamps: make(map[string]stamp), errs: make(map[string]error)}
+	s.cur.Store(&Maps{})
+	err := s.reload(Files, "load")
+	return s, err
+}
+
+// Dir is the maps directory.
+func (s *Set) Dir() string { return s.dir }
+
+// Maps returns the current version of the maps. Keep the pointer for the
+// length of one decision (one SMTP command) so that it sees one version.
+func (s *Set) Maps() *Maps { return s.cur.Load() }
+
+// Reload rereads every map (on SIGHUP). A map that fails to parse keeps
+// its previous version in force; the errors are logged and returned.
+func (s *Set) Reload() error { return s.reload(Files, "reload") }
+
+// ReloadChanged rereads the maps whose files changed (mtime, size or
+// inode) since they were last read. A file that failed to parse is tried
+// again when it changes again.
+func (s *Set) ReloadChanged() error {
+	s.mu.Lock()
+	var changed []string
+	for _, f := range Files {
+		st, err := statFile(filepath.Join(s.dir, f))
+		if err != nil || st != s.stamps[f] {
+			changed = append(changed, f)
+		}
+	}
+	s.mu.Unlock()
+	if len(changed) == 0 {
+		return nil
+	}
+	return s.reload(changed, "change")
+}
+
+// Errors returns the errors of the maps whose latest version failed to
+// load (their previous version, or an empty map, is in force).
+func (s *Set) Errors() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, f := range Files {
+		if e := s.errs[f]; e != nil {
+			errs = append(errs, e)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Set) reload(files []string, why string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.cur.Load()
+	next := *old
+	var errs []error
+	for _, f := range files {
+		st, err := readMap(&next, s.dir, f)
+		if err != nil {
+			copyField(&next, old, f)
+			errs = append(errs, err)
+			s.errs[f] = err
+			// Remember the failed version so a poll does not retry it
+			// until the file changes again.
+			s.stamps[f] = st
+			s.log.Error("map not loaded; previous version kept", "map", f, "why", why, "err", err)
+			continue
+		}
+		delete(s.errs, f)
+		if s.stamps[f] != st || why != "change" {
+			s.log.Info("map loaded", "map", f, "why", why, "entries", next.size(f), "present", st.exists)
+		}
+		s.stamps[f] = st
+	}
+	s.cur.Store(&next)
+	return errors.Join(errs...)
+}
+
+// Watch keeps the maps current until ctx ends: every interval it rereads
+// the files that changed, and on each value from hup (the caller's
+// signal.Notify channel for SIGHUP; nil for none) it rereads them all.
+// interval <= 0 means 2 seconds.
+func (s *Set) Watch(ctx context.Context, interval time.Duration, hup <-chan os.Signal) {
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = s.ReloadChanged() // logged by reload
+		case _, ok := <-hup:
+			if !ok {
+				hup = nil
+				continue
+			}
+			_ = s.Reload()
+		}
+	}
+}
