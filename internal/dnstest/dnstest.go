@@ -23,7 +23,9 @@ import (
 //
 // Two pseudo types change the answer for a name instead of adding records:
 // "name SERVFAIL" (any value) answers SERVFAIL, and "name TIMEOUT" never
-// answers.
+// answers. When the values of either name record types ("name TIMEOUT":
+// {"SPF", "A"}), only queries for those types fail that way; queries for
+// other types get the name's records as usual.
 type Zone map[string][]string
 
 // Server is a running DNS server.
@@ -33,6 +35,7 @@ type Server struct {
 	mu    sync.RWMutex
 	zone  map[string]map[uint16][]dns.RR // name -> type -> records
 	fail  map[string]string              // name -> "SERVFAIL" | "TIMEOUT"
+	failT map[string]map[uint16]bool     // name -> the only types that fail; nil: all
 	names map[string]bool                // every name that exists (for NODATA vs NXDOMAIN)
 	udp   *dns.Server
 	tcp   *dns.Server
@@ -102,6 +105,7 @@ func (s *Server) Queries() int {
 func (s *Server) Set(z Zone) error {
 	zone := map[string]map[uint16][]dns.RR{}
 	fail := map[string]string{}
+	failT := map[string]map[uint16]bool{}
 	names := map[string]bool{}
 	for key, values := range z {
 		f := strings.Fields(key)
@@ -123,6 +127,14 @@ func (s *Server) Set(z Zone) error {
 		}
 		if typ == "SERVFAIL" || typ == "TIMEOUT" {
 			fail[name] = typ
+			for _, v := range values {
+				if t, ok := dns.StringToType[strings.ToUpper(v)]; ok {
+					if failT[name] == nil {
+						failT[name] = map[uint16]bool{}
+					}
+					failT[name][t] = true
+				}
+			}
 			continue
 		}
 		t, ok := dns.StringToType[typ]
@@ -141,7 +153,7 @@ func (s *Server) Set(z Zone) error {
 		}
 	}
 	s.mu.Lock()
-	s.zone, s.fail, s.names = zone, fail, names
+	s.zone, s.fail, s.failT, s.names = zone, fail, failT, names
 	s.mu.Unlock()
 	return nil
 }
@@ -183,7 +195,11 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	q := req.Question[0]
 	name := dns.CanonicalName(q.Name)
 	for hops := 0; hops < 8; hops++ {
-		switch s.fail[name] {
+		failure := s.fail[name]
+		if only := s.failT[name]; only != nil && !only[q.Qtype] {
+			failure = ""
+		}
+		switch failure {
 		case "TIMEOUT":
 			return
 		case "SERVFAIL":

@@ -42,3 +42,19 @@ func TestServer(t *testing.T) {
 		t.Fatalf("SERVFAIL: %v", err)
 	}
 }
+
+func TestFailOnlySomeTypes(t *testing.T) {
+	s := Start(t, Zone{
+		"part.example.test TXT":      {"v=spf1 -all"},
+		"part.example.test A":        {"127.0.0.3"},
+		"part.example.test SERVFAIL": {"A"},
+	})
+	r := s.Resolver()
+	ctx := context.Background()
+	if txt, err := r.LookupTXT(ctx, "part.example.test"); err != nil || len(txt) != 1 {
+		t.Fatalf("TXT should answer: %v %v", txt, err)
+	}
+	if _, err := r.LookupIPAddr(ctx, "part.example.test"); !pdns.IsTemporary(err) {
+		t.Fatalf("A should SERVFAIL: %v", err)
+	}
+}
