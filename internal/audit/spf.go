@@ -1,0 +1,353 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"postern/internal/dns"
+)
+
+// SPFTerm is one directive or modifier of an SPF record (RFC 7208 4.6.1).
+type SPFTerm struct {
+	Qualifier byte   // '+', '-', '~', '?' for mechanisms; 0 for modifiers
+	Name      string // mechanism or modifier name, lower case
+	Arg       string // domain-spec, network or modifier value; "" if none
+	Modifier  bool
+}
+
+// SPFRecord is a parsed "v=spf1" record.
+type SPFRecord struct {
+	Terms []SPFTerm
+}
+
+// mechanisms that take the DNS lookup budget (RFC 7208 4.6.4).
+var spfLookupTerms = map[string]bool{"include": true, "a": true, "mx": true, "ptr": true, "exists": true, "redirect": true}
+
+// ParseSPF parses an SPF record strictly, as RFC 7208 4.6 defines it.
+func ParseSPF(txt string) (*SPFRecord, error) {
+	// RFC 7208 4.5: the record starts with "v=spf1" followed by a space
+	// or the end; the version is case-insensitive.
+	if len(txt) < 6 || !strings.EqualFold(txt[:6], "v=spf1") || (len(txt) > 6 && txt[6] != ' ') {
+		return nil, errors.New("record does not start with v=spf1")
+	}
+	rec := &SPFRecord{}
+	seen := map[string]bool{}
+	// RFC 7208 4.6.1: terms are separated by one or more spaces only.
+	for _, f := range strings.Split(txt[6:], " ") {
+		if f == "" {
+			continue
+		}
+		term, err := parseSPFTerm(f)
+		if err != nil {
+			return nil, err
+		}
+		if term.Modifier && (term.Name == "redirect" || term.Name == "exp") {
+			// RFC 7208 6: redirect and exp may each appear once.
+			if seen[term.Name] {
+				return nil, fmt.Errorf("modifier %s appears twice", term.Name)
+			}
+			seen[term.Name] = true
+		}
+		rec.Terms = append(rec.Terms, term)
+	}
+	return rec, nil
+}
+
+func parseSPFTerm(f string) (SPFTerm, error) {
+	for _, r := range f {
+		if r < 0x21 || r > 0x7e {
+			return SPFTerm{}, fmt.Errorf("term %q: character %q not allowed", f, r)
+		}
+	}
+	// A modifier is name=value where name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." ).
+	if i := strings.IndexByte(f, '='); i > 0 && isSPFName(f[:i]) && !strings.ContainsAny(f[:i], ":/") {
+		name := strings.ToLower(f[:i])
+		val := f[i+1:]
+		if (name == "redirect" || name == "exp") && val == "" {
+			return SPFTerm{}, fmt.Errorf("modifier %s needs a domain", name)
+		}
+		if err := checkMacroString(val); err != nil {
+			return SPFTerm{}, fmt.Errorf("modifier %s: %w", name, err)
+		}
+		return SPFTerm{Name: name, Arg: val, Modifier: true}, nil
+	}
+	t := SPFTerm{Qualifier: '+'}
+	switch f[0] {
+	case '+', '-', '~', '?':
+		t.Qualifier = f[0]
+		f = f[1:]
+	}
+	name, arg := f, ""
+	hasArg := false
+	if i := strings.IndexAny(f, ":/"); i >= 0 {
+		name, arg = f[:i], f[i:]
+		hasArg = true
+	}
+	t.Name = strings.ToLower(name)
+	switch t.Name {
+	case "all":
+		if hasArg {
+			return t, errors.New("all takes no argument")
+		}
+	case "include", "exists":
+		if !strings.HasPrefix(arg, ":") || len(arg) < 2 {
+			return t, fmt.Errorf("%s needs :domain", t.Name)
+		}
+		t.Arg = arg[1:]
+		if err := checkDomainSpec(t.Arg); err != nil {
+			return t, fmt.Errorf("%s: %w", t.Name, err)
+		}
+	case "a", "mx":
+		dom, cidr := arg, ""
+		if i := strings.IndexByte(arg, '/'); i >= 0 {
+			dom, cidr = arg[:i], arg[i:]
+		}
+		if strings.HasPrefix(dom, ":") {
+			if len(dom) < 2 {
+				return t, fmt.Errorf("%s: empty domain", t.Name)
+			}
+			if err := checkDomainSpec(dom[1:]); err != nil {
+				return t, fmt.Errorf("%s: %w", t.Name, err)
+			}
+		} else if dom != "" {
+			return t, fmt.Errorf("%s: bad argument %q", t.Name, arg)
+		}
+		if err := checkDualCIDR(cidr); err != nil {
+			return t, fmt.Errorf("%s: %w", t.Name, err)
+		}
+		t.Arg = arg
+		if strings.HasPrefix(t.Arg, ":") {
+			t.Arg = t.Arg[1:]
+		}
+	case "ptr":
+		if hasArg {
+			if !strings.HasPrefix(arg, ":") || len(arg) < 2 {
+				return t, errors.New("ptr: bad argument")
+			}
+			t.Arg = arg[1:]
+			if err := checkDomainSpec(t.Arg); err != nil {
+				return t, fmt.Errorf("ptr: %w", err)
+			}
+		}
+	case "ip4", "ip6":
+		if !strings.HasPrefix(arg, ":") {
+			return t, fmt.Errorf("%s needs :network", t.Name)
+		}
+		t.Arg = arg[1:]
+		ipS, lenS, hasLen := strings.Cut(t.Arg, "/")
+		ip := net.ParseIP(ipS)
+		max := 32
+		if t.Name == "ip4" {
+			if ip == nil || ip.To4() == nil || strings.Contains(ipS, ":") {
+				return t, fmt.Errorf("ip4: bad address %q", ipS)
+			}
+		} else {
+			max = 128
+			if ip == nil || !strings.Contains(ipS, ":") {
+				return t, fmt.Errorf("ip6: bad address %q", ipS)
+			}
+		}
+		if hasLen {
+			n, err := strconv.Atoi(lenS)
+			// RFC 7208 5.6: leading zeros are not allowed in the length.
+			if err != nil || n < 0 || n > max || (len(lenS) > 1 && lenS[0] == '0') || lenS == "" {
+				return t, fmt.Errorf("%s: bad prefix length %q", t.Name, lenS)
+			}
+		}
+	default:
+		return t, fmt.Errorf("unknown mechanism %q", name)
+	}
+	return t, nil
+}
+
+func isSPFName(s string) bool {
+	if s == "" || !isAlpha(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		if !isAlpha(c) && !(c >= '0' && c <= '9') && c != '-' && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// checkMacroString validates %-escapes (RFC 7208 7.1).
+func checkMacroString(s string) error {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			continue
+		}
+		if i+1 >= len(s) {
+			return errors.New("dangling % in macro")
+		}
+		switch s[i+1] {
+		case '%', '_', '-':
+			i++
+		case '{':
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return errors.New("unterminated macro")
+			}
+			body := s[i+2 : i+end]
+			if body == "" || !strings.ContainsRune("slodiphcrtvSLODIPHCRTV", rune(body[0])) {
+				return fmt.Errorf("bad macro %%{%s}", body)
+			}
+			i += end
+		default:
+			return fmt.Errorf("bad macro escape %%%c", s[i+1])
+		}
+	}
+	return nil
+}
+
+// checkDomainSpec validates a domain-spec: a macro string whose expansion
+// ends in a domain (RFC 7208 7.1). Without macros it must be a domain of
+// at least two labels... or one; we only reject obvious garbage.
+func checkDomainSpec(s string) error {
+	if err := checkMacroString(s); err != nil {
+		return err
+	}
+	if strings.Contains(s, "%") {
+		return nil
+	}
+	d := strings.TrimSuffix(s, ".")
+	if d == "" || len(d) > 253 {
+		return fmt.Errorf("bad domain %q", s)
+	}
+	for _, l := range strings.Split(d, ".") {
+		if l == "" || len(l) > 63 {
+			return fmt.Errorf("bad domain %q", s)
+		}
+	}
+	return nil
+}
+
+func checkDualCIDR(s string) error {
+	if s == "" {
+		return nil
+	}
+	// ip4-cidr-length [ "/" ip6-cidr-length ] or "//" ip6-cidr-length
+	parts := strings.Split(s[1:], "/")
+	check := func(v string, max int) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > max || (len(v) > 1 && v[0] == '0') {
+			return fmt.Errorf("bad prefix length %q", v)
+		}
+		return nil
+	}
+	switch len(parts) {
+	case 1:
+		return check(parts[0], 32)
+	case 2:
+		if parts[0] != "" {
+			if err := check(parts[0], 32); err != nil {
+				return err
+			}
+		}
+		return check(parts[1], 128)
+	}
+	return fmt.Errorf("bad prefix %q", s)
+}
+
+// All returns the qualifier of the "all" mechanism (0 when absent) and
+// the redirect target ("" when absent).
+func (r *SPFRecord) All() (q byte, redirect string) {
+	for _, t := range r.Terms {
+		if t.Name == "all" && !t.Modifier {
+			q = t.Qualifier
+		}
+		if t.Name == "redirect" && t.Modifier {
+			redirect = t.Arg
+		}
+	}
+	return q, redirect
+}
+
+// spfLimit is the DNS lookup budget of one evaluation (RFC 7208 4.6.4).
+const spfLimit = 10
+
+// spfCount walks the record and the records it includes, counting the
+// terms that need DNS lookups. It returns the count, notes on what it
+// could not follow, and an error for a record that cannot be used.
+type spfCounter struct {
+	ctx   context.Context
+	res   dns.Resolver
+	notes []string
+	seen  map[string]bool
+	ev    *[]string
+}
+
+func (s *spfCounter) count(domain string, depth int) int {
+	if depth > spfLimit {
+		s.notes = append(s.notes, "includes nest deeper than "+strconv.Itoa(spfLimit))
+		return 0
+	}
+	key := strings.ToLower(strings.TrimSuffix(domain, "."))
+	if s.seen[key] {
+		s.notes = append(s.notes, "include loop at "+key)
+		return 0
+	}
+	s.seen[key] = true
+	defer delete(s.seen, key)
+	txt, err := lookupSPF(s.ctx, s.res, domain)
+	if err != nil {
+		s.notes = append(s.notes, domain+": "+err.Error())
+		return 0
+	}
+	*s.ev = append(*s.ev, domain+". TXT \""+txt+"\"")
+	rec, err := ParseSPF(txt)
+	if err != nil {
+		s.notes = append(s.notes, domain+": "+err.Error())
+		return 0
+	}
+	n := 0
+	for _, t := range rec.Terms {
+		if !spfLookupTerms[t.Name] {
+			continue
+		}
+		n++
+		if t.Name == "include" || (t.Name == "redirect" && t.Modifier) {
+			if strings.Contains(t.Arg, "%") {
+				s.notes = append(s.notes, "cannot follow "+t.Name+" with macros: "+t.Arg)
+				continue
+			}
+			n += s.count(t.Arg, depth+1)
+		}
+	}
+	return n
+}
+
+// lookupSPF returns the one SPF record of domain (RFC 7208 4.5: zero is
+// "none", more than one is a permanent error).
+func lookupSPF(ctx context.Context, res dns.Resolver, domain string) (string, error) {
+	txts, err := res.LookupTXT(ctx, domain)
+	if err != nil {
+		if dns.IsNotFound(err) {
+			return "", errNoSPF
+		}
+		return "", err
+	}
+	var found []string
+	for _, t := range txts {
+		if len(t) >= 6 && strings.EqualFold(t[:6], "v=spf1") && (len(t) == 6 || t[6] == ' ') {
+			found = append(found, t)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", errNoSPF
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("%d SPF records (only one is allowed)", len(found))
+}
+
+var errNoSPF = errors.New("no SPF record")
