@@ -1,0 +1,344 @@
+package spool
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"postern/internal/envelope"
+	"postern/internal/smtp"
+)
+
+// item is one queued message in memory. Its fields are guarded by
+// Spool.mu, except env (never changed after Commit or load) and verified,
+// which only the one delivery that holds the item touches.
+type item struct {
+	env       *envelope.Envelope
+	final     []bool // per recipient: delivered or failed for good
+	attempts  int
+	next      time.Time // when it is due
+	lastErr   string
+	hasState  bool // a state file exists
+	recovered bool // loaded from disk: recipients may hold copies already
+	verified  bool // content checksum checked by this process
+	heapIdx   int  // index in Spool.waiting, -1 when not there
+}
+
+// enqueue adds a freshly committed message, due now.
+func (s *Spool) enqueue(env *envelope.Envelope) {
+	it := &item{env: env, final: make([]bool, len(env.Rcpts)), verified: true, heapIdx: -1}
+	s.mu.Lock()
+	s.items[env.ID] = it
+	s.ready = append(s.ready, it)
+	s.mu.Unlock()
+	s.Kick()
+}
+
+// Run delivers queued messages through the Courier until ctx ends: every
+// due message is tried, at most MaxActive at once, and those that must be
+// retried wait with exponential backoff. It returns nil once ctx has ended
+// and the deliveries under way have returned. Run may be called once.
+func (s *Spool) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return errors.New("spool: Run called twice")
+	}
+	s.running = true
+	s.mu.Unlock()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		now := time.Now()
+		for s.waiting.Len() > 0 && !s.waiting.items[0].next.After(now) {
+			s.ready = append(s.ready, heap.Pop(&s.waiting).(*item))
+		}
+		for s.active < s.opt.MaxActive && len(s.ready) > 0 {
+			it := s.ready[0]
+			s.ready[0] = nil
+			s.ready = s.ready[1:]
+			s.active++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.attempt(ctx, it)
+				s.mu.Lock()
+				s.active--
+				s.mu.Unlock()
+				s.Kick()
+			}()
+		}
+		wait := time.Hour
+		if s.waiting.Len() > 0 {
+			wait = max(time.Until(s.waiting.items[0].next), time.Millisecond)
+		}
+		s.mu.Unlock()
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.kick:
+		case <-timer.C:
+		}
+	}
+}
+
+// attempt makes one delivery attempt for the pending recipients of it.
+func (s *Spool) attempt(ctx context.Context, it *item) {
+	id := it.env.ID
+	f, err := os.Open(s.msgPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		s.log.Warn("queue file vanished", "id", id)
+		s.forget(it)
+		return
+	}
+	if err != nil {
+		s.later(it, nil, false, fmt.Sprintf("opening queue file: %v", err), true)
+		return
+	}
+	defer f.Close()
+	if !it.verified {
+		_, ft, err := readHeader(f, id)
+		if err == nil {
+			err = verifyContent(f, ft)
+		}
+		var ce *corruptError
+		if errors.As(err, &ce) {
+			s.moveCorrupt(id, err)
+			s.forget(it)
+			return
+		}
+		if err != nil {
+			s.later(it, nil, false, fmt.Sprintf("reading queue file: %v", err), true)
+			return
+		}
+		it.verified = true
+	}
+
+	var idx []int
+	var rcpts []envelope.Recipient
+	s.mu.Lock()
+	for i, r := range it.env.Rcpts {
+		if !it.final[i] {
+			idx = append(idx, i)
+			rcpts = append(rcpts, r)
+		}
+	}
+	s.mu.Unlock()
+	if len(idx) == 0 {
+		s.finish(it)
+		return
+	}
+
+	dctx := ctx
+	if it.recovered {
+		dctx = envelope.WithRedelivery(ctx)
+	}
+	errs := s.courier.Deliver(dctx, it.env, rcpts, io.NewSectionReader(f, 0, it.env.Size))
+	now := time.Now()
+	var rec []byte
+	var done []int
+	var lastErr string
+	temp := 0
+	for j, i := range idx {
+		var e error
+		if j < len(errs) {
+			e = errs[j]
+		} else {
+			e = fmt.Errorf("courier returned %d results for %d recipients", len(errs), len(idx))
+		}
+		rcpt := it.env.Rcpts[i].Addr
+		switch {
+		case e == nil:
+			rec = appendDelivered(rec, i, now)
+			done = append(done, i)
+			s.log.Info("delivered", "id", id, "rcpt", rcpt)
+		case permanent(e):
+			rec = appendFailed(rec, i, now, e.Error())
+			done = append(done, i)
+			// Bounces (RFC 3464 DSNs) are not generated yet.
+			s.log.Error("delivery failed", "id", id, "from", it.env.From, "rcpt", rcpt, "err", e)
+		default:
+			temp++
+			lastErr = e.Error()
+			s.log.Info("delivery deferred", "id", id, "rcpt", rcpt, "err", e)
+		}
+	}
+	if temp > 0 && now.Sub(it.env.Received) >= s.opt.Lifetime {
+		// Give up: the queue lifetime is over.
+		for _, i := range idx {
+			if !contains(done, i) {
+				msg := fmt.Sprintf("message expired after %s in the queue: %s", s.opt.Lifetime, lastErr)
+				rec = appendFailed(rec, i, now, msg)
+				done = append(done, i)
+				s.log.Error("delivery failed", "id", id, "from", it.env.From, "rcpt", it.env.Rcpts[i].Addr, "err", msg)
+			}
+		}
+		temp = 0
+	}
+	if temp == 0 {
+		s.markFinal(it, done)
+		s.finish(it)
+		return
+	}
+	// A shutdown interrupted the attempt: not the destination's fault.
+	counted := ctx.Err() == nil
+	s.later(it, done, len(done) > 0, lastErr, counted, rec...)
+}
+
+// later records an attempt that left recipients pending and schedules the
+// next one. rec holds the final records of this attempt; durable says
+// whether they must reach the disk before anything else happens.
+func (s *Spool) later(it *item, done []int, durable bool, lastErr string, counted bool, rec ...byte) {
+	now := time.Now()
+	s.mu.Lock()
+	attempts := it.attempts
+	s.mu.Unlock()
+	next := now
+	if counted {
+		attempts++
+		next = now.Add(s.backoff(attempts))
+		rec = appendAttempt(rec, now, next, lastErr)
+	}
+	id := it.env.ID
+	if len(rec) > 0 {
+		created, err := appendState(s.statePath(id), rec, durable)
+		if err == nil && created && durable {
+			err = s.group.syncDir()
+		}
+		if err != nil {
+			s.log.Error("writing delivery state", "id", id, "err", err)
+		}
+	}
+	s.markFinal(it, done)
+	s.mu.Lock()
+	if len(rec) > 0 {
+		it.hasState = true
+	}
+	it.attempts, it.next, it.lastErr = attempts, next, lastErr
+	if s.items[id] == it {
+		heap.Push(&s.waiting, it)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Spool) markFinal(it *item, done []int) {
+	s.mu.Lock()
+	for _, i := range done {
+		it.final[i] = true
+	}
+	s.mu.Unlock()
+}
+
+// finish removes a message that has nothing left to deliver.
+func (s *Spool) finish(it *item) {
+	s.remove(it)
+	s.forget(it)
+}
+
+// forget drops it from memory.
+func (s *Spool) forget(it *item) {
+	s.mu.Lock()
+	if s.items[it.env.ID] == it {
+		delete(s.items, it.env.ID)
+	}
+	if it.heapIdx >= 0 {
+		heap.Remove(&s.waiting, it.heapIdx)
+	}
+	s.mu.Unlock()
+}
+
+// remove deletes a message's files: the queue file first, made durable,
+// then the state. Were the state removed first, a crash could bring back
+// a message with no record of its deliveries.
+func (s *Spool) remove(it *item) {
+	id := it.env.ID
+	if err := os.Remove(s.msgPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.log.Error("removing delivered message", "id", id, "err", err)
+		return
+	}
+	if err := s.group.syncDir(); err != nil {
+		s.log.Error("removing delivered message", "id", id, "err", err)
+		return
+	}
+	if it.hasState {
+		if err := os.Remove(s.statePath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("removing delivery state", "id", id, "err", err)
+		}
+	}
+}
+
+// backoff is the delay before attempt n+1 after n failed attempts.
+func (s *Spool) backoff(n int) time.Duration {
+	d := s.opt.RetryInitial
+	for i := 1; i < n && d < s.opt.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, s.opt.RetryMax)
+}
+
+// permanent reports whether a delivery error is a permanent failure: a
+// reply with a 5xx code. Everything else is retried.
+func permanent(err error) bool {
+	var r *smtp.Reply
+	return errors.As(err, &r) && r.Permanent()
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Items lists the messages in the queue as this process sees them, oldest
+// first.
+func (s *Spool) Items() []Item {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Item, 0, len(s.items))
+	for _, it := range s.items {
+		out = append(out, makeItem(it.env, func(i int) bool { return it.final[i] }, it.attempts, it.lastErr, it.next))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// waitHeap orders waiting items by due time.
+type waitHeap struct{ items []*item }
+
+func (h *waitHeap) Len() int           { return len(h.items) }
+func (h *waitHeap) Less(i, j int) bool { return h.items[i].next.Before(h.items[j].next) }
+func (h *waitHeap) Swap(i, j int) {
+	h.items[i], h.items[j] = h.items[j], h.items[i]
+	h.items[i].heapIdx = i
+	h.items[j].heapIdx = j
+}
+func (h *waitHeap) Push(x any) {
+	it := x.(*item)
+	it.heapIdx = len(h.items)
+	h.items = append(h.items, it)
+}
+func (h *waitHeap) Pop() any {
+	n := len(h.items) - 1
+	it := h.items[n]
+	h.items[n] = nil
+	h.items = h.items[:n]
+	it.heapIdx = -1
+	return it
+}
+
+// push adds it to the heap.
+func (h *waitHeap) push(it *item) { heap.Push(h, it) }
