@@ -1,0 +1,319 @@
+// Package users keeps the SMTP AUTH users, who are also the owners of the
+// local mailboxes: a file of "address:hash" lines, mode 0600, with
+// argon2id hashes (bcrypt hashes are accepted too).
+//
+// A running server sees changes made by another process (postern user
+// add): the Store looks at the file at most once a second and reloads it
+// when it changed, keeping the old data when the new file is bad.
+package users
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Owner is a uid and gid for the users file, for when an administrator
+// running as root edits the file of a server that runs as another user.
+type Owner struct{ UID, GID int }
+
+// Options tune a Store; the zero value is fine.
+type Options struct {
+	Log *slog.Logger // where failed reloads are reported; nil: slog.Default()
+	// Owner, when set, owns the file after every rewrite.
+	Owner *Owner
+	// MaxConcurrentHashes bounds the password hashes computed at once
+	// (each takes 19 MiB); 0 means the number of CPUs.
+	MaxConcurrentHashes int
+	// CheckInterval is how often the file is looked at; 0 means 1s.
+	CheckInterval time.Duration
+}
+
+// ErrExists and ErrNotFound are returned by Add, Passwd and Del.
+var (
+	ErrExists   = errors.New("user already exists")
+	ErrNotFound = errors.New("no such user")
+)
+
+// Store is the users file and its parsed content; safe for concurrent use.
+type Store struct {
+	path  string
+	opt   Options
+	sem   chan struct{}
+	dummy string // hash verified for unknown users, to spend the same time
+
+	mu      sync.Mutex
+	users   map[string]string // normalised address -> hash
+	stamp   stamp
+	checked time.Time
+}
+
+// stamp identifies one version of the file.
+type stamp struct {
+	exists     bool
+	dev, ino   uint64
+	size       int64
+	mtime      time.Time
+	ctimeNanos int64
+}
+
+func stampOf(fi fs.FileInfo) stamp {
+	s := stamp{exists: true, size: fi.Size(), mtime: fi.ModTime()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		s.dev, s.ino = uint64(st.Dev), st.Ino
+		s.ctimeNanos = st.Ctim.Nano()
+	}
+	return s
+}
+
+// Open reads the users file at path; a missing file is an empty store.
+func Open(path string) (*Store, error) { return OpenOptions(path, Options{}) }
+
+// OpenOptions is Open with options.
+func OpenOptions(path string, opt Options) (*Store, error) {
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	if opt.MaxConcurrentHashes <= 0 {
+		opt.MaxConcurrentHashes = runtime.NumCPU()
+	}
+	if opt.CheckInterval <= 0 {
+		opt.CheckInterval = time.Second
+	}
+	dummy, err := Hash("postern dummy password for unknown users")
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{path: path, opt: opt, sem: make(chan struct{}, opt.MaxConcurrentHashes), dummy: dummy}
+	lines, st, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s.set(lines, st)
+	s.checked = time.Now()
+	return s, nil
+}
+
+// readFile reads and parses path; a missing file is empty.
+func readFile(path string) ([]line, stamp, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, stamp{}, nil
+	}
+	if err != nil {
+		return nil, stamp{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, stamp{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, stamp{}, fmt.Errorf("%s: not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, stamp{}, err
+	}
+	if len(data) > maxFileSize {
+		return nil, stamp{}, fmt.Errorf("%s: larger than %d bytes", path, maxFileSize)
+	}
+	lines, err := parse(path, data)
+	return lines, stampOf(fi), err
+}
+
+// set installs parsed lines; s.mu must be held (or s not yet shared).
+func (s *Store) set(lines []line, st stamp) {
+	users := make(map[string]string, len(lines))
+	for _, l := range lines {
+		if l.addr != "" {
+			users[l.addr] = l.hash
+		}
+	}
+	s.users, s.stamp = users, st
+}
+
+// refresh reloads the file when it changed, at most once per interval.
+func (s *Store) refresh() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if now.Sub(s.checked) < s.opt.CheckInterval {
+		return s.users
+	}
+	s.checked = now
+	var st stamp
+	fi, err := os.Stat(s.path)
+	switch {
+	case err == nil:
+		st = stampOf(fi)
+	case !errors.Is(err, fs.ErrNotExist):
+		s.opt.Log.Error("users file unreadable, keeping the users loaded before", "file", s.path, "err", err)
+		return s.users
+	}
+	if st == s.stamp {
+		return s.users
+	}
+	s.reloadLocked()
+	return s.users
+}
+
+func (s *Store) reloadLocked() error {
+	lines, st, err := readFile(s.path)
+	if err != nil {
+		s.opt.Log.Error("users file not reloaded, keeping the users loaded before", "file", s.path, "err", err)
+		if fi, serr := os.Stat(s.path); serr == nil {
+			s.stamp = stampOf(fi) // do not retry until it changes again
+		}
+		return err
+	}
+	s.set(lines, st)
+	s.opt.Log.Info("users file reloaded", "file", s.path, "users", len(s.users))
+	return nil
+}
+
+// Reload reads the file now (for SIGHUP); on error the old data stays.
+func (s *Store) Reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checked = time.Now()
+	return s.reloadLocked()
+}
+
+// Exists reports whether addr is a user (and so owns a local mailbox).
+func (s *Store) Exists(addr string) bool {
+	a, err := Normalize(addr)
+	if err != nil {
+		return false
+	}
+	_, ok := s.refresh()[a]
+	return ok
+}
+
+// List returns the users' addresses, sorted.
+func (s *Store) List() []string {
+	users := s.refresh()
+	out := make([]string, 0, len(users))
+	for a := range users {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Verify reports whether password is addr's password. It takes the same
+// time whether or not the user exists, and compares in constant time.
+func (s *Store) Verify(addr, password string) bool {
+	h, ok := "", false
+	if a, err := Normalize(addr); err == nil {
+		h, ok = s.refresh()[a]
+	}
+	s.sem <- struct{}{}
+	defer func() { <-s.sem }()
+	if !ok {
+		verifyHash(s.dummy, password)
+		return false
+	}
+	return verifyHash(h, password)
+}
+
+// Add adds a user; it fails with ErrExists when addr is already one.
+func (s *Store) Add(addr, password string) error {
+	a, err := Normalize(addr)
+	if err != nil {
+		return err
+	}
+	h, err := Hash(password)
+	if err != nil {
+		return err
+	}
+	return s.modify(func(lines []line) ([]line, error) {
+		for _, l := range lines {
+			if l.addr == a {
+				return nil, fmt.Errorf("%s: %w", a, ErrExists)
+			}
+		}
+		return append(lines, line{addr: a, hash: h}), nil
+	})
+}
+
+// Passwd sets a user's password; ErrNotFound when addr is not a user.
+func (s *Store) Passwd(addr, password string) error {
+	a, err := Normalize(addr)
+	if err != nil {
+		return err
+	}
+	h, err := Hash(password)
+	if err != nil {
+		return err
+	}
+	return s.modify(func(lines []line) ([]line, error) {
+		for i := range lines {
+			if lines[i].addr == a {
+				lines[i].hash = h
+				return lines, nil
+			}
+		}
+		return nil, fmt.Errorf("%s: %w", a, ErrNotFound)
+	})
+}
+
+// Del removes a user; ErrNotFound when addr is not a user.
+func (s *Store) Del(addr string) error {
+	a, err := Normalize(addr)
+	if err != nil {
+		return err
+	}
+	return s.modify(func(lines []line) ([]line, error) {
+		for i := range lines {
+			if lines[i].addr == a {
+				return append(lines[:i], lines[i+1:]...), nil
+			}
+		}
+		return nil, fmt.Errorf("%s: %w", a, ErrNotFound)
+	})
+}
+
+// modify rewrites the file under an exclusive lock (users.lock beside it)
+// so that two editors never lose each other's change: it reads the file
+// afresh, applies fn and replaces the file atomically.
+func (s *Store) modify(fn func([]line) ([]line, error)) error {
+	lock, err := os.OpenFile(s.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	defer unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	lines, _, err := readFile(s.path)
+	if err != nil {
+		return err
+	}
+	lines, err = fn(lines)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(s.path, format(lines), s.opt.Owner); err != nil {
+		return err
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.set(lines, stampOf(fi))
+	s.mu.Unlock()
+	return nil
+}
