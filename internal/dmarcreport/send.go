@@ -1,0 +1,242 @@
+package dmarcreport
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/mail"
+	"strings"
+	"time"
+
+	"postern/internal/dmarc"
+	pdns "postern/internal/dns"
+)
+
+// ReporterOptions configure aggregate report sending.
+type ReporterOptions struct {
+	// ReceiverDomain names this receiver in report file names and in the
+	// Submitter of the subject (RFC 7489 7.2.1.1), e.g. "mx.example.net".
+	ReceiverDomain string
+	// OrgName is report_metadata org_name; "" means ReceiverDomain.
+	OrgName string
+	// From is the report sender ([dmarc] report_from), also the envelope
+	// sender and report_metadata email.
+	From string
+	// ExtraContactInfo is an optional URL or text for report readers.
+	ExtraContactInfo string
+	// Interval is the report period ([dmarc] report_interval); 0 means 24h.
+	Interval time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Outgoing is one report message ready for the spool.
+type Outgoing struct {
+	From         string   // envelope sender
+	To           []string // envelope recipients
+	Data         []byte   // the RFC 5322 message, CRLF line ends
+	PolicyDomain string
+	ReportID     string
+}
+
+// Reporter builds aggregate reports from a Backend.
+type Reporter struct {
+	backend  Backend
+	resolver pdns.Resolver
+	log      *slog.Logger
+	opt      ReporterOptions
+}
+
+// NewReporter returns a reporter; opt.ReceiverDomain and opt.From are required.
+func NewReporter(b Backend, resolver pdns.Resolver, log *slog.Logger, opt ReporterOptions) (*Reporter, error) {
+	if opt.ReceiverDomain == "" {
+		return nil, errors.New("dmarc reports: receiver domain not set")
+	}
+	if _, err := mail.ParseAddress(opt.From); err != nil || !strings.Contains(opt.From, "@") {
+		return nil, fmt.Errorf("dmarc reports: report_from %q is not an address", opt.From)
+	}
+	if opt.OrgName == "" {
+		opt.OrgName = opt.ReceiverDomain
+	}
+	if opt.Interval <= 0 {
+		opt.Interval = 24 * time.Hour
+	}
+	if opt.Interval < time.Hour {
+		return nil, fmt.Errorf("dmarc reports: report interval %s is below one hour", opt.Interval)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Reporter{backend: b, resolver: resolver, log: log, opt: opt}, nil
+}
+
+// Period returns the last complete report period before now: periods
+// are aligned on multiples of the interval since the epoch (midnight UTC
+// for 24h).
+func (r *Reporter) Period(now time.Time) (begin, end time.Time) {
+	end = now.UTC().Truncate(r.opt.Interval)
+	return end.Add(-r.opt.Interval), end
+}
+
+// Due returns the reports of the last complete period if no one (this
+// node or another sharing the backend) has claimed that period yet.
+// Call it periodically; it returns nothing until the next period ends.
+func (r *Reporter) Due(ctx context.Context) ([]Outgoing, error) {
+	begin, end := r.Period(r.opt.Now())
+	first, err := r.backend.Claim(ctx, fmt.Sprintf("aggregate-%d-%d", begin.Unix(), end.Unix()))
+	if err != nil || !first {
+		return nil, err
+	}
+	return r.Build(ctx, begin, end)
+}
+
+// Run calls Due every few minutes until ctx ends and hands each message
+// to send (which injects it into the spool).
+func (r *Reporter) Run(ctx context.Context, send func(context.Context, Outgoing) error) error {
+	tick := time.NewTicker(min(r.opt.Interval/12, 10*time.Minute))
+	defer tick.Stop()
+	for {
+		msgs, err := r.Due(ctx)
+		if err != nil {
+			r.log.ErrorContext(ctx, "dmarc reports", "err", err)
+		}
+		for _, m := range msgs {
+			if err := send(ctx, m); err != nil {
+				r.log.ErrorContext(ctx, "dmarc report not queued", "domain", m.PolicyDomain, "to", m.To, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Build returns the report messages for the period [begin, end): one per
+// policy domain and rua mailbox, leaving out mailboxes that fail the
+// external destination check or whose size limit the report exceeds.
+func (r *Reporter) Build(ctx context.Context, begin, end time.Time) ([]Outgoing, error) {
+	aggs, err := collect(ctx, r.backend, begin, end)
+	if err != nil {
+		return nil, err
+	}
+	var out []Outgoing
+	for _, dom := range sortedKeys(aggs) {
+		a := aggs[dom]
+		id := fmt.Sprintf("%s.%d.%d@%s", a.policy.Domain, begin.Unix(), end.Unix(), r.opt.ReceiverDomain)
+		meta := ReportMetadata{OrgName: r.opt.OrgName, Email: r.opt.From, ExtraContactInfo: r.opt.ExtraContactInfo,
+			ReportID: id, DateRange: DateRange{Begin: Int(begin.Unix()), End: Int(end.Unix() - 1)}}
+		fb := a.feedback(meta)
+		xmlDoc, err := MarshalReport(fb)
+		if err != nil {
+			return out, fmt.Errorf("report for %s: %w", dom, err)
+		}
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(xmlDoc)
+		if err := zw.Close(); err != nil {
+			return out, err
+		}
+		// RFC 7489 7.2.1.1: filename = receiver "!" policy-domain "!" begin "!" end "." extension.
+		filename := fmt.Sprintf("%s!%s!%d!%d.xml.gz", r.opt.ReceiverDomain, a.policy.Domain, begin.Unix(), end.Unix()-1)
+		for _, raw := range a.policy.RUA {
+			u, err := dmarc.ParseReportURI(raw)
+			if err != nil {
+				continue
+			}
+			rcpt := u.Address()
+			if rcpt == "" {
+				r.log.InfoContext(ctx, "dmarc report: only mailto: destinations are supported", "domain", dom, "uri", u.URI)
+				continue
+			}
+			if ok, why := r.verifyDestination(ctx, a.policy.Domain, rcpt); !ok {
+				r.log.InfoContext(ctx, "dmarc report destination not authorised", "domain", dom, "to", rcpt, "why", why)
+				continue
+			}
+			msg := r.compose(a.policy.Domain, id, rcpt, filename, gz.Bytes(), begin, end)
+			// RFC 7489 6.2: a report larger than the URI's size limit is not sent there.
+			if u.MaxSize > 0 && int64(len(msg)) > u.MaxSize {
+				r.log.InfoContext(ctx, "dmarc report larger than the destination's limit; not sent",
+					"domain", dom, "to", rcpt, "bytes", len(msg), "limit", u.MaxSize)
+				continue
+			}
+			out = append(out, Outgoing{From: r.opt.From, To: []string{rcpt}, Data: msg, PolicyDomain: a.policy.Domain, ReportID: id})
+		}
+	}
+	return out, nil
+}
+
+// verifyDestination applies RFC 7489 7.1: a mailbox outside the policy
+// domain's Organizational Domain receives reports only if its domain
+// publishes <policy-domain>._report._dmarc.<rua-domain> with v=DMARC1.
+func (r *Reporter) verifyDestination(ctx context.Context, policyDomain, rcpt string) (bool, string) {
+	at := strings.LastIndexByte(rcpt, '@')
+	ruaDomain := strings.ToLower(strings.TrimSuffix(rcpt[at+1:], "."))
+	if dmarc.OrganizationalDomain(ruaDomain) == dmarc.OrganizationalDomain(policyDomain) {
+		return true, ""
+	}
+	name := policyDomain + "._report._dmarc." + ruaDomain
+	txts, err := r.resolver.LookupTXT(ctx, name)
+	if err != nil {
+		return false, fmt.Sprintf("%s: %v", name, err)
+	}
+	for _, t := range txts {
+		// RFC 7489 7.1: the record must begin with v=DMARC1 (other tags are ignored here).
+		first, _, _ := strings.Cut(t, ";")
+		k, v, _ := strings.Cut(first, "=")
+		if strings.TrimSpace(k) == "v" && strings.TrimSpace(v) == "DMARC1" {
+			return true, ""
+		}
+	}
+	return false, name + " has no v=DMARC1 record"
+}
+
+// compose builds the report message (RFC 7489 7.2.1.1).
+func (r *Reporter) compose(policyDomain, id, rcpt, filename string, gz []byte, begin, end time.Time) []byte {
+	var b bytes.Buffer
+	boundary := randomToken()
+	h := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
+	h("From", (&mail.Address{Address: r.opt.From}).String())
+	h("To", (&mail.Address{Address: rcpt}).String())
+	// RFC 7489 7.2.1.1: Subject "Report Domain: <domain> Submitter: <receiver> Report-ID: <id>".
+	h("Subject", fmt.Sprintf("Report Domain: %s Submitter: %s Report-ID: <%s>", policyDomain, r.opt.ReceiverDomain, id))
+	h("Date", r.opt.Now().UTC().Format(time.RFC1123Z))
+	h("Message-ID", "<"+randomToken()+"."+id+">")
+	h("Auto-Submitted", "auto-generated")
+	h("MIME-Version", "1.0")
+	h("Content-Type", mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": boundary}))
+	b.WriteString("\r\n")
+	fmt.Fprintf(&b, "--%s\r\n", boundary)
+	h("Content-Type", "text/plain; charset=us-ascii")
+	h("Content-Transfer-Encoding", "7bit")
+	b.WriteString("\r\n")
+	fmt.Fprintf(&b, "This is a DMARC aggregate report for %s from %s,\r\ncovering %s to %s (UTC).\r\n",
+		policyDomain, r.opt.ReceiverDomain, begin.UTC().Format(time.DateTime), end.UTC().Format(time.DateTime))
+	fmt.Fprintf(&b, "--%s\r\n", boundary)
+	h("Content-Type", mime.FormatMediaType("application/gzip", map[string]string{"name": filename}))
+	h("Content-Transfer-Encoding", "base64")
+	h("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
+	b.WriteString("\r\n")
+	enc := base64.StdEncoding.EncodeToString(gz)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n")
+	fmt.Fprintf(&b, "--%s--\r\n", boundary)
+	return b.Bytes()
+}
+
+func randomToken() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
