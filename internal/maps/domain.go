@@ -39,7 +39,13 @@ func normDomain(s string) (string, error) {
 	if len(s) > maxDomainLen {
 		return "", fmt.Errorf("domain longer than %d characters", maxDomainLen)
 	}
-	for _, l := range strings.Split(s, ".") {
+	labels := strings.Split(s, ".")
+	// RFC 3696 2: a top-level domain is never all-numeric; an address is
+	// written as the literal "[192.0.2.1]".
+	if isDigits(labels[len(labels)-1]) {
+		return "", fmt.Errorf("%q is not a domain (an address is written [192.0.2.1])", s)
+	}
+	for _, l := range labels {
 		if l == "" {
 			return "", fmt.Errorf("domain %q has an empty label", s)
 		}

@@ -3,6 +3,7 @@ package maps
 import (
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -66,5 +67,6 @@ func (l *errList) err() error {
 	if len(l.errs) == 0 {
 		return nil
 	}
+	sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
 	return l.errs
 }
