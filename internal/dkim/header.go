@@ -1,0 +1,145 @@
+package dkim
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+)
+
+// maxHeaderBytes bounds the header block read into memory.
+const maxHeaderBytes = 1 << 20
+
+// readHeader reads the header block of a message, up to and including
+// the empty line that ends it (or the whole input when there is no body).
+// It returns the header bytes as read, so that the message can be
+// reassembled unchanged.
+func readHeader(br *bufio.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			if buf.Len()+len(line) > maxHeaderBytes {
+				return nil, errors.New("message header too large")
+			}
+			buf.Write(line)
+			if len(bytes.TrimRight(line, "\r\n")) == 0 && bytes.HasSuffix(line, []byte("\n")) {
+				return buf.Bytes(), nil
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF {
+			return buf.Bytes(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// terminateHeader adds the empty line that ends the header when a
+// message has no body and ends with its last header field (RFC 5322 3.5:
+// the body is optional); the body is then empty either way.
+func terminateHeader(h []byte) []byte {
+	if bytes.HasSuffix(h, []byte("\r\n\r\n")) || bytes.Equal(h, []byte("\r\n")) {
+		return h
+	}
+	if bytes.HasSuffix(h, []byte("\n\n")) {
+		return h
+	}
+	if !bytes.HasSuffix(h, []byte("\n")) {
+		h = append(h, '\r', '\n')
+	}
+	return append(h, '\r', '\n')
+}
+
+// headerFields splits a header block into fields, unfolded continuation
+// lines kept with their field. Lines that are not fields (no colon) are
+// kept as they are; the caller only looks at named fields.
+func headerFields(h []byte) []string {
+	var fields []string
+	for _, line := range strings.SplitAfter(string(h), "\n") {
+		if strings.TrimRight(line, "\r\n") == "" {
+			continue
+		}
+		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
+			fields[len(fields)-1] += line
+			continue
+		}
+		fields = append(fields, line)
+	}
+	return fields
+}
+
+// fieldName returns the name of a header field, "" when the line has no
+// colon.
+func fieldName(f string) string {
+	i := strings.IndexByte(f, ':')
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimRight(f[:i], " \t")
+}
+
+// sigTags is what postern reads itself from a DKIM-Signature field for
+// the Authentication-Results clause.
+type sigTags struct {
+	Domain    string // d=
+	Selector  string // s=
+	Algorithm string // a=
+	B         string // b=, white space removed
+	AUID      string // i=
+}
+
+// parseTags reads a tag-list (RFC 6376 3.2) loosely: unknown or broken
+// tags are skipped, since the verifier itself judges the signature.
+func parseTags(value string) sigTags {
+	var t sigTags
+	for _, spec := range strings.Split(value, ";") {
+		name, v, ok := strings.Cut(spec, "=")
+		if !ok {
+			continue
+		}
+		name = strings.TrimSpace(name)
+		v = stripFWS(v)
+		switch name {
+		case "d":
+			t.Domain = v
+		case "s":
+			t.Selector = v
+		case "a":
+			t.Algorithm = v
+		case "b":
+			t.B = v
+		case "i":
+			t.AUID = v
+		}
+	}
+	return t
+}
+
+// signatureTags returns the tags of every DKIM-Signature field of the
+// header, in order.
+func signatureTags(h []byte) []sigTags {
+	var out []sigTags
+	for _, f := range headerFields(h) {
+		if strings.EqualFold(fieldName(f), "DKIM-Signature") {
+			out = append(out, parseTags(f[strings.IndexByte(f, ':')+1:]))
+		}
+	}
+	return out
+}
+
+// stripFWS removes all white space (RFC 6376 3.2: FWS inside tag values
+// is ignored).
+func stripFWS(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, s)
+}
