@@ -23,6 +23,8 @@ type command struct {
 // commands lists every subcommand; each lives in a file named after it.
 var commands = []command{
 	{"version", "print the version", runVersion},
+	{"check", "validate the configuration, maps and files without starting", runCheck},
+	{"user", "add, change, remove or list AUTH users: user add|passwd|del|list", runUser},
 	{"serve", "run the mail server", runServe},
 	{"explain", "tell what postern would answer a client, and why", runExplain},
 	{"audit", "check a mail server against the hardening checklist", runAudit},
