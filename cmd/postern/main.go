@@ -23,11 +23,16 @@ type command struct {
 // commands lists every subcommand; each lives in a file named after it.
 var commands = []command{
 	{"version", "print the version", runVersion},
+	{"dmarc", "DMARC aggregate reports received: dmarc report|import", runDmarc},
+	{"dns-records", "print the DNS records to publish for a mail domain (MX, SPF, DKIM, DMARC, MTA-STS, TLSRPT)", runDNSRecords},
 	{"check", "validate the configuration, maps and files without starting", runCheck},
 	{"user", "add, change, remove or list AUTH users: user add|passwd|del|list", runUser},
 	{"serve", "run the mail server", runServe},
 	{"explain", "tell what postern would answer a client, and why", runExplain},
 	{"audit", "check a mail server against the hardening checklist", runAudit},
+	{"lint-sendmail", "flag dangerous settings in a sendmail configuration", runLintSendmail},
+	{"import-sendmail", "write a postern config and maps from a sendmail setup", runImportSendmail},
+	{"dkim", "make DKIM keys and show which selector signs: dkim keygen|status", runDkim},
 }
 
 func main() {

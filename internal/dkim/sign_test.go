@@ -209,3 +209,33 @@ func TestSplitTXT(t *testing.T) {
 		}
 	}
 }
+
+func TestRecordMatches(t *testing.T) {
+	rk, _, _ := GenerateKey(AlgoRSA)
+	ek, _, _ := GenerateKey(AlgoEd25519)
+	other, _, _ := GenerateKey(AlgoEd25519)
+	rrec, _ := PublicRecord(rk)
+	erec, _ := PublicRecord(ek)
+	orec, _ := PublicRecord(other)
+	tests := []struct {
+		txts []string
+		key  crypto.Signer
+		ok   bool
+	}{
+		{[]string{rrec}, rk, true},
+		{[]string{strings.Replace(rrec, "v=DKIM1; k=rsa; ", "", 1)}, rk, true}, // k= defaults to rsa
+		{[]string{erec}, ek, true},
+		{[]string{orec}, ek, false},
+		{[]string{erec}, rk, false},
+		{[]string{erec, erec}, ek, false},
+		{nil, ek, false},
+		{[]string{"v=DKIM1; k=ed25519; p="}, ek, false},
+		{[]string{"v=DKIM2; k=ed25519; p=" + strings.Split(erec, "p=")[1]}, ek, false},
+		{[]string{"v=DKIM1; k=ed25519; p=!!"}, ek, false},
+	}
+	for i, tc := range tests {
+		if err := RecordMatches(tc.txts, tc.key); (err == nil) != tc.ok {
+			t.Errorf("case %d: %v, want ok=%v", i, err, tc.ok)
+		}
+	}
+}
