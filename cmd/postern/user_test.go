@@ -41,6 +41,11 @@ func TestUserCommand(t *testing.T) {
 		if st, ok := statOwner(fi); !ok || st != "65534" {
 			t.Errorf("users file owner = %q, want nobody's uid", st)
 		}
+		if li, err := os.Stat(usersFile + ".lock"); err != nil {
+			t.Error(err)
+		} else if st, _ := statOwner(li); st != "65534" {
+			t.Errorf("lock file owner = %q, want nobody's uid", st)
+		}
 	}
 	s, err := users.Open(usersFile)
 	if err != nil {

@@ -70,7 +70,11 @@ func Load(path string) (*Config, []Warning, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fail(fmt.Sprintf("cannot read: %v", errors.Unwrap(err)))
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fail(fmt.Sprintf("cannot read: %v", err))
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))

@@ -293,6 +293,11 @@ func (s *Store) modify(fn func([]line) ([]line, error)) error {
 		return err
 	}
 	defer lock.Close()
+	if s.opt.Owner != nil {
+		if err := lock.Chown(s.opt.Owner.UID, s.opt.Owner.GID); err != nil {
+			return err
+		}
+	}
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		return fmt.Errorf("lock %s: %w", lock.Name(), err)
 	}
