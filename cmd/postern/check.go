@@ -29,6 +29,9 @@ func runCheck(args []string) int {
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
 		return 2
 	}

@@ -52,6 +52,9 @@ func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
 		return 2
 	}
