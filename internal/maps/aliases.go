@@ -202,6 +202,10 @@ func parseTargets(val string, src Source) ([]Target, []error) {
 func parseItem(it string, src Source) ([]Target, error) {
 	t := Target{Source: src}
 	if strings.HasPrefix(it, "\"") {
+		if q := strings.LastIndexByte(it, '"'); q > 0 && q < len(it)-1 && it[q+1] == '@' {
+			// A quoted local part: "john smith"@example.com
+			return classify(t, it)
+		}
 		if len(it) < 2 || !strings.HasSuffix(it, "\"") {
 			return nil, fmt.Errorf("bad quoting in %q", it)
 		}

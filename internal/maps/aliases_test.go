@@ -216,3 +216,11 @@ inc: :include:
 		t.Errorf("orphan continuation: %v", err)
 	}
 }
+
+func TestAliasesQuotedLocalPart(t *testing.T) {
+	a := loadAliases(t, t.TempDir(), "js: \"john smith\"@example.com, \"quoted name\"\n")
+	x := a.Expand("js", ExpandOptions{})
+	if got := summary(x); got != `address:"john smith"@example.com local:quoted name` {
+		t.Errorf("got %s", got)
+	}
+}

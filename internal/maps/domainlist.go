@@ -1,6 +1,7 @@
 package maps
 
 import (
+	"fmt"
 	"io"
 	"net/netip"
 	"strings"
@@ -14,6 +15,7 @@ type DomainList struct {
 	names      map[string]Source   // normalised names and address literals
 	nets       netTable[*netEntry] // relay-domains only: client networks
 	n          int
+	warnings   []Warning
 }
 
 type netEntry struct {
@@ -63,6 +65,12 @@ func parseDomainList(name string, r io.Reader, relay bool) (*DomainList, error) 
 
 func (l *DomainList) add(el *errList, line int, w string) {
 	src := Source{File: el.file, Line: line}
+	if len(w) > 6 && strings.EqualFold(w[:6], "[unix:") {
+		// sendmail's entry for local UNIX-socket submissions; postern
+		// submits locally without SMTP.
+		l.warnings = append(l.warnings, Warning{src, fmt.Sprintf("%s is not used by postern; entry ignored", w)})
+		return
+	}
 	if l.subdomains {
 		p, isNet, err := parseNetKey(w)
 		if err != nil {
@@ -89,6 +97,14 @@ func (l *DomainList) add(el *errList, line int, w string) {
 	}
 	l.names[d] = src
 	l.n++
+}
+
+// Warnings lists ignored entries, for `postern check`.
+func (l *DomainList) Warnings() []Warning {
+	if l == nil {
+		return nil
+	}
+	return l.warnings
 }
 
 // Len is the number of entries.

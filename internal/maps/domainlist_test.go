@@ -91,3 +91,17 @@ func TestDomainListErrors(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestRelayDomainsUnixSocketIgnored(t *testing.T) {
+	l, err := ParseRelayDomains("relay-domains", strings.NewReader("sendmail.org\n[UNIX:localhost]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Len() != 1 || len(l.Warnings()) != 1 || l.Warnings()[0].Source.Line != 2 {
+		t.Errorf("Len %d warnings %v", l.Len(), l.Warnings())
+	}
+	m := &Maps{RelayDomains: l}
+	if len(m.Warnings()) != 1 {
+		t.Errorf("Maps.Warnings = %v", m.Warnings())
+	}
+}

@@ -51,7 +51,11 @@ func (m *Maps) Warnings() []Warning {
 	if m == nil {
 		return nil
 	}
-	return m.Access.Warnings()
+	var out []Warning
+	out = append(out, m.Access.Warnings()...)
+	out = append(out, m.RelayDomains.Warnings()...)
+	out = append(out, m.LocalHostNames.Warnings()...)
+	return out
 }
 
 // parseInto parses one file into its field of m.
