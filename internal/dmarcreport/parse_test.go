@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"postern/internal/testenv"
 )
@@ -281,4 +282,37 @@ func FuzzParseFeedback(f *testing.F) {
 		}
 		ExtractReports(b)
 	})
+}
+
+func TestReceivedStore(t *testing.T) {
+	src := testenv.SharedTestdata(t, "dmarc", "reports")
+	s := ReceivedStore{Dir: filepath.Join(t.TempDir(), "received")}
+	for _, name := range []string{"mox/google.eml", "mox/yahoo.eml", "mox/yahoo.eml", "mail-auth/002.xml"} {
+		data, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fs, err := s.Import(data); err != nil || len(fs) != 1 {
+			t.Fatalf("%s: %d reports, %v", name, len(fs), err)
+		}
+	}
+	if _, err := s.Import([]byte("Subject: hello\r\n\r\nno report here\r\n")); err == nil {
+		t.Error("message without a report imported")
+	}
+	all, err := s.Load(time.Time{})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("load: %d reports (yahoo stored once), %v", len(all), err)
+	}
+	if all[0].Metadata.OrgName != "Yahoo! Inc." || all[0].Records[0].Row.Count != 1 {
+		t.Errorf("oldest first, full content: %+v", all[0].Metadata)
+	}
+	// Only reports whose period ends after -since.
+	recent, _ := s.Load(time.Date(2021, 10, 1, 0, 0, 0, 0, time.UTC))
+	if len(recent) != 2 {
+		t.Errorf("since 2021-10: %d reports, want 2 (google 2021-10, example.org 2022-08)", len(recent))
+	}
+	os.WriteFile(filepath.Join(s.Dir, "broken.json"), []byte("{"), 0o600)
+	if got, err := s.Load(time.Time{}); err == nil || len(got) != 3 {
+		t.Errorf("broken file: %d reports, err %v", len(got), err)
+	}
 }

@@ -258,3 +258,21 @@ func (s ReceivedStore) Load(since time.Time) ([]*Feedback, error) {
 	})
 	return out, errors.Join(errs...)
 }
+
+// Import reads the reports in data (a report message or file, see
+// ExtractReports) and stores each. It is what mail to the report inbox
+// goes through. It returns the reports found, including ones already
+// stored.
+func (s ReceivedStore) Import(data []byte) ([]*Feedback, error) {
+	fs, err := ExtractReports(data)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, f := range fs {
+		if _, _, err := s.Save(f); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return fs, errors.Join(errs...)
+}
