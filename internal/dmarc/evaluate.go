@@ -113,7 +113,7 @@ type Result struct {
 
 // Evaluate applies DMARC to one message.
 func Evaluate(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, in Input) Result {
-	from := normalize(in.FromDomain)
+	from := asciiDomain(in.FromDomain)
 	res := Result{Value: ValueNone, FromDomain: from, Disposition: PolicyNone}
 	if from == "" {
 		res.Err = errors.New("no RFC5322.From domain")

@@ -16,22 +16,23 @@ func testLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, ni
 
 func TestEvaluate(t *testing.T) {
 	srv := dnstest.Start(t, dnstest.Zone{
-		"_dmarc.example.com TXT":       {"v=DMARC1; p=reject; sp=quarantine; rua=mailto:dmarc@example.com"},
-		"_dmarc.strict.org TXT":        {"v=DMARC1; p=reject; adkim=s; aspf=s"},
-		"_dmarc.nosp.net TXT":          {"v=DMARC1; p=quarantine"},
-		"_dmarc.own.nosp.net TXT":      {"v=DMARC1; p=none"},
-		"_dmarc.half.org TXT":          {"v=DMARC1; p=reject; pct=50"},
-		"_dmarc.zero.org TXT":          {"v=DMARC1; p=quarantine; pct=0"},
-		"_dmarc.multi.org TXT":         {"v=DMARC1; p=reject", "v=DMARC1; p=none"},
-		"_dmarc.mixed.org TXT":         {"some other text", "v=DMARC1; p=reject"},
-		"_dmarc.badp.org TXT":          {"v=DMARC1; p=maybe"},
-		"_dmarc.badprua.org TXT":       {"v=DMARC1; p=maybe; rua=mailto:r@badprua.org"},
-		"_dmarc.notdmarc.org TXT":      {"v=DMARC2; p=reject"},
-		"_dmarc.broken.org SERVFAIL":   {""},
-		"_dmarc.sub.fallfail.org TXT":  {"v=spf1 -all"},
-		"_dmarc.fallfail.org SERVFAIL": {""},
-		"_dmarc.example.co.uk TXT":     {"v=DMARC1; p=reject"},
-		"_dmarc.fwd.org TXT":           {"v=DMARC1; p=reject"},
+		"_dmarc.example.com TXT":           {"v=DMARC1; p=reject; sp=quarantine; rua=mailto:dmarc@example.com"},
+		"_dmarc.strict.org TXT":            {"v=DMARC1; p=reject; adkim=s; aspf=s"},
+		"_dmarc.nosp.net TXT":              {"v=DMARC1; p=quarantine"},
+		"_dmarc.own.nosp.net TXT":          {"v=DMARC1; p=none"},
+		"_dmarc.half.org TXT":              {"v=DMARC1; p=reject; pct=50"},
+		"_dmarc.zero.org TXT":              {"v=DMARC1; p=quarantine; pct=0"},
+		"_dmarc.multi.org TXT":             {"v=DMARC1; p=reject", "v=DMARC1; p=none"},
+		"_dmarc.mixed.org TXT":             {"some other text", "v=DMARC1; p=reject"},
+		"_dmarc.badp.org TXT":              {"v=DMARC1; p=maybe"},
+		"_dmarc.badprua.org TXT":           {"v=DMARC1; p=maybe; rua=mailto:r@badprua.org"},
+		"_dmarc.notdmarc.org TXT":          {"v=DMARC2; p=reject"},
+		"_dmarc.broken.org SERVFAIL":       {""},
+		"_dmarc.sub.fallfail.org TXT":      {"v=spf1 -all"},
+		"_dmarc.fallfail.org SERVFAIL":     {""},
+		"_dmarc.example.co.uk TXT":         {"v=DMARC1; p=reject"},
+		"_dmarc.xn--bcher-kva.example TXT": {"v=DMARC1; p=reject"},
+		"_dmarc.fwd.org TXT":               {"v=DMARC1; p=reject"},
 	})
 	r := srv.Resolver()
 	ip := netip.MustParseAddr("192.0.2.10")
@@ -106,6 +107,8 @@ func TestEvaluate(t *testing.T) {
 			Local: LocalPolicy{TrustedForwarders: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, TrustedHosts: []string{".lists.example.net"}}},
 			want{value: ValueFail, policy: PolicyReject, disposition: PolicyReject, policyDom: "fwd.org"}},
 		{"no From domain", Input{FromDomain: ""}, want{value: ValueNone, disposition: PolicyNone}},
+		{"international From domain, A-label DKIM", Input{FromDomain: "Bücher.example", DKIM: pass("xn--bcher-kva.example")},
+			want{value: ValuePass, policy: PolicyReject, disposition: PolicyNone, policyDom: "xn--bcher-kva.example", dkimAligned: true}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			res := Evaluate(context.Background(), r, testLog(), c.in)

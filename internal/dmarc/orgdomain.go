@@ -57,11 +57,26 @@ func OrganizationalDomain(domain string) string {
 	return normalize(domain)
 }
 
+// asciiDomain normalizes a domain to lower-case A-labels, so that
+// "Bücher.example" and "xn--bcher-kva.example" compare equal. A name that
+// does not convert is returned normalized as it is.
+func asciiDomain(d string) string {
+	d = normalize(d)
+	if isASCII(d) {
+		return d
+	}
+	a, err := idna.Lookup.ToASCII(d)
+	if err != nil {
+		return d
+	}
+	return a
+}
+
 // Aligned reports whether two domains are in alignment in the given mode.
 // RFC 7489 3.1.1/3.1.2: strict requires an exact match, relaxed a common
 // Organizational Domain.
 func Aligned(mode Alignment, a, b string) bool {
-	a, b = normalize(a), normalize(b)
+	a, b = asciiDomain(a), asciiDomain(b)
 	if a == "" || b == "" {
 		return false
 	}

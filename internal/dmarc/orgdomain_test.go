@@ -84,6 +84,8 @@ func TestAligned(t *testing.T) {
 		{AlignRelaxed, "a.example.co.uk", "b.example.co.uk", true},
 		{AlignRelaxed, "example.co.uk", "other.co.uk", false},
 		{AlignRelaxed, "", "example.com", false},
+		{AlignStrict, "Bücher.example", "xn--bcher-kva.example", true},
+		{AlignRelaxed, "mail.xn--85x722f.com.cn", "食狮.com.cn", true},
 	} {
 		if got := Aligned(c.mode, c.a, c.b); got != c.want {
 			t.Errorf("Aligned(%s, %q, %q) = %v, want %v", c.mode, c.a, c.b, got, c.want)
