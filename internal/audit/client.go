@@ -108,6 +108,11 @@ func (c *client) reply() (*smtp.Reply, error) {
 
 func (c *client) replyWithin(d time.Duration) (*smtp.Reply, error) {
 	c.conn.SetReadDeadline(time.Now().Add(d))
+	return c.readReply()
+}
+
+// readReply parses one reply from c.r, logging each line.
+func (c *client) readReply() (*smtp.Reply, error) {
 	var text []string
 	code := 0
 	for n := 0; ; n++ {

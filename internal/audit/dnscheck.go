@@ -321,7 +321,7 @@ func (t *target) checkDMARC(ctx context.Context, r *Report, res dns.Resolver, d 
 	}
 	notes = append(notes, "alignment adkim="+string(rec.DKIMAlignment)+" aspf="+string(rec.SPFAlignment))
 	c.Status, c.Fix = st, fix
-	c.Detail = strings.ToUpper(notes[0][:1]) + strings.Join(notes, "; ")[1:] + "."
+	c.Detail = strings.Join(notes, "; ") + "."
 	r.add(c)
 }
 
@@ -467,4 +467,15 @@ func reverseIP(ip net.IP) string {
 		fmt.Fprintf(&b, "%x.%x.", v6[i]&0xf, v6[i]>>4)
 	}
 	return strings.TrimSuffix(b.String(), ".")
+}
+
+// DNSChecks runs only the DNS checks: the records of opt.Domain, and the
+// reverse DNS and blocklist entries of serverIP, whose banner announces
+// serverName ("" when unknown). It contacts nothing but opt.Resolver.
+func DNSChecks(ctx context.Context, opt Options, serverIP net.IP, serverName string) *Report {
+	t := &target{opt: &opt, ip: serverIP, bannerHN: strings.ToLower(serverName)}
+	r := &Report{Schema: SchemaVersion, Target: serverIP.String(), Domain: opt.Domain}
+	t.checkDNS(ctx, r)
+	r.summarize()
+	return r
 }

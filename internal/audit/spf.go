@@ -234,8 +234,7 @@ func checkDualCIDR(s string) error {
 	if s == "" {
 		return nil
 	}
-	// ip4-cidr-length [ "/" ip6-cidr-length ] or "//" ip6-cidr-length
-	parts := strings.Split(s[1:], "/")
+	// RFC 7208 5.6: dual-cidr-length = [ "/" ip4-len ] [ "//" ip6-len ].
 	check := func(v string, max int) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > max || (len(v) > 1 && v[0] == '0') {
@@ -243,18 +242,19 @@ func checkDualCIDR(s string) error {
 		}
 		return nil
 	}
-	switch len(parts) {
-	case 1:
-		return check(parts[0], 32)
-	case 2:
-		if parts[0] != "" {
-			if err := check(parts[0], 32); err != nil {
-				return err
-			}
+	v4, v6, hasV6 := strings.Cut(s, "//")
+	if v4 != "" {
+		if !strings.HasPrefix(v4, "/") {
+			return fmt.Errorf("bad prefix %q", s)
 		}
-		return check(parts[1], 128)
+		if err := check(v4[1:], 32); err != nil {
+			return err
+		}
 	}
-	return fmt.Errorf("bad prefix %q", s)
+	if hasV6 {
+		return check(v6, 128)
+	}
+	return nil
 }
 
 // All returns the qualifier of the "all" mechanism (0 when absent) and
