@@ -60,7 +60,8 @@ type expander struct {
 	a    *Aliases
 	opt  ExpandOptions
 	out  []Target
-	seen map[string]bool
+	seen map[string]bool // targets emitted
+	done map[string]bool // aliases and include files already expanded
 }
 
 // Expand expands a local name through the aliases, recursively, with
@@ -81,7 +82,7 @@ func (a *Aliases) Expand(name string, opt ExpandOptions) Expansion {
 	if !ok {
 		return Expansion{}
 	}
-	x := &expander{a: a, opt: opt, seen: make(map[string]bool)}
+	x := &expander{a: a, opt: opt, seen: make(map[string]bool), done: make(map[string]bool)}
 	x.alias(al, nil, "")
 	return Expansion{Found: true, Targets: x.out}
 }
@@ -104,6 +105,9 @@ func (x *expander) fail(t Target, chain []string, owner string, err error, temp 
 }
 
 func (x *expander) alias(al *Alias, chain []string, owner string) {
+	// A list reached again through another branch adds nothing new; not
+	// expanding it twice keeps nested lists from growing exponentially.
+	x.done[al.Name] = true
 	chain = append(chain[:len(chain):len(chain)], al.Name)
 	if o, ok := x.a.m["owner-"+al.Name]; ok {
 		owner = o.Name
@@ -159,6 +163,8 @@ func (x *expander) name(t Target, n, self string, chain []string, owner string, 
 		x.emit(t)
 	case contains(chain, n):
 		x.fail(t, chain, owner, fmt.Errorf("%w: %s -> %s", ErrAliasLoop, strings.Join(chain, " -> "), n), false)
+	case x.done[n]:
+		// already expanded through another branch
 	case len(chain) >= x.opt.MaxDepth:
 		x.fail(t, chain, owner, fmt.Errorf("%w: more than %d levels at %s", ErrAliasDepth, x.opt.MaxDepth, n), false)
 	default:
@@ -181,6 +187,9 @@ func (x *expander) include(t Target, chain []string, owner string) {
 		x.fail(t, chain, owner, fmt.Errorf("%w: %s -> %s", ErrAliasLoop, strings.Join(chain, " -> "), mark), false)
 		return
 	}
+	if x.done[mark] {
+		return
+	}
 	if len(chain) >= x.opt.MaxDepth {
 		x.fail(t, chain, owner, fmt.Errorf("%w: more than %d levels at %s", ErrAliasDepth, x.opt.MaxDepth, mark), false)
 		return
@@ -192,6 +201,7 @@ func (x *expander) include(t Target, chain []string, owner string) {
 		x.fail(t, chain, owner, fmt.Errorf(":include:%s (%s): %w", path, t.Source.Human(), err), temp)
 		return
 	}
+	x.done[mark] = true
 	chain = append(chain[:len(chain):len(chain)], mark)
 	for _, it := range targets {
 		x.target(it, "", chain, owner)

@@ -224,3 +224,30 @@ func TestAliasesQuotedLocalPart(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+// Lists nested ten deep with a fan-out of eight would mean 8^10 paths if
+// each were walked; each list is expanded once.
+func TestAliasesNoExponentialExpansion(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 9; i++ {
+		fmt.Fprintf(&b, "l%d: ", i)
+		for j := 0; j < 8; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "l%d", i+1)
+		}
+		fmt.Fprintf(&b, ", u%d\n", i)
+	}
+	b.WriteString("l9: end\n")
+	a := loadAliases(t, t.TempDir(), b.String())
+	x := a.Expand("l0", ExpandOptions{})
+	if got := len(x.Targets); got != 10 || len(x.Errors()) != 0 {
+		t.Errorf("got %d targets: %s", got, summary(x))
+	}
+	// A list reached twice through different branches is not a loop.
+	a = loadAliases(t, t.TempDir(), "top: x, y\nx: shared\ny: shared\nshared: alice\n")
+	if got := summary(a.Expand("top", ExpandOptions{})); got != "local:alice" {
+		t.Errorf("diamond: %s", got)
+	}
+}

@@ -27,9 +27,11 @@ const (
 	FileMailertable    = "mailertable"
 )
 
-// Files lists the map files a Set reads, in load order.
-var Files = []string{FileAccess, FileRelayDomains, FileLocalHostNames, FileAliases,
-	FileVirtusertable, FileGenericstable, FileMailertable}
+// FileNames lists the map files a Set reads, in load order.
+func FileNames() []string {
+	return []string{FileAccess, FileRelayDomains, FileLocalHostNames, FileAliases,
+		FileVirtusertable, FileGenericstable, FileMailertable}
+}
 
 // maxMapBytes bounds one map file.
 const maxMapBytes = 64 << 20
@@ -177,7 +179,7 @@ func readMap(m *Maps, dir, file string) (stamp, error) {
 func Load(dir string) (*Maps, error) {
 	m := &Maps{}
 	var errs []error
-	for _, f := range Files {
+	for _, f := range FileNames() {
 		if _, err := readMap(m, dir, f); err != nil {
 			errs = append(errs, err)
 		}
@@ -206,7 +208,7 @@ func Open(dir string, log *slog.Logger) (*Set, error) {
 	}
 	s := &Set{dir: dir, log: log, stamps: make(map[string]stamp), errs: make(map[string]error)}
 	s.cur.Store(&Maps{})
-	err := s.reload(Files, "load")
+	err := s.reload(FileNames(), "load")
 	return s, err
 }
 
@@ -219,7 +221,7 @@ func (s *Set) Maps() *Maps { return s.cur.Load() }
 
 // Reload rereads every map (on SIGHUP). A map that fails to parse keeps
 // its previous version in force; the errors are logged and returned.
-func (s *Set) Reload() error { return s.reload(Files, "reload") }
+func (s *Set) Reload() error { return s.reload(FileNames(), "reload") }
 
 // ReloadChanged rereads the maps whose files changed (mtime, size or
 // inode) since they were last read. A file that failed to parse is tried
@@ -227,7 +229,7 @@ func (s *Set) Reload() error { return s.reload(Files, "reload") }
 func (s *Set) ReloadChanged() error {
 	s.mu.Lock()
 	var changed []string
-	for _, f := range Files {
+	for _, f := range FileNames() {
 		st, err := statFile(filepath.Join(s.dir, f))
 		if err != nil || st != s.stamps[f] {
 			changed = append(changed, f)
@@ -246,7 +248,7 @@ func (s *Set) Errors() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
-	for _, f := range Files {
+	for _, f := range FileNames() {
 		if e := s.errs[f]; e != nil {
 			errs = append(errs, e)
 		}
