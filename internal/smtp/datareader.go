@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -158,7 +159,8 @@ func (d *DataReader) next() error {
 		}
 		d.n += int64(len(body))
 		if d.max > 0 && d.n > d.max {
-			d.reject(ReplyMessageTooBig)
+			// RFC 5321 4.2.2: 552, exceeded storage allocation.
+			d.reject(ReplyMessageTooBig.With(fmt.Errorf("message content exceeds %d bytes", d.max)))
 			continue
 		}
 		if len(body) > 0 {

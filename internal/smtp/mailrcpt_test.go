@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -124,7 +125,8 @@ func TestParseMail(t *testing.T) {
 		{arg: "FROM:<user@example.com> SIZE=1  BODY=7BIT", code: 501, enh: "5.5.2"},
 		{arg: "FROM:<user@example.com> SIZE=-1", code: 501, enh: "5.5.4"},
 		{arg: "FROM:<user@example.com> SIZE=+1", code: 501, enh: "5.5.4"},
-		{arg: "FROM:<user@example.com> SIZE=99999999999999999999", code: 501, enh: "5.5.4"},
+		{arg: "FROM:<user@example.com> SIZE=99999999999999999999", local: "user", domain: "example.com"},
+		{arg: "FROM:<user@example.com> SIZE=999999999999999999999", code: 501, enh: "5.5.4"},
 		{arg: "FROM:<user@example.com> SIZE=", code: 501, enh: "5.5.2"},
 		{arg: "FROM:<user@example.com> SIZE", code: 501, enh: "5.5.4"},
 		{arg: "FROM:<user@example.com> SIZE=1 size=2", code: 501, enh: "5.5.4"},
@@ -184,6 +186,9 @@ func TestParams(t *testing.T) {
 	want := Params{Size: 12345, Body: "8BITMIME", SMTPUTF8: true, Ret: "HDRS", EnvID: "QQ+id=1", Auth: "joe+x@example.com"}
 	if p != want {
 		t.Errorf("MAIL params: got %+v, want %+v", p, want)
+	}
+	if _, p, _ := ParseMail("FROM:<a@example.com> SIZE=18446744073709551616", dsn); p.Size != math.MaxInt64 {
+		t.Errorf("20-digit SIZE: %d", p.Size)
 	}
 	_, p, r = ParseRcpt("TO:<b@example.com> notify=success,Delay ORCPT=RFC822;b+2Bx@example.com", dsn)
 	if r != nil {

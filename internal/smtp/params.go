@@ -3,6 +3,7 @@ package smtp
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -121,8 +122,12 @@ func checkParamSyntax(key, val string, hasVal bool) error {
 }
 
 func (p *Params) setSize(v string, ok bool) *Reply {
-	// RFC 1870 6: size-value = 1*20DIGIT
+	// RFC 1870 3: size-value = 1*20DIGIT. Twenty digits may not fit an
+	// int64; such a size is over any limit, so it is kept as the maximum.
 	n, err := parseDigits(v)
+	if ok && err != nil && len(v) <= 20 && errors.Is(err, errOverflow) {
+		n, err = math.MaxInt64, nil
+	}
 	if !ok || err != nil {
 		return ReplyParamValue.With(fmt.Errorf("SIZE=%q: %v", v, err))
 	}
@@ -228,6 +233,8 @@ func (p *Params) setORCPT(v string, ok bool) *Reply {
 	return nil
 }
 
+var errOverflow = errors.New("number out of range")
+
 // parseDigits parses a non-negative decimal number made of ASCII digits
 // only: no sign, no spaces, no overflow.
 func parseDigits(s string) (int64, error) {
@@ -241,7 +248,7 @@ func parseDigits(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("number out of range: %q", s)
+		return 0, fmt.Errorf("%w: %q", errOverflow, s)
 	}
 	return n, nil
 }
