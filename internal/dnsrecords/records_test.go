@@ -251,3 +251,20 @@ func TestCompare(t *testing.T) {
 		t.Errorf("%d mismatches: %v", len(got), got)
 	}
 }
+
+func FuzzPublicKeyFromPEM(f *testing.F) {
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(ed)
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	f.Add([]byte("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"))
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\n\n-----END PRIVATE KEY-----\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pub, err := PublicKeyFromPEM(b)
+		if err != nil {
+			return
+		}
+		if _, err := DKIMRecord(pub); err != nil {
+			t.Fatalf("key parsed but no record: %v", err)
+		}
+	})
+}
