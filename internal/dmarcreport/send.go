@@ -112,6 +112,13 @@ func (r *Reporter) Run(ctx context.Context, send func(context.Context, Outgoing)
 				r.log.ErrorContext(ctx, "dmarc report not queued", "domain", m.PolicyDomain, "to", m.To, "err", err)
 			}
 		}
+		if p, ok := r.backend.(interface{ Prune(time.Time) error }); ok && err == nil {
+			// Evaluations are kept for a week after the periods they were reported in.
+			begin, _ := r.Period(r.opt.Now())
+			if perr := p.Prune(begin.Add(-7 * 24 * time.Hour)); perr != nil {
+				r.log.WarnContext(ctx, "dmarc store prune", "err", perr)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

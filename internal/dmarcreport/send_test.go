@@ -237,3 +237,36 @@ func attachedXML(t *testing.T, msg []byte) []byte {
 	}
 	return doc
 }
+
+func TestReporterRun(t *testing.T) {
+	zone := dnstest.Zone{"_dmarc.example.com TXT": {"v=DMARC1; p=reject; rua=mailto:dmarc@example.com"}}
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	b, srv := reportFixture(t, zone, day.Add(time.Hour))
+	// An old day file that Run prunes.
+	old := filepath.Join(b.dir, "2026-01-01.jsonl")
+	os.WriteFile(old, []byte("{}\n"), 0o600)
+	rep, err := NewReporter(b, srv.Resolver(), testLog(), ReporterOptions{ReceiverDomain: "mx.receiver.test",
+		From: "dmarc-reports@mx.receiver.test", Now: func() time.Time { return day.Add(25 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var sent []Outgoing
+	err = rep.Run(ctx, func(_ context.Context, m Outgoing) error {
+		sent = append(sent, m)
+		cancel()
+		return nil
+	})
+	if err != context.Canceled || len(sent) != 1 || sent[0].To[0] != "dmarc@example.com" {
+		t.Fatalf("Run: %v, sent %d", err, len(sent))
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("old evaluations not pruned: %v", err)
+	}
+	if _, err := NewReporter(b, srv.Resolver(), testLog(), ReporterOptions{ReceiverDomain: "x.test", From: "not an address"}); err == nil {
+		t.Error("bad report_from accepted")
+	}
+	if _, err := NewReporter(b, srv.Resolver(), testLog(), ReporterOptions{ReceiverDomain: "x.test", From: "a@x.test", Interval: time.Minute}); err == nil {
+		t.Error("one-minute interval accepted")
+	}
+}
