@@ -231,7 +231,14 @@ func (s *Set) ReloadChanged() error {
 	var changed []string
 	for _, f := range FileNames() {
 		st, err := statFile(filepath.Join(s.dir, f))
-		if err != nil || st != s.stamps[f] {
+		if err != nil {
+			// Retry, but log a file that cannot be read only once.
+			if prev := s.errs[f]; prev == nil || prev.Error() != err.Error() {
+				changed = append(changed, f)
+			}
+			continue
+		}
+		if st != s.stamps[f] {
 			changed = append(changed, f)
 		}
 	}

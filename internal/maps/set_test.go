@@ -228,3 +228,35 @@ func TestSetConcurrentLookups(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+func TestSetUnreadableFileLoggedOnce(t *testing.T) {
+	dir := t.TempDir()
+	acc := filepath.Join(dir, FileAccess)
+	if err := os.Symlink(acc, acc); err != nil { // a symlink loop: stat fails
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	s, err := Open(dir, newLogger(&logs))
+	if err == nil {
+		t.Fatal("Open: no error for an unreadable access map")
+	}
+	n := strings.Count(logs.String(), "previous version kept")
+	for i := 0; i < 3; i++ {
+		if err := s.ReloadChanged(); err != nil {
+			t.Errorf("ReloadChanged retried an unchanged failure: %v", err)
+		}
+	}
+	if strings.Count(logs.String(), "previous version kept") != n {
+		t.Errorf("failure logged again:\n%s", logs.String())
+	}
+	if err := os.Remove(acc); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, acc, "Connect:192.0.2 REJECT\n")
+	if err := s.ReloadChanged(); err != nil {
+		t.Fatal(err)
+	}
+	if s.Maps().Access.Len() != 1 || s.Errors() != nil {
+		t.Errorf("access not loaded after the fix: %v", s.Errors())
+	}
+}
