@@ -28,6 +28,7 @@ func runImportSendmail(args []string) int {
 	dataDir := fs.String("data-dir", "/var/lib/postern", "data_dir to name in the config")
 	aliases := fs.String("aliases", "", "aliases file (default: DIR/aliases, else /etc/aliases)")
 	hostname := fs.String("hostname", "", "host name when sendmail.mc does not set confDOMAIN_NAME (default: this machine's)")
+	user := fs.String("user", "", "user postern drops to when started as root (written as user = ...)")
 	force := fs.Bool("force", false, "overwrite files already in the output directory")
 	jsonOut := fs.Bool("json", false, "print the notes as JSON instead of text")
 	pos, err := parseFlags(fs, args)
@@ -58,7 +59,7 @@ func runImportSendmail(args []string) int {
 	if *mapsDir == "" {
 		*mapsDir = filepath.Join(outAbs, "maps")
 	}
-	im, err := sendmailcf.Import(sendmailcf.ImportOptions{Dir: dir, AliasesFile: *aliases, Hostname: *hostname, DataDir: *dataDir, MapsDir: *mapsDir})
+	im, err := sendmailcf.Import(sendmailcf.ImportOptions{Dir: dir, AliasesFile: *aliases, Hostname: *hostname, DataDir: *dataDir, MapsDir: *mapsDir, User: *user})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postern import-sendmail: %v\n", err)
 		return 2

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"postern/internal/audit"
+	"postern/internal/audit/audittest"
 )
 
 func TestPostfixOpenRelayIsReported(t *testing.T) {
@@ -115,5 +116,58 @@ func TestRefusesNonLoopbackTarget(t *testing.T) {
 	_, err := audit.Run(withTimeout(t, 5*time.Second), nil, audit.Options{Target: "127.0.0.1:1", From: net.ParseIP("192.0.2.9")})
 	if err == nil || !strings.Contains(err.Error(), "not a loopback") {
 		t.Errorf("non-loopback source: err = %v", err)
+	}
+}
+
+// TestPostfixTLSAndSmuggling checks the TLS checks against Postfix with a
+// CA-signed certificate, and the smuggling probe against Postfix with and
+// without smtpd_forbid_bare_newline.
+func TestPostfixTLSAndSmuggling(t *testing.T) {
+	dir := t.TempDir()
+	audittest.OpenTraversal(t, dir)
+	ca := audittest.NewCA(t)
+	cert, key := ca.Issue(t, dir, time.Now().Add(10*24*time.Hour), "mx.example.test")
+	for _, c := range []struct {
+		name      string
+		extra     string
+		smuggling audit.Status
+	}{
+		{"bare newline accepted", "smtpd_forbid_bare_newline = no\n", audit.Fail},
+		{"bare newline refused", "smtpd_forbid_bare_newline = yes\n", audit.Pass},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			addr := startPostfix(t, postfixOptions{mynetworks: "127.0.0.1/32", cert: cert, key: key,
+				extra: c.extra + "smtpd_tls_protocols = >=TLSv1.2\n"})
+			rep, err := audit.Run(withTimeout(t, 3*time.Minute), nil, audit.Options{
+				Target: addr, From: net.ParseIP("127.0.0.2"), RootCAs: ca.Pool, Timeout: 10 * time.Second,
+				Smuggling: true, SmugglingRcpt: "postmaster@mx.example.test",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			rep.WriteText(&b, audit.TextOptions{})
+			t.Log(b.String())
+			expect := map[string]audit.Status{
+				"tls.starttls.mta":   audit.Pass,
+				"auth.plaintext.mta": audit.Pass,
+				"tls.versions.mta":   audit.Pass,
+				// It expires in 10 days: valid, but a warning.
+				"tls.certificate.mta": audit.Warn,
+				"smtp.smuggling":      c.smuggling,
+			}
+			for id, st := range expect {
+				chk := rep.Find(id)
+				if chk == nil || chk.Status != st {
+					t.Errorf("%s: %+v, want %s", id, chk, st)
+				}
+			}
+			if chk := rep.Find("tls.certificate.mta"); chk != nil && !strings.Contains(chk.Detail, "expires on") {
+				t.Errorf("certificate detail: %s", chk.Detail)
+			}
+			if chk := rep.Find("smtp.smuggling"); chk != nil && c.smuggling == audit.Fail && !strings.Contains(chk.Detail, "LF.LF") {
+				t.Errorf("smuggling detail does not name LF.LF: %s", chk.Detail)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ type ImportOptions struct {
 	Hostname    string // used when sendmail.mc does not set confDOMAIN_NAME
 	DataDir     string // data_dir of the new config; "" means /var/lib/postern
 	MapsDir     string // maps_dir of the new config (where Maps will be written)
+	User        string // user to drop to when started as root; "" leaves it unset
 }
 
 // Note is one remark of the import, tied to a source line when it has one.
@@ -99,7 +100,9 @@ func Import(opt ImportOptions) (*Imported, error) {
 	}
 
 	var localDomains, relayDomains []string
-	trusted := []string{"127.0.0.0/8", "::1/128"}
+	// sendmail lets the host itself relay (its own addresses), not the
+	// whole loopback network.
+	trusted := []string{"127.0.0.1/32", "::1/128"}
 	if src, ok, err := read("local-host-names"); err != nil {
 		return nil, err
 	} else if ok {
@@ -177,6 +180,11 @@ func Import(opt ImportOptions) (*Imported, error) {
 	fmt.Fprintf(&b, "local_domains = %s\n", tomlList(localDomains))
 	fmt.Fprintf(&b, "relay_domains = %s\n", tomlList(relayDomains))
 	fmt.Fprintf(&b, "trusted_networks = %s\n", tomlList(trusted))
+	if opt.User != "" {
+		fmt.Fprintf(&b, "user = %s\n", tomlString(opt.User))
+	} else {
+		fmt.Fprintf(&b, "# user = \"postern\"   # set before starting as root: postern drops to it after binding\n")
+	}
 	for _, l := range listeners {
 		fmt.Fprintf(&b, "\n# %s\n[[listener]]\naddress = %s\nmode = %s\n", l.source, tomlString(l.address), tomlString(l.mode))
 	}
