@@ -33,6 +33,7 @@ var commands = []command{
 	{"lint-sendmail", "flag dangerous settings in a sendmail configuration", runLintSendmail},
 	{"import-sendmail", "write a postern config and maps from a sendmail setup", runImportSendmail},
 	{"dkim", "make DKIM keys and show which selector signs: dkim keygen|status", runDkim},
+	{"queue", "show the messages waiting for delivery: queue list", runQueue},
 }
 
 func main() {

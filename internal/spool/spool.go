@@ -52,6 +52,9 @@ const (
 	// the directory once. It also flushes every other dirty file on the
 	// same file system, so its cost depends on what else runs there.
 	SyncFS
+	// syncFilesParallel fdatasyncs the files of a batch from one goroutine
+	// each; kept for BenchmarkCommit, which found it slower.
+	syncFilesParallel
 )
 
 // Options tunes a Spool. The zero value is usable: every zero field means

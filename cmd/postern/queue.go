@@ -1,0 +1,139 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"postern/internal/config"
+	"postern/internal/spool"
+)
+
+const queueUsage = `usage: postern queue list [-config FILE] [-spool DIR] [-json]
+
+Lists the messages waiting in the queue: id, age, size, sender, the
+recipients still to be delivered and the last delivery error. It reads the
+spool directory (data_dir/spool) directly; the server need not run.`
+
+func runQueue(args []string) int {
+	return queueCmd(args, os.Stdout, os.Stderr, time.Now())
+}
+
+func queueCmd(args []string, out, errw io.Writer, now time.Time) int {
+	flags := flag.NewFlagSet("queue", flag.ContinueOnError)
+	flags.SetOutput(errw)
+	configPath := flags.String("config", "", "configuration `file` (default: the embedded default); the spool is data_dir/spool")
+	spoolDir := flags.String("spool", "", "spool `directory` to read, instead of the one in the configuration")
+	asJSON := flags.Bool("json", false, "print one JSON array of messages")
+	flags.Usage = func() {
+		fmt.Fprintln(errw, queueUsage)
+		flags.PrintDefaults()
+	}
+	pos, err := parseFlags(flags, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 || pos[0] != "list" {
+		flags.Usage()
+		return 2
+	}
+	dir := *spoolDir
+	if dir == "" {
+		cfg, _, err := config.Load(*configPath)
+		if err != nil {
+			fmt.Fprintln(errw, err)
+			return 1
+		}
+		dir = cfg.SpoolDir()
+	}
+	items, err := spool.List(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(errw, "postern queue: no spool at %s yet\n", dir)
+		items, err = nil, nil
+	}
+	if err != nil {
+		fmt.Fprintf(errw, "postern queue: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		if items == nil {
+			items = []spool.Item{}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(items); err != nil {
+			fmt.Fprintf(errw, "postern queue: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	printQueue(out, items, now)
+	return 0
+}
+
+func printQueue(out io.Writer, items []spool.Item, now time.Time) {
+	if len(items) == 0 {
+		fmt.Fprintln(out, "queue is empty")
+		return
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tAGE\tSIZE\tSENDER\tRECIPIENTS\tLAST ERROR")
+	var total int64
+	for _, it := range items {
+		total += it.Size
+		age := "-"
+		if !it.Arrived.IsZero() {
+			age = shortDuration(now.Sub(it.Arrived))
+		}
+		from := it.From
+		if from == "" {
+			from = "<>"
+		}
+		last := it.LastError
+		if last == "" {
+			last = "-"
+		} else if it.Attempts > 0 {
+			last = fmt.Sprintf("(%d tries) %s", it.Attempts, last)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", it.ID, age, it.Size, oneLine(from),
+			oneLine(strings.Join(it.Rcpts, ",")), oneLine(last))
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "%d message(s), %d bytes\n", len(items), total)
+}
+
+// shortDuration prints an age the way queue listings do: 45s, 12m, 3h, 2d.
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	default:
+		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+	}
+}
+
+// oneLine keeps a value on its line: control characters (an error text
+// may hold newlines, an address anything) are shown escaped.
+func oneLine(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
+		return s
+	}
+	q := fmt.Sprintf("%q", s)
+	return q[1 : len(q)-1]
+}

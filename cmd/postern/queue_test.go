@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"postern/internal/envelope"
+	"postern/internal/spool"
+)
+
+type holdCourier struct{}
+
+func (holdCourier) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
+	return make([]error, len(rcpts))
+}
+
+func TestQueueList(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	sp, err := spool.New(dir, holdCourier{}, nil, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Run is not started: the messages stay queued.
+	arrived := time.Now().Add(-90 * time.Minute)
+	for _, from := range []string{"alice@example.org", ""} {
+		env := &envelope.Envelope{From: from, Received: arrived, Rcpts: []envelope.Recipient{{Addr: "bob@example.test"}, {Addr: "carol@remote.example"}}}
+		w, err := sp.Create(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, "Subject: hi\r\n\r\nhello\r\n")
+		if err := w.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errb bytes.Buffer
+	if rc := queueCmd([]string{"list", "-spool", dir}, &out, &errb, time.Now()); rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errb.String())
+	}
+	text := out.String()
+	for _, want := range []string{"ID", "alice@example.org", "<>", "bob@example.test,carol@remote.example", "1h", "22", "2 message(s), 44 bytes"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+
+	out.Reset()
+	if rc := queueCmd([]string{"-json", "list", "-spool", dir}, &out, &errb, time.Now()); rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errb.String())
+	}
+	var items []spool.Item
+	if err := json.Unmarshal(out.Bytes(), &items); err != nil {
+		t.Fatalf("%v in %s", err, out.String())
+	}
+	if len(items) != 2 || items[0].Size != 22 || len(items[1].Rcpts) != 2 {
+		t.Errorf("json items: %+v", items)
+	}
+
+	out.Reset()
+	if rc := queueCmd([]string{"list", "-spool", filepath.Join(dir, "none")}, &out, &errb, time.Now()); rc != 0 || !strings.Contains(out.String(), "queue is empty") {
+		t.Errorf("missing spool: rc %d, %q", rc, out.String())
+	}
+	if rc := queueCmd([]string{"flush"}, &out, &errb, time.Now()); rc != 2 {
+		t.Errorf("unknown action: rc %d", rc)
+	}
+}
