@@ -124,7 +124,7 @@ func Evaluate(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, in 
 	rec, domain, err := discover(ctx, resolver, from, res.OrgDomain)
 	res.PolicyDomain = domain
 	switch {
-	case errors.Is(err, errTemporary):
+	case errors.Is(err, ErrTemporary):
 		res.Value, res.Err = ValueTempError, err
 		log.DebugContext(ctx, "dmarc temperror", "from", from, "err", err)
 		return res
@@ -217,10 +217,11 @@ func (lp LocalPolicy) trusted(ip netip.Addr, host string) (string, bool) {
 	return "", false
 }
 
+// Errors from LookupRecord (and in Result.Err).
 var (
-	errTemporary = errors.New("temporary DNS failure")
-	errNoRecord  = errors.New("no DMARC record")
-	errMultiple  = errors.New("multiple DMARC records")
+	ErrTemporary       = errors.New("temporary DNS failure")
+	ErrNoRecord        = errors.New("no DMARC record")
+	ErrMultipleRecords = errors.New("multiple DMARC records")
 )
 
 // discover finds the policy record for from, falling back to the
@@ -228,7 +229,7 @@ var (
 // domain it was found at.
 func discover(ctx context.Context, resolver pdns.Resolver, from, org string) (*Record, string, error) {
 	rec, err := lookup(ctx, resolver, from)
-	if errors.Is(err, errNoRecord) && org != from {
+	if errors.Is(err, ErrNoRecord) && org != from {
 		// RFC 7489 6.6.3 step 3: with no record at the From domain, query the Organizational Domain.
 		rec, err = lookup(ctx, resolver, org)
 		if err == nil || rec != nil {
@@ -253,9 +254,9 @@ func lookup(ctx context.Context, resolver pdns.Resolver, domain string) (*Record
 	txts, err := resolver.LookupTXT(ctx, "_dmarc."+domain)
 	if err != nil {
 		if pdns.IsNotFound(err) {
-			return nil, fmt.Errorf("%w at _dmarc.%s", errNoRecord, domain)
+			return nil, fmt.Errorf("%w at _dmarc.%s", ErrNoRecord, domain)
 		}
-		return nil, fmt.Errorf("%w: _dmarc.%s: %v", errTemporary, domain, err)
+		return nil, fmt.Errorf("%w: _dmarc.%s: %v", ErrTemporary, domain, err)
 	}
 	var recs []*Record
 	var recErrs []error
@@ -270,7 +271,7 @@ func lookup(ctx context.Context, resolver pdns.Resolver, domain string) (*Record
 	}
 	switch len(recs) {
 	case 0:
-		return nil, fmt.Errorf("%w at _dmarc.%s", errNoRecord, domain)
+		return nil, fmt.Errorf("%w at _dmarc.%s", ErrNoRecord, domain)
 	case 1:
 		if recErrs[0] != nil {
 			return recs[0], fmt.Errorf("_dmarc.%s: %w", domain, recErrs[0])
@@ -278,5 +279,5 @@ func lookup(ctx context.Context, resolver pdns.Resolver, domain string) (*Record
 		return recs[0], nil
 	}
 	// RFC 7489 6.6.3 step 4: several records mean DMARC is not applied.
-	return nil, fmt.Errorf("%w at _dmarc.%s", errMultiple, domain)
+	return nil, fmt.Errorf("%w at _dmarc.%s", ErrMultipleRecords, domain)
 }
