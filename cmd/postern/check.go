@@ -101,13 +101,19 @@ func checkers() []checker {
 // checkPerms refuses group- or world-writable configuration, maps, data
 // and key files, as serve does.
 func checkPerms(cfg *config.Config) checkResult {
+	return checkResult{problems: errorLines(privs.CheckPerms(permPaths(cfg)...))}
+}
+
+// permPaths lists the files and directories that must not be writable by
+// group or others.
+func permPaths(cfg *config.Config) []string {
 	var paths []string
 	if cfg.File != "" {
 		paths = append(paths, cfg.File)
 	}
 	if cfg.MapsDir != "" {
 		paths = append(paths, cfg.MapsDir)
-		for _, f := range maps.Files {
+		for _, f := range maps.FileNames() {
 			paths = append(paths, filepath.Join(cfg.MapsDir, f))
 		}
 	}
@@ -115,7 +121,7 @@ func checkPerms(cfg *config.Config) checkResult {
 	if !cfg.TLS.SelfSigned() {
 		paths = append(paths, cfg.TLS.Cert, cfg.TLS.Key)
 	}
-	return checkResult{problems: errorLines(privs.CheckPerms(paths...))}
+	return paths
 }
 
 // checkMaps parses every map in maps_dir.

@@ -128,7 +128,9 @@ func Default() *Config {
 		LocalDomains:    []string{"localhost"},
 		RelayDomains:    nil,
 		TrustedNetworks: loopbackNetworks(),
-		User:            "",
+		// Only used when started as root: the laptop default then runs
+		// as nobody rather than refusing to start.
+		User:            "nobody",
 		Postmaster:      "postmaster@localhost",
 		Listeners: []Listener{
 			{Name: "mta", Address: "127.0.0.1:2525", Mode: ModeMTA},
