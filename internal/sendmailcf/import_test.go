@@ -1,0 +1,203 @@
+package sendmailcf_test
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"postern/internal/audit"
+	"postern/internal/audit/audittest"
+	"postern/internal/sendmailcf"
+)
+
+// imported is the part of postern's config the importer writes.
+type imported struct {
+	Hostname        string   `toml:"hostname"`
+	DataDir         string   `toml:"data_dir"`
+	MapsDir         string   `toml:"maps_dir"`
+	LocalDomains    []string `toml:"local_domains"`
+	RelayDomains    []string `toml:"relay_domains"`
+	TrustedNetworks []string `toml:"trusted_networks"`
+	User            string   `toml:"user"`
+	Listener        []struct {
+		Address string `toml:"address"`
+		Mode    string `toml:"mode"`
+	} `toml:"listener"`
+	TLS struct {
+		Cert string `toml:"cert"`
+		Key  string `toml:"key"`
+	} `toml:"tls"`
+	Delivery struct {
+		Mailbox string `toml:"mailbox"`
+	} `toml:"delivery"`
+	Limits struct {
+		MaxMessageBytes int64 `toml:"max_message_bytes"`
+		MaxRecipients   int   `toml:"max_recipients"`
+	} `toml:"limits"`
+}
+
+func TestImport(t *testing.T) {
+	im, err := sendmailcf.Import(sendmailcf.ImportOptions{Dir: "testdata/import/etc-mail", Hostname: "fallback.example.test",
+		DataDir: "/var/lib/postern", MapsDir: "/etc/postern", User: "postern"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c imported
+	md, err := toml.Decode(im.Config, &c)
+	if err != nil {
+		t.Fatalf("config is not TOML: %v\n%s", err, im.Config)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		t.Errorf("keys the test does not know: %v", und)
+	}
+	if c.Hostname != "mx.example.test" || c.DataDir != "/var/lib/postern" || c.MapsDir != "/etc/postern" || c.User != "postern" {
+		t.Errorf("top level: %+v", c)
+	}
+	if strings.Join(c.LocalDomains, ",") != "example.test,mx.example.test" {
+		t.Errorf("local_domains %v", c.LocalDomains)
+	}
+	if strings.Join(c.RelayDomains, ",") != "backup.example.net" {
+		t.Errorf("relay_domains %v", c.RelayDomains)
+	}
+	if strings.Join(c.TrustedNetworks, ",") != "127.0.0.1/32,::1/128,10.1.2.0/24" {
+		t.Errorf("trusted_networks %v", c.TrustedNetworks)
+	}
+	if len(c.Listener) != 2 || c.Listener[0].Address != "127.0.0.1:2525" || c.Listener[0].Mode != "mta" ||
+		c.Listener[1].Address != "127.0.0.1:2587" || c.Listener[1].Mode != "submission" {
+		t.Errorf("listeners %+v", c.Listener)
+	}
+	if c.TLS.Cert != "/etc/mail/tls/mx.crt" || c.TLS.Key != "/etc/mail/tls/mx.key" {
+		t.Errorf("tls %+v", c.TLS)
+	}
+	if c.Limits.MaxMessageBytes != 20971520 || c.Limits.MaxRecipients != 50 {
+		t.Errorf("limits %+v", c.Limits)
+	}
+	for _, name := range []string{"access", "aliases", "virtusertable", "genericstable", "mailertable"} {
+		if im.Maps[name] == "" {
+			t.Errorf("map %s not carried over", name)
+		}
+	}
+	access := im.Maps["access"]
+	for _, want := range []string{"Connect:192.0.2.0/24\tRELAY", "From:ceo@example.test\tRELAY", "To:partner.example.org\tRELAY",
+		"From:spam@example.com\tERROR:5.7.1:550 We do not accept your mail", "# not imported: Connect:trusted.example.test RELAY",
+		"# not imported: Spam:abuse@example.test"} {
+		if !strings.Contains(access, want) {
+			t.Errorf("access lacks %q:\n%s", want, access)
+		}
+	}
+	if m := im.Maps["mailertable"]; !strings.Contains(m, "internal.example.test\tsmtp:[10.1.2.3]") || !strings.Contains(m, "# not imported: old.example.test") {
+		t.Errorf("mailertable:\n%s", m)
+	}
+	notes := func(ns []sendmailcf.Note) string {
+		var b strings.Builder
+		for _, n := range ns {
+			b.WriteString(n.String() + "\n")
+		}
+		return b.String()
+	}
+	changed, dropped := notes(im.Changed), notes(im.NotCarried)
+	for _, want := range []string{"access:5: ceo@example.test RELAY", "access:6: untagged partner.example.org RELAY written as To:",
+		"access:8: value", "relay-domains:1: domain backup.example.net", "relay-domains:2: network 10.1.2", "aliases:6: pipe target",
+		"aliases:5: file target", "mailertable:1: esmtp"} {
+		if !strings.Contains(changed, want) {
+			t.Errorf("changed notes lack %q:\n%s", want, changed)
+		}
+	}
+	for _, want := range []string{"sendmail.mc:10: SMART_HOST", "sendmail.mc:16: FEATURE(`relay_based_on_MX') is deliberately not carried over",
+		"sendmail.mc:17: FEATURE(`dnsbl'", "sendmail.mc:18: INPUT_MAIL_FILTER", "access:4: Connect:trusted.example.test",
+		"access:10: value FRIEND", "local-host-names:4: address [192.0.2.25]", "mailertable:3: mailer uucp-dom"} {
+		if !strings.Contains(dropped, want) {
+			t.Errorf("not-carried notes lack %q:\n%s", want, dropped)
+		}
+	}
+}
+
+func TestImportNeedsAConfig(t *testing.T) {
+	if _, err := sendmailcf.Import(sendmailcf.ImportOptions{Dir: t.TempDir()}); err == nil {
+		t.Error("import of an empty directory succeeded")
+	}
+}
+
+// TestImportCheckServeProbe imports a sendmail setup with the binary, runs
+// `postern check` on the result, serves it, and runs the relay probes:
+// refused from a stranger, accepted from the trusted host.
+func TestImportCheckServeProbe(t *testing.T) {
+	bin := audittest.Binary(t)
+	audittest.RequireCommand(t, bin, "import-sendmail")
+	dir := t.TempDir()
+	audittest.OpenTraversal(t, dir)
+	etc := filepath.Join(dir, "etc-mail")
+	if err := os.Mkdir(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca := audittest.NewCA(t)
+	cert, key := ca.Issue(t, dir, time.Now().Add(30*24*time.Hour), "mx.example.test")
+	mta, sub := audittest.FreePort(t), audittest.FreePort(t)
+	_, mtaPort, _ := net.SplitHostPort(mta)
+	_, subPort, _ := net.SplitHostPort(sub)
+	files, _ := filepath.Glob("testdata/import/etc-mail/*")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.NewReplacer("Port=2525", "Port="+mtaPort, "Port=2587", "Port="+subPort,
+			"/etc/mail/tls/mx.crt", cert, "/etc/mail/tls/mx.key", key).Replace(string(b))
+		if err := os.WriteFile(filepath.Join(etc, filepath.Base(f)), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "out")
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	audittest.ChownRunAs(t, data)
+	args := []string{"import-sendmail", etc, "-out", out, "-data-dir", data, "-hostname", "mx.example.test"}
+	if u := audittest.RunAs(); u != "" {
+		args = append(args, "-user", u)
+	}
+	if b, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("import-sendmail: %v\n%s", err, b)
+	}
+	cfg := filepath.Join(out, "postern.toml")
+	if notes, err := os.ReadFile(filepath.Join(out, "IMPORT-NOTES.txt")); err != nil || !bytes.Contains(notes, []byte("Not carried over")) {
+		t.Errorf("IMPORT-NOTES.txt: %v\n%s", err, notes)
+	}
+	// A second run refuses to overwrite.
+	if err := exec.Command(bin, args...).Run(); err == nil {
+		t.Error("import-sendmail overwrote its previous output without -force")
+	}
+
+	audittest.RequireCommand(t, bin, "check")
+	if b, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput(); err != nil {
+		c, _ := os.ReadFile(cfg)
+		t.Fatalf("postern check on the imported config: %v\n%s\nconfig:\n%s", err, b, c)
+	}
+
+	audittest.RequireCommand(t, bin, "serve")
+	audittest.Serve(t, bin, cfg, mta, sub)
+	ctx := t.Context()
+	stranger, err := audit.Run(ctx, nil, audit.Options{Target: mta, From: net.ParseIP("127.0.0.2"), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := stranger.Find("relay.open"); c == nil || c.Status == audit.Fail || c.Status == audit.Skip {
+		t.Errorf("imported config relays for a stranger: %+v", c)
+	}
+	trusted, err := audit.Run(ctx, nil, audit.Options{Target: mta, From: net.ParseIP("127.0.0.1"), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("from a stranger: %s", stranger.Find("relay.open").Detail)
+	if c := trusted.Find("relay.open"); c == nil || c.Status != audit.Fail {
+		t.Errorf("the imported trust of 127.0.0.1 is not in force: %+v", c)
+	}
+}
