@@ -84,7 +84,7 @@ func dkimCmd(args []string, out, errw io.Writer) int {
 	}
 	st.resolver = pdns.New(pdns.Options{Servers: servers, Timeout: timeout})
 	if sub == "keygen" {
-		return dkimKeygen(st, strings.ToLower(strings.TrimSuffix(*domain, ".")), *selector, *algo, out, errw)
+		return dkimKeygen(st, strings.ToLower(strings.TrimSuffix(*domain, ".")), *selector, strings.ToLower(*algo), out, errw)
 	}
 	return dkimStatus(st, out, errw)
 }

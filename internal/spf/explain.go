@@ -70,14 +70,22 @@ func expandExp(env *macroEnv, spec string) string {
 	if err != nil {
 		return ""
 	}
-	// Keep it printable: the text ends up in an SMTP reply.
-	return strings.Map(func(r rune) rune {
+	// Keep it printable and short: the text may end up in an SMTP reply,
+	// whose lines are limited (RFC 5321 4.5.3.1.5).
+	text = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1
 		}
 		return r
-	}, text)
+	}, strings.ToValidUTF8(text, ""))
+	if len(text) > maxExplanation {
+		text = strings.ToValidUTF8(text[:maxExplanation], "")
+	}
+	return text
 }
+
+// maxExplanation bounds the explanation text kept from a domain's exp=.
+const maxExplanation = 256
 
 // truncateDomain shortens an expanded name over 253 characters by
 // dropping labels from the left (RFC 7208 7.3).
