@@ -128,6 +128,9 @@ func checkDomainName(d string) error {
 	if len(labels) < 2 {
 		return fmt.Errorf("domain %q is not fully qualified", d)
 	}
+	if strings.HasPrefix(d, "[") {
+		return fmt.Errorf("%q is an address literal, not a domain", d)
+	}
 	for _, l := range labels {
 		if l == "" {
 			return fmt.Errorf("domain %q has an empty label", d)

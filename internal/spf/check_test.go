@@ -47,6 +47,7 @@ func TestCheck(t *testing.T) {
 		{"void lookups over 2", "192.0.2.1", "x", "a@void.example.org", PermError, "void.example.org", IdentityMailFrom, ""},
 		{"servfail", "192.0.2.1", "x", "a@down.example.org", TempError, "down.example.org", IdentityMailFrom, ""},
 		{"single label", "192.0.2.1", "x", "a@localhost", None, "localhost", IdentityMailFrom, ""},
+		{"address literal helo", "192.0.2.1", "[192.0.2.1]", "", None, "[192.0.2.1]", IdentityHelo, ""},
 		{"no local part", "192.0.2.1", "x", "@example.org", Pass, "example.org", IdentityMailFrom, ""},
 	}
 	for _, tc := range tests {
