@@ -55,7 +55,9 @@ type Result struct {
 
 // Check evaluates the SPF policy for a client at ip that said HELO helo
 // and MAIL FROM:<sender>. For the null sender (sender == "") the HELO
-// identity is checked instead, as postmaster@helo (RFC 7208 2.4).
+// identity is checked instead, as postmaster@helo (RFC 7208 2.4); a
+// caller wanting the separate HELO check of RFC 7208 2.3 passes "" as
+// the sender.
 func Check(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, ip netip.Addr, helo, sender string) Result {
 	ip = ip.Unmap() // RFC 7208 5: an IPv4-mapped client is an IPv4 client
 	helo = strings.TrimSuffix(helo, ".")
