@@ -8,7 +8,9 @@ import (
 )
 
 // ReceivedSPF returns the Received-SPF header field (RFC 7208 9.1), with
-// the name and without the final CRLF. receiver is this host's name.
+// the name and without the final CRLF; it is folded (CRLF and a tab)
+// before the key-value pairs when it would pass 78 characters, so that no
+// line comes near the 998-octet limit. receiver is this host's name.
 func (r Result) ReceivedSPF(receiver string) string {
 	var b strings.Builder
 	b.WriteString("Received-SPF: ")
@@ -21,12 +23,23 @@ func (r Result) ReceivedSPF(receiver string) string {
 		{"receiver", receiver},
 		{"identity", r.Identity},
 	}
+	lineLen := b.Len()
 	for _, p := range pairs {
 		if p[1] == "" {
 			continue
 		}
 		// RFC 7208 9.1: key-value-pair = key [CFWS] "=" ( dot-atom / quoted-string ).
-		fmt.Fprintf(&b, " %s=%s;", p[0], atomOrQuoted(p[1]))
+		kv := fmt.Sprintf("%s=%s;", p[0], atomOrQuoted(p[1]))
+		// RFC 5322 2.2.3: fold at white space to keep lines short.
+		if lineLen+1+len(kv) > 78 {
+			b.WriteString("\r\n\t")
+			lineLen = 1
+		} else {
+			b.WriteByte(' ')
+			lineLen++
+		}
+		b.WriteString(kv)
+		lineLen += len(kv)
 	}
 	return b.String()
 }
