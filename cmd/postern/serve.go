@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -150,6 +151,9 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 			errc <- srv.Serve(ln, smtpd.Listener{Name: name, Mode: mode})
 		}(lns[i], l.Name, mode)
 	}
+	// Start-up work (the argon2 dummy hash, TLS set-up) leaves freed
+	// memory behind; give it back before serving.
+	debug.FreeOSMemory()
 	printStartup(cfg, lns)
 	log.Info("postern started", "hostname", cfg.Hostname, "data_dir", cfg.DataDir, "uid", os.Geteuid())
 

@@ -14,6 +14,10 @@ func (c *conn) command(line []byte) {
 		c.fail(rep)
 		return
 	}
+	if len(line)+2 > c.srv.opts.MaxLineLength && verb != "MAIL" && verb != "RCPT" {
+		c.fail(smtp.ReplyLineTooLong)
+		return
+	}
 	switch verb {
 	case "HELO", "EHLO":
 		c.hello(verb, arg)

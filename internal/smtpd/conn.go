@@ -41,6 +41,11 @@ type conn struct {
 	quit     bool
 }
 
+// RFC 5321 4.5.3.1.4 lets extensions lengthen command lines: MAIL and RCPT
+// may carry ESMTP parameters (RFC 1870 SIZE, RFC 3461 ORCPT and ENVID)
+// beyond the plain limit.
+const paramAllowance = 512
+
 // errLineTooLong and errBareLF are command-line errors the loop answers
 // and goes on from.
 var (
@@ -173,7 +178,7 @@ func (c *conn) readLine() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if n > c.srv.opts.MaxLineLength {
+		if n > c.srv.opts.MaxLineLength+paramAllowance {
 			return nil, errLineTooLong
 		}
 		if n != len(chunk) {

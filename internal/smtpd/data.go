@@ -31,10 +31,17 @@ func (c *conn) data(arg string) {
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.DataTimeout))
 	dr := smtp.NewDataReader(c.r, c.srv.opts.MaxMessageBytes)
 	rep := c.sess.Data(c.ctx, dr)
-	if err := dr.Discard(); err != nil && !isReply(err) {
-		c.connError(err)
-		c.quit = true
-		return
+	if err := dr.Discard(); err != nil {
+		var r *smtp.Reply
+		if !errors.As(err, &r) {
+			c.connError(err)
+			c.quit = true
+			return
+		}
+		// Rejected content wins over whatever the session said.
+		if rep == nil || rep.Positive() {
+			rep = r
+		}
 	}
 	c.inMail, c.smtputf8, c.rcpts = false, false, 0
 	c.finish(rep)
@@ -50,9 +57,4 @@ func (c *conn) finish(rep *smtp.Reply) {
 		return
 	}
 	c.reply(rep)
-}
-
-func isReply(err error) bool {
-	var r *smtp.Reply
-	return errors.As(err, &r)
 }

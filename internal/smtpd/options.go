@@ -51,9 +51,9 @@ type Options struct {
 	// RFC 5321 4.5.3.1.8: a server must accept at least 100 recipients.
 	MaxRecipients int // 0 means 100
 	MaxErrors     int // client errors before 421 and close; 0 means 20
-	// RFC 5321 4.5.3.1.4 allows 512 octets; ESMTP parameters (RFC 1869,
-	// RFC 3461 ORCPT) make MAIL and RCPT lines longer.
-	MaxLineLength int // 0 means 2048, including CRLF
+	// RFC 5321 4.5.3.1.4: 512 octets including CRLF. MAIL and RCPT may be
+	// 512 octets longer, for their ESMTP parameters.
+	MaxLineLength int // 0 means 512
 
 	// RFC 5321 4.5.3.2.7: the server timeout should be at least 5 minutes.
 	CommandTimeout time.Duration // 0 means 5m
@@ -77,9 +77,6 @@ func (o *Options) withDefaults() {
 	}
 	if o.MaxErrors == 0 {
 		o.MaxErrors = 20
-	}
-	if o.MaxLineLength == 0 {
-		o.MaxLineLength = 2048
 	}
 	if o.MaxLineLength < 512 {
 		o.MaxLineLength = 512
