@@ -130,8 +130,8 @@ func Default() *Config {
 		TrustedNetworks: loopbackNetworks(),
 		// Only used when started as root: the laptop default then runs
 		// as nobody rather than refusing to start.
-		User:            "nobody",
-		Postmaster:      "postmaster@localhost",
+		User:       "nobody",
+		Postmaster: "postmaster@localhost",
 		Listeners: []Listener{
 			{Name: "mta", Address: "127.0.0.1:2525", Mode: ModeMTA},
 			{Name: "submission", Address: "127.0.0.1:2587", Mode: ModeSubmission},
