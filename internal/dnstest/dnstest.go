@@ -60,14 +60,8 @@ func Listen(z Zone) (*Server, error) {
 	if err := s.Set(z); err != nil {
 		return nil, err
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	pc, ln, err := listenPair()
 	if err != nil {
-		return nil, err
-	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		pc.Close()
 		return nil, err
 	}
 	s.Addr = ln.Addr().String()
@@ -81,6 +75,26 @@ func Listen(z Zone) (*Server, error) {
 	<-started
 	<-started
 	return s, nil
+}
+
+// listenPair opens UDP and TCP on the same loopback port. The port the
+// system picks for UDP may be taken for TCP, so it tries a few ports.
+func listenPair() (net.PacketConn, net.Listener, error) {
+	var last error
+	for try := 0; try < 20; try++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		last = err
+	}
+	return nil, nil, last
 }
 
 // Close stops the server.

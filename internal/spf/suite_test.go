@@ -201,7 +201,7 @@ func runSuiteCase(res pdns.Resolver, log *slog.Logger, tc suiteTest) (Result, st
 // a fraction of a second instead of the resolver's full retry schedule.
 type quickTimeout struct{ pdns.Resolver }
 
-const queryTimeout = 300 * time.Millisecond
+const queryTimeout = time.Second
 
 func (q quickTimeout) LookupTXT(ctx context.Context, name string) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
