@@ -30,7 +30,7 @@ func crlf(b []byte) []byte {
 type quick struct{ pdns.Resolver }
 
 func (q quick) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	return q.Resolver.LookupTXT(ctx, name)
 }
