@@ -29,7 +29,7 @@ func BenchmarkCommit(b *testing.B) {
 	for _, mode := range []struct {
 		name string
 		m    SyncMode
-	}{{"fdatasync", SyncFiles}, {"fdatasync-parallel", syncFilesParallel}, {"syncfs", SyncFS}} {
+	}{{"files", SyncFiles}, {"syncfs", SyncFS}} {
 		for _, p := range []int{1, 10, 50} {
 			b.Run(fmt.Sprintf("%s/c%d", mode.name, p), func(b *testing.B) {
 				s, err := New(b.TempDir(), nop, nil, Options{Sync: mode.m})
@@ -83,15 +83,21 @@ func TestCompareSyncModes(t *testing.T) {
 	})
 	modes := []struct {
 		name string
-		m    SyncMode
-	}{{"fdatasync", SyncFiles}, {"fdatasync-parallel", syncFilesParallel}, {"syncfs", SyncFS}}
+		opt  Options
+	}{
+		{"files", Options{Sync: SyncFiles}},
+		{"files-parallel", Options{Sync: syncFilesParallel}},
+		{"syncfs", Options{Sync: SyncFS}},
+		{"syncfs-unchecked", Options{Sync: syncFSUnchecked}},
+		{"no-group-commit", Options{Sync: SyncFiles, noGroupCommit: true}},
+	}
 	const rounds, perRound = 15, 200
 	for _, c := range []int{1, 10, 50} {
 		rates := make([][]float64, len(modes))
 		for r := 0; r < rounds; r++ {
 			for k := range modes {
 				mi := (k + r) % len(modes) // rotate the order
-				s, err := New(t.TempDir(), nop, nil, Options{Sync: modes[mi].m})
+				s, err := New(t.TempDir(), nop, nil, modes[mi].opt)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -125,7 +131,7 @@ func TestCompareSyncModes(t *testing.T) {
 			for r := range ratios {
 				ratios[r] = rates[i][r] / rates[0][r]
 			}
-			t.Logf("c=%-2d %-19s median %7.0f msgs/s  (min %6.0f, max %6.0f)  median ratio to fdatasync %.2f",
+			t.Logf("c=%-2d %-17s median %7.0f msgs/s  (min %6.0f, max %6.0f)  median ratio to files %.2f",
 				c, m.name, median(rates[i]), slices.Min(rates[i]), slices.Max(rates[i]), median(ratios))
 		}
 	}

@@ -43,6 +43,10 @@ func (g *groupCommit) syncDir() error {
 }
 
 func (g *groupCommit) wait(r *syncReq) error {
+	if g.s.opt.noGroupCommit {
+		g.s.syncBatch([]*syncReq{r})
+		return r.err
+	}
 	g.mu.Lock()
 	g.pending = append(g.pending, r)
 	lead := !g.busy
@@ -90,15 +94,21 @@ func (s *Spool) syncBatch(batch []*syncReq) {
 	}
 	switch {
 	case len(files) == 0:
-	case s.opt.Sync == SyncFS:
+	case s.opt.Sync == SyncFS || s.opt.Sync == syncFSUnchecked:
 		d, err := os.Open(s.qdir)
 		if err == nil {
 			err = unix.Syncfs(int(d.Fd()))
 			d.Close()
 		}
-		if err != nil {
-			for _, r := range files {
+		for _, r := range files {
+			switch {
+			case err != nil:
 				r.err = fmt.Errorf("syncfs: %w", err)
+			case s.opt.Sync == SyncFS:
+				// syncfs reports a write-back error only to the first
+				// caller after it happened, possibly another batch; each
+				// file's own fdatasync reports its errors (and is cheap now).
+				r.err = fdatasync(r.f)
 			}
 		}
 	case len(files) == 1:
@@ -114,7 +124,7 @@ func (s *Spool) syncBatch(batch []*syncReq) {
 		}
 		wg.Wait()
 	default:
-		// Start writeback of every file first, so that the data goes to
+		// Start write-back of every file first, so that the data goes to
 		// the disk together and the first fdatasync's journal commit
 		// covers the other files too; the rest then mostly wait.
 		for _, r := range files {
