@@ -116,7 +116,12 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tmpDir := filepath.Join(cfg.DataDir, "tmp")
+	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
+		return err
+	}
 	backend := inbound.New(inbound.Options{
+		TmpDir:   tmpDir,
 		Hostname: cfg.Hostname,
 		Relay:    relay,
 		Spool:    sp,

@@ -55,7 +55,7 @@ func (e *Envelope) Encode() []byte {
 	optional := []struct{ key, v string }{
 		{"client-name", e.ClientName}, {"helo", e.Helo}, {"auth", e.AuthUser},
 		{"tls", e.TLS}, {"listener", e.Listener}, {"body", e.Body},
-		{"ret", e.DSNRet}, {"envid", e.EnvID},
+		{"ret", e.DSNRet}, {"envid", e.EnvID}, {"folder", e.Folder},
 	}
 	for _, f := range optional {
 		if f.v != "" {
@@ -64,6 +64,9 @@ func (e *Envelope) Encode() []byte {
 	}
 	if e.SMTPUTF8 {
 		b.WriteString("smtputf8 1\n")
+	}
+	if e.Hold {
+		b.WriteString("hold 1\n")
 	}
 	b.WriteString("size ")
 	b.WriteString(strconv.FormatInt(e.Size, 10))
@@ -162,6 +165,13 @@ func (e *Envelope) decodeField(key, val string) error {
 			return errors.New("want 1")
 		}
 		e.SMTPUTF8 = true
+	case "hold":
+		if val != "1" {
+			return errors.New("want 1")
+		}
+		e.Hold = true
+	case "folder":
+		e.Folder, err = unquoteAll(val)
 	case "size":
 		e.Size, err = strconv.ParseInt(val, 10, 64)
 		if err == nil && e.Size < 0 {

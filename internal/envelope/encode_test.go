@@ -34,6 +34,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		{"null sender, no recipients", &Envelope{ID: "X"}},
 		{"ipv4 client", &Envelope{ID: "Y", From: "a@b", ClientIP: netip.MustParseAddr("127.0.0.1"), Rcpts: []Recipient{{Addr: "c@d"}}}},
 		{"utf8", &Envelope{ID: "Z", From: "jörg@bücher.example", Rcpts: []Recipient{{Addr: "用户@例子.广告"}}, SMTPUTF8: true}},
+		{"hold and folder", &Envelope{ID: "H", From: "a@b.example", Rcpts: []Recipient{{Addr: "c@d.example"}}, Hold: true, Folder: "Junk"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,6 +31,9 @@ type Envelope struct {
 	DSNRet   string // RET=FULL|HDRS, or ""
 	EnvID    string // ENVID=, xtext-decoded, or ""
 	Size     int64  // bytes of the message as stored
+
+	Folder string // local delivery into this Maildir folder ("Junk"), "" for the inbox
+	Hold   bool   // kept in the queue until an admin releases it
 }
 
 // Recipient is one forward-path with its DSN parameters.

@@ -5,6 +5,8 @@ package inbound
 import (
 	"context"
 	"log/slog"
+	"os"
+	"sync"
 	"time"
 
 	"postern/internal/policy"
@@ -25,6 +27,12 @@ type Options struct {
 	Spool    *spool.Spool  // where accepted mail goes
 	Auth     Authenticator // nil: AUTH always fails
 	Log      *slog.Logger
+	// Checkers are the policy stages, in order; each implements some of
+	// the Check* interfaces (see check.go).
+	Checkers []any
+	// TmpDir holds large messages while they are checked; "" means the
+	// system's temporary directory.
+	TmpDir string
 	// MaxHops is the number of Received headers after which a message is
 	// refused as looping (Postfix's hopcount_limit). 0 means 50.
 	MaxHops int
@@ -33,7 +41,9 @@ type Options struct {
 
 // Backend makes one session per SMTP connection.
 type Backend struct {
-	opts Options
+	opts   Options
+	checks checkers
+	bufs   sync.Pool // []byte message buffers
 }
 
 // New returns the inbound backend.
@@ -47,12 +57,26 @@ func New(opts Options) *Backend {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Backend{opts: opts}
+	if opts.TmpDir == "" {
+		opts.TmpDir = os.TempDir()
+	}
+	b := &Backend{opts: opts, checks: sortCheckers(opts.Checkers)}
+	b.bufs.New = func() any { return make([]byte, 0, 64<<10) }
+	return b
 }
 
 // NewSession implements smtpd.Backend.
-func (b *Backend) NewSession(ctx context.Context, c smtpd.ConnInfo) (smtpd.Session, *smtp.Reply) {
-	log := b.opts.Log.With("conn", c.ID)
-	log.InfoContext(ctx, "connect", "client", c.Remote.Addr().String(), "listener", c.Listener)
-	return &session{b: b, info: c, log: log}, nil
+func (b *Backend) NewSession(ctx context.Context, ci smtpd.ConnInfo) (smtpd.Session, *smtp.Reply) {
+	log := b.opts.Log.With("conn", ci.ID)
+	c := &Conn{ID: ci.ID, Remote: ci.Remote, Local: ci.Local, Listener: ci.Listener, Mode: ci.Mode, Values: map[any]any{}}
+	s := &session{b: b, conn: c, log: log}
+	log.InfoContext(ctx, "connect", "client", c.IP().String(), "listener", c.Listener)
+	for _, ch := range b.checks.connect {
+		if v := refusal(ch.CheckConnect(ctx, c)); v != nil {
+			s.logReject(ctx, "connect", v)
+			s.Close()
+			return nil, v.Reply
+		}
+	}
+	return s, nil
 }

@@ -9,86 +9,176 @@ import (
 	"log/slog"
 
 	"postern/internal/envelope"
-	"postern/internal/policy"
 	"postern/internal/smtp"
-	"postern/internal/smtpd"
 	"postern/internal/tlsutil"
 )
 
 // session is one SMTP connection's view of inbound.
 type session struct {
 	b    *Backend
-	info smtpd.ConnInfo
+	conn *Conn
 	log  *slog.Logger
+	txn  *Txn // the transaction under way, or nil
+}
 
-	helo     string
-	ehlo     bool
-	tls      string // description of the TLS in use, "" for none
-	authUser string
-	env      *envelope.Envelope // the transaction under way, or nil
-	classes  []policy.Class     // per accepted recipient
+func (s *session) logReject(ctx context.Context, stage string, v *Verdict, args ...any) {
+	args = append([]any{"stage", stage, "client", s.conn.IP().String(), "code", v.Reply.Code, "rule", v.Rule}, args...)
+	s.log.InfoContext(ctx, "reject", args...)
 }
 
 func (s *session) Hello(ctx context.Context, name string, extended bool) *smtp.Reply {
-	s.helo, s.ehlo = name, extended
+	s.conn.Helo, s.conn.EHLO = name, extended
+	for _, ch := range s.b.checks.helo {
+		if v := refusal(ch.CheckHelo(ctx, s.conn)); v != nil {
+			s.logReject(ctx, "helo", v, "helo", name)
+			return v.Reply
+		}
+	}
 	return nil
 }
 
 func (s *session) TLS(cs tls.ConnectionState) {
-	s.tls = tlsutil.Describe(cs)
-	s.authUser = ""
+	s.conn.TLS = tlsutil.Describe(cs)
+	s.conn.AuthUser = ""
 }
 
 func (s *session) Auth(ctx context.Context, user, password string) *smtp.Reply {
-	if s.b.opts.Auth == nil || !s.b.opts.Auth.Verify(user, password) {
+	for _, ch := range s.b.checks.auth {
+		if v := refusal(ch.CheckAuth(ctx, s.conn, user, false, false)); v != nil {
+			s.logReject(ctx, "auth", v, "user", user)
+			return v.Reply
+		}
+	}
+	ok := s.b.opts.Auth != nil && s.b.opts.Auth.Verify(user, password)
+	for _, ch := range s.b.checks.auth {
+		if v := refusal(ch.CheckAuth(ctx, s.conn, user, true, ok)); v != nil {
+			s.logReject(ctx, "auth", v, "user", user)
+			return v.Reply
+		}
+	}
+	if !ok {
 		// Never log the password; the user name is logged to spot attacks.
-		s.log.WarnContext(ctx, "auth failed", "client", s.info.Remote.Addr().String(), "user", user)
+		s.log.WarnContext(ctx, "auth failed", "client", s.conn.IP().String(), "user", user)
 		return &smtp.Reply{Code: 535, Enhanced: "5.7.8", Text: "authentication credentials invalid"}
 	}
-	s.authUser = user
-	s.log.InfoContext(ctx, "auth", "client", s.info.Remote.Addr().String(), "user", user)
+	s.conn.AuthUser = user
+	s.log.InfoContext(ctx, "auth", "client", s.conn.IP().String(), "user", user)
 	return nil
 }
 
 func (s *session) Mail(ctx context.Context, from smtp.Path, p smtp.Params) *smtp.Reply {
-	s.env = &envelope.Envelope{
-		From:     from.String(),
-		ClientIP: s.info.Remote.Addr(),
-		Helo:     s.helo,
-		AuthUser: s.authUser,
-		TLS:      s.tls,
-		Listener: s.info.Listener,
-		SMTPUTF8: p.SMTPUTF8,
-		Body:     p.Body,
-		DSNRet:   p.Ret,
-		EnvID:    p.EnvID,
+	c := s.conn
+	t := &Txn{
+		Conn: c, From: from, Params: p, Values: map[any]any{},
+		Env: &envelope.Envelope{
+			From:       from.String(),
+			ClientIP:   c.IP(),
+			ClientName: c.ClientName,
+			Helo:       c.Helo,
+			AuthUser:   c.AuthUser,
+			TLS:        c.TLS,
+			Listener:   c.Listener,
+			SMTPUTF8:   p.SMTPUTF8,
+			Body:       p.Body,
+			DSNRet:     p.Ret,
+			EnvID:      p.EnvID,
+		},
 	}
-	s.classes = s.classes[:0]
+	for _, ch := range s.b.checks.mail {
+		if v := refusal(ch.CheckMail(ctx, t)); v != nil {
+			s.logReject(ctx, "mail", v, "from", t.Env.From)
+			return v.Reply
+		}
+	}
+	s.txn = t
 	return nil
 }
 
 func (s *session) Rcpt(ctx context.Context, to smtp.Path, p smtp.Params) *smtp.Reply {
-	d := s.b.opts.Relay.Rcpt(s.info.Remote.Addr(), s.authUser, to)
+	t := s.txn
+	d := s.b.opts.Relay.Rcpt(s.conn.IP(), s.conn.AuthUser, to)
 	if !d.Accepted() {
-		s.log.InfoContext(ctx, "reject", "stage", "rcpt", "client", s.info.Remote.Addr().String(),
-			"from", s.env.From, "to", to.String(), "code", d.Reply.Code, "rule", d.Rule)
+		s.logReject(ctx, "rcpt", &Verdict{Reply: d.Reply, Rule: d.Rule}, "from", t.Env.From, "to", to.String())
 		return d.Reply
 	}
 	orcpt := p.ORCPT
 	if orcpt == "" && d.Mailbox != to.String() {
 		orcpt = "rfc822;" + to.String()
 	}
-	s.env.Rcpts = append(s.env.Rcpts, envelope.Recipient{Addr: d.Mailbox, ORCPT: orcpt, Notify: p.Notify})
-	s.classes = append(s.classes, d.Class)
+	r := envelope.Recipient{Addr: d.Mailbox, ORCPT: orcpt, Notify: p.Notify}
+	for _, ch := range s.b.checks.rcpt {
+		if v := refusal(ch.CheckRcpt(ctx, t, to, &r)); v != nil {
+			s.logReject(ctx, "rcpt", v, "from", t.Env.From, "to", to.String())
+			return v.Reply
+		}
+	}
+	t.Env.Rcpts = append(t.Env.Rcpts, r)
 	return nil
 }
 
 func (s *session) Data(ctx context.Context, r io.Reader) *smtp.Reply {
-	env := s.env
-	s.env = nil
-	if env == nil || len(env.Rcpts) == 0 {
+	t := s.txn
+	s.txn = nil
+	if t == nil || len(t.Env.Rcpts) == 0 {
 		return &smtp.Reply{Code: 503, Enhanced: "5.5.1", Text: "no transaction"}
 	}
+	env := t.Env
+	buf := s.b.bufs.Get().([]byte)
+	m := newMessage(s.b.opts.TmpDir, buf)
+	defer func() {
+		m.close()
+		if cap(m.mem) <= 4*memLimit {
+			s.b.bufs.Put(m.mem[:0])
+		}
+	}()
+	hops := &hopCounter{}
+	if _, err := copyCounting(m, r, hops); err != nil {
+		var rep *smtp.Reply
+		if errors.As(err, &rep) {
+			s.logReject(ctx, "data", &Verdict{Reply: rep, Rule: rep.Text}, "from", env.From)
+			return rep
+		}
+		s.log.InfoContext(ctx, "data aborted", "client", s.conn.IP().String(), "err", err)
+		return smtp.ReplyTempFailure.With(err)
+	}
+	if hops.n >= s.b.opts.MaxHops {
+		// RFC 5321 6.3: a message with too many Received headers loops.
+		v := &Verdict{Reply: &smtp.Reply{Code: 554, Enhanced: "5.4.6", Text: "too many hops, mail loop suspected"},
+			Rule: fmt.Sprintf("%d Received headers", hops.n)}
+		s.logReject(ctx, "data", v, "from", env.From)
+		return v.Reply
+	}
+	for _, ch := range s.b.checks.data {
+		v := ch.CheckData(ctx, t, m)
+		if v == nil {
+			continue
+		}
+		if v.Reply != nil {
+			s.logReject(ctx, "data", v, "from", env.From)
+			return v.Reply
+		}
+		t.apply(v)
+	}
+	switch t.action {
+	case Discard:
+		s.log.InfoContext(ctx, "discarded", "client", s.conn.IP().String(), "from", env.From, "rule", joinRules(t.rules))
+		return &smtp.Reply{Code: 250, Enhanced: "2.0.0", Text: "OK"}
+	case Hold:
+		env.Hold = true
+	case Junk:
+		env.Folder = "Junk"
+	}
+	if len(env.Rcpts) == 0 {
+		s.log.InfoContext(ctx, "discarded", "client", s.conn.IP().String(), "from", env.From, "why", "no recipients left")
+		return &smtp.Reply{Code: 250, Enhanced: "2.0.0", Text: "OK"}
+	}
+	return s.enqueue(ctx, t, m)
+}
+
+// enqueue writes the message with our headers into the spool and returns
+// once it is durable.
+func (s *session) enqueue(ctx context.Context, t *Txn, m *Message) *smtp.Reply {
+	env := t.Env
 	now := s.b.opts.Now()
 	env.Received = now
 	w, err := s.b.opts.Spool.Create(env)
@@ -96,41 +186,36 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtp.Reply {
 		s.log.ErrorContext(ctx, "spool create failed", "err", err)
 		return smtp.ReplyTempFailure
 	}
-	hdr := receivedHeader(s.b.opts.Hostname, env, s.ehlo, now)
-	hops := &hopCounter{}
-	_, err = w.Write(hdr)
+	_, err = w.Write(receivedHeader(s.b.opts.Hostname, env, s.conn.EHLO, now))
+	for _, h := range t.headers {
+		if err == nil {
+			_, err = io.WriteString(w, h)
+		}
+	}
 	if err == nil {
-		_, err = copyCounting(w, r, hops)
+		_, err = io.Copy(w, m.Reader())
+	}
+	if err == nil {
+		err = w.Commit(ctx)
+	} else {
+		w.Abort()
 	}
 	if err != nil {
-		w.Abort()
-		var rep *smtp.Reply
-		if errors.As(err, &rep) {
-			s.log.InfoContext(ctx, "reject", "stage", "data", "client", env.ClientIP.String(), "from", env.From, "code", rep.Code, "why", rep.Text)
-			return rep
-		}
-		s.log.InfoContext(ctx, "data aborted", "client", env.ClientIP.String(), "err", err)
-		return smtp.ReplyTempFailure.With(err)
-	}
-	if hops.n >= s.b.opts.MaxHops {
-		w.Abort()
-		s.log.InfoContext(ctx, "reject", "stage", "data", "client", env.ClientIP.String(), "from", env.From, "why", "mail loop", "hops", hops.n)
-		// RFC 5321 6.3: a message with too many Received headers loops.
-		return &smtp.Reply{Code: 554, Enhanced: "5.4.6", Text: "too many hops, mail loop suspected"}
-	}
-	if err := w.Commit(ctx); err != nil {
-		s.log.ErrorContext(ctx, "spool commit failed", "err", err)
+		s.log.ErrorContext(ctx, "spool write failed", "err", err)
 		return smtp.ReplyTempFailure
 	}
 	s.log.InfoContext(ctx, "accepted", "msg", env.ID, "client", env.ClientIP.String(), "from", env.From,
-		"rcpts", len(env.Rcpts), "size", env.Size, "tls", env.TLS != "", "auth", env.AuthUser)
+		"rcpts", len(env.Rcpts), "size", env.Size, "tls", env.TLS != "", "auth", env.AuthUser, "action", t.action.String())
 	return &smtp.Reply{Code: 250, Enhanced: "2.0.0", Text: fmt.Sprintf("OK: queued as %s", env.ID)}
 }
 
 func (s *session) Reset() {
-	s.env = nil
+	s.txn = nil
 }
 
 func (s *session) Close() {
-	s.log.Debug("disconnect", "client", s.info.Remote.Addr().String())
+	for _, o := range s.b.checks.close {
+		o.Closed(s.conn)
+	}
+	s.log.Debug("disconnect", "client", s.conn.IP().String())
 }
