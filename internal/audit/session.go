@@ -11,7 +11,7 @@ import (
 )
 
 // softwareInBanner matches MTA names and version numbers in a greeting.
-var softwareInBanner = regexp.MustCompile(`(?i)\b(postfix|sendmail|exim|qmail|exchange|microsoft|esmtp\s+\S+\s+\d|courier|haraka|opensmtpd|zimbra|mdaemon|hmailserver|kerio|coremail)\b|\b\d+\.\d+(\.\d+)+\b`)
+var softwareInBanner = regexp.MustCompile(`(?i)\b(postfix|sendmail|exim|qmail|exchange|microsoft|courier|haraka|opensmtpd|zimbra|mdaemon|hmailserver|kerio|coremail)\b|\b\d+\.\d+(\.\d+)+\b`)
 
 // checkBanner looks at the 220 greeting for software names and versions.
 func (t *target) checkBanner(ctx context.Context, r *Report) {

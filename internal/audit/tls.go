@@ -34,7 +34,12 @@ func (t *target) checkTLS(ctx context.Context, r *Report, port int, label string
 	ap := Check{ID: id("auth.plaintext"), Category: "auth", Title: "No AUTH before TLS on " + portName, Evidence: append([]string(nil), tr...)}
 	if c.has("AUTH") {
 		ap.Status = Fail
-		ap.Detail = "AUTH (" + c.ext["AUTH"] + ") is offered on a connection without TLS: passwords can be read on the wire."
+		ap.Detail = "AUTH (" + c.ext["AUTH"] + ") is offered on a connection without TLS: "
+		if m := strings.ToUpper(c.ext["AUTH"]); strings.Contains(m, "PLAIN") || strings.Contains(m, "LOGIN") {
+			ap.Detail += "PLAIN and LOGIN send the password as it is, readable by anyone on the path."
+		} else {
+			ap.Detail += "challenge-response exchanges (CRAM-MD5, DIGEST-MD5) seen on the wire can be cracked off-line, and they need the passwords stored in clear on the server."
+		}
 		ap.Fix = "Offer AUTH only after STARTTLS: Postfix smtpd_tls_auth_only = yes; sendmail define(`confAUTH_OPTIONS', `A p y'); postern does this always."
 	} else {
 		ap.Status = Pass
