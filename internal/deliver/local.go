@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -55,8 +56,10 @@ func (l *Local) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []env
 			continue
 		}
 		errs[i] = l.deliverOne(ctx, env, r, body)
-		if errs[i] != nil {
-			log.WarnContext(ctx, "local delivery", "id", env.ID, "rcpt", r.Addr, "err", errs[i])
+		var reply *smtp.Reply
+		if errors.As(errs[i], &reply) && reply.Err != nil && reply.Text == replyLocalError.Text {
+			// The queue logs every outcome; this adds the mailbox error.
+			log.WarnContext(ctx, "local delivery failed", "id", env.ID, "rcpt", r.Addr, "err", reply.Err)
 		}
 	}
 	return errs

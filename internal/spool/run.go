@@ -136,6 +136,9 @@ func (s *Spool) attempt(ctx context.Context, it *item) {
 	}
 	s.mu.Unlock()
 	if len(idx) == 0 {
+		if len(it.env.Rcpts) == 0 {
+			s.log.Warn("message without recipients removed", "id", id, "from", it.env.From)
+		}
 		s.finish(it)
 		return
 	}
