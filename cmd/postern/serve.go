@@ -15,17 +15,15 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"postern/internal/config"
-	"postern/internal/deliver"
 	"postern/internal/inbound"
 	"postern/internal/privs"
 	"postern/internal/smtpd"
-	"postern/internal/spool"
 	"postern/internal/tlsutil"
-	"postern/internal/users"
 )
 
 func runServe(args []string) int {
@@ -101,18 +99,12 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		}
 	}
 
-	store, err := users.Open(cfg.UsersFile())
+	d, err := build(cfg, log, own)
 	if err != nil {
 		return err
 	}
-	mapSet, err := openMaps(cfg, log)
-	if err != nil {
-		// Broken maps stay empty; the error names file and line.
-		log.Error("maps", "err", err)
-	}
-	relay := buildRelay(cfg, mapSet, store, own)
-	courier := &deliver.Local{Mailbox: cfg.Delivery.Mailbox, IsLocal: relay.IsLocal, Log: log}
-	sp, err := spool.New(cfg.SpoolDir(), courier, log, spool.Options{})
+	sp := d.spool
+	stages, err := buildStages(d)
 	if err != nil {
 		return err
 	}
@@ -123,10 +115,11 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	backend := inbound.New(inbound.Options{
 		TmpDir:   tmpDir,
 		Hostname: cfg.Hostname,
-		Relay:    relay,
+		Relay:    d.relay,
 		Spool:    sp,
-		Auth:     store,
+		Auth:     d.users,
 		Log:      log,
+		Checkers: stages,
 	})
 	srv := smtpd.New(backend, log, smtpd.Options{
 		Hostname:        cfg.Hostname,
@@ -142,10 +135,18 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if mapSet != nil {
+	if d.maps != nil {
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
-		go mapSet.Watch(ctx, 5*time.Second, hup)
+		go d.maps.Watch(ctx, 5*time.Second, hup)
+	}
+	var tasks sync.WaitGroup
+	for _, task := range d.tasks {
+		tasks.Add(1)
+		go func() {
+			defer tasks.Done()
+			task(ctx)
+		}()
 	}
 	spoolDone := make(chan error, 1)
 	go func() { spoolDone <- sp.Run(ctx) }()
@@ -173,6 +174,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	srv.Shutdown(sctx)
 	stop()
 	<-spoolDone
+	tasks.Wait()
 	if err != nil && !errors.Is(err, smtpd.ErrServerClosed) {
 		return err
 	}

@@ -84,6 +84,21 @@ func (c *conn) serve() {
 	if c.tls {
 		sess.TLS(c.nc.(*tls.Conn).ConnectionState())
 	}
+	if gp, ok := sess.(GreetPauser); ok {
+		if d := gp.GreetPause(); d > 0 {
+			talked, err := c.talksFirst(d)
+			if err != nil {
+				c.connError(err)
+				return
+			}
+			if talked {
+				c.reply(gp.EarlyTalker())
+				c.w.Flush()
+				c.log.Info("early talker", "client", c.info.Remote.String())
+				return
+			}
+		}
+	}
 	// RFC 5321 4.3.1: the greeting; the hostname only, no software name.
 	c.reply(&smtp.Reply{Code: 220, Text: c.srv.opts.Hostname + " ESMTP"})
 	for !c.quit {
@@ -117,6 +132,28 @@ func (c *conn) serve() {
 		}
 	}
 	c.w.Flush()
+}
+
+// talksFirst waits up to d for the client to send anything before our
+// greeting (RFC 5321 4.3.1: the client must wait for it).
+func (c *conn) talksFirst(d time.Duration) (bool, error) {
+	c.nc.SetReadDeadline(time.Now().Add(d))
+	_, err := c.r.Peek(1)
+	c.nc.SetReadDeadline(time.Time{})
+	if err == nil {
+		return true, nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.mu.Lock()
+		closing := c.closing
+		c.mu.Unlock()
+		if closing {
+			return false, err
+		}
+		return false, nil
+	}
+	return false, err
 }
 
 // begin marks the connection busy; false means the server is shutting down.

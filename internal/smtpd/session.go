@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net/netip"
+	"time"
 
 	"postern/internal/smtp"
 )
@@ -55,4 +56,16 @@ type Session interface {
 	Reset()
 	// Close is called once when the connection ends.
 	Close()
+}
+
+// GreetPauser is implemented by a Session that wants the greeting held
+// back: a client that talks before it is an early talker (a spam engine
+// that does not wait for the server), like sendmail's greet_pause and
+// Postfix's postscreen greet wait.
+type GreetPauser interface {
+	// GreetPause returns how long to wait before the greeting; 0 for none.
+	GreetPause() time.Duration
+	// EarlyTalker is called when the client spoke during the pause; the
+	// reply is sent and the connection closed.
+	EarlyTalker() *smtp.Reply
 }

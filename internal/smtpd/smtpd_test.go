@@ -466,3 +466,45 @@ func TestShutdownClosesIdle(t *testing.T) {
 		t.Fatalf("got %d, want 421", code)
 	}
 }
+
+// pausing wraps the recorder's sessions with a greet pause.
+type pausingBackend struct{ rec *recorder }
+
+type pausingSession struct{ recSession }
+
+func (b pausingBackend) NewSession(ctx context.Context, c ConnInfo) (Session, *smtp.Reply) {
+	return &pausingSession{recSession{rec: b.rec}}, nil
+}
+func (s *pausingSession) GreetPause() time.Duration { return 300 * time.Millisecond }
+func (s *pausingSession) EarlyTalker() *smtp.Reply {
+	return &smtp.Reply{Code: 554, Enhanced: "5.5.0", Text: "protocol error: talked before the greeting"}
+}
+
+func TestGreetPauseEarlyTalker(t *testing.T) {
+	srv := New(pausingBackend{&recorder{}}, slog.New(slog.DiscardHandler), Options{Hostname: "mx.example.test"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln, Listener{Mode: ModeMTA})
+	defer srv.Shutdown(context.Background())
+
+	// A patient client gets the greeting.
+	c := dial(t, ln.Addr().String())
+	c.cmd("EHLO client.example", 250)
+
+	// A client that talks at once is refused.
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	io.WriteString(nc, "EHLO spammer.example\r\n")
+	early := &client{t: t, nc: nc, r: bufio.NewReader(nc)}
+	if code, _ := early.reply(); code != 554 {
+		t.Fatalf("early talker got %d", code)
+	}
+	if !early.closed() {
+		t.Fatal("early talker still connected")
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+
+	"postern/internal/config"
+	"postern/internal/deliver"
+	"postern/internal/dns"
+	"postern/internal/maps"
+	"postern/internal/policy"
+	"postern/internal/spool"
+	"postern/internal/users"
+)
+
+// deps holds what the pieces of a running server share. serve builds it
+// once, after privileges are dropped; each piece takes what it needs.
+type deps struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	resolver dns.Resolver
+	users    *users.Store
+	maps     *maps.Set // nil without maps_dir
+	relay    *policy.Relay
+	spool    *spool.Spool
+	// tasks run in the background while the server runs (report
+	// senders, admin listeners...); they return when ctx ends.
+	tasks []func(ctx context.Context)
+}
+
+// build makes the shared pieces from the configuration.
+func build(cfg *config.Config, log *slog.Logger, own []netip.Addr) (*deps, error) {
+	d := &deps{cfg: cfg, log: log}
+	d.resolver = dns.New(dns.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout})
+	var err error
+	if d.users, err = users.Open(cfg.UsersFile()); err != nil {
+		return nil, err
+	}
+	if d.maps, err = openMaps(cfg, log); err != nil {
+		// Broken maps stay empty; the error names file and line.
+		log.Error("maps", "err", err)
+	}
+	d.relay = buildRelay(cfg, d.maps, d.users, own)
+	if d.spool, err = spool.New(cfg.SpoolDir(), buildCourier(d), log, spool.Options{}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// buildCourier returns what delivers queued mail.
+func buildCourier(d *deps) spool.Courier {
+	return &deliver.Local{Mailbox: d.cfg.Delivery.Mailbox, IsLocal: d.relay.IsLocal, Log: d.log}
+}
