@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strings"
+	"time"
 
 	"postern/internal/envelope"
 	"postern/internal/smtp"
@@ -91,6 +92,11 @@ type Conn struct {
 	TLS        string // "TLSv1.3 TLS_AES_128_GCM_SHA256", or ""
 	AuthUser   string // authenticated user, or ""
 	ClientName string // forward-confirmed reverse DNS name, or "" (set by a checker)
+	// GreetPause, set by a connect checker, holds the greeting back that
+	// long; a client that talks meanwhile is refused as an early talker
+	// (EarlyTalkerReply, or 554 5.5.0 when nil).
+	GreetPause       time.Duration
+	EarlyTalkerReply *smtp.Reply
 
 	// Values lets checkers keep per-connection state (by a key of their
 	// own type). Sessions are single-goroutine: no locking needed.

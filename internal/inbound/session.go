@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"postern/internal/envelope"
 	"postern/internal/smtp"
@@ -207,6 +208,18 @@ func (s *session) enqueue(ctx context.Context, t *Txn, m *Message) *smtp.Reply {
 	s.log.InfoContext(ctx, "accepted", "msg", env.ID, "client", env.ClientIP.String(), "from", env.From,
 		"rcpts", len(env.Rcpts), "size", env.Size, "tls", env.TLS != "", "auth", env.AuthUser, "action", t.action.String())
 	return &smtp.Reply{Code: 250, Enhanced: "2.0.0", Text: fmt.Sprintf("OK: queued as %s", env.ID)}
+}
+
+// GreetPause implements smtpd.GreetPauser.
+func (s *session) GreetPause() time.Duration { return s.conn.GreetPause }
+
+// EarlyTalker implements smtpd.GreetPauser.
+func (s *session) EarlyTalker() *smtp.Reply {
+	s.log.Info("reject", "stage", "connect", "client", s.conn.IP().String(), "code", 554, "rule", "early talker: spoke before the greeting")
+	if s.conn.EarlyTalkerReply != nil {
+		return s.conn.EarlyTalkerReply
+	}
+	return &smtp.Reply{Code: 554, Enhanced: "5.5.0", Text: "protocol error: talked before the greeting"}
 }
 
 func (s *session) Reset() {
