@@ -25,6 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"postern/internal/envelope"
 )
 
@@ -119,6 +121,7 @@ type Spool struct {
 	waiting waitHeap         // not yet due, soonest first
 	active  int              // deliveries running
 	running bool             // Run was called
+	lock    *os.File         // holds the flock on dir/lock
 	kick    chan struct{}    // wakes the delivery loop; capacity 1
 }
 
@@ -150,7 +153,22 @@ func New(dir string, c Courier, log *slog.Logger, opt Options) (*Spool, error) {
 			return nil, fmt.Errorf("spool: %w", err)
 		}
 	}
+	// One process owns a spool: a second one would deliver the same
+	// messages and remove the first one's messages in progress.
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("spool: %s is in use by another process", dir)
+		}
+		return nil, fmt.Errorf("spool: locking %s: %w", dir, err)
+	}
+	s.lock = lock
 	if err := s.recover(); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	return s, nil
@@ -183,6 +201,20 @@ func syncDir(dir string) error {
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
+	return err
+}
+
+// Close releases the spool directory for another Spool (the process
+// exiting does the same). Call it after Run has returned and every Writer
+// is committed or aborted.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lock == nil {
+		return nil
+	}
+	err := s.lock.Close()
+	s.lock = nil
 	return err
 }
 

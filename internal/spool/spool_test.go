@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -211,6 +212,7 @@ func TestRetryAndPartialDelivery(t *testing.T) {
 		return len(items) == 1 && items[0].Attempts == 1
 	})
 	stop()
+	s.Close()
 	items, err := List(dir)
 	if err != nil || len(items) != 1 {
 		t.Fatalf("List: %+v %v", items, err)
@@ -230,6 +232,7 @@ func TestRetryAndPartialDelivery(t *testing.T) {
 	s2.Kick()
 	time.Sleep(100 * time.Millisecond)
 	stop2()
+	s2.Close()
 	mu.Lock()
 	if len(calls) != 1 {
 		t.Errorf("retried before due: %v", calls)
@@ -343,6 +346,10 @@ func TestRecovery(t *testing.T) {
 	os.WriteFile(filepath.Join(q, "GONE.state"), appendDelivered(nil, 0, time.Now()), 0o600)
 	os.WriteFile(filepath.Join(q, "GARBAGE"), []byte("not a queue file"), 0o600)
 
+	if _, err := New(dir, c, testLog(t), Options{}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second Spool on the same directory: %v", err)
+	}
+	s.Close()
 	s2, err := New(dir, c, testLog(t), Options{})
 	if err != nil {
 		t.Fatal(err)
