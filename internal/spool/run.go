@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -147,7 +148,7 @@ func (s *Spool) attempt(ctx context.Context, it *item) {
 	if it.recovered {
 		dctx = envelope.WithRedelivery(ctx)
 	}
-	errs := s.courier.Deliver(dctx, it.env, rcpts, io.NewSectionReader(f, 0, it.env.Size))
+	errs := s.deliver(dctx, it.env, rcpts, io.NewSectionReader(f, 0, it.env.Size))
 	now := time.Now()
 	var rec []byte
 	var done []int
@@ -197,6 +198,23 @@ func (s *Spool) attempt(ctx context.Context, it *item) {
 	// A shutdown interrupted the attempt: not the destination's fault.
 	counted := ctx.Err() == nil
 	s.later(it, done, len(done) > 0, lastErr, counted, rec...)
+}
+
+// deliver calls the Courier. A panic in it becomes a temporary error for
+// every recipient: one odd message must not stop the server (and, being
+// retried at every start, keep it from running).
+func (s *Spool) deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) (errs []error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("delivery panicked", "id", env.ID, "panic", p, "stack", string(debug.Stack()))
+			err := fmt.Errorf("internal error in delivery: %v", p)
+			errs = make([]error, len(rcpts))
+			for i := range errs {
+				errs[i] = err
+			}
+		}
+	}()
+	return s.courier.Deliver(ctx, env, rcpts, body)
 }
 
 // later records an attempt that left recipients pending and schedules the

@@ -73,7 +73,9 @@ const (
 )
 
 // Options tunes a Spool. The zero value is usable: every zero field means
-// its documented default.
+// its documented default. Group commit is always on: at one commit at a
+// time it costs nothing (no timer waits for company), under load it
+// shares each flush among all commits that arrived meanwhile.
 type Options struct {
 	MaxActive    int           // messages in delivery at once; 0 = 100
 	RetryInitial time.Duration // delay before the first retry; 0 = 5m

@@ -374,3 +374,20 @@ func TestRecovery(t *testing.T) {
 		t.Errorf("damaged message not in corrupt/: %v", err)
 	}
 }
+
+func TestCourierPanicIsRetried(t *testing.T) {
+	var n atomic.Int32
+	c := courierFunc(func(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
+		if n.Add(1) == 1 {
+			panic("bug in a courier")
+		}
+		return make([]error, len(rcpts))
+	})
+	s, _ := New(t.TempDir(), c, testLog(t), Options{RetryInitial: time.Millisecond})
+	submit(t, s, "x\r\n", "a@x")
+	runSpool(t, s)
+	waitFor(t, "delivery after the panic", func() bool { return len(dirNames(t, s.qdir)) == 0 })
+	if n.Load() != 2 {
+		t.Errorf("%d attempts, want 2", n.Load())
+	}
+}
