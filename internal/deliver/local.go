@@ -41,9 +41,10 @@ var (
 
 // Deliver writes the message to each recipient's mailbox, preceded by
 // Return-Path (RFC 5321 4.4: the delivery system records the reverse-path)
-// and Delivered-To. Maildir file names are derived from the queue id and
-// the recipient address, so a second delivery of the same message to the
-// same recipient finds the first one and writes nothing.
+// and Delivered-To. Each copy is named after the queue id and the
+// recipient address (the Maildir file name; an X-Postern-Delivery header
+// in an mbox), so a second delivery of the same message to the same
+// recipient after a crash finds the first one and writes nothing.
 func (l *Local) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
 	log := l.Log
 	if log == nil {
@@ -80,12 +81,23 @@ func (l *Local) deliverOne(ctx context.Context, env *envelope.Envelope, r envelo
 	if err != nil {
 		return err
 	}
+	name := deliveryName(env, r.Addr)
 	hdr := "Return-Path: <" + env.From + ">\r\nDelivered-To: " + r.Addr + "\r\n"
-	content := io.MultiReader(strings.NewReader(hdr), io.NewSectionReader(body, 0, env.Size))
 	if strings.HasSuffix(path, "/") {
-		err = maildir(path, maildirName(env, r.Addr), content, envelope.IsRedelivery(ctx))
+		content := io.MultiReader(strings.NewReader(hdr), io.NewSectionReader(body, 0, env.Size))
+		err = maildir(path, name, content, envelope.IsRedelivery(ctx))
 	} else {
-		err = Mbox(path, env.From, env.Received, content)
+		// An mbox has no file names: the copy carries its name in a
+		// header, looked for when the message may be there already.
+		mark := "X-Postern-Delivery: " + name
+		hdr += mark + "\r\n"
+		content := func() io.Reader {
+			return io.MultiReader(strings.NewReader(hdr), io.NewSectionReader(body, 0, env.Size))
+		}
+		if !envelope.IsRedelivery(ctx) {
+			mark = ""
+		}
+		err = mbox(path, env.From, env.Received, content, mark)
 	}
 	if err != nil {
 		return &smtp.Reply{Code: replyLocalError.Code, Enhanced: replyLocalError.Enhanced, Text: replyLocalError.Text, Err: err}
@@ -150,10 +162,10 @@ func checkDomain(d string) error {
 	return nil
 }
 
-// maildirName is the file name of env's copy for rcpt: the arrival time
+// deliveryName names env's copy for rcpt (the Maildir file name): the arrival time
 // (Maildir names start with one), the queue id and a digest of the
 // recipient, the same every time the message is delivered.
-func maildirName(env *envelope.Envelope, rcpt string) string {
+func deliveryName(env *envelope.Envelope, rcpt string) string {
 	sum := sha256.Sum256([]byte(rcpt))
 	return strconv.FormatInt(env.Received.Unix(), 10) + "." + env.ID + "_" + hex.EncodeToString(sum[:6]) + ".postern"
 }

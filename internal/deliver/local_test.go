@@ -119,20 +119,122 @@ func TestLocalMbox(t *testing.T) {
 	}
 	got, _ := os.ReadFile(filepath.Join(root, "alice"))
 	want := "From MAILER-DAEMON " + env.Received.UTC().Format("Mon Jan _2 15:04:05 2006") +
-		"\nReturn-Path: <>\nDelivered-To: alice@localhost\nSubject: t\n\n>From me\n\n"
+		"\nReturn-Path: <>\nDelivered-To: alice@localhost\nX-Postern-Delivery: " + deliveryName(env, "alice@localhost") +
+		"\nSubject: t\n\n>From me\n\n"
 	if string(got) != want {
 		t.Errorf("mbox %q, want %q", got, want)
 	}
+	// A redelivery after a crash finds the copy, also behind later mail.
+	other := testEnv(body, "alice@localhost")
+	if errs := l.Deliver(context.Background(), other, other.Rcpts, strings.NewReader(body)); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	before, _ := os.ReadFile(filepath.Join(root, "alice"))
+	ctx := envelope.WithRedelivery(context.Background())
+	if errs := l.Deliver(ctx, env, env.Rcpts, strings.NewReader(body)); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	after, _ := os.ReadFile(filepath.Join(root, "alice"))
+	if string(after) != string(before) {
+		t.Errorf("redelivery appended a second copy")
+	}
+	// A message not delivered before is appended on redelivery.
+	third := testEnv(body, "alice@localhost")
+	if errs := l.Deliver(ctx, third, third.Rcpts, strings.NewReader(body)); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if n := strings.Count(readString(t, filepath.Join(root, "alice")), "\n\nFrom "); n != 2 {
+		t.Errorf("%d messages after the first, want 2", n)
+	}
 }
 
-func TestLocalCanceled(t *testing.T) {
-	l := &Local{Mailbox: t.TempDir() + "/{user}/"}
-	env := testEnv("x\r\n", "a@b.example")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	errs := l.Deliver(ctx, env, env.Rcpts, strings.NewReader("x\r\n"))
-	var r *smtp.Reply
-	if errs[0] == nil || errors.As(errs[0], &r) && r.Permanent() {
-		t.Errorf("canceled delivery: %v, want a temporary error", errs[0])
+func readString(t *testing.T, path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return string(b)
+}
+
+func TestFindMarked(t *testing.T) {
+	long := strings.Repeat("y", 100<<10)
+	tests := []struct {
+		in         string
+		start, end int64
+		found      bool
+	}{
+		{"From a\nX: a\n\n", 0, 13, true},
+		{"From a\nb\n\nFrom c\nX: a\n\nFrom d\nx\n\n", 10, 23, true},
+		{"From a\nX: ab\n\n", 0, 0, false},
+		{"From a\nzX: a\n\n", 0, 0, false},
+		{"From a\nX: a", 0, 0, false}, // no newline: not a whole line
+		{"From a\n" + long + "X: a\n\n", 0, 0, false},
+		{"From a\n" + long + "\nX: a\n\nFrom b\n", 0, int64(len(long)) + 14, true},
+		{"From a\nX: a\nFrom b\n\n", 0, 20, true}, // From without a blank line before: not a boundary
+		{"", 0, 0, false},
+	}
+	for _, tc := range tests {
+		start, end, found, err := findMarked(strings.NewReader(tc.in), "X: a")
+		if err != nil || found != tc.found || found && (start != tc.start || end != tc.end) {
+			t.Errorf("findMarked(%.30q...) = %d, %d, %v, %v; want %d, %d, %v", tc.in, start, end, found, err, tc.start, tc.end, tc.found)
+		}
+	}
+}
+
+// A copy cut short by a crash while appending is replaced, at the end of
+// the file, or followed by a whole copy when other mail came after it.
+func TestMboxRedeliveryAfterCutShortCopy(t *testing.T) {
+	root := t.TempDir()
+	l := &Local{Mailbox: root + "/{user}"}
+	path := filepath.Join(root, "alice")
+	body := "Subject: t\r\n\r\n" + strings.Repeat("line\r\n", 100)
+	env := testEnv(body, "alice@localhost")
+	ctx := envelope.WithRedelivery(context.Background())
+	if errs := l.Deliver(context.Background(), env, env.Rcpts, strings.NewReader(body)); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	whole := readString(t, path)
+	// Cut short at the end of the file.
+	os.WriteFile(path, []byte(whole[:len(whole)-100]), 0o600)
+	if errs := l.Deliver(ctx, env, env.Rcpts, strings.NewReader(body)); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	if got := readString(t, path); got != whole {
+		t.Errorf("after redelivery over a cut-short copy at the end:\n%q\nwant\n%q", got, whole)
+	}
+	// Cut short, then other mail.
+	os.WriteFile(path, []byte(whole[:len(whole)-100]), 0o600)
+	other := testEnv(body, "alice@localhost")
+	l.Deliver(context.Background(), other, other.Rcpts, strings.NewReader(body))
+	if errs := l.Deliver(ctx, env, env.Rcpts, strings.NewReader(body)); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	got := readString(t, path)
+	if !strings.HasSuffix(got, "\n\n"+whole) || strings.Count(got, "\n\nFrom ") != 2 {
+		t.Errorf("no whole copy appended after the cut-short one and other mail:\n%q", got)
+	}
+}
+
+func FuzzFindMarked(f *testing.F) {
+	f.Add("From a\nb\n\nFrom c\nX: a\n\nFrom d\nx\n\n")
+	f.Add("X: a\n")
+	f.Add("From a\nX: a")
+	f.Fuzz(func(t *testing.T, in string) {
+		start, end, found, err := findMarked(strings.NewReader(in), "X: a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !found {
+			return
+		}
+		if start < 0 || start > end || end > int64(len(in)) {
+			t.Fatalf("bad range %d, %d in %d bytes", start, end, len(in))
+		}
+		if !strings.Contains(in[start:end], "X: a\n") {
+			t.Fatalf("mark not in the range %q", in[start:end])
+		}
+		if end < int64(len(in)) && !strings.HasPrefix(in[end:], "From ") {
+			t.Fatalf("range ends before %q, not a From_ line", in[end:])
+		}
+	})
 }

@@ -22,6 +22,21 @@ import (
 // several hard links are refused, so the mailbox cannot be pointed
 // elsewhere.
 func Mbox(path, sender string, arrived time.Time, content io.Reader) error {
+	used := false
+	return mbox(path, sender, arrived, func() io.Reader {
+		if used {
+			panic("mbox: content read twice")
+		}
+		used = true
+		return content
+	}, "")
+}
+
+// mbox is Mbox with the content given as a function that returns it from
+// the start each time it is called. When mark is not "", the content
+// holds the header line mark, and the file is first searched for an
+// earlier copy (see earlierCopy).
+func mbox(path, sender string, arrived time.Time, content func() io.Reader, mark string) error {
 	if _, err := os.Lstat(filepath.Dir(path)); errors.Is(err, os.ErrNotExist) {
 		if err := mkdirAllDurable(filepath.Dir(path)); err != nil {
 			return fmt.Errorf("mbox: %w", err)
@@ -45,7 +60,23 @@ func Mbox(path, sender string, arrived time.Time, content io.Reader) error {
 		return fmt.Errorf("mbox: %s is not a plain file with one link", path)
 	}
 	size := st.Size
-	err = appendMbox(f, size, sender, arrived, content)
+	if mark != "" {
+		there, keep, err := earlierCopy(f, size, sender, arrived, content, mark)
+		if err != nil {
+			return fmt.Errorf("mbox: reading %s: %w", path, err)
+		}
+		if there {
+			return nil
+		}
+		if keep < size {
+			// A partial copy at the end, left by a crash while appending.
+			if err := f.Truncate(keep); err != nil {
+				return fmt.Errorf("mbox: %w", err)
+			}
+			size = keep
+		}
+	}
+	err = appendMbox(f, size, sender, arrived, content())
 	if err == nil {
 		err = f.Sync()
 	}
@@ -65,13 +96,24 @@ func Mbox(path, sender string, arrived time.Time, content io.Reader) error {
 }
 
 // lockFile takes an fcntl write lock on the whole file, waiting for it.
+// It is an open file description lock (F_OFD_SETLKW): it conflicts with
+// the classic fcntl locks of mail readers and other delivery agents, and
+// unlike those it also excludes the other deliveries of this process,
+// which run concurrently. Kernels without OFD locks (before Linux 3.15)
+// get the classic lock.
 func lockFile(f *os.File) error {
 	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: io.SeekStart}
+	cmd := unix.F_OFD_SETLKW
 	for {
-		err := unix.FcntlFlock(f.Fd(), unix.F_SETLKW, &lk)
-		if err != unix.EINTR {
-			return err
+		err := unix.FcntlFlock(f.Fd(), cmd, &lk)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EINVAL && cmd == unix.F_OFD_SETLKW:
+			cmd = unix.F_SETLKW
+			continue
 		}
+		return err
 	}
 }
 
@@ -92,17 +134,22 @@ func appendMbox(f *os.File, size int64, sender string, arrived time.Time, conten
 			bw.WriteString("\n")
 		}
 	}
+	writeFromLine(bw, sender, arrived)
+	if err := copyLines(bw, content, true); err != nil {
+		return err
+	}
+	bw.WriteByte('\n')
+	return bw.Flush()
+}
+
+// writeFromLine writes the From_ line that starts a message.
+func writeFromLine(bw *bufio.Writer, sender string, arrived time.Time) {
 	bw.WriteString("From ")
 	bw.WriteString(fromLineSender(sender))
 	bw.WriteByte(' ')
 	// The asctime(3) form that mbox readers expect.
 	bw.WriteString(arrived.UTC().Format("Mon Jan _2 15:04:05 2006"))
 	bw.WriteByte('\n')
-	if err := copyLines(bw, content, true); err != nil {
-		return err
-	}
-	bw.WriteByte('\n')
-	return bw.Flush()
 }
 
 // fromLineSender is the sender as it goes on the From_ line: one word,
@@ -118,4 +165,75 @@ func fromLineSender(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// earlierCopy looks in the mbox (size bytes) for a copy of the message
+// from an earlier delivery, recognised by its header line mark. It
+// reports there = true when a whole copy is found: from its From_ line to
+// the next message it has exactly the length this delivery would write.
+// A copy that is cut short and runs to the end of the file (the process
+// was killed while appending) is to be cut off: keep is then where it
+// starts, otherwise keep is size. A cut-short copy with mail after it
+// stays where it is, and the message is appended again.
+func earlierCopy(f io.ReaderAt, size int64, sender string, arrived time.Time, content func() io.Reader, mark string) (there bool, keep int64, err error) {
+	start, end, found, err := findMarked(io.NewSectionReader(f, 0, size), mark)
+	if err != nil || !found {
+		return false, size, err
+	}
+	var n countWriter
+	bw := bufio.NewWriter(&n)
+	writeFromLine(bw, sender, arrived)
+	if err := copyLines(bw, content(), true); err != nil {
+		return false, size, err
+	}
+	bw.WriteByte('\n')
+	bw.Flush()
+	switch {
+	case end-start == int64(n):
+		return true, size, nil
+	case end == size && end-start < int64(n):
+		return false, start, nil
+	}
+	return false, size, nil
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
+}
+
+// findMarked finds the first message holding the line mark (LF-ended) in
+// an mbox: the offset of its From_ line and of the next From_ line that
+// follows a blank line (or the end).
+func findMarked(r io.Reader, mark string) (start, end int64, found bool, err error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var off int64
+	atStart, prevBlank := true, true
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if atStart {
+			isFrom := prevBlank && len(chunk) >= 5 && string(chunk[:5]) == "From "
+			switch {
+			case isFrom && found:
+				return start, off, true, nil
+			case isFrom:
+				start = off
+			case !found && len(chunk) == len(mark)+1 && string(chunk[:len(mark)]) == mark && chunk[len(mark)] == '\n':
+				found = true
+			}
+			prevBlank = len(chunk) == 1 && chunk[0] == '\n'
+		} else {
+			prevBlank = false
+		}
+		off += int64(len(chunk))
+		atStart = err == nil // a line longer than the buffer continues
+		if err == io.EOF {
+			return start, off, found, nil
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return 0, 0, false, err
+		}
+	}
 }

@@ -2,6 +2,7 @@ package deliver
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -109,5 +110,37 @@ func TestMboxWaitsForLock(t *testing.T) {
 	holder()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Deliveries of one process to one mbox run concurrently: the lock must
+// keep them apart too.
+func TestMboxConcurrentAppends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "box")
+	const n = 40
+	body := strings.Repeat("a line of the message body\r\n", 2000)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			errs <- Mbox(path, fmt.Sprintf("sender%d@example.org", i), arrived, strings.NewReader(body))
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := os.ReadFile(path)
+	msgs := strings.Split(strings.TrimSuffix(string(got), "\n\n"), "\n\nFrom ")
+	if len(msgs) != n {
+		t.Fatalf("%d messages, want %d", len(msgs), n)
+	}
+	want := strings.ReplaceAll(body, "\r\n", "\n")
+	want = want[:len(want)-1]
+	for _, m := range msgs {
+		_, rest, _ := strings.Cut(m, "\n")
+		if rest != want {
+			t.Fatalf("a message was mixed with another (%d bytes, want %d)", len(rest), len(want))
+		}
 	}
 }

@@ -28,12 +28,19 @@ import (
 // left and checks that every printed id is in each recipient's Maildir
 // exactly once.
 
-const crashEnv = "POSTERN_CRASH_DIR"
+const (
+	crashEnv     = "POSTERN_CRASH_DIR"
+	crashModeEnv = "POSTERN_CRASH_MAILBOX" // "maildir" or "mbox"
+)
 
 var crashRcpts = []string{"alice@example.test", "bob@example.test"}
 
-func crashSetup(dir string) (*spool.Spool, error) {
-	local := &deliver.Local{Mailbox: filepath.Join(dir, "mail") + "/{user}/"}
+func crashSetup(dir, mode string) (*spool.Spool, error) {
+	mailbox := filepath.Join(dir, "mail") + "/{user}"
+	if mode == "maildir" {
+		mailbox += "/"
+	}
+	local := &deliver.Local{Mailbox: mailbox}
 	return spool.New(filepath.Join(dir, "spool"), local, slog.New(slog.DiscardHandler), spool.Options{RetryInitial: 10 * time.Millisecond})
 }
 
@@ -42,7 +49,7 @@ func TestCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestCrashRecovery")
 	}
-	s, err := crashSetup(dir)
+	s, err := crashSetup(dir, os.Getenv(crashModeEnv))
 	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
@@ -62,7 +69,7 @@ func TestCrashChild(t *testing.T) {
 					fmt.Println("error:", err)
 					os.Exit(1)
 				}
-				fmt.Fprintf(w, "Subject: crash test\r\nX-Check: %s\r\n\r\n%s\r\n", env.ID, strings.Repeat("body ", 1000))
+				fmt.Fprintf(w, "Subject: crash test\r\nX-Check: %s\r\n\r\n%s\r\n", env.ID, strings.Repeat(crashBody, 300))
 				if err := w.Commit(context.Background()); err != nil {
 					fmt.Println("error:", err)
 					os.Exit(1)
@@ -81,11 +88,17 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test is not short")
 	}
+	for _, mode := range []string{"maildir", "mbox"} {
+		t.Run(mode, func(t *testing.T) { crashRecovery(t, mode) })
+	}
+}
+
+func crashRecovery(t *testing.T, mode string) {
 	dir := t.TempDir()
 	committed := map[string]bool{}
 	for round := 0; round < 4; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+		cmd.Env = append(os.Environ(), crashEnv+"="+dir, crashModeEnv+"="+mode)
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -124,7 +137,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 
 	// Restart, recover, deliver everything.
-	s, err := crashSetup(dir)
+	s, err := crashSetup(dir, mode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,27 +162,11 @@ func TestCrashRecovery(t *testing.T) {
 
 	for _, r := range crashRcpts {
 		user := r[:strings.IndexByte(r, '@')]
-		copies := map[string]int{}
-		for _, sub := range []string{"new", "cur"} {
-			files, _ := filepath.Glob(filepath.Join(dir, "mail", user, sub, "*"))
-			for _, f := range files {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s := string(b)
-				i := strings.Index(s, "X-Check: ")
-				if i < 0 || !strings.HasSuffix(s, strings.Repeat("body ", 1000)+"\n") {
-					t.Errorf("%s: incomplete message", f)
-					continue
-				}
-				id := s[i+9:]
-				id = id[:strings.IndexByte(id, '\n')]
-				if !strings.Contains(filepath.Base(f), id) {
-					t.Errorf("%s holds message %s", f, id)
-				}
-				copies[id]++
-			}
+		var copies map[string]int
+		if mode == "maildir" {
+			copies = maildirCopies(t, filepath.Join(dir, "mail", user))
+		} else {
+			copies = mboxCopies(t, filepath.Join(dir, "mail", user))
 		}
 		for id := range committed {
 			if copies[id] != 1 {
@@ -183,4 +180,62 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		t.Logf("%s: %d committed messages, %d in the Maildir", user, len(committed), len(copies))
 	}
+}
+
+const crashBody = "body body body"
+
+// maildirCopies counts the messages in a Maildir by X-Check id.
+func maildirCopies(t *testing.T, dir string) map[string]int {
+	copies := map[string]int{}
+	for _, sub := range []string{"new", "cur"} {
+		files, _ := filepath.Glob(filepath.Join(dir, sub, "*"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, ok := checkID(string(b))
+			if !ok {
+				t.Errorf("%s: incomplete message", f)
+				continue
+			}
+			if !strings.Contains(filepath.Base(f), id) {
+				t.Errorf("%s holds message %s", f, id)
+			}
+			copies[id]++
+		}
+	}
+	return copies
+}
+
+// mboxCopies counts the messages in an mbox file by X-Check id.
+func mboxCopies(t *testing.T, path string) map[string]int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copies := map[string]int{}
+	s := string(b)
+	if !strings.HasPrefix(s, "From ") || !strings.HasSuffix(s, "\n\n") {
+		t.Fatalf("%s is not a well-formed mbox", path)
+	}
+	for _, m := range strings.Split(strings.TrimSuffix(s[len("From "):], "\n\n"), "\n\nFrom ") {
+		id, ok := checkID(m + "\n")
+		if !ok {
+			t.Errorf("incomplete message in %s: %.200q", path, m)
+			continue
+		}
+		copies[id]++
+	}
+	return copies
+}
+
+// checkID returns the X-Check id of a complete message.
+func checkID(s string) (string, bool) {
+	i := strings.Index(s, "X-Check: ")
+	if i < 0 || !strings.HasSuffix(s, strings.Repeat(crashBody, 300)+"\n") {
+		return "", false
+	}
+	id := s[i+len("X-Check: "):]
+	return id[:strings.IndexByte(id, '\n')], true
 }
