@@ -41,14 +41,14 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 		return "[" + col + fmt.Sprintf("%-4s", label) + ansiReset + "]"
 	}
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "postern audit of %s", r.Target)
+	fmt.Fprintf(b, "postern audit of %s", sanitize(r.Target))
 	if r.Domain != "" {
 		fmt.Fprintf(b, " (domain %s)", r.Domain)
 	}
 	fmt.Fprintf(b, "\n\n")
 	for _, c := range r.Checks {
-		fmt.Fprintf(b, "%s %-28s %s\n", tag(c.Status), c.ID, c.Title)
-		fmt.Fprintf(b, "       %s\n", c.Detail)
+		fmt.Fprintf(b, "%s %-28s %s\n", tag(c.Status), c.ID, sanitize(c.Title))
+		fmt.Fprintf(b, "       %s\n", sanitize(c.Detail))
 		if c.Status == Pass || c.Status == Skip {
 			if !o.Evidence {
 				continue
@@ -59,7 +59,7 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 				if p.Verdict == Pass {
 					continue
 				}
-				fmt.Fprintf(b, "       probe %-26s %s %s -> %s\n", p.Name, p.From, p.To, p.Reply)
+				fmt.Fprintf(b, "       probe %-26s %s %s -> %s\n", p.Name, sanitize(p.From), sanitize(p.To), sanitize(p.Reply))
 			}
 		}
 		if c.Fix != "" {
