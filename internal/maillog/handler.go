@@ -33,7 +33,7 @@ type Options struct {
 type Handler struct {
 	opt    Options
 	out    *output
-	prefix []attr  // from WithAttrs, already grouped
+	prefix []attr   // from WithAttrs, already grouped
 	groups []string // from WithGroup
 }
 
