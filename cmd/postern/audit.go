@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -98,6 +99,9 @@ func runAudit(args []string) int {
 	rep, err := audit.Run(ctx, log, opt)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postern audit: %v\n", err)
+		if errors.Is(err, audit.ErrNotLoopback) {
+			fmt.Fprintln(os.Stderr, "Add -allow-remote to audit a server on a real network (only servers you are responsible for).")
+		}
 		return 2
 	}
 	if *jsonOut {

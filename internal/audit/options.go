@@ -67,7 +67,7 @@ const defaultRelayTestDomain = "relay-test.invalid"
 
 // ErrNotLoopback is returned for a target outside loopback when remote
 // targets were not explicitly allowed.
-var ErrNotLoopback = errors.New("target is not a loopback address; run with the remote flag to audit a server on a real network")
+var ErrNotLoopback = errors.New("not a loopback address, and auditing a server on a real network was not allowed")
 
 // resolveTarget turns Options.Target into one checked IP:port.
 func resolveTarget(ctx context.Context, o *Options) (addr string, host string, port int, err error) {

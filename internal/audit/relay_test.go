@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -108,13 +109,13 @@ func assertProtocolHygiene(t *testing.T, ev []string) {
 func TestRefusesNonLoopbackTarget(t *testing.T) {
 	for _, target := range []string{"192.0.2.1:25", "[2001:db8::1]:25", "198.51.100.7"} {
 		_, err := audit.Run(withTimeout(t, 5*time.Second), nil, audit.Options{Target: target})
-		if err == nil || !strings.Contains(err.Error(), "not a loopback") {
+		if err == nil || !errors.Is(err, audit.ErrNotLoopback) {
 			t.Errorf("%s: err = %v, want a refusal", target, err)
 		}
 	}
 	// A loopback target from a non-loopback source is refused too.
 	_, err := audit.Run(withTimeout(t, 5*time.Second), nil, audit.Options{Target: "127.0.0.1:1", From: net.ParseIP("192.0.2.9")})
-	if err == nil || !strings.Contains(err.Error(), "not a loopback") {
+	if err == nil || !errors.Is(err, audit.ErrNotLoopback) {
 		t.Errorf("non-loopback source: err = %v", err)
 	}
 }

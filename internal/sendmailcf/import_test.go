@@ -201,3 +201,32 @@ func TestImportCheckServeProbe(t *testing.T) {
 		t.Errorf("the imported trust of 127.0.0.1 is not in force: %+v", c)
 	}
 }
+
+// TestLintSendmailCommand runs the binary on lint cases: exit status by
+// the worst finding, JSON output, and a directory argument.
+func TestLintSendmailCommand(t *testing.T) {
+	bin := audittest.Binary(t)
+	audittest.RequireCommand(t, bin, "lint-sendmail")
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"testdata/lint/hardened"}, 0, "0 finding(s)"},
+		{[]string{"testdata/lint/privacy-partial/sendmail.mc"}, 1, "sendmail.mc:3: warn [privacy-options]"},
+		{[]string{"testdata/lint/relay-features/sendmail.mc", "-json"}, 2, `"rule": "promiscuous-relay"`},
+		{[]string{"-config", "/dev/null", "testdata/lint/broad-access/sendmail.mc", "testdata/lint/broad-access/access", "testdata/lint/broad-access/relay-domains"}, 2, "access:10: fail [access-from-relay]"},
+		{[]string{"testdata/lint/missing.mc"}, 2, ""},
+	} {
+		out, err := exec.Command(bin, append([]string{"lint-sendmail"}, c.args...)...).Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != c.code || !strings.Contains(string(out), c.want) {
+			t.Errorf("lint-sendmail %v: exit %d, want %d; output lacks %q:\n%s", c.args, code, c.code, c.want, out)
+		}
+	}
+}
