@@ -78,6 +78,9 @@ func queueCmd(args []string, out, errw io.Writer, now time.Time) int {
 		return 0
 	}
 	printQueue(out, items, now)
+	if bad, err := spool.ListCorrupt(dir); err == nil && len(bad) > 0 {
+		fmt.Fprintf(out, "%d file(s) set aside as corrupt, not delivered: %s\n", len(bad), strings.Join(bad, " "))
+	}
 	return 0
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,6 +49,13 @@ func TestQueueList(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
+	}
+
+	os.WriteFile(filepath.Join(dir, "corrupt", "BROKEN"), []byte("x"), 0o600)
+	out.Reset()
+	queueCmd([]string{"list", "-spool", dir}, &out, &errb, time.Now())
+	if !strings.Contains(out.String(), "1 file(s) set aside as corrupt") {
+		t.Errorf("corrupt file not mentioned:\n%s", out.String())
 	}
 
 	out.Reset()

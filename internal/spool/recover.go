@@ -198,6 +198,25 @@ func List(dir string) ([]Item, error) {
 	return items, nil
 }
 
+// ListCorrupt returns the paths of the files that the spool at dir has
+// set aside as corrupt, for the admin to look at.
+func ListCorrupt(dir string) ([]string, error) {
+	cdir := filepath.Join(dir, "corrupt")
+	names, err := readDirNames(cdir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = filepath.Join(cdir, n)
+	}
+	return paths, nil
+}
+
 func listOne(qdir, id string) (Item, error) {
 	f, err := os.Open(filepath.Join(qdir, id))
 	if err != nil {
