@@ -84,6 +84,16 @@ func (l *Local) deliverOne(ctx context.Context, env *envelope.Envelope, r envelo
 	name := deliveryName(env, r.Addr)
 	hdr := "Return-Path: <" + env.From + ">\r\nDelivered-To: " + r.Addr + "\r\n"
 	if strings.HasSuffix(path, "/") {
+		if env.Folder != "" {
+			// Maildir++: a folder is the Maildir <maildir>/.<name>/ (a
+			// quarantined message goes to .Junk). An mbox has no folders:
+			// its mail stays in the one file.
+			if !validFolder(env.Folder) {
+				return &smtp.Reply{Code: replyLocalError.Code, Enhanced: replyLocalError.Enhanced, Text: replyLocalError.Text,
+					Err: fmt.Errorf("folder name %q not allowed", env.Folder)}
+			}
+			path += "." + env.Folder + "/"
+		}
 		content := io.MultiReader(strings.NewReader(hdr), io.NewSectionReader(body, 0, env.Size))
 		err = maildir(path, name, content, envelope.IsRedelivery(ctx))
 	} else {
@@ -168,4 +178,18 @@ func checkDomain(d string) error {
 func deliveryName(env *envelope.Envelope, rcpt string) string {
 	sum := sha256.Sum256([]byte(rcpt))
 	return strconv.FormatInt(env.Received.Unix(), 10) + "." + env.ID + "_" + hex.EncodeToString(sum[:6]) + ".postern"
+}
+
+// validFolder accepts a Maildir++ folder name of one level: letters,
+// digits, '-' and '_'.
+func validFolder(f string) bool {
+	if f == "" || len(f) > 64 {
+		return false
+	}
+	for _, c := range f {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
