@@ -1,0 +1,131 @@
+package config
+
+import (
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// SPF is the [spf] table.
+type SPF struct {
+	// RejectFail refuses mail whose SPF result is fail (550 5.7.23 at
+	// RCPT); false leaves the decision to DMARC.
+	RejectFail bool `toml:"reject_fail"`
+}
+
+// DKIM is the [dkim] table.
+type DKIM struct {
+	Sign          bool          `toml:"sign"`           // sign mail of authenticated and trusted clients
+	ActivateAfter time.Duration `toml:"activate_after"` // from keygen to the first signature
+	MaxSignatures int           `toml:"max_signatures"` // signatures verified per incoming message
+}
+
+// DMARC is the [dmarc] table.
+type DMARC struct {
+	Enforce           bool          `toml:"enforce"`            // act on p=reject and p=quarantine
+	Quarantine        string        `toml:"quarantine"`         // "junk" or "hold"
+	TrustedForwarders []string      `toml:"trusted_forwarders"` // addresses, networks or host names
+	ReportFrom        string        `toml:"report_from"`        // sender of aggregate reports
+	ReportInterval    time.Duration `toml:"report_interval"`    // period of one aggregate report
+	ReportInbox       string        `toml:"report_inbox"`       // where reports about our domains arrive; "" for none
+}
+
+// Defaults of the mail authentication tables.
+const (
+	DefaultDKIMActivateAfter = 72 * time.Hour
+	DefaultDKIMMaxSignatures = 5
+	DefaultReportInterval    = 24 * time.Hour
+	// maxDKIMSignatures bounds the work one message can cause.
+	maxDKIMSignatures = 50
+)
+
+func defaultDKIM() DKIM {
+	return DKIM{Sign: true, ActivateAfter: DefaultDKIMActivateAfter, MaxSignatures: DefaultDKIMMaxSignatures}
+}
+
+func defaultDMARC() DMARC {
+	return DMARC{Enforce: true, Quarantine: "junk", ReportInterval: DefaultReportInterval}
+}
+
+// DKIMDir is where DKIM signing keys live: DKIMDir/DOMAIN/SELECTOR.key.
+func (c *Config) DKIMDir() string { return filepath.Join(c.DataDir, "dkim") }
+
+// DMARCDir holds the DMARC evaluations kept for aggregate reports, and
+// received/ the reports other receivers sent.
+func (c *Config) DMARCDir() string { return filepath.Join(c.DataDir, "dmarc") }
+
+// mailauth validates [spf], [dkim] and [dmarc].
+func (d *decoder) mailauth(c *Config) {
+	if c.DKIM.MaxSignatures == 0 {
+		if d.defined["dkim.max_signatures"] {
+			d.errorf("dkim.max_signatures", "dkim.max_signatures must be at least 1")
+		}
+		c.DKIM.MaxSignatures = DefaultDKIMMaxSignatures
+	} else if c.DKIM.MaxSignatures > maxDKIMSignatures {
+		d.errorf("dkim.max_signatures", "dkim.max_signatures %d is more than %d; each signature costs a DNS lookup and a signature check", c.DKIM.MaxSignatures, maxDKIMSignatures)
+	}
+	if c.DKIM.ActivateAfter == 0 {
+		c.DKIM.ActivateAfter = DefaultDKIMActivateAfter
+	} else if c.DKIM.ActivateAfter < time.Hour && d.defined["dkim.activate_after"] {
+		d.warnf("dkim.activate_after", "dkim.activate_after %s is short: receivers whose DNS caches still lack a new selector's record will fail its signatures", c.DKIM.ActivateAfter)
+	}
+
+	m := &c.DMARC
+	switch m.Quarantine {
+	case "":
+		m.Quarantine = "junk"
+	case "junk", "hold":
+	default:
+		d.errorf("dmarc.quarantine", "dmarc.quarantine %q is not \"junk\" or \"hold\"", m.Quarantine)
+	}
+	if m.ReportInterval == 0 {
+		m.ReportInterval = DefaultReportInterval
+	} else if m.ReportInterval < time.Hour {
+		// RFC 7489 7.2: reports cover at least an hour ("ri" below 1h is not honoured).
+		d.errorf("dmarc.report_interval", "dmarc.report_interval %s is below one hour", m.ReportInterval)
+	}
+	if m.ReportFrom == "" {
+		m.ReportFrom = "dmarc-reports@" + c.Hostname
+	} else if a, ok := d.address("dmarc.report_from", m.ReportFrom); ok {
+		m.ReportFrom = a
+	}
+	if m.ReportInbox != "" {
+		if a, ok := d.address("dmarc.report_inbox", m.ReportInbox); ok {
+			m.ReportInbox = a
+		}
+	}
+	for i, e := range m.TrustedForwarders {
+		p := indexPath("dmarc.trusted_forwarders", i)
+		e = strings.TrimSpace(e)
+		if _, err := netip.ParsePrefix(e); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(e); err == nil {
+			continue
+		}
+		if n, err := NormalizeDomain(strings.TrimPrefix(e, ".")); err == nil {
+			if strings.HasPrefix(e, ".") {
+				n = "." + n
+			}
+			m.TrustedForwarders[i] = n
+			continue
+		}
+		d.errorf(p, "dmarc.trusted_forwarders: %q is not an address, a network or a host name", e)
+	}
+}
+
+// address checks local@domain and returns it with the domain normalised.
+func (d *decoder) address(key, a string) (string, bool) {
+	at := strings.LastIndexByte(a, '@')
+	if at <= 0 || strings.ContainsAny(a[:at], " \t\r\n<>\"") {
+		d.errorf(key, "%s %q is not an address (local@domain)", key, a)
+		return a, false
+	}
+	dom, err := NormalizeDomain(a[at+1:])
+	if err != nil {
+		d.errorf(key, "%s: %v", key, err)
+		return a, false
+	}
+	return strings.ToLower(a[:at]) + "@" + dom, true
+}

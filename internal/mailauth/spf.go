@@ -1,0 +1,57 @@
+package mailauth
+
+import (
+	"context"
+	"fmt"
+
+	"postern/internal/envelope"
+	"postern/internal/inbound"
+	"postern/internal/smtp"
+	"postern/internal/spf"
+)
+
+// spfKey keeps the SPF result of a transaction in Txn.Values.
+type spfKey struct{}
+
+// Verifier checks mail from other domains' servers: SPF at MAIL FROM,
+// DKIM and DMARC after DATA. It is an inbound MailChecker, RcptChecker
+// and DataChecker, safe for concurrent use.
+type Verifier struct {
+	opt Options
+}
+
+// NewVerifier returns a Verifier.
+func NewVerifier(opt Options) *Verifier {
+	return &Verifier{opt: opt}
+}
+
+// CheckMail runs SPF for the MAIL FROM identity, or for the HELO
+// identity with the null sender (RFC 7208 2.4), and keeps the result for
+// RCPT and DMARC.
+func (v *Verifier) CheckMail(ctx context.Context, t *inbound.Txn) *inbound.Verdict {
+	if exempt(t.Conn, v.opt.Trusted) {
+		return nil
+	}
+	r := spf.Check(ctx, v.opt.Resolver, v.opt.Log, t.Conn.IP(), t.Conn.Helo, t.Env.From)
+	t.Values[spfKey{}] = &r
+	return nil
+}
+
+// CheckRcpt refuses an SPF fail when reject_fail is set. Refusing at RCPT
+// rather than MAIL is what most SPF policy services do: the log then
+// names who the mail was for.
+func (v *Verifier) CheckRcpt(ctx context.Context, t *inbound.Txn, to smtp.Path, rcpt *envelope.Recipient) *inbound.Verdict {
+	if !v.opt.SPFRejectFail {
+		return nil
+	}
+	r, _ := t.Values[spfKey{}].(*spf.Result)
+	if r == nil || r.Result != spf.Fail {
+		return nil
+	}
+	// RFC 7208 8.4: a fail may be rejected; RFC 7372 3.2: 5.7.23 names an SPF failure.
+	return &inbound.Verdict{
+		Reply: &smtp.Reply{Code: 550, Enhanced: "5.7.23", Text: "SPF check failed: the sender's domain does not allow this client",
+			Err: fmt.Errorf("spf fail for %s from %s", r.Sender, r.IP)},
+		Rule: fmt.Sprintf("SPF fail: %s does not designate %s (spf.reject_fail)", r.Domain, r.IP),
+	}
+}
