@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"postern/internal/audit"
+	"postern/internal/config"
 	pdns "postern/internal/dns"
 )
 
@@ -25,10 +26,10 @@ import (
 func runAudit(args []string) int {
 	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: postern audit HOST[:PORT] [-domain D] [-submission PORT] [-json] [-from IP] [flags]")
+		fmt.Fprintln(fs.Output(), "usage: postern audit HOST[:PORT] [-domain D] [-submission PORT] [-json] [-from IP] [flags]\n       postern audit -config FILE [flags]   (audit this postern's own mta listener)")
 		fs.PrintDefaults()
 	}
-	fs.String("config", "", "config file (not needed by the audit; accepted like every command)")
+	configPath := fs.String("config", "", "postern config: audit its own mta listener, with its first local domain, DNS servers and host name as defaults")
 	domain := fs.String("domain", "", "mail domain whose DNS records (MX, SPF, DKIM, DMARC, MTA-STS, TLSRPT) are checked")
 	submission := fs.Int("submission", 587, "submission port to check for STARTTLS and AUTH (0 to skip)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
@@ -47,6 +48,31 @@ func runAudit(args []string) int {
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *configPath != "" {
+		cfg, _, err := config.Load(*configPath)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "postern audit: %v\n", err)
+			return 2
+		}
+		d := auditDefaultsFrom(cfg)
+		if len(pos) == 0 && d.target != "" {
+			pos = []string{d.target}
+		}
+		if !set["submission"] && d.submission >= 0 {
+			*submission = d.submission
+		}
+		if !set["domain"] {
+			*domain = d.domain
+		}
+		if !set["dns"] && len(cfg.DNS.Servers) > 0 {
+			*dnsServer = cfg.DNS.Servers[0]
+		}
+		if !set["tls-name"] {
+			*tlsName = cfg.Hostname
+		}
 	}
 	if len(pos) != 1 {
 		fs.Usage()
@@ -125,4 +151,40 @@ func auditList(s string) []string {
 		}
 	}
 	return out
+}
+
+// auditDefaults are what a postern config says about the server to audit.
+type auditDefaults struct {
+	target     string // the first mta listener, with a wildcard host made loopback
+	submission int    // port of the first submission listener; -1 when none
+	domain     string // the first local domain
+}
+
+func auditDefaultsFrom(cfg *config.Config) auditDefaults {
+	d := auditDefaults{submission: -1}
+	if len(cfg.LocalDomains) > 0 {
+		d.domain = cfg.LocalDomains[0]
+	}
+	for _, l := range cfg.Listeners {
+		host, port, err := net.SplitHostPort(l.Address)
+		if err != nil {
+			continue
+		}
+		switch host {
+		case "", "0.0.0.0":
+			host = "127.0.0.1"
+		case "::":
+			host = "::1"
+		}
+		switch {
+		case l.Mode == config.ModeMTA && d.target == "":
+			d.target = net.JoinHostPort(host, port)
+		case l.Mode == config.ModeSubmission && d.submission < 0:
+			fmt.Sscan(port, &d.submission)
+		}
+	}
+	if d.target != "" && d.submission < 0 {
+		d.submission = 0
+	}
+	return d
 }

@@ -130,4 +130,22 @@ mailbox = %q
 	if code != want {
 		t.Errorf("exit status %d, want %d for %+v", code, want, rep.Summary)
 	}
+
+	// With -config the audit takes its target, submission port, domain
+	// and certificate name from the postern configuration.
+	cmd = exec.Command(bin, "audit", "-config", cfgPath, "-from", "127.0.0.2", "-json", "-dns", srv.Addr,
+		"-ca", caFile, "-dnsbl", "", "-timeout", "10s")
+	out, _ := cmd.Output()
+	var rep2 audit.Report
+	if err := json.Unmarshal(out, &rep2); err != nil {
+		t.Fatalf("audit -config: %v\n%s", err, out)
+	}
+	if rep2.Target != mta || rep2.Domain != "example.test" {
+		t.Errorf("audit -config: target %s domain %s", rep2.Target, rep2.Domain)
+	}
+	for _, id := range []string{"relay.open", "tls.starttls.submission", "tls.certificate.mta", "dns.spf"} {
+		if c := rep2.Find(id); c == nil || c.Status != audit.Pass {
+			t.Errorf("audit -config: %s: %+v", id, c)
+		}
+	}
 }
