@@ -56,6 +56,17 @@ type CloseObserver interface {
 	Closed(c *Conn)
 }
 
+// RejectObserver is told of every refusal sent to a client, whoever made
+// it (a checker, the relay policy, the message checks): for metrics.
+type RejectObserver interface {
+	Rejected(ctx context.Context, c *Conn, stage string, v *Verdict)
+}
+
+// AcceptObserver is told of every message once it is safely queued.
+type AcceptObserver interface {
+	Accepted(ctx context.Context, t *Txn)
+}
+
 // Action is what happens to an accepted message.
 type Action int
 
@@ -152,6 +163,8 @@ type checkers struct {
 	rcpt    []RcptChecker
 	data    []DataChecker
 	close   []CloseObserver
+	reject  []RejectObserver
+	accept  []AcceptObserver
 }
 
 func sortCheckers(list []any) checkers {
@@ -177,6 +190,12 @@ func sortCheckers(list []any) checkers {
 		}
 		if v, ok := x.(CloseObserver); ok {
 			c.close = append(c.close, v)
+		}
+		if v, ok := x.(RejectObserver); ok {
+			c.reject = append(c.reject, v)
+		}
+		if v, ok := x.(AcceptObserver); ok {
+			c.accept = append(c.accept, v)
 		}
 	}
 	return c

@@ -25,6 +25,9 @@ type session struct {
 func (s *session) logReject(ctx context.Context, stage string, v *Verdict, args ...any) {
 	args = append([]any{"stage", stage, "client", s.conn.IP().String(), "code", v.Reply.Code, "rule", v.Rule}, args...)
 	s.log.InfoContext(ctx, "reject", args...)
+	for _, o := range s.b.checks.reject {
+		o.Rejected(ctx, s.conn, stage, v)
+	}
 }
 
 func (s *session) Hello(ctx context.Context, name string, extended bool) *smtp.Reply {
@@ -207,6 +210,9 @@ func (s *session) enqueue(ctx context.Context, t *Txn, m *Message) *smtp.Reply {
 	}
 	s.log.InfoContext(ctx, "accepted", "msg", env.ID, "client", env.ClientIP.String(), "from", env.From,
 		"rcpts", len(env.Rcpts), "size", env.Size, "tls", env.TLS != "", "auth", env.AuthUser, "action", t.action.String())
+	for _, o := range s.b.checks.accept {
+		o.Accepted(ctx, t)
+	}
 	return &smtp.Reply{Code: 250, Enhanced: "2.0.0", Text: fmt.Sprintf("OK: queued as %s", env.ID)}
 }
 
@@ -215,11 +221,12 @@ func (s *session) GreetPause() time.Duration { return s.conn.GreetPause }
 
 // EarlyTalker implements smtpd.GreetPauser.
 func (s *session) EarlyTalker() *smtp.Reply {
-	s.log.Info("reject", "stage", "connect", "client", s.conn.IP().String(), "code", 554, "rule", "early talker: spoke before the greeting")
-	if s.conn.EarlyTalkerReply != nil {
-		return s.conn.EarlyTalkerReply
+	r := s.conn.EarlyTalkerReply
+	if r == nil {
+		r = &smtp.Reply{Code: 554, Enhanced: "5.5.0", Text: "protocol error: talked before the greeting"}
 	}
-	return &smtp.Reply{Code: 554, Enhanced: "5.5.0", Text: "protocol error: talked before the greeting"}
+	s.logReject(context.Background(), "connect", &Verdict{Reply: r, Rule: "early talker: spoke before the greeting"})
+	return r
 }
 
 func (s *session) Reset() {

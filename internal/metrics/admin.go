@@ -1,0 +1,102 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Status is what /status answers (JSON) and `postern status` shows.
+type Status struct {
+	Hostname  string         `json:"hostname"`
+	Started   time.Time      `json:"started"`
+	Listeners []ListenerInfo `json:"listeners"`
+	// Limits in force, by config key, as text.
+	Limits  map[string]string `json:"limits"`
+	Queue   QueueStats        `json:"queue"`
+	Rejects []Reject          `json:"recent_rejects"`
+	// Alerts lists users and scopes whose outbound rate tripped and are
+	// still under the alert action.
+	Alerts []string `json:"alerts"`
+}
+
+// ListenerInfo names one SMTP listener.
+type ListenerInfo struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+	Mode    string `json:"mode"`
+}
+
+// AdminOptions configure the admin listener.
+type AdminOptions struct {
+	// Status fills the static part of /status (hostname, listeners,
+	// limits); queue and recent rejects are added from the Metrics.
+	Status Status
+	// Alerts returns the active alerts; nil means none.
+	Alerts func() []string
+	// Healthy reports whether the server can take mail (nil: always).
+	Healthy func() error
+}
+
+// Handler serves /metrics, /healthz and /status.
+func (m *Metrics) Handler(opt AdminOptions) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if opt.Healthy != nil {
+			if err := opt.Healthy(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte("unhealthy: " + err.Error() + "\n"))
+				return
+			}
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		st := opt.Status
+		st.Queue = m.Queue()
+		st.Rejects = m.RecentRejects()
+		if opt.Alerts != nil {
+			st.Alerts = opt.Alerts()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(st)
+	})
+	return mux
+}
+
+// Serve runs the admin listener on ln until ctx ends.
+func (m *Metrics) Serve(ctx context.Context, ln net.Listener, log *slog.Logger, opt AdminOptions) error {
+	srv := &http.Server{
+		Handler:           m.Handler(opt),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx)
+		case <-done:
+		}
+	}()
+	defer close(done)
+	err := srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,169 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"postern/internal/envelope"
+	"postern/internal/inbound"
+	"postern/internal/smtp"
+)
+
+func TestReasonKey(t *testing.T) {
+	tests := map[string]string{
+		"early talker: spoke before the greeting":             "early_talker",
+		"no mailbox bob@example.org in local domain (config)": "no_mailbox",
+		"no RELAY entry matches client 192.0.2.1":             "no",
+		"relay access denied; client not trusted":             "relay_access_denied",
+		"listed on zen.example.org":                           "listed_on",
+		"":                                                    "other",
+		"550 too bad":                                         "other",
+		"greylisted, try again":                               "greylisted",
+		"too many connections from this client per hour and more": "too_many_connections",
+	}
+	for in, want := range tests {
+		if got := ReasonKey(in); got != want {
+			t.Errorf("ReasonKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzReasonKey(f *testing.F) {
+	f.Add("early talker: spoke before the greeting")
+	f.Add("a: b")
+	f.Fuzz(func(t *testing.T, s string) {
+		k := ReasonKey(s)
+		if k == "" || strings.ContainsAny(k, " :;,") {
+			t.Fatalf("ReasonKey(%q) = %q", s, k)
+		}
+	})
+}
+
+func TestReasonsBounded(t *testing.T) {
+	m := New()
+	for i := 0; i < 200; i++ {
+		m.Rejected(Reject{Stage: "rcpt", Code: 550, Rule: strings.Repeat("x", i%100+1) + " y"})
+	}
+	if n := testutil.CollectAndCount(m.rejects); n > maxReasons+1 {
+		t.Errorf("%d reject series, want at most %d", n, maxReasons+1)
+	}
+	if got := len(m.RecentRejects()); got != 20 {
+		t.Errorf("%d recent rejects, want 20", got)
+	}
+}
+
+type fixedCourier []error
+
+func (f fixedCourier) Deliver(context.Context, *envelope.Envelope, []envelope.Recipient, io.ReaderAt) []error {
+	return f
+}
+
+func TestCheckerAndCourier(t *testing.T) {
+	m := New()
+	ch := &Checker{M: m, IsLocal: func(d string) bool { return d == "example.org" }}
+	conn := &inbound.Conn{ID: "c1", Listener: "submission", Remote: netip.MustParseAddrPort("192.0.2.1:1000"), TLS: "TLSv1.3"}
+	ch.CheckConnect(context.Background(), conn)
+	ch.Rejected(context.Background(), conn, "rcpt", &inbound.Verdict{Reply: &smtp.Reply{Code: 554}, Rule: "relay access denied"})
+	env := &envelope.Envelope{Listener: "submission", TLS: "TLSv1.3", AuthUser: "a@example.org", Size: 100,
+		Rcpts: []envelope.Recipient{{Addr: "b@example.org"}, {Addr: "c@remote.example"}}, Received: time.Now().Add(-time.Second)}
+	ch.Accepted(context.Background(), &inbound.Txn{Conn: conn, Env: env})
+	ch.Closed(conn)
+
+	oc := &ObservedCourier{M: m, Next: fixedCourier{nil, errors.New("timeout"), &smtp.Reply{Code: 550}}}
+	oc.Deliver(context.Background(), env, make([]envelope.Recipient, 3), nil)
+
+	checks := []struct {
+		got  float64
+		want float64
+		what string
+	}{
+		{testutil.ToFloat64(m.connections.WithLabelValues("submission")), 1, "connections"},
+		{testutil.ToFloat64(m.sessions.WithLabelValues("submission", "yes")), 1, "tls sessions"},
+		{testutil.ToFloat64(m.rejects.WithLabelValues("rcpt", "554", "relay_access_denied")), 1, "rejects"},
+		{testutil.ToFloat64(m.accepted.WithLabelValues("submission", "yes", "yes")), 1, "accepted"},
+		{testutil.ToFloat64(m.outbound.WithLabelValues("a@example.org")), 1, "outbound"},
+		{testutil.ToFloat64(m.deliveries.WithLabelValues("delivered")), 1, "delivered"},
+		{testutil.ToFloat64(m.deliveries.WithLabelValues("deferred")), 1, "deferred"},
+		{testutil.ToFloat64(m.deliveries.WithLabelValues("bounced")), 1, "bounced"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
+		}
+	}
+}
+
+func TestNilMetrics(t *testing.T) {
+	var m *Metrics
+	var r Recorder = m
+	r.AuthResult("spf", "pass")
+	r.RateLimitHit("x")
+	r.DNSBLHit("z")
+	r.BackendError("redis")
+	m.Alert("user")
+	m.Delivered("delivered", 0)
+	m.Rejected(Reject{})
+	if m.Queue() != (QueueStats{}) || m.RecentRejects() != nil {
+		t.Error("nil Metrics returned data")
+	}
+}
+
+func TestAdminHandler(t *testing.T) {
+	m := New()
+	m.AuthResult("SPF", "Pass")
+	m.DNSBLHit("zen.example.org.")
+	m.SetQueue(func() QueueStats { return QueueStats{Messages: 3, Deferred: 1, OldestAge: time.Minute} })
+	m.Rejected(Reject{Stage: "connect", Code: 554, Client: "192.0.2.9", Rule: "listed on zen"})
+	srv := httptest.NewServer(m.Handler(AdminOptions{Status: Status{Hostname: "mx.example.org"},
+		Alerts: func() []string { return []string{"user a@example.org"} }}))
+	defer srv.Close()
+
+	body := get(t, srv.URL+"/metrics")
+	for _, want := range []string{
+		`postern_auth_results_total{method="spf",result="pass"} 1`,
+		`postern_dnsbl_hits_total{zone="zen.example.org"} 1`,
+		`postern_queue_messages 3`,
+		`postern_queue_deferred_messages 1`,
+		`postern_queue_oldest_message_age_seconds 60`,
+		`postern_rejects_total{code="554",reason="listed_on_zen",stage="connect"} 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if got := get(t, srv.URL+"/healthz"); got != "ok\n" {
+		t.Errorf("/healthz = %q", got)
+	}
+	var st Status
+	if err := json.Unmarshal([]byte(get(t, srv.URL+"/status")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Hostname != "mx.example.org" || st.Queue.Messages != 3 || len(st.Rejects) != 1 || st.Rejects[0].Client != "192.0.2.9" || len(st.Alerts) != 1 {
+		t.Errorf("status = %+v", st)
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %s", url, resp.Status)
+	}
+	return string(b)
+}
