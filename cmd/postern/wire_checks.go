@@ -1,0 +1,99 @@
+package main
+
+import (
+	"net/netip"
+	"time"
+
+	"postern/internal/dnsbl"
+	"postern/internal/greylist"
+	"postern/internal/inbound"
+	"postern/internal/reputation"
+)
+
+// checksStages builds the connection-time checks of [checks]: DNS block
+// lists and reverse DNS (connect, refused at RCPT), the early-talker
+// pause, HELO checks, and greylisting (RCPT).
+func checksStages(d *deps) ([]any, error) {
+	cfg := d.cfg
+	k := &cfg.Checks
+	exempt := reputation.Exempt{Networks: append(append([]netip.Prefix(nil), cfg.TrustedNetworks...), k.Allow...)}
+
+	bl := &reputation.DNSBL{Resolver: d.resolver, Log: d.log, Listeners: map[string]bool{},
+		AtConnect: k.DNSBL.Stage == "connect", Exempt: exempt}
+	for _, l := range k.DNSBL.Lists {
+		codes, err := dnsbl.ParseCodes(l.Codes)
+		if err != nil {
+			return nil, err // validated by config.Load
+		}
+		bl.Lists = append(bl.Lists, &dnsbl.List{Zone: l.Zone, Codes: codes, Reply: l.Reply, TempFail: l.OnError == "tempfail"})
+	}
+	rdns := &reputation.RDNS{Resolver: d.resolver, Log: d.log, Policy: map[string]reputation.RDNSPolicy{}, Exempt: exempt,
+		// The system resolver has nothing to say about loopback clients
+		// (RFC 6303 4.2) but would ask the upstream server anyway.
+		SkipLoopback: len(cfg.DNS.Servers) == 0}
+	greet := &reputation.EarlyTalker{Pause: map[string]time.Duration{}, Remember: k.GreetRemember(), Exempt: exempt, Log: d.log}
+	helo := &reputation.Helo{Level: map[string]reputation.HeloLevel{}, Hostname: cfg.Hostname,
+		IsLocal: d.relay.IsLocal, OwnAddrs: d.relay.OwnAddrs, Resolver: d.resolver, Exempt: exempt}
+	gs := k.GreylistSettings()
+	grey := &greylist.Greylist{Store: greylistStore(d), Delay: gs.Delay, RetryWindow: gs.RetryWindow, Expire: gs.Expire,
+		AutoAllowAfter: gs.AutoAllowAfter, Listeners: map[string]bool{}, Exempt: exempt.Client, Log: d.log}
+
+	var any_ struct{ bl, rdns, greet, helo, grey bool }
+	for _, l := range cfg.Listeners {
+		lc := cfg.ListenerChecks(l)
+		d.log.Debug("checks", "listener", l.Name, "settings", lc.String())
+		if lc.DNSBL && len(bl.Lists) > 0 {
+			bl.Listeners[l.Name], any_.bl = true, true
+		}
+		if p, _ := reputation.ParseRDNSPolicy(lc.RDNS); p != reputation.RDNSOff {
+			rdns.Policy[l.Name], any_.rdns = p, true
+		}
+		if lc.GreetPause > 0 {
+			greet.Pause[l.Name], any_.greet = lc.GreetPause, true
+		}
+		if h, _ := reputation.ParseHeloLevel(lc.Helo); h != reputation.HeloOff {
+			helo.Level[l.Name], any_.helo = h, true
+		}
+		if lc.Greylist {
+			grey.Listeners[l.Name], any_.grey = true, true
+		}
+	}
+	// Cheapest first: the early talker is decided before any lookup, a
+	// listed client is refused before its reverse DNS matters.
+	var stages []any
+	if any_.greet {
+		stages = append(stages, greet)
+	}
+	if any_.bl {
+		stages = append(stages, bl)
+	}
+	if any_.rdns {
+		stages = append(stages, rdns)
+	}
+	if any_.helo {
+		stages = append(stages, helo)
+	}
+	if any_.grey {
+		stages = append(stages, grey)
+	}
+	return stages, nil
+}
+
+// greylistStore is where greylisting keeps its state: the rate limits'
+// backend when there is one (shared through Redis by several nodes), an
+// in-process store otherwise.
+func greylistStore(d *deps) greylist.Store {
+	return &greylist.Memory{}
+}
+
+var (
+	_ inbound.ConnectChecker = (*reputation.DNSBL)(nil)
+	_ inbound.RcptChecker    = (*reputation.DNSBL)(nil)
+	_ inbound.ConnectChecker = (*reputation.RDNS)(nil)
+	_ inbound.RcptChecker    = (*reputation.RDNS)(nil)
+	_ inbound.ConnectChecker = (*reputation.EarlyTalker)(nil)
+	_ inbound.HeloChecker    = (*reputation.EarlyTalker)(nil)
+	_ inbound.HeloChecker    = (*reputation.Helo)(nil)
+	_ inbound.MailChecker    = (*reputation.Helo)(nil)
+	_ inbound.RcptChecker    = (*greylist.Greylist)(nil)
+)
