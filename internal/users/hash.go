@@ -65,7 +65,10 @@ type argonHash struct {
 
 // checkHash reports whether h is a hash postern can verify.
 func checkHash(h string) error {
+	h = strings.TrimPrefix(h, suspendedMark)
 	switch {
+	case h == revokedHash:
+		return nil
 	case strings.HasPrefix(h, "$argon2id$"):
 		_, err := parseArgon2id(h)
 		return err

@@ -16,6 +16,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -220,7 +221,8 @@ func (s *Store) Verify(addr, password string) bool {
 	}
 	s.sem <- struct{}{}
 	defer func() { <-s.sem }()
-	if !ok {
+	if !ok || !usable(h) {
+		// Unknown, suspended and revoked users take as long as others.
 		verifyHash(s.dummy, password)
 		return false
 	}
@@ -260,6 +262,9 @@ func (s *Store) Passwd(addr, password string) error {
 	return s.modify(func(lines []line) ([]line, error) {
 		for i := range lines {
 			if lines[i].addr == a {
+				if strings.HasPrefix(lines[i].hash, suspendedMark) {
+					h = suspendedMark + h // a new password does not lift a suspension
+				}
 				lines[i].hash = h
 				return lines, nil
 			}

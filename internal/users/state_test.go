@@ -1,0 +1,94 @@
+package users
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSuspendResumeRevoke(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add("a@example.org", "secret-1"); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.State("a@example.org"); !st.Exists || st.Suspended || st.Revoked {
+		t.Fatalf("new user state %+v", st)
+	}
+	if err := s.Suspend("A@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Suspended("a@example.org") || s.Verify("a@example.org", "secret-1") {
+		t.Error("suspended user can log in")
+	}
+	// Old readers and tools see the same file layout: one address:hash line.
+	data, _ := os.ReadFile(path)
+	if !strings.HasPrefix(string(data), "a@example.org:!$argon2id$") {
+		t.Errorf("file: %q", data)
+	}
+	// Reopening reads the state back.
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s2.Suspended("a@example.org") {
+		t.Error("suspension lost on reopen")
+	}
+	if err := s.Passwd("a@example.org", "secret-2"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Suspended("a@example.org") {
+		t.Error("passwd lifted the suspension")
+	}
+	if err := s.Resume("a@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if s.Suspended("a@example.org") || !s.Verify("a@example.org", "secret-2") {
+		t.Error("resumed user cannot log in")
+	}
+	if err := s.Revoke("a@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.State("a@example.org"); !st.Revoked || st.Suspended {
+		t.Errorf("revoked state %+v", st)
+	}
+	if s.Verify("a@example.org", "secret-2") || s.Verify("a@example.org", "*") {
+		t.Error("revoked user can log in")
+	}
+	if err := s.Suspend("a@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.State("a@example.org"); !st.Revoked || !st.Suspended {
+		t.Errorf("revoked+suspended state %+v", st)
+	}
+	if _, err := Open(path); err != nil {
+		t.Errorf("file with !* does not load: %v", err)
+	}
+	if err := s.Passwd("a@example.org", "secret-3"); err != nil {
+		t.Fatal(err)
+	}
+	s.Resume("a@example.org")
+	if !s.Verify("a@example.org", "secret-3") {
+		t.Error("new password after revoke does not work")
+	}
+	if err := s.Suspend("nobody@example.org"); err == nil {
+		t.Error("suspending an unknown user worked")
+	}
+}
+
+func TestParseStates(t *testing.T) {
+	for _, h := range []string{"*", "!*", "!$2y$10$abcdefghijklmnopqrstuuWGVvWGcVzNyiS1N3oZFsK6xJ1Q3e8xW"} {
+		if _, err := parse("users", []byte("a@example.org:"+h+"\n")); err != nil {
+			t.Errorf("%s: %v", h, err)
+		}
+	}
+	for _, h := range []string{"!", "!!*", "**", "!x"} {
+		if _, err := parse("users", []byte("a@example.org:"+h+"\n")); err == nil {
+			t.Errorf("%s: accepted", h)
+		}
+	}
+}
