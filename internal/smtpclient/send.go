@@ -1,0 +1,324 @@
+package smtpclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"postern/internal/smtp"
+)
+
+// Message is one transaction's envelope.
+type Message struct {
+	From     string // reverse-path without brackets; "" for <>
+	Rcpts    []Rcpt
+	Size     int64  // octets of the content, for SIZE=; 0 leaves SIZE= out
+	Body     string // "8BITMIME" when the content is 8-bit MIME (RFC 6152)
+	SMTPUTF8 bool   // addresses or headers need SMTPUTF8 (RFC 6531)
+	Ret      string // DSN RET=FULL|HDRS (RFC 3461 4.3), passed on when the server offers DSN
+	EnvID    string // DSN ENVID (RFC 3461 4.4), plain text; encoded as xtext on the wire
+}
+
+// Rcpt is one recipient with its DSN parameters.
+type Rcpt struct {
+	Addr   string
+	Notify string // NOTIFY= value, "" for none
+	ORCPT  string // "rfc822;address" (decoded), "" for none
+}
+
+// Result is the outcome of Send.
+type Result struct {
+	// Rcpts holds one result per recipient, in order: nil when the
+	// server took responsibility for the message for that recipient, a
+	// *smtp.Reply with the server's reply, or another error (the
+	// connection failed; temporary).
+	Rcpts []error
+	// DataSent is set once the end of the content was sent: from then on
+	// a failure without a reply leaves it unknown whether the server
+	// took the message, so it must not be sent to another host at once.
+	DataSent bool
+	// Whole is set when the transaction failed as a whole (MAIL refused,
+	// the connection failed or the server closed it) rather than
+	// recipient by recipient: another server may do better.
+	Whole error
+	// Final is the reply to the end of the content (the last one, for
+	// LMTP), for the log; nil when no content was sent.
+	Final *smtp.Reply
+}
+
+// Replies given for problems found before anything is sent.
+var (
+	// RFC 1870 6.1: a message larger than the server's SIZE will fail.
+	replyTooBig = &smtp.Reply{Code: 552, Enhanced: "5.3.4", Text: "message too big for the next-hop server"}
+	// RFC 6531 3.5: an SMTPUTF8 message must not go to a server that does
+	// not offer SMTPUTF8; it is returned as undeliverable.
+	replyNoUTF8 = &smtp.Reply{Code: 553, Enhanced: "5.6.7", Text: "next-hop server does not support SMTPUTF8"}
+	// RFC 6152 3: 8-bit content must not go to a server without
+	// 8BITMIME unless converted; postern does not convert.
+	replyNo8bit = &smtp.Reply{Code: 554, Enhanced: "5.6.3", Text: "next-hop server does not support 8BITMIME"}
+)
+
+// Check returns a permanent *smtp.Reply when the message must not be sent
+// to this server at all (SIZE, SMTPUTF8, 8BITMIME), or nil.
+func (c *Client) Check(m *Message) *smtp.Reply {
+	if lim := c.ext.Size(); lim > 0 && m.Size > lim {
+		return replyTooBig.With(fmt.Errorf("%d octets, server limit %d", m.Size, lim))
+	}
+	if m.SMTPUTF8 && !c.ext.Has("SMTPUTF8") {
+		return replyNoUTF8
+	}
+	if strings.EqualFold(m.Body, "8BITMIME") && !c.ext.Has("8BITMIME") {
+		return replyNo8bit
+	}
+	return nil
+}
+
+// mailCommand builds MAIL FROM with the parameters this server accepts.
+func (c *Client) mailCommand(m *Message) string {
+	var b strings.Builder
+	b.WriteString("MAIL FROM:<")
+	b.WriteString(m.From)
+	b.WriteByte('>')
+	if c.ext.Has("SIZE") && m.Size > 0 {
+		b.WriteString(" SIZE=" + strconv.FormatInt(m.Size, 10))
+	}
+	if c.ext.Has("8BITMIME") && m.Body != "" {
+		b.WriteString(" BODY=" + strings.ToUpper(m.Body))
+	}
+	if m.SMTPUTF8 && c.ext.Has("SMTPUTF8") {
+		b.WriteString(" SMTPUTF8")
+	}
+	// RFC 3461 4: DSN parameters go only to a server that offers DSN.
+	if c.ext.Has("DSN") {
+		if m.Ret != "" {
+			b.WriteString(" RET=" + m.Ret)
+		}
+		if m.EnvID != "" {
+			b.WriteString(" ENVID=" + smtp.EncodeXtext(m.EnvID))
+		}
+	}
+	return b.String()
+}
+
+func (c *Client) rcptCommand(r Rcpt) string {
+	s := "RCPT TO:<" + r.Addr + ">"
+	if c.ext.Has("DSN") {
+		if r.Notify != "" {
+			s += " NOTIFY=" + r.Notify
+		}
+		if typ, addr, ok := strings.Cut(r.ORCPT, ";"); ok && addr != "" {
+			// RFC 3461 4.2: ORCPT=addr-type;xtext.
+			s += " ORCPT=" + typ + ";" + smtp.EncodeXtext(addr)
+		}
+	}
+	return s
+}
+
+// Send runs one mail transaction: MAIL, RCPT for each recipient, DATA
+// with body (sent dot-stuffed with CRLF line ends only, whatever body
+// holds: smtp.DotWriter) and the reply or, for LMTP, one reply per
+// accepted recipient (RFC 2033 4.2). With PIPELINING (RFC 2920) the
+// envelope goes in one write. A server that refuses the message before
+// any content is sent leaves the connection usable for the next one.
+func (c *Client) Send(ctx context.Context, m *Message, body io.Reader) Result {
+	res := Result{Rcpts: make([]error, len(m.Rcpts))}
+	setAll := func(err error) Result {
+		res.Whole = err
+		for i := range res.Rcpts {
+			if res.Rcpts[i] == nil {
+				res.Rcpts[i] = err
+			}
+		}
+		return res
+	}
+	if c.broken != nil {
+		return setAll(c.broken)
+	}
+	if rep := c.Check(m); rep != nil {
+		return setAll(rep)
+	}
+	for _, r := range m.Rcpts {
+		if strings.ContainsAny(r.Addr, "\r\n<>") || strings.ContainsAny(r.Notify, "\r\n ") {
+			return setAll(fmt.Errorf("smtpclient: bad recipient %q", clip(r.Addr)))
+		}
+	}
+	accepted, mailRep, err := c.envelope(ctx, m, res.Rcpts)
+	if err != nil {
+		return setAll(err)
+	}
+	if mailRep != nil {
+		// RFC 5321 3.3: MAIL refused, nothing else in this transaction
+		// counts; RSET before the next one.
+		c.Reset(ctx)
+		return setAll(mailRep)
+	}
+	if len(accepted) == 0 {
+		// Every recipient refused: no content goes out.
+		c.Reset(ctx)
+		return res
+	}
+	err = c.data(ctx, body, accepted, &res)
+	if err != nil {
+		if len(accepted) == len(m.Rcpts) {
+			res.Whole = err
+		}
+		for _, i := range accepted {
+			if res.Rcpts[i] == nil {
+				res.Rcpts[i] = err
+			}
+		}
+		return res
+	}
+	c.messages++
+	return res
+}
+
+// envelope sends MAIL and the RCPTs (pipelined when offered) and DATA
+// when pipelining. It returns the indexes of accepted recipients, the
+// reply to MAIL when it was refused, or a connection error.
+func (c *Client) envelope(ctx context.Context, m *Message, rcptErr []error) ([]int, *smtp.Reply, error) {
+	defer c.deadline(ctx, c.opt.CommandTimeout)()
+	pipelining := c.ext.Has("PIPELINING")
+	send := func(line string) error {
+		if err := c.writeLine(line); err != nil {
+			return c.fail(err)
+		}
+		if !pipelining {
+			return c.flush()
+		}
+		return nil
+	}
+	// RFC 2920 3.1: MAIL and the RCPTs go as one group; DATA follows once
+	// their replies show at least one recipient was accepted.
+	var accepted []int
+	if err := send(c.mailCommand(m)); err != nil {
+		return nil, nil, err
+	}
+	var mailRep *smtp.Reply
+	if !pipelining {
+		rep, err := c.readReply()
+		if err != nil {
+			return nil, nil, err
+		}
+		if rep.Code != 250 {
+			return nil, rep, nil
+		}
+	}
+	for i, r := range m.Rcpts {
+		line := c.rcptCommand(r)
+		if err := send(line); err != nil {
+			return nil, nil, err
+		}
+		if !pipelining {
+			rep, err := c.readReply()
+			if err != nil {
+				return nil, nil, err
+			}
+			if rep.Code == 250 || rep.Code == 251 {
+				accepted = append(accepted, i)
+			} else {
+				rcptErr[i] = rep
+			}
+		}
+	}
+	if !pipelining {
+		return accepted, nil, nil
+	}
+	if err := c.flush(); err != nil {
+		return nil, nil, err
+	}
+	rep, err := c.readReply()
+	if err != nil {
+		return nil, nil, err
+	}
+	if rep.Code != 250 {
+		mailRep = rep
+	}
+	for i := range m.Rcpts {
+		rep, err := c.readReply()
+		if err != nil {
+			return nil, nil, err
+		}
+		if mailRep != nil {
+			continue // the RCPT replies mean nothing after a refused MAIL
+		}
+		if rep.Code == 250 || rep.Code == 251 {
+			accepted = append(accepted, i)
+		} else {
+			rcptErr[i] = rep
+		}
+	}
+	return accepted, mailRep, nil
+}
+
+// data sends DATA, the content and the end, and reads the reply (or, for
+// LMTP, one reply per accepted recipient).
+func (c *Client) data(ctx context.Context, body io.Reader, accepted []int, res *Result) error {
+	rcptErr := res.Rcpts
+	rep, err := c.cmd(ctx, "DATA")
+	if err != nil {
+		return err
+	}
+	if rep.Code != 354 {
+		if rep.Code == 421 {
+			return rep
+		}
+		for _, i := range accepted {
+			rcptErr[i] = rep
+		}
+		if len(accepted) == len(rcptErr) {
+			res.Whole = rep
+		}
+		c.Reset(ctx)
+		return nil
+	}
+	stop := c.deadline(ctx, c.opt.DataTimeout)
+	defer stop()
+	dw := smtp.NewDotWriter(c.bw)
+	if _, err := io.Copy(dw, body); err != nil {
+		// A read error of our own copy: the transfer cannot be ended
+		// cleanly (a final dot would deliver a truncated message).
+		return c.fail(fmt.Errorf("sending content: %w", err))
+	}
+	if err := dw.Close(); err != nil {
+		return c.fail(err)
+	}
+	if err := c.flush(); err != nil {
+		return err
+	}
+	res.DataSent = true
+	n := 1
+	if c.opt.LMTP {
+		// RFC 2033 4.2: one reply for each recipient that was accepted.
+		n = len(accepted)
+	}
+	for k := 0; k < n; k++ {
+		rep, err := c.readReply()
+		if err != nil {
+			return err
+		}
+		res.Final = rep
+		targets := accepted
+		if c.opt.LMTP {
+			targets = accepted[k : k+1]
+		}
+		for _, i := range targets {
+			if rep.Code != 250 {
+				rcptErr[i] = rep
+			}
+		}
+	}
+	return nil
+}
+
+// IsReply returns err as a *smtp.Reply when it is one.
+func IsReply(err error) (*smtp.Reply, bool) {
+	var r *smtp.Reply
+	if errors.As(err, &r) {
+		return r, true
+	}
+	return nil, false
+}
