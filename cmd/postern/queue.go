@@ -108,6 +108,9 @@ func printQueue(out io.Writer, items []spool.Item, now time.Time) {
 		} else if it.Attempts > 0 {
 			last = fmt.Sprintf("(%d tries) %s", it.Attempts, last)
 		}
+		if it.Held {
+			last = "(held) " + last
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", it.ID, age, it.Size, oneLine(from),
 			oneLine(strings.Join(it.Rcpts, ",")), oneLine(last))
 	}

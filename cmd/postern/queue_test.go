@@ -30,7 +30,7 @@ func TestQueueList(t *testing.T) {
 	// Run is not started: the messages stay queued.
 	arrived := time.Now().Add(-90 * time.Minute)
 	for _, from := range []string{"alice@example.org", ""} {
-		env := &envelope.Envelope{From: from, Received: arrived, Rcpts: []envelope.Recipient{{Addr: "bob@example.test"}, {Addr: "carol@remote.example"}}}
+		env := &envelope.Envelope{From: from, Received: arrived, Rcpts: []envelope.Recipient{{Addr: "bob@example.test"}, {Addr: "carol@remote.example"}}, Hold: from == ""}
 		w, err := sp.Create(env)
 		if err != nil {
 			t.Fatal(err)
@@ -45,7 +45,7 @@ func TestQueueList(t *testing.T) {
 		t.Fatalf("rc %d: %s", rc, errb.String())
 	}
 	text := out.String()
-	for _, want := range []string{"ID", "alice@example.org", "<>", "bob@example.test,carol@remote.example", "1h", "22", "2 message(s), 44 bytes"} {
+	for _, want := range []string{"ID", "alice@example.org", "<>", "bob@example.test,carol@remote.example", "1h", "22", "(held) -", "2 message(s), 44 bytes"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}

@@ -92,6 +92,9 @@ func TestParseState(t *testing.T) {
 	b = appendAttempt(b, time.Unix(3, 0), time.Unix(300, 0), "451 try later")
 	b = append(b, "garbage line\ndelivered 9 5\ndelivered -1 5\nfailed 1 5 unquoted\n"...)
 	b = appendAttempt(b, time.Unix(4, 0), time.Unix(400, 0), "second")
+	b = appendHold(b, true, time.Unix(5, 0))
+	b = appendHold(b, false, time.Unix(6, 0))
+	b = append(b, "hold x\n"...)
 	b = append(b, "delivered 1 12"...) // torn: no newline
 	st := parseState(b, 3)
 	if !st.delivered[0] || st.delivered[1] || len(st.delivered) != 1 {
@@ -99,6 +102,9 @@ func TestParseState(t *testing.T) {
 	}
 	if st.failed[2] != "550 5.1.1 no such user\nsecond line" || len(st.failed) != 1 {
 		t.Errorf("failed = %v", st.failed)
+	}
+	if st.hold != -1 || st.held(true) {
+		t.Errorf("hold state %d, want released", st.hold)
 	}
 	if st.attempts != 2 || st.lastErr != "second" || !st.next.Equal(time.Unix(400, 0)) || !st.last.Equal(time.Unix(4, 0)) {
 		t.Errorf("attempts %d, last error %q, next %v", st.attempts, st.lastErr, st.next)

@@ -77,7 +77,9 @@ func (s *Spool) recover() error {
 			it.next = now
 		}
 		s.items[id] = it
-		s.waiting.push(it)
+		if !it.held {
+			s.waiting.push(it)
+		}
 	}
 	if len(ids) > 0 || removed > 0 {
 		s.log.Info("spool recovered", "dir", s.dir, "queued", len(s.items), "removed", removed)
@@ -115,6 +117,7 @@ func (s *Spool) load(id string) (*item, error) {
 		lastErr:  st.lastErr,
 		next:     st.next,
 		hasState: hasState,
+		held:     st.held(env.Hold),
 		heapIdx:  -1,
 	}
 	pending := 0
@@ -231,8 +234,10 @@ func listOne(qdir, id string) (Item, error) {
 	if err != nil {
 		return Item{}, err
 	}
-	return makeItem(env, func(i int) bool { return st.delivered[i] || hasKey(st.failed, i) },
-		st.attempts, st.lastErr, st.next), nil
+	it := makeItem(env, func(i int) bool { return st.delivered[i] || hasKey(st.failed, i) },
+		st.attempts, st.lastErr, st.next)
+	it.Held = st.held(env.Hold)
+	return it, nil
 }
 
 func hasKey(m map[int]string, k int) bool {
@@ -250,6 +255,7 @@ type Item struct {
 	Attempts    int       `json:"attempts"`
 	LastError   string    `json:"last_error,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"` // zero: as soon as possible
+	Held        bool      `json:"held,omitempty"`        // not delivered until released
 }
 
 func makeItem(env *envelope.Envelope, final func(int) bool, attempts int, lastErr string, next time.Time) Item {

@@ -27,18 +27,73 @@ type item struct {
 	lastErr   string
 	hasState  bool // a state file exists
 	recovered bool // loaded from disk: recipients may hold copies already
+	held      bool // not delivered until released
+	active    bool // a delivery attempt is under way
 	verified  bool // content checksum checked by this process
 	heapIdx   int  // index in Spool.waiting, -1 when not there
 }
 
-// enqueue adds a freshly committed message, due now.
+// enqueue adds a freshly committed message, due now unless the envelope
+// says to hold it.
 func (s *Spool) enqueue(env *envelope.Envelope) {
-	it := &item{env: env, final: make([]bool, len(env.Rcpts)), verified: true, heapIdx: -1}
+	it := &item{env: env, final: make([]bool, len(env.Rcpts)), verified: true, held: env.Hold, heapIdx: -1}
 	s.mu.Lock()
 	s.items[env.ID] = it
-	s.ready = append(s.ready, it)
+	if !it.held {
+		s.ready = append(s.ready, it)
+	}
+	s.mu.Unlock()
+	if it.held {
+		s.log.Info("message held", "id", env.ID)
+		return
+	}
+	s.Kick()
+}
+
+// Hold keeps the message id in the queue without delivering it until
+// Release; a delivery already under way completes. Release lets a held
+// message (held by Hold or by its envelope's Hold flag) be delivered now.
+// Both are recorded durably in the message's state.
+func (s *Spool) Hold(id string) error { return s.setHold(id, true) }
+
+// Release: see Hold.
+func (s *Spool) Release(id string) error { return s.setHold(id, false) }
+
+func (s *Spool) setHold(id string, hold bool) error {
+	s.mu.Lock()
+	it := s.items[id]
+	s.mu.Unlock()
+	if it == nil {
+		return fmt.Errorf("spool: no message %s in the queue", id)
+	}
+	created, err := appendState(s.statePath(id), appendHold(nil, hold, time.Now()), true)
+	if err == nil && created {
+		err = s.group.syncDir()
+	}
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.mu.Lock()
+	it.hasState = true
+	wasHeld := it.held
+	it.held = hold
+	switch {
+	case hold && it.heapIdx >= 0:
+		heap.Remove(&s.waiting, it.heapIdx)
+	case hold:
+		for i, r := range s.ready {
+			if r == it {
+				s.ready = append(s.ready[:i:i], s.ready[i+1:]...)
+				break
+			}
+		}
+	case wasHeld && !hold && !it.active && it.heapIdx < 0:
+		it.next = time.Now()
+		heap.Push(&s.waiting, it)
+	}
 	s.mu.Unlock()
 	s.Kick()
+	return nil
 }
 
 // Run delivers queued messages through the Courier until ctx ends: every
@@ -69,12 +124,14 @@ func (s *Spool) Run(ctx context.Context) error {
 			s.ready[0] = nil
 			s.ready = s.ready[1:]
 			s.active++
+			it.active = true
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				s.attempt(ctx, it)
 				s.mu.Lock()
 				s.active--
+				it.active = false
 				s.mu.Unlock()
 				s.Kick()
 			}()
@@ -247,7 +304,7 @@ func (s *Spool) later(it *item, done []int, durable bool, lastErr string, counte
 		it.hasState = true
 	}
 	it.attempts, it.next, it.lastErr = attempts, next, lastErr
-	if s.items[id] == it {
+	if s.items[id] == it && !it.held && it.heapIdx < 0 {
 		heap.Push(&s.waiting, it)
 	}
 	s.mu.Unlock()
@@ -331,7 +388,9 @@ func (s *Spool) Items() []Item {
 	defer s.mu.Unlock()
 	out := make([]Item, 0, len(s.items))
 	for _, it := range s.items {
-		out = append(out, makeItem(it.env, func(i int) bool { return it.final[i] }, it.attempts, it.lastErr, it.next))
+		item := makeItem(it.env, func(i int) bool { return it.final[i] }, it.attempts, it.lastErr, it.next)
+		item.Held = it.held
+		out = append(out, item)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

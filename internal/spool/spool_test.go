@@ -391,3 +391,78 @@ func TestCourierPanicIsRetried(t *testing.T) {
 		t.Errorf("%d attempts, want 2", n.Load())
 	}
 }
+
+// A message whose envelope says Hold stays queued, also across a restart,
+// until Release; Hold keeps a queued message back.
+func TestHoldAndRelease(t *testing.T) {
+	dir := t.TempDir()
+	var delivered sync.Map
+	c := courierFunc(func(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
+		delivered.Store(env.ID, true)
+		return make([]error, len(rcpts))
+	})
+	s, _ := New(dir, c, testLog(t), Options{})
+	env := &envelope.Envelope{From: "a@b", Rcpts: []envelope.Recipient{{Addr: "c@d"}}, Hold: true}
+	w, _ := s.Create(env)
+	io.WriteString(w, "held\r\n")
+	if err := w.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stop := runSpool(t, s)
+	time.Sleep(100 * time.Millisecond)
+	if _, ok := delivered.Load(env.ID); ok {
+		t.Fatal("held message delivered")
+	}
+	if items := s.Items(); len(items) != 1 || !items[0].Held {
+		t.Fatalf("Items = %+v", items)
+	}
+	stop()
+	s.Close()
+	if items, _ := List(dir); len(items) != 1 || !items[0].Held {
+		t.Fatalf("List = %+v", items)
+	}
+
+	// Still held after a restart; released, it goes.
+	s2, err := New(dir, c, testLog(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSpool(t, s2)
+	time.Sleep(50 * time.Millisecond)
+	if _, ok := delivered.Load(env.ID); ok {
+		t.Fatal("held message delivered after a restart")
+	}
+	if err := s2.Release(env.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery after release", func() bool { return len(dirNames(t, s2.qdir)) == 0 })
+
+	// Hold on an ordinary message that waits for a retry.
+	var fail atomic.Bool
+	fail.Store(true)
+	c3 := courierFunc(func(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
+		if fail.Load() {
+			return []error{errors.New("try later")}
+		}
+		return make([]error, len(rcpts))
+	})
+	s3, _ := New(t.TempDir(), c3, testLog(t), Options{RetryInitial: 20 * time.Millisecond})
+	id := submit(t, s3, "x\r\n", "a@x")
+	runSpool(t, s3)
+	waitFor(t, "first attempt", func() bool { it := s3.Items(); return len(it) == 1 && it[0].Attempts >= 1 })
+	if err := s3.Hold(id); err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(false)
+	time.Sleep(100 * time.Millisecond)
+	if it := s3.Items(); len(it) != 1 || !it[0].Held {
+		t.Fatalf("held message left the queue: %+v", it)
+	}
+	if err := s3.Release(id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery after release", func() bool { return len(dirNames(t, s3.qdir)) == 0 })
+	if err := s3.Hold("NOSUCH"); err == nil {
+		t.Error("Hold of an unknown id succeeded")
+	}
+}

@@ -12,10 +12,13 @@ import (
 //	delivered IDX UNIXNANO
 //	failed IDX UNIXNANO "error"
 //	attempt UNIXNANO NEXT-UNIXNANO "error"
+//	hold UNIXNANO
+//	release UNIXNANO
 //
 // IDX is the recipient's index in the envelope. delivered and failed are
 // final and fsynced before the message can be retried; attempt records
-// (for retries and `postern queue list`) are not. A line that does not
+// (for retries and `postern queue list`) are not. hold and release
+// (fsynced) override the envelope's Hold flag; the last one counts. A line that does not
 // parse, such as a torn last line after a crash, is ignored: the worst it
 // can cause is one more delivery attempt, which local delivery detects.
 
@@ -27,6 +30,7 @@ type msgState struct {
 	last      time.Time // last attempt
 	next      time.Time // next attempt as planned then
 	lastErr   string
+	hold      int // 0: as the envelope says; 1: held; -1: released
 }
 
 // parseState reads state records; bad lines are skipped.
@@ -69,6 +73,14 @@ func parseState(data []byte, nrcpts int) msgState {
 				continue
 			}
 			st.failed[idx] = msg
+		case "hold", "release":
+			if _, err := strconv.ParseInt(rest, 10, 64); err != nil {
+				continue
+			}
+			st.hold = 1
+			if kind == "release" {
+				st.hold = -1
+			}
 		case "attempt":
 			a, rest, _ := strings.Cut(rest, " ")
 			b, q, _ := strings.Cut(rest, " ")
@@ -101,6 +113,27 @@ func appendFailed(b []byte, idx int, t time.Time, msg string) []byte {
 	b = append(b, ' ')
 	b = strconv.AppendQuote(b, msg)
 	return append(b, '\n')
+}
+
+func appendHold(b []byte, hold bool, t time.Time) []byte {
+	if hold {
+		b = append(b, "hold "...)
+	} else {
+		b = append(b, "release "...)
+	}
+	b = strconv.AppendInt(b, t.UnixNano(), 10)
+	return append(b, '\n')
+}
+
+// held tells whether a message is held, from its envelope and state.
+func (st msgState) held(envHold bool) bool {
+	switch st.hold {
+	case 1:
+		return true
+	case -1:
+		return false
+	}
+	return envHold
 }
 
 func appendAttempt(b []byte, t, next time.Time, msg string) []byte {
