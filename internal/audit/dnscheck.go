@@ -131,6 +131,11 @@ func (t *target) checkSPF(ctx context.Context, r *Report, res dns.Resolver, d st
 		problems = append(problems, fmt.Sprintf("needs %d DNS lookups, over the limit of %d, so receivers get a permanent error", n, spfLimit))
 		fixes = append(fixes, "flatten includes into ip4/ip6 ranges or drop unused ones")
 	}
+	for _, p := range counter.perm {
+		sev = Fail
+		problems = append(problems, p)
+		fixes = append(fixes, "fix or remove the include")
+	}
 	for _, note := range counter.notes {
 		sev = worst(sev, Warn)
 		problems = append(problems, note)

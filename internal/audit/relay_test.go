@@ -64,6 +64,7 @@ func TestPostfixSafeRelayPasses(t *testing.T) {
 			t.Errorf("probe %s accepted by a safe Postfix: %s", p.Name, p.Reply)
 		}
 	}
+	t.Logf("safe Postfix: %s %s", c.Status, c.Detail)
 	if c.Status == audit.Fail {
 		t.Fatalf("safe Postfix reported as %s: %s", c.Status, c.Detail)
 	}

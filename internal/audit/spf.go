@@ -280,7 +280,8 @@ const spfLimit = 10
 type spfCounter struct {
 	ctx   context.Context
 	res   dns.Resolver
-	notes []string
+	notes []string // problems worth a warning
+	perm  []string // problems that make the record a permanent error
 	seen  map[string]bool
 	ev    *[]string
 }
@@ -299,13 +300,20 @@ func (s *spfCounter) count(domain string, depth int) int {
 	defer delete(s.seen, key)
 	txt, err := lookupSPF(s.ctx, s.res, domain)
 	if err != nil {
-		s.notes = append(s.notes, domain+": "+err.Error())
+		var de *net.DNSError
+		if depth > 0 && !(errors.As(err, &de) && dns.IsTemporary(err)) {
+			// RFC 7208 5.2 and 6.1: an include or redirect target
+			// without a usable record is a permanent error.
+			s.perm = append(s.perm, domain+": "+err.Error()+" (receivers get a permanent error)")
+		} else {
+			s.notes = append(s.notes, domain+": "+err.Error())
+		}
 		return 0
 	}
 	*s.ev = append(*s.ev, domain+". TXT \""+txt+"\"")
 	rec, err := ParseSPF(txt)
 	if err != nil {
-		s.notes = append(s.notes, domain+": "+err.Error())
+		s.perm = append(s.perm, domain+": "+err.Error()+" (receivers get a permanent error)")
 		return 0
 	}
 	n := 0
