@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,6 +21,7 @@ type groupCommit struct {
 	mu      sync.Mutex
 	pending []*syncReq
 	busy    bool
+	batches atomic.Int64 // batches synced, for tests
 }
 
 // syncReq is one commit (f set: sync f, rename tmp to final) or a request
@@ -68,6 +70,7 @@ func (g *groupCommit) lead() {
 	g.mu.Unlock()
 
 	g.s.syncBatch(batch)
+	g.batches.Add(1)
 	for _, r := range batch {
 		close(r.done)
 	}

@@ -466,3 +466,38 @@ func TestHoldAndRelease(t *testing.T) {
 		t.Error("Hold of an unknown id succeeded")
 	}
 }
+
+// Concurrent commits share syncs, and each Commit returns only after its
+// file is in the queue under its final name.
+func TestGroupCommit(t *testing.T) {
+	s, err := New(t.TempDir(), courierFunc(nil), nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 50, 10
+	var wg sync.WaitGroup
+	for g := 0; g < workers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				id := submit(t, s, "Subject: x\r\n\r\nbody\r\n", "a@x")
+				if _, err := os.Stat(s.msgPath(id)); err != nil {
+					t.Errorf("after Commit: %v", err)
+				}
+				if _, err := os.Stat(s.tmpPath(id)); err == nil {
+					t.Errorf("after Commit: %s.tmp still there", id)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n := s.group.batches.Load()
+	t.Logf("%d commits in %d batches", workers*each, n)
+	if n > workers*each*8/10 {
+		t.Errorf("%d commits took %d batches: the syncs were not shared", workers*each, n)
+	}
+	if len(s.Items()) != workers*each {
+		t.Errorf("%d items queued, want %d", len(s.Items()), workers*each)
+	}
+}
