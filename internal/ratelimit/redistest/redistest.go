@@ -1,0 +1,96 @@
+// Package redistest starts a real redis-server on a loopback port for
+// tests, in a temporary directory, stopped when the test ends.
+package redistest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"postern/internal/testenv"
+)
+
+// Server is a running redis-server.
+type Server struct {
+	Addr string // 127.0.0.1:port
+	cmd  *exec.Cmd
+}
+
+// URL is the redis:// URL of database 0.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+// Start runs redis-server (skipped locally, failed under CI=true when it
+// is not installed) without persistence, listening on 127.0.0.1 only.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin := testenv.LookPath(t, "redis-server")
+	dir := t.TempDir()
+	for attempt := 0; ; attempt++ {
+		port := freePort(t)
+		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--dir", dir,
+			"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no",
+			"--logfile", "")
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("redis-server: %v", err)
+		}
+		s := &Server{Addr: "127.0.0.1:" + port, cmd: cmd}
+		if s.wait(out) {
+			t.Cleanup(s.Stop)
+			return s
+		}
+		s.Stop()
+		if attempt >= 3 {
+			t.Fatalf("redis-server did not start on %s", s.Addr)
+		}
+	}
+}
+
+// wait returns once the server accepts connections, or false when it
+// exited (port taken).
+func (s *Server) wait(out interface{ Read([]byte) (int, error) }) bool {
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "Ready to accept connections") {
+				ready <- true
+				break
+			}
+		}
+		for sc.Scan() {
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		return ok
+	case <-time.After(10 * time.Second):
+		return false
+	}
+}
+
+// Stop kills the server (as a crash would).
+func (s *Server) Stop() {
+	if s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+	}
+}
+
+func freePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+}
