@@ -48,7 +48,7 @@ func dkimCmd(args []string, out, errw io.Writer) int {
 	configPath := fs.String("config", "", "configuration `file` (its data_dir and [dns] servers are used)")
 	dataDir := fs.String("data-dir", "", "data `directory` (default: data_dir of the configuration, else ./postern-data)")
 	dnsServer := fs.String("dns", "", "DNS server `host:port` for status (default: [dns] servers, else the system resolver)")
-	activate := fs.Duration("activate-after", dkim.DefaultActivateAfter, "delay between making a selector and signing with it")
+	activate := fs.Duration("activate-after", dkim.DefaultActivateAfter, "delay between making a selector and signing with it (default: [dkim] activate_after with -config)")
 	domain := fs.String("domain", "", "keygen: the signing `domain` (the From domain)")
 	selector := fs.String("selector", "", "keygen: the new `selector`, e.g. 2026a")
 	algo := fs.String("algo", dkim.AlgoRSA, "keygen: key algorithm, rsa (2048 bits) or ed25519")
@@ -73,8 +73,13 @@ func dkimCmd(args []string, out, errw io.Writer) int {
 			fmt.Fprintf(errw, "postern dkim: %v\n", err)
 			return 1
 		}
-		st.dir = filepath.Join(cfg.DataDir, "dkim")
+		st.dir = cfg.DKIMDir()
 		servers, timeout = cfg.DNS.Servers, cfg.DNS.Timeout
+		activateSet := false
+		fs.Visit(func(f *flag.Flag) { activateSet = activateSet || f.Name == "activate-after" })
+		if !activateSet {
+			st.activateAfter = cfg.DKIM.ActivateAfter
+		}
 	}
 	if *dataDir != "" {
 		st.dir = filepath.Join(*dataDir, "dkim")

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"postern/internal/config"
 	"postern/internal/dmarcreport"
 )
 
@@ -38,21 +39,29 @@ func runDmarc(args []string) int {
 
 func dmarcUsage(w io.Writer) {
 	fmt.Fprintln(w, `usage:
-  postern dmarc report [-since 7d] [-json] [-data-dir DIR]   summarise received aggregate reports
-  postern dmarc import [-data-dir DIR] FILE...               store report files or messages ("-" reads stdin)`)
+  postern dmarc report [-since 7d] [-json] [-config FILE] [-data-dir DIR]   summarise received aggregate reports
+  postern dmarc import [-config FILE] [-data-dir DIR] FILE...               store report files or messages ("-" reads stdin)`)
 }
 
 // dmarcCommonFlags adds the flags every dmarc subcommand takes.
 func dmarcCommonFlags(fs *flag.FlagSet) (configFile, dataDir *string) {
-	configFile = fs.String("config", "", "config file (not wired to this command yet: use -data-dir)")
-	dataDir = fs.String("data-dir", "./postern-data", "postern's data directory (reports are in DIR/dmarc/received)")
+	configFile = fs.String("config", "", "configuration `file` (default: the embedded default); its data_dir is used")
+	dataDir = fs.String("data-dir", "", "postern's data `directory`, instead of the configuration's data_dir (reports are in DIR/dmarc/received)")
 	return
 }
 
-func warnConfigNotWired(cmd, configFile string) {
-	if configFile != "" {
-		fmt.Fprintf(os.Stderr, "postern %s: -config is not wired to this command yet; using the command-line flags (-data-dir, -dns)\n", cmd)
+// dataDirFrom returns -data-dir when given, else the data_dir of the
+// configuration (the embedded default without -config).
+func dataDirFrom(cmd, configFile, dataDir string) (string, bool) {
+	if dataDir != "" {
+		return dataDir, true
 	}
+	cfg, _, err := config.Load(configFile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "postern %s: %v\n", cmd, err)
+		return "", false
+	}
+	return cfg.DataDir, true
 }
 
 func runDmarcReport(args []string) int {
@@ -68,14 +77,17 @@ func runDmarcReport(args []string) int {
 		fmt.Fprintln(os.Stderr, "postern dmarc report: no arguments expected")
 		return 2
 	}
-	warnConfigNotWired("dmarc report", *configFile)
+	dir, ok := dataDirFrom("dmarc report", *configFile, *dataDir)
+	if !ok {
+		return 1
+	}
 	d, err := parseDays(*since)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postern dmarc report: -since: %v\n", err)
 		return 2
 	}
 	from := time.Now().Add(-d)
-	store := dmarcreport.ReceivedStore{Dir: filepath.Join(*dataDir, "dmarc", "received")}
+	store := dmarcreport.ReceivedStore{Dir: filepath.Join(dir, "dmarc", "received")}
 	reports, err := store.Load(from)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postern dmarc report: %v\n", err)
@@ -112,8 +124,11 @@ func runDmarcImport(args []string) int {
 		fmt.Fprintln(os.Stderr, "postern dmarc import: give report files or messages (- for stdin)")
 		return 2
 	}
-	warnConfigNotWired("dmarc import", *configFile)
-	store := dmarcreport.ReceivedStore{Dir: filepath.Join(*dataDir, "dmarc", "received")}
+	dir, ok := dataDirFrom("dmarc import", *configFile, *dataDir)
+	if !ok {
+		return 1
+	}
+	store := dmarcreport.ReceivedStore{Dir: filepath.Join(dir, "dmarc", "received")}
 	status := 0
 	for _, p := range pos {
 		var data []byte
