@@ -139,14 +139,8 @@ func (d *decoder) decodeSlice(path string, raw any, v reflect.Value) {
 // decodeStruct decodes the keys of m into the fields of struct v; keys
 // without a field are reported as unknown.
 func (d *decoder) decodeStruct(path string, m map[string]any, v reflect.Value) {
-	fields := map[string]int{}
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		tag := t.Field(i).Tag.Get("toml")
-		if tag != "" && tag != "-" {
-			fields[tag] = i
-		}
-	}
+	fields := map[string][]int{}
+	structFields(v.Type(), nil, fields)
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -159,12 +153,31 @@ func (d *decoder) decodeStruct(path string, m map[string]any, v reflect.Value) {
 			d.errorf(kp, "unknown key %s%s", kp, suggest(k, fields))
 			continue
 		}
-		d.decode(kp, m[k], v.Field(i))
+		d.decode(kp, m[k], v.FieldByIndex(i))
+	}
+}
+
+// structFields maps the toml tags of t's fields to their index paths. The
+// fields of an embedded struct without a tag count as t's own, so that a
+// topic's keys can live in their own type and file yet sit in the same
+// TOML table.
+func structFields(t reflect.Type, prefix []int, fields map[string][]int) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		idx := append(append([]int(nil), prefix...), i)
+		tag := f.Tag.Get("toml")
+		if tag == "" && f.Anonymous && f.Type.Kind() == reflect.Struct {
+			structFields(f.Type, idx, fields)
+			continue
+		}
+		if tag != "" && tag != "-" {
+			fields[tag] = idx
+		}
 	}
 }
 
 // suggest names a known key close to an unknown one (a typo).
-func suggest(k string, fields map[string]int) string {
+func suggest(k string, fields map[string][]int) string {
 	best, bestDist := "", 3
 	for f := range fields {
 		if dist := editDistance(strings.ToLower(k), f); dist < bestDist || dist == bestDist && best != "" && f < best {

@@ -1,0 +1,253 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"postern/internal/envelope"
+	"postern/internal/smtp"
+	"postern/internal/smtpclient"
+)
+
+// Replies for failures of the session with a next hop.
+var (
+	replyConnFailed  = &smtp.Reply{Code: 451, Enhanced: "4.4.1", Text: "could not connect to the next-hop server, will try again"}
+	replyTLSRequired = &smtp.Reply{Code: 451, Enhanced: "4.7.5", Text: "TLS required with the next-hop server but not available, will try again"}
+	replyAuthFailed  = &smtp.Reply{Code: 451, Enhanced: "4.7.0", Text: "authentication with the next-hop server failed, will try again"}
+)
+
+// errTLSFallback asks for the same server again without STARTTLS.
+var errTLSFallback = errors.New("STARTTLS failed; retrying in plaintext")
+
+// DeliverTo sends the message to rcpts at one destination: its MX hosts
+// or its hops, tried in order until one takes the message. A connection
+// kept from an earlier message to the same destination is used first.
+func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
+	r.init()
+	errs := make([]error, len(rcpts))
+	fill := func(idx []int, err error) {
+		for _, i := range idx {
+			errs[i] = err
+		}
+	}
+	pending := make([]int, len(rcpts))
+	for i := range pending {
+		pending[i] = i
+	}
+	release, err := r.limits.acquire(ctx, dest.key())
+	if err != nil {
+		fill(pending, err)
+		return errs
+	}
+	defer release()
+
+	key := dest.key()
+	if dest.Auth != nil {
+		key += "|" + dest.Auth.User
+	}
+	// A cached session first; a stale one (the server closed it while
+	// idle) fails before any content and the message goes on as usual.
+	if e := r.cache.get(key); e != nil {
+		pending = r.send(ctx, key, e.c, e.t, env, rcpts, pending, body, errs)
+		if len(pending) == 0 {
+			return errs
+		}
+	}
+	targets, err := r.targets(ctx, dest)
+	if err != nil {
+		fill(pending, err)
+		return errs
+	}
+	var last error
+	for _, t := range targets {
+		if err := ctx.Err(); err != nil {
+			last = err
+			break
+		}
+		c, err := r.open(ctx, env.ID, dest, t, false)
+		if errors.Is(err, errTLSFallback) {
+			// Like Postfix: under opportunistic TLS, a server whose TLS
+			// handshake fails gets the message in plaintext.
+			c, err = r.open(ctx, env.ID, dest, t, true)
+		}
+		if err != nil {
+			last = err
+			if isLoop(err) {
+				break
+			}
+			continue
+		}
+		pending = r.send(ctx, key, c, t, env, rcpts, pending, body, errs)
+		if len(pending) == 0 {
+			return errs
+		}
+		last = errs[pending[0]]
+	}
+	if last == nil {
+		last = replyConnFailed.With(errors.New("no server tried"))
+	}
+	var rep *smtp.Reply
+	if !errors.As(last, &rep) {
+		last = replyConnFailed.With(last)
+	}
+	fill(pending, last)
+	return errs
+}
+
+func isLoop(err error) bool {
+	var rep *smtp.Reply
+	return errors.As(err, &rep) && rep.Enhanced == replyLoopsBack.Enhanced
+}
+
+// send runs one transaction on c for the pending recipients, records
+// their results in errs and returns those that may be tried at another
+// server (the transaction failed as a whole before the content was sent).
+// c goes back to the cache or is closed.
+func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t target, env *envelope.Envelope, rcpts []envelope.Recipient, pending []int, body io.ReaderAt, errs []error) []int {
+	msg := &smtpclient.Message{
+		From:     env.From,
+		Size:     env.Size,
+		Body:     env.Body,
+		SMTPUTF8: env.SMTPUTF8,
+		Ret:      env.DSNRet,
+		EnvID:    env.EnvID,
+	}
+	for _, i := range pending {
+		rc := rcpts[i]
+		msg.Rcpts = append(msg.Rcpts, smtpclient.Rcpt{Addr: rc.Addr, Notify: rc.Notify, ORCPT: rc.ORCPT})
+	}
+	res := c.Send(ctx, msg, io.NewSectionReader(body, 0, env.Size))
+	if c.Usable() && c.Messages() < r.ConnectionReuse && ctx.Err() == nil {
+		r.cache.put(key, c, t)
+	} else if c.Usable() {
+		c.Quit()
+	} else {
+		c.Close()
+	}
+	var again []int
+	var rep *smtp.Reply
+	retryElsewhere := res.Whole != nil && !res.DataSent && !(errors.As(res.Whole, &rep) && rep.Permanent())
+	delivered := 0
+	for k, i := range pending {
+		errs[i] = res.Rcpts[k]
+		if errs[i] == nil {
+			delivered++
+		}
+		if retryElsewhere {
+			again = append(again, i)
+		}
+	}
+	if delivered > 0 {
+		final := ""
+		if res.Final != nil {
+			final = fmt.Sprintf("%d %s", res.Final.Code, firstLine(res.Final.Text))
+		}
+		r.Log.InfoContext(ctx, "sent", "id", env.ID, "relay", t.name, "ip", t.ip.String(), "port", t.port,
+			"rcpts", delivered, "tls", c.TLS() != nil, "reply", final)
+	}
+	if res.Whole != nil {
+		r.Log.DebugContext(ctx, "transaction failed", "id", env.ID, "relay", t.name, "ip", t.ip.String(), "err", res.Whole, "retry_elsewhere", retryElsewhere)
+	}
+	return again
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// policy is the TLS policy for a server of dest.
+func (r *Remote) policy(dest Destination, t target) TLSPolicy {
+	p := PolicyMay
+	if r.TLSPolicy != nil {
+		p = r.TLSPolicy(dest.Domain, t.name, t.ip)
+	}
+	if dest.Auth != nil {
+		// Credentials never travel in plaintext.
+		p = p.Stricter(PolicyRequired)
+	}
+	return p
+}
+
+// open connects to t and gets the session ready for MAIL: greeting,
+// EHLO, STARTTLS per policy, EHLO again, AUTH when dest has credentials.
+// With plain set STARTTLS is not tried (the fallback after a failed
+// handshake).
+func (r *Remote) open(ctx context.Context, id string, dest Destination, t target, plain bool) (*smtpclient.Client, error) {
+	policy := r.policy(dest, t)
+	dial := r.Dial
+	if dial == nil {
+		d := &net.Dialer{Timeout: r.ConnectTimeout}
+		dial = d.DialContext
+	}
+	dctx, cancel := context.WithTimeout(ctx, r.ConnectTimeout)
+	conn, err := dial(dctx, "tcp", t.addr())
+	cancel()
+	if err != nil {
+		return nil, replyConnFailed.With(fmt.Errorf("%s[%s]:%d: %w", t.name, t.ip, t.port, err))
+	}
+	c := smtpclient.New(conn, smtpclient.Options{CommandTimeout: r.CommandTimeout, DataTimeout: r.DataTimeout})
+	fail := func(err error) (*smtpclient.Client, error) {
+		c.Quit()
+		var rep *smtp.Reply
+		if errors.As(err, &rep) {
+			if rep.Err == nil {
+				rep = rep.With(fmt.Errorf("%s[%s]:%d", t.name, t.ip, t.port))
+			}
+			return nil, rep
+		}
+		return nil, replyConnFailed.With(fmt.Errorf("%s[%s]:%d: %w", t.name, t.ip, t.port, err))
+	}
+	if err := c.Greet(ctx); err != nil {
+		return fail(err)
+	}
+	// A server greeting with our own name is ourselves: mail would loop
+	// (Postfix says "mail for ... loops back to myself").
+	if strings.EqualFold(c.ServerName(), r.Hostname) {
+		return fail(replyLoopsBack.With(fmt.Errorf("%s[%s]:%d greets as %s", t.name, t.ip, t.port, r.Hostname)))
+	}
+	if err := c.Hello(ctx, r.Hostname); err != nil {
+		return fail(err)
+	}
+	if policy != PolicyNever && !plain {
+		if !c.Extensions().Has("STARTTLS") {
+			if policy >= PolicyRequired {
+				return fail(replyTLSRequired.With(fmt.Errorf("%s[%s] does not offer STARTTLS (policy %s)", t.name, t.ip, policy)))
+			}
+		} else if err := c.StartTLS(ctx, r.tlsConfig(t)); err != nil {
+			var rep *smtp.Reply
+			switch {
+			case policy >= PolicyRequired:
+				return fail(replyTLSRequired.With(fmt.Errorf("%s[%s]: STARTTLS: %w", t.name, t.ip, err)))
+			case errors.As(err, &rep) && c.Usable():
+				// STARTTLS refused with a reply: go on in plaintext on
+				// the same connection.
+				r.Log.InfoContext(ctx, "STARTTLS refused by next hop", "id", id, "host", t.name, "ip", t.ip.String(), "reply", err)
+			default:
+				c.Close()
+				r.Log.WarnContext(ctx, "TLS handshake with next hop failed, retrying without TLS", "id", id, "host", t.name, "ip", t.ip.String(), "err", err)
+				return nil, errTLSFallback
+			}
+		} else {
+			verr := r.verifyPeer(c.TLS(), t.name)
+			r.logTLS(ctx, id, t, c.TLS(), verr)
+			if policy == PolicyVerify && verr != nil {
+				return fail(replyTLSRequired.With(fmt.Errorf("%s[%s]: certificate not verified: %w", t.name, t.ip, verr)))
+			}
+			// RFC 3207 4.2: EHLO again; what was said before TLS is void.
+			if err := c.Hello(ctx, r.Hostname); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if dest.Auth != nil {
+		if err := c.Auth(ctx, dest.Auth.User, dest.Auth.Password); err != nil {
+			return fail(replyAuthFailed.With(fmt.Errorf("%s[%s]: %w", t.name, t.ip, err)))
+		}
+	}
+	return c, nil
+}
