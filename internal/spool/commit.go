@@ -98,11 +98,7 @@ func (s *Spool) syncBatch(batch []*syncReq) {
 	switch {
 	case len(files) == 0:
 	case s.opt.Sync == SyncFS || s.opt.Sync == syncFSUnchecked:
-		d, err := os.Open(s.qdir)
-		if err == nil {
-			err = unix.Syncfs(int(d.Fd()))
-			d.Close()
-		}
+		err := unix.Syncfs(int(s.qdirFile.Fd()))
 		for _, r := range files {
 			switch {
 			case err != nil:
@@ -146,7 +142,7 @@ func (s *Spool) syncBatch(batch []*syncReq) {
 			renamed = append(renamed, r)
 		}
 	}
-	if err := syncDir(s.qdir); err != nil {
+	if err := s.qdirFile.Sync(); err != nil {
 		err = fmt.Errorf("fsync queue directory: %w", err)
 		s.log.Error("spool sync failed", "err", err)
 		for _, r := range batch {

@@ -124,7 +124,10 @@ type Spool struct {
 	active  int              // deliveries running
 	running bool             // Run was called
 	lock    *os.File         // holds the flock on dir/lock
-	kick    chan struct{}    // wakes the delivery loop; capacity 1
+	// qdirFile is the queue directory, open for fsync. Set in New,
+	// closed by Close.
+	qdirFile *os.File
+	kick     chan struct{} // wakes the delivery loop; capacity 1
 }
 
 // New opens (creating it 0700 if needed) the spool at dir, normally
@@ -169,6 +172,10 @@ func New(dir string, c Courier, log *slog.Logger, opt Options) (*Spool, error) {
 		return nil, fmt.Errorf("spool: locking %s: %w", dir, err)
 	}
 	s.lock = lock
+	if s.qdirFile, err = os.Open(s.qdir); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("spool: %w", err)
+	}
 	if err := s.recover(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("spool: %w", err)
@@ -214,6 +221,9 @@ func (s *Spool) Close() error {
 	defer s.mu.Unlock()
 	if s.lock == nil {
 		return nil
+	}
+	if s.qdirFile != nil {
+		s.qdirFile.Close()
 	}
 	err := s.lock.Close()
 	s.lock = nil
