@@ -72,7 +72,7 @@ func (l *Local) deliverOne(ctx context.Context, env *envelope.Envelope, r envelo
 		return &smtp.Reply{Code: 451, Enhanced: "4.3.5", Text: replyNotConfigured.Text,
 			Err: fmt.Errorf("recipient %q has no domain", r.Addr)}
 	}
-	user, domain := r.Addr[:at], strings.ToLower(r.Addr[at+1:])
+	user, domain := r.Addr[:at], mailboxDomain(r.Addr[at+1:])
 	if l.IsLocal != nil && !l.IsLocal(domain) {
 		return &smtp.Reply{Code: 451, Enhanced: "4.3.5", Text: replyNotConfigured.Text,
 			Err: fmt.Errorf("no route to %s", domain)}
@@ -119,7 +119,7 @@ func (l *Local) deliverOne(ctx context.Context, env *envelope.Envelope, r envelo
 // or returns a permanent error for names that could make an unsafe path.
 func (l *Local) MailboxPath(user, domain string) (string, error) {
 	user = strings.ToLower(user)
-	domain = strings.ToLower(domain)
+	domain = mailboxDomain(domain)
 	if err := checkUser(user); err != nil {
 		return "", &smtp.Reply{Code: replyBadMailbox.Code, Enhanced: replyBadMailbox.Enhanced, Text: replyBadMailbox.Text, Err: err}
 	}
@@ -163,6 +163,14 @@ func checkDomain(d string) error {
 	if d == "" || d[0] == '.' || d[0] == '-' || strings.Contains(d, "..") {
 		return fmt.Errorf("domain %q would make an odd path", d)
 	}
+	if d[0] == '[' {
+		// RFC 5321 4.1.3: an address literal such as [192.0.2.1] or
+		// [IPv6:2001:db8::1], delivered here when it is one of ours.
+		if len(d) < 3 || d[len(d)-1] != ']' || strings.Trim(d[1:len(d)-1], "0123456789abcdefipv.:") != "" {
+			return fmt.Errorf("domain %q would make an odd path", d)
+		}
+		return nil
+	}
 	for i := 0; i < len(d); i++ {
 		c := d[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
@@ -170,6 +178,16 @@ func checkDomain(d string) error {
 		}
 	}
 	return nil
+}
+
+// mailboxDomain is the form of a recipient domain used for IsLocal and
+// the mailbox path: lower case, international names as A-labels (so that
+// one domain has one mailbox directory however it was written).
+func mailboxDomain(d string) string {
+	if n, err := smtp.NormalizeDomain(d); err == nil {
+		return n
+	}
+	return strings.ToLower(d) // an address literal, or refused by checkDomain
 }
 
 // deliveryName names env's copy for rcpt (the Maildir file name): the arrival time

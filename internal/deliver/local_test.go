@@ -20,6 +20,9 @@ func TestMailboxPath(t *testing.T) {
 		{"first.last+tag", "example.test", "/var/mail/example.test/first.last+tag/"},
 		{"jörg", "xn--bcher-kva.example", "/var/mail/xn--bcher-kva.example/jörg/"},
 		{"o'brien", "example.test", "/var/mail/example.test/o'brien/"},
+		{"anna", "Bücher.example.", "/var/mail/xn--bcher-kva.example/anna/"},
+		{"root", "[127.0.0.1]", "/var/mail/[127.0.0.1]/root/"},
+		{"root", "[IPv6:::1]", "/var/mail/[ipv6:::1]/root/"},
 	}
 	for _, tc := range good {
 		got, err := l.MailboxPath(tc.user, tc.domain)
@@ -45,7 +48,9 @@ func TestMailboxPath(t *testing.T) {
 		{"alice", "../etc"},
 		{"alice", "a/b"},
 		{"alice", ""},
-		{"alice", "[127.0.0.1]"},
+		{"alice", "[127.0.0.1/../x]"},
+		{"alice", "[]"},
+		{"alice", "[127.0.0.1"},
 		{"alice", ".example.test"},
 	}
 	for _, tc := range bad {
