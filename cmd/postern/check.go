@@ -24,8 +24,9 @@ import (
 func runCheck(args []string) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	configPath := fs.String("config", "", "configuration `file` (default: the embedded default)")
+	dnsRecords := fs.Bool("dns-records", false, "also compare what DNS holds with the records each local domain should publish (see postern dns-records); queries DNS")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: postern check [-config FILE]\n\nValidates the configuration, the maps, the users file and the TLS files,\nreports every problem at once with its file and line, and warns about\ndangerous settings. Exits 1 when there is a problem.")
+		fmt.Fprintln(fs.Output(), "usage: postern check [-config FILE] [-dns-records]\n\nValidates the configuration, the maps, the users file and the TLS files,\nreports every problem at once with its file and line, and warns about\ndangerous settings. Exits 1 when there is a problem.")
 		fs.PrintDefaults()
 	}
 	pos, err := parseFlags(fs, args)
@@ -39,7 +40,11 @@ func runCheck(args []string) int {
 		fs.Usage()
 		return 2
 	}
-	return check(os.Stdout, os.Stderr, *configPath)
+	rc := check(os.Stdout, os.Stderr, *configPath)
+	if rc == 0 && *dnsRecords {
+		rc = checkDNSRecords(os.Stdout, os.Stderr, *configPath)
+	}
+	return rc
 }
 
 // check loads the configuration at path and runs every checker; problems
