@@ -112,6 +112,15 @@ func (t *target) checkRelay(ctx context.Context, r *Report) {
 			}
 			var err error
 			c, err = t.session(ctx, t.port, &tr)
+			if err != nil && probes != nil {
+				// Judge what ran; the rest could not be sent.
+				c = nil
+				for _, p := range probes[i:] {
+					chk.Probes = append(chk.Probes, Probe{Name: p.name, From: "<" + p.from + ">", To: "<" + p.to + ">",
+						Result: "error", Reply: "no session: " + err.Error(), Verdict: Skip})
+				}
+				break
+			}
 			if err != nil {
 				c = nil
 				chk.Status = Skip
@@ -163,12 +172,12 @@ func (t *target) checkRelay(ctx context.Context, r *Report) {
 		chk.Fix = "Treat % and ! as ordinary characters and reject unknown local users at RCPT: Postfix allow_percent_hack = no, swap_bangpath = no and local_recipient_maps set; sendmail: keep FEATURE(`loose_relay_check') off; postern never routes on % or !."
 	case len(inconclusive) == len(chk.Probes):
 		chk.Status = Skip
-		chk.Detail = "Every probe was refused before RCPT (at MAIL FROM), so relaying could not be tested."
+		chk.Detail = "No probe reached RCPT (refused at MAIL FROM, or the connection failed), so relaying could not be tested."
 	default:
 		chk.Status = Pass
 		chk.Detail = fmt.Sprintf("All %d relay probes were refused at RCPT.", len(chk.Probes)-len(inconclusive))
 		if len(inconclusive) > 0 {
-			chk.Detail += " Refused already at MAIL FROM: " + strings.Join(inconclusive, ", ") + "."
+			chk.Detail += " Not tested (refused at MAIL FROM or connection errors): " + strings.Join(inconclusive, ", ") + "."
 		}
 	}
 	if t.opt.From == nil && len(accepted) > 0 {
