@@ -171,7 +171,10 @@ func (t *target) checkRelay(ctx context.Context, r *Report) {
 			strings.Join(ambiguous, ", ") + "). Check that they are delivered to a local mailbox or bounced, never routed off-site."
 		chk.Fix = "Treat % and ! as ordinary characters and reject unknown local users at RCPT: Postfix allow_percent_hack = no, swap_bangpath = no and local_recipient_maps set; sendmail: keep FEATURE(`loose_relay_check') off; postern never routes on % or !."
 	case len(inconclusive) == len(chk.Probes):
-		chk.Status = Skip
+		// Not a pass: an audit that could not test relaying must not
+		// let CI believe it did.
+		chk.Status = Warn
+		chk.Fix = "Look at the evidence: if the server refuses every sender from this address (a blocklist, a HELO or reverse DNS check), run the audit from an address it accepts."
 		chk.Detail = "No probe reached RCPT (refused at MAIL FROM, or the connection failed), so relaying could not be tested."
 	default:
 		chk.Status = Pass
