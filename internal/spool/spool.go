@@ -12,6 +12,7 @@
 //	queue/ID.state  append-only delivery records for ID (see state.go)
 //	queue/ID.tmp    a message being received; removed at start-up
 //	corrupt/        queue files that failed their checks, kept for the admin
+//	lock            flock(2)ed by the one process that owns the spool
 package spool
 
 import (
