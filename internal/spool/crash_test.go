@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -110,8 +111,12 @@ func crashRecovery(t *testing.T, mode string) {
 		killAfter := 30 + rand.IntN(300)
 		sc := bufio.NewScanner(stdout)
 		n := 0
-		killed := false
-		timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		var killed atomic.Bool
+		// On a very slow machine, kill it after a while whatever it did.
+		timer := time.AfterFunc(20*time.Second, func() {
+			killed.Store(true)
+			cmd.Process.Signal(syscall.SIGKILL)
+		})
 		for sc.Scan() {
 			line := sc.Text()
 			if strings.HasPrefix(line, "error:") {
@@ -123,14 +128,14 @@ func crashRecovery(t *testing.T, mode string) {
 			}
 			committed[line] = true
 			n++
-			if n == killAfter && !killed {
-				killed = true
+			if n == killAfter && !killed.Load() {
+				killed.Store(true)
 				cmd.Process.Signal(syscall.SIGKILL)
 			}
 		}
 		timer.Stop()
 		err = cmd.Wait()
-		if !killed {
+		if !killed.Load() {
 			t.Fatalf("round %d: child ended on its own after %d messages: %v", round, n, err)
 		}
 		t.Logf("round %d: killed after %d commits", round, n)
