@@ -19,7 +19,7 @@ func checksStages(d *deps) ([]any, error) {
 	exempt := reputation.Exempt{Networks: append(append([]netip.Prefix(nil), cfg.TrustedNetworks...), k.Allow...)}
 
 	bl := &reputation.DNSBL{Resolver: d.resolver, Log: d.log, Listeners: map[string]bool{},
-		AtConnect: k.DNSBL.Stage == "connect", Exempt: exempt}
+		AtConnect: k.DNSBL.Stage == "connect", Exempt: exempt, Hits: d.metrics}
 	for _, l := range k.DNSBL.Lists {
 		codes, err := dnsbl.ParseCodes(l.Codes)
 		if err != nil {

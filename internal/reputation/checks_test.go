@@ -61,8 +61,9 @@ func TestDNSBLChecker(t *testing.T) {
 		{Zone: "tf.example", TempFail: true},
 	}
 	ctx := context.Background()
+	hits := hitCount{}
 	d := &DNSBL{Lists: lists, Resolver: srv.Resolver(), Listeners: map[string]bool{"mta": true},
-		Exempt: Exempt{Networks: []netip.Prefix{netip.MustParsePrefix("192.0.2.128/25")}}}
+		Exempt: Exempt{Networks: []netip.Prefix{netip.MustParsePrefix("192.0.2.128/25")}}, Hits: hits}
 	tests := []struct {
 		ip, to, listener string
 		code             int
@@ -86,6 +87,9 @@ func TestDNSBLChecker(t *testing.T) {
 			t.Errorf("%s to %s on %s: %+v, want %d %q", tt.ip, tt.to, tt.listener, v, tt.code, tt.text)
 		}
 	}
+	if hits["bl.example"] != 1 || len(hits) != 1 {
+		t.Errorf("hits counted: %v", hits)
+	}
 	// The second list's own text.
 	d2 := &DNSBL{Lists: lists[1:2], Resolver: srv.Resolver(), Listeners: map[string]bool{"mta": true}}
 	c := conn("192.0.2.2", "mta", smtpd.ModeMTA)
@@ -105,6 +109,10 @@ func TestDNSBLChecker(t *testing.T) {
 		t.Errorf("at connect, not listed: %+v", v)
 	}
 }
+
+type hitCount map[string]int
+
+func (h hitCount) DNSBLHit(zone string) { h[zone]++ }
 
 func TestRDNS(t *testing.T) {
 	srv := dnstest.Start(t, zone)

@@ -23,6 +23,13 @@ type DNSBL struct {
 	Listeners map[string]bool // listener names the check runs on
 	AtConnect bool
 	Exempt    Exempt
+	// Hits counts listed clients by zone (Prometheus); nil for none.
+	Hits HitCounter
+}
+
+// HitCounter counts block-list hits.
+type HitCounter interface {
+	DNSBLHit(zone string)
 }
 
 type dnsblKey struct{}
@@ -95,6 +102,9 @@ func (d *DNSBL) decide(ctx context.Context, c *inbound.Conn, p *dnsblPending) *i
 	for _, r := range p.results {
 		switch {
 		case r.Listed:
+			if d.Hits != nil {
+				d.Hits.DNSBLHit(strings.TrimSuffix(r.List.Zone, "."))
+			}
 			if d.Log != nil {
 				d.Log.InfoContext(ctx, "dnsbl listed", "conn", c.ID, "client", ip.String(), "zone", r.List.Zone, "answers", fmt.Sprint(r.Answers))
 			}
