@@ -178,8 +178,16 @@ func TestFindMarked(t *testing.T) {
 		{"From a\nX: a\nFrom b\n\n", 0, 20, true}, // From without a blank line before: not a boundary
 		{"", 0, 0, false},
 	}
+	// Started in the middle of a file: the first (partial) line is not a
+	// From_ line nor the mark.
+	if _, _, found, _ := findMarked(strings.NewReader("X: a\nb\n"), "X: a", true); found {
+		t.Error("mid-file start: the partial first line matched")
+	}
+	if start, end, found, _ := findMarked(strings.NewReader("om x\n\nFrom b\nX: a\n\n"), "X: a", true); !found || start != 6 || end != 19 {
+		t.Errorf("mid-file start: %d, %d, %v", start, end, found)
+	}
 	for _, tc := range tests {
-		start, end, found, err := findMarked(strings.NewReader(tc.in), "X: a")
+		start, end, found, err := findMarked(strings.NewReader(tc.in), "X: a", false)
 		if err != nil || found != tc.found || found && (start != tc.start || end != tc.end) {
 			t.Errorf("findMarked(%.30q...) = %d, %d, %v, %v; want %d, %d, %v", tc.in, start, end, found, err, tc.start, tc.end, tc.found)
 		}
@@ -225,7 +233,7 @@ func FuzzFindMarked(f *testing.F) {
 	f.Add("X: a\n")
 	f.Add("From a\nX: a")
 	f.Fuzz(func(t *testing.T, in string) {
-		start, end, found, err := findMarked(strings.NewReader(in), "X: a")
+		start, end, found, err := findMarked(strings.NewReader(in), "X: a", false)
 		if err != nil {
 			t.Fatal(err)
 		}

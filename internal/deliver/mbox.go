@@ -167,6 +167,10 @@ func fromLineSender(s string) string {
 	return string(b)
 }
 
+// redeliveryScan is how much of the end of an mbox is searched for an
+// earlier copy of a message delivered again after a crash.
+const redeliveryScan = 64 << 20
+
 // earlierCopy looks in the mbox (size bytes) for a copy of the message
 // from an earlier delivery, recognised by its header line mark. It
 // reports there = true when a whole copy is found: from its From_ line to
@@ -176,10 +180,14 @@ func fromLineSender(s string) string {
 // starts, otherwise keep is size. A cut-short copy with mail after it
 // stays where it is, and the message is appended again.
 func earlierCopy(f io.ReaderAt, size int64, sender string, arrived time.Time, content func() io.Reader, mark string) (there bool, keep int64, err error) {
-	start, end, found, err := findMarked(io.NewSectionReader(f, 0, size), mark)
+	// Only the end of the file is searched: a copy from before the crash
+	// has at most the mail delivered since after it.
+	from := max(0, size-redeliveryScan)
+	start, end, found, err := findMarked(io.NewSectionReader(f, from, size-from), mark, from > 0)
 	if err != nil || !found {
 		return false, size, err
 	}
+	start, end = start+from, end+from
 	var n countWriter
 	bw := bufio.NewWriter(&n)
 	writeFromLine(bw, sender, arrived)
@@ -207,10 +215,11 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // findMarked finds the first message holding the line mark (LF-ended) in
 // an mbox: the offset of its From_ line and of the next From_ line that
 // follows a blank line (or the end).
-func findMarked(r io.Reader, mark string) (start, end int64, found bool, err error) {
+func findMarked(r io.Reader, mark string, midLine bool) (start, end int64, found bool, err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var off int64
-	atStart, prevBlank := true, true
+	// Starting in the middle of a file, the first line is a partial one.
+	atStart, prevBlank := !midLine, !midLine
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if atStart {
