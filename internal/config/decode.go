@@ -34,9 +34,23 @@ var (
 	prefixType   = reflect.TypeOf(netip.Prefix{})
 )
 
+// selfDecoder is a setting type that checks and stores its own value
+// (such as a limit that allows -1).
+type selfDecoder interface {
+	decodeTOML(raw any) error
+}
+
 // decode stores raw into v (settable), naming problems after path.
 func (d *decoder) decode(path string, raw any, v reflect.Value) {
 	d.defined[path] = true
+	if v.CanAddr() {
+		if sd, ok := v.Addr().Interface().(selfDecoder); ok {
+			if err := sd.decodeTOML(raw); err != nil {
+				d.errorf(path, "%s %v", path, err)
+			}
+			return
+		}
+	}
 	switch {
 	case v.Type() == durationType:
 		s, ok := raw.(string)
