@@ -1,0 +1,260 @@
+package test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"postern/internal/dnstest"
+	"postern/internal/testenv"
+)
+
+// opendkimKey makes an RSA key for selector "milter" of example.org and
+// returns the key file and the DNS record.
+func opendkimKey(t *testing.T, dir string) (keyFile, record string) {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile = filepath.Join(dir, "milter.private")
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+	if err := os.WriteFile(keyFile, pemKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keyFile, "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(pub)
+}
+
+// startOpenDKIM runs Debian's opendkim as a milter on a loopback port,
+// signing for example.org (Mode sv) and resolving through the loopback
+// DNS server. It returns the socket in sendmail's form.
+func startOpenDKIM(t *testing.T, opendkim, keyFile string, dns *dnstest.Server) string {
+	t.Helper()
+	dir := t.TempDir()
+	port := strings.TrimPrefix(freePort(t), "127.0.0.1:")
+	host, dnsPort, _ := strings.Cut(dns.Addr, ":")
+	conf := filepath.Join(dir, "opendkim.conf")
+	text := fmt.Sprintf(`Mode sv
+Domain example.org
+Selector milter
+KeyFile %s
+Socket inet:%s@127.0.0.1
+InternalHosts 127.0.0.1
+Nameservers %s@%s
+RequireSafeKeys no
+Syslog no
+Background no
+`, keyFile, port, host, dnsPort)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(opendkim, "-f", "-x", conf)
+	var out outputBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+		if t.Failed() {
+			t.Logf("opendkim output:\n%s", out.String())
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-done:
+			t.Fatalf("opendkim exited:\n%s", out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("opendkim did not listen on %s:\n%s", port, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "inet:" + port + "@127.0.0.1"
+}
+
+// milterConfig is the [[milter]] table and the DNS settings of a test.
+func milterConfig(socket, flags string, dns *dnstest.Server) string {
+	return fmt.Sprintf(`[dns]
+servers = [%q]
+timeout = "3s"
+
+[[milter]]
+name = "opendkim"
+socket = %q
+flags = %q
+timeouts = "C:2s;S:5s;R:5s;E:30s"
+`, dns.Addr, socket, flags)
+}
+
+// milterMessage has a folded header and trailing white space, which
+// simple canonicalization keeps as they are.
+const milterMessage = "From: Alice <alice@example.org>\r\n" +
+	"To: bob@example.test\r\n" +
+	"Subject: signed by a milter,\r\n" +
+	"  on a folded line\r\n" +
+	"Date: Sat, 21 Nov 2026 01:00:00 +0000\r\n" +
+	"Message-ID: <milter-1@example.org>\r\n" +
+	"\r\n" +
+	"Hello Bob,  \r\n" +
+	"\tthis body is signed.\r\n"
+
+// sendThrough runs one transaction from 127.0.0.1 and returns the
+// replies to MAIL and to the end of DATA (0 when MAIL was refused).
+func sendThrough(t *testing.T, addr, msg string) (mailCode, dataCode int, text string) {
+	t.Helper()
+	c := dialFrom(t, "127.0.0.1", addr)
+	c.must("EHLO client.example.org", 250)
+	mailCode, text = c.cmd("MAIL FROM:<alice@example.org>")
+	if mailCode != 250 {
+		return mailCode, 0, text
+	}
+	c.must("RCPT TO:<bob@example.test>", 250)
+	c.must("DATA", 354)
+	c.send(msg + ".\r\n")
+	dataCode, text = c.reply()
+	c.cmd("QUIT")
+	return mailCode, dataCode, text
+}
+
+// verifyWithOpenDKIM checks a delivered message with opendkim's test mode.
+func verifyWithOpenDKIM(t *testing.T, opendkim string, dns *dnstest.Server, msg string) string {
+	t.Helper()
+	dir := t.TempDir()
+	host, port, _ := strings.Cut(dns.Addr, ":")
+	conf := filepath.Join(dir, "verify.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("Mode v\nNameservers %s@%s\nAlwaysAddARHeader yes\nSyslog no\n", host, port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "delivered.eml")
+	if err := os.WriteFile(file, []byte(msg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(opendkim, "-x", conf, "-vv", "-t", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("opendkim -t: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// TestMilterOpenDKIMSigns sends mail through postern with Debian's
+// opendkim as its milter, and checks that the delivered message carries
+// opendkim's signature and that the signature verifies.
+func TestMilterOpenDKIMSigns(t *testing.T) {
+	opendkim := testenv.LookPath(t, "opendkim")
+	keyFile, record := opendkimKey(t, t.TempDir())
+	dns := dnstest.Start(t, dnstest.Zone{"milter._domainkey.example.org TXT": {record}})
+	socket := startOpenDKIM(t, opendkim, keyFile, dns)
+
+	s := newServer(t, serverConfig{Extra: milterConfig(socket, "T", dns)})
+	s.addUser("bob@example.test", "bob-password-1")
+	s.start()
+	if _, code, text := sendThrough(t, s.MTA, milterMessage); code != 250 {
+		t.Fatalf("DATA: %s", text)
+	}
+	msgs := s.waitMaildir("bob@example.test", 1, 10*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("delivered %d messages\n%s", len(msgs), s.logs())
+	}
+	// Maildir files end lines in LF; the message travels with CRLF.
+	msg := strings.ReplaceAll(msgs[0], "\n", "\r\n")
+	if !strings.Contains(msg, "DKIM-Signature:") || !strings.Contains(msg, "d=example.org") {
+		t.Fatalf("no DKIM-Signature from opendkim:\n%s", msg)
+	}
+	if !strings.Contains(msg, milterMessage[:strings.Index(milterMessage, "Date:")]) || !strings.HasSuffix(msg, "\r\n\r\nHello Bob,  \r\n\tthis body is signed.\r\n") {
+		t.Errorf("message content changed:\n%q", msg)
+	}
+	before := dns.Queries()
+	out := verifyWithOpenDKIM(t, opendkim, dns, msg)
+	if !strings.Contains(out, "dkim=pass") || !strings.Contains(out, "header.d=example.org") {
+		t.Errorf("opendkim does not verify the signature it made through postern:\n%s\nmessage:\n%s", out, msg)
+	}
+	if dns.Queries() <= before {
+		t.Error("the verifier did not query the loopback DNS server")
+	}
+	// Control: the same message with its body changed fails.
+	out = verifyWithOpenDKIM(t, opendkim, dns, strings.Replace(msg, "this body is signed", "this body is changed", 1))
+	if !strings.Contains(out, "dkim=fail") {
+		t.Errorf("a changed message still verifies:\n%s", out)
+	}
+	if !strings.Contains(s.logs(), "milter changes") {
+		t.Errorf("no log line for the milter's change:\n%s", s.logs())
+	}
+}
+
+// TestMilterDown checks F=T (451, nothing delivered) and no flags (the
+// mail passes unsigned) with no milter listening.
+func TestMilterDown(t *testing.T) {
+	dns := dnstest.Start(t, dnstest.Zone{})
+	dead := strings.TrimPrefix(freePort(t), "127.0.0.1:")
+	socket := "inet:" + dead + "@127.0.0.1"
+
+	closed := newServer(t, serverConfig{Extra: milterConfig(socket, "T", dns)})
+	closed.addUser("bob@example.test", "bob-password-1")
+	closed.start()
+	code, _, text := sendThrough(t, closed.MTA, milterMessage)
+	if code != 451 || !strings.Contains(text, "4.3.2") {
+		t.Errorf("F=T with the milter down: MAIL got %q, want 451 4.3.2", text)
+	}
+	if !strings.Contains(closed.logs(), "milter failed") {
+		t.Errorf("no log line for the failed milter:\n%s", closed.logs())
+	}
+
+	open := newServer(t, serverConfig{Extra: milterConfig(socket, "", dns)})
+	open.addUser("bob@example.test", "bob-password-1")
+	open.start()
+	if _, code, text := sendThrough(t, open.MTA, milterMessage); code != 250 {
+		t.Fatalf("no flags with the milter down: DATA got %q, want 250", text)
+	}
+	msgs := open.waitMaildir("bob@example.test", 1, 10*time.Second)
+	if len(msgs) != 1 || strings.Contains(msgs[0], "DKIM-Signature:") {
+		t.Fatalf("fail open: delivered %d messages:\n%s", len(msgs), strings.Join(msgs, "\n---\n"))
+	}
+	if len(closed.maildir("bob@example.test")) != 0 {
+		t.Error("F=T delivered mail while the milter was down")
+	}
+}
+
+// outputBuffer collects a program's output from several goroutines.
+type outputBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (o *outputBuffer) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *outputBuffer) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
