@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"net/netip"
 	"time"
 
 	"postern/internal/dnsbl"
 	"postern/internal/greylist"
 	"postern/internal/inbound"
+	"postern/internal/ratelimit"
 	"postern/internal/reputation"
 )
 
@@ -35,7 +38,7 @@ func checksStages(d *deps) ([]any, error) {
 	helo := &reputation.Helo{Level: map[string]reputation.HeloLevel{}, Hostname: cfg.Hostname,
 		IsLocal: d.relay.IsLocal, OwnAddrs: d.relay.OwnAddrs, Resolver: d.resolver, Exempt: exempt}
 	gs := k.GreylistSettings()
-	grey := &greylist.Greylist{Store: greylistStore(d), Delay: gs.Delay, RetryWindow: gs.RetryWindow, Expire: gs.Expire,
+	grey := &greylist.Greylist{Delay: gs.Delay, RetryWindow: gs.RetryWindow, Expire: gs.Expire,
 		AutoAllowAfter: gs.AutoAllowAfter, Listeners: map[string]bool{}, Exempt: exempt.Client, Log: d.log}
 
 	var any_ struct{ bl, rdns, greet, helo, grey bool }
@@ -74,16 +77,32 @@ func checksStages(d *deps) ([]any, error) {
 		stages = append(stages, helo)
 	}
 	if any_.grey {
+		var err error
+		if grey.Store, err = greylistStore(d); err != nil {
+			return nil, err
+		}
 		stages = append(stages, grey)
 	}
 	return stages, nil
 }
 
 // greylistStore is where greylisting keeps its state: the rate limits'
-// backend when there is one (shared through Redis by several nodes), an
-// in-process store otherwise.
-func greylistStore(d *deps) greylist.Store {
-	return &greylist.Memory{}
+// backend ([ratelimit] backend), so that nodes sharing a Redis share one
+// greylist; in-process otherwise. Only called when greylisting is on.
+func greylistStore(d *deps) (greylist.Store, error) {
+	rl := d.cfg.RateLimit
+	if rl.Backend != "redis" {
+		return ratelimit.NewMemory(ratelimit.MemoryOptions{}), nil
+	}
+	r, err := ratelimit.NewRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix})
+	if err != nil {
+		return nil, fmt.Errorf("greylist: %w", err)
+	}
+	d.tasks = append(d.tasks, func(ctx context.Context) {
+		<-ctx.Done()
+		r.Close()
+	})
+	return r, nil
 }
 
 var (
