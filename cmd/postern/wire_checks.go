@@ -41,42 +41,42 @@ func checksStages(d *deps) ([]any, error) {
 	grey := &greylist.Greylist{Delay: gs.Delay, RetryWindow: gs.RetryWindow, Expire: gs.Expire,
 		AutoAllowAfter: gs.AutoAllowAfter, Listeners: map[string]bool{}, Exempt: exempt.Client, Log: d.log}
 
-	var any_ struct{ bl, rdns, greet, helo, grey bool }
+	var used struct{ bl, rdns, greet, helo, grey bool }
 	for _, l := range cfg.Listeners {
 		lc := cfg.ListenerChecks(l)
 		d.log.Debug("checks", "listener", l.Name, "settings", lc.String())
 		if lc.DNSBL && len(bl.Lists) > 0 {
-			bl.Listeners[l.Name], any_.bl = true, true
+			bl.Listeners[l.Name], used.bl = true, true
 		}
 		if p, _ := reputation.ParseRDNSPolicy(lc.RDNS); p != reputation.RDNSOff {
-			rdns.Policy[l.Name], any_.rdns = p, true
+			rdns.Policy[l.Name], used.rdns = p, true
 		}
 		if lc.GreetPause > 0 {
-			greet.Pause[l.Name], any_.greet = lc.GreetPause, true
+			greet.Pause[l.Name], used.greet = lc.GreetPause, true
 		}
 		if h, _ := reputation.ParseHeloLevel(lc.Helo); h != reputation.HeloOff {
-			helo.Level[l.Name], any_.helo = h, true
+			helo.Level[l.Name], used.helo = h, true
 		}
 		if lc.Greylist {
-			grey.Listeners[l.Name], any_.grey = true, true
+			grey.Listeners[l.Name], used.grey = true, true
 		}
 	}
 	// Cheapest first: the early talker is decided before any lookup, a
 	// listed client is refused before its reverse DNS matters.
 	var stages []any
-	if any_.greet {
+	if used.greet {
 		stages = append(stages, greet)
 	}
-	if any_.bl {
+	if used.bl {
 		stages = append(stages, bl)
 	}
-	if any_.rdns {
+	if used.rdns {
 		stages = append(stages, rdns)
 	}
-	if any_.helo {
+	if used.helo {
 		stages = append(stages, helo)
 	}
-	if any_.grey {
+	if used.grey {
 		var err error
 		if grey.Store, err = greylistStore(d); err != nil {
 			return nil, err
