@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"postern/internal/dnstest"
+	"postern/internal/testenv"
 )
 
 // checksConfig is the TOML of a test of [checks]: DNS from srv, no greet
@@ -234,6 +236,49 @@ helo = "strict"
 	// Trusted clients are exempt.
 	c = dialFrom(t, "127.0.0.1", s.MTA)
 	c.must("EHLO my_laptop", 250)
+}
+
+// Without [checks], unknown clients of the mta listener wait one second
+// for the greeting, and one that talks first is refused.
+func TestChecksDefaultGreetPause(t *testing.T) {
+	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}})
+	s.start()
+	c := dialNoGreeting(t, "127.0.0.6", s.MTA)
+	c.send("EHLO spam.test\r\n")
+	if code, text := c.reply(); code != 554 {
+		t.Errorf("early talker with the default settings: %s", text)
+	}
+	// Submission clients are not paused.
+	c = dialNoGreeting(t, "127.0.0.6", s.Sub)
+	c.send("EHLO laptop\r\n")
+	if code, text := c.reply(); code != 220 {
+		t.Errorf("submission: %s", text)
+	}
+}
+
+// A HELO check on a submission listener spares users who authenticate:
+// mail programs say EHLO with whatever name the laptop has.
+func TestChecksHeloSparesAuthenticatedUsers(t *testing.T) {
+	swaks := testenv.LookPath(t, "swaks")
+	srv := dnstest.Start(t, dnstest.Zone{})
+	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}, Extra: checksConfig(srv, `
+[checks.helo]
+level = "normal"
+[[checks.listener]]
+name = "submission"
+helo = "normal"
+`)})
+	s.addUser("alice@example.test", "s3cret pass")
+	s.start()
+	out, err := exec.Command(swaks, "--server", s.Sub, "--ehlo", "my_laptop", "--tls", "--auth", "PLAIN",
+		"--auth-user", "alice@example.test", "--auth-password", "s3cret pass",
+		"--from", "alice@example.test", "--to", "alice@example.test", "--body", "from my laptop").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "queued as") {
+		t.Fatalf("authenticated submission with a bad EHLO: %v\n%s", err, out)
+	}
+	// The same name from another server on the mta listener is refused.
+	c := dialFrom(t, "127.0.0.2", s.MTA)
+	c.must("EHLO my_laptop", 501)
 }
 
 func TestChecksGreylist(t *testing.T) {
