@@ -258,3 +258,112 @@ func (o *outputBuffer) String() string {
 	defer o.mu.Unlock()
 	return o.b.String()
 }
+
+// startRspamd runs Debian's rspamd with its proxy worker as a milter on a
+// loopback port: a minimal configuration of our own (no modules, so no
+// network besides the loopback DNS server), every message over the
+// add_header threshold, GTUBE rejected by rspamd's core.
+func startRspamd(t *testing.T, rspamd string, dns *dnstest.Server) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	if err := os.Chmod(dir, 0o777); err != nil { // rspamd drops to nobody
+		t.Fatal(err)
+	}
+	port := strings.TrimPrefix(freePort(t), "127.0.0.1:")
+	conf := filepath.Join(dir, "rspamd.conf")
+	text := fmt.Sprintf(`options {
+  pidfile = "%s/rspamd.pid";
+  dns { nameserver = ["%s"]; timeout = 1s; retransmits = 1; }
+}
+logging { type = "console"; level = "notice"; }
+actions { reject = 15; add_header = -1; }
+worker "rspamd_proxy" {
+  bind_socket = "127.0.0.1:%s";
+  milter = yes;
+  timeout = 60s;
+  count = 1;
+  upstream "local" { default = yes; self_scan = yes; }
+}
+`, dir, dns.Addr, port)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(rspamd, "-f", "-u", "nobody", "-g", "nogroup", "-c", conf)
+	if os.Geteuid() != 0 {
+		cmd = exec.Command(rspamd, "-f", "-c", conf)
+	}
+	var out outputBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("rspamd output:\n%s", out.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-done:
+			t.Fatalf("rspamd exited:\n%s", out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rspamd did not listen on %s:\n%s", port, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "inet:127.0.0.1:" + port
+}
+
+// gtube is SpamAssassin's test pattern, which rspamd rejects.
+const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+// TestMilterRspamd runs mail through rspamd's milter: a message gets
+// rspamd's header, the GTUBE message is refused with rspamd's reply.
+func TestMilterRspamd(t *testing.T) {
+	rspamd := testenv.LookPath(t, "rspamd")
+	dns := dnstest.Start(t, dnstest.Zone{})
+	socket := startRspamd(t, rspamd, dns)
+	extra := strings.Replace(milterConfig(socket, "T", dns), `name = "opendkim"`, `name = "rspamd"`, 1)
+	s := newServer(t, serverConfig{Extra: extra})
+	s.addUser("bob@example.test", "bob-password-1")
+	s.start()
+
+	if _, code, text := sendThrough(t, s.MTA, milterMessage); code != 250 {
+		t.Fatalf("DATA: %s", text)
+	}
+	msgs := s.waitMaildir("bob@example.test", 1, 10*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("delivered %d messages", len(msgs))
+	}
+	if !strings.Contains(msgs[0], "\nX-Spam: Yes\n") {
+		t.Errorf("no X-Spam header from rspamd:\n%s", msgs[0])
+	}
+
+	spam := strings.Replace(milterMessage, "this body is signed.", gtube, 1)
+	_, code, text := sendThrough(t, s.MTA, spam)
+	if code != 554 || !strings.Contains(text, "5.7.1 Gtube pattern") {
+		t.Fatalf("GTUBE: DATA got %q, want rspamd's 554 5.7.1 Gtube pattern", text)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := len(s.maildir("bob@example.test")); n != 1 {
+		t.Errorf("%d messages delivered, want only the first", n)
+	}
+}
