@@ -18,12 +18,16 @@ import (
 	"postern/internal/users"
 )
 
-const userUsage = `usage: postern user add|passwd|del|list [-config FILE] [--password-stdin] [ADDRESS]
+const userUsage = `usage: postern user add|passwd|del|list|suspend|resume|revoke [-config FILE] [--password-stdin] [ADDRESS]
 
   add ADDRESS      add a user (an AUTH login that owns the mailbox of ADDRESS)
   passwd ADDRESS   change a user's password
   del ADDRESS      remove a user
-  list             print every user
+  list             print every user (suspended and revoked ones marked)
+  suspend ADDRESS  stop a user: no login, their queued and new mail is held
+  resume ADDRESS   lift a suspension; held mail leaves at its next retry
+  revoke ADDRESS   make the password unusable at once (open sessions end at
+                   their next MAIL FROM); set a new one with passwd
 
 The password is prompted for twice on the terminal, or read from the first
 line of standard input with --password-stdin. Users live in data_dir/users
@@ -67,7 +71,7 @@ func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 	switch action {
 	case "list":
 		want = 0
-	case "add", "passwd", "del":
+	case "add", "passwd", "del", "suspend", "resume", "revoke":
 	default:
 		fmt.Fprintf(errw, "postern user: unknown action %q\n", action)
 		fs.Usage()
@@ -89,7 +93,17 @@ func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 	}
 	if action == "list" {
 		for _, u := range store.List() {
-			fmt.Fprintln(out, u)
+			st := store.State(u)
+			switch {
+			case st.Suspended && st.Revoked:
+				fmt.Fprintln(out, u, "(suspended, revoked)")
+			case st.Suspended:
+				fmt.Fprintln(out, u, "(suspended)")
+			case st.Revoked:
+				fmt.Fprintln(out, u, "(revoked)")
+			default:
+				fmt.Fprintln(out, u)
+			}
 		}
 		return 0
 	}
@@ -120,6 +134,12 @@ func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 		}
 	case "del":
 		err = store.Del(addr)
+	case "suspend":
+		err = store.Suspend(addr)
+	case "resume":
+		err = store.Resume(addr)
+	case "revoke":
+		err = store.Revoke(addr)
 	}
 	if err != nil {
 		fmt.Fprintf(errw, "postern user %s: %v\n", action, err)

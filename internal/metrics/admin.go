@@ -42,6 +42,9 @@ type AdminOptions struct {
 	Alerts func() []string
 	// Healthy reports whether the server can take mail (nil: always).
 	Healthy func() error
+	// Reload rereads maps and users (POST /reload, as SIGHUP does);
+	// nil means 404. Only loopback should reach the admin listener.
+	Reload func() error
 }
 
 // Handler serves /metrics, /healthz and /status.
@@ -59,6 +62,17 @@ func (m *Metrics) Handler(opt AdminOptions) http.Handler {
 		}
 		w.Write([]byte("ok\n"))
 	})
+	if opt.Reload != nil {
+		mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if err := opt.Reload(); err != nil {
+				w.WriteHeader(http.StatusInternalServerError)
+				w.Write([]byte("reload failed: " + err.Error() + "\n"))
+				return
+			}
+			w.Write([]byte("reloaded\n"))
+		})
+	}
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		st := opt.Status
 		st.Queue = m.Queue()

@@ -124,8 +124,10 @@ func TestAdminHandler(t *testing.T) {
 	m.DNSBLHit("zen.example.org.")
 	m.SetQueue(func() QueueStats { return QueueStats{Messages: 3, Deferred: 1, OldestAge: time.Minute} })
 	m.Rejected(Reject{Stage: "connect", Code: 554, Client: "192.0.2.9", Rule: "listed on zen"})
+	reloads := 0
 	srv := httptest.NewServer(m.Handler(AdminOptions{Status: Status{Hostname: "mx.example.org"},
-		Alerts: func() []string { return []string{"user a@example.org"} }}))
+		Alerts: func() []string { return []string{"user a@example.org"} },
+		Reload: func() error { reloads++; return nil }}))
 	defer srv.Close()
 
 	body := get(t, srv.URL+"/metrics")
@@ -144,6 +146,12 @@ func TestAdminHandler(t *testing.T) {
 	}
 	if got := get(t, srv.URL+"/healthz"); got != "ok\n" {
 		t.Errorf("/healthz = %q", got)
+	}
+	if resp, err := http.Post(srv.URL+"/reload", "text/plain", nil); err != nil || resp.StatusCode != 200 || reloads != 1 {
+		t.Errorf("POST /reload: %v %v, %d reloads", resp, err, reloads)
+	}
+	if resp, err := http.Get(srv.URL + "/reload"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /reload: %v %v", resp, err)
 	}
 	var st Status
 	if err := json.Unmarshal([]byte(get(t, srv.URL+"/status")), &st); err != nil {
