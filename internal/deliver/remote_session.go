@@ -206,8 +206,9 @@ func (r *Remote) open(ctx context.Context, id string, dest Destination, t target
 		return fail(err)
 	}
 	// A server greeting with our own name is ourselves: mail would loop
-	// (Postfix says "mail for ... loops back to myself").
-	if strings.EqualFold(c.ServerName(), r.Hostname) {
+	// (Postfix says "mail for ... loops back to myself"). A name without
+	// a dot ("localhost") proves nothing: many hosts share it.
+	if strings.Contains(r.Hostname, ".") && strings.EqualFold(c.ServerName(), r.Hostname) {
 		return fail(replyLoopsBack.With(fmt.Errorf("%s[%s]:%d greets as %s", t.name, t.ip, t.port, r.Hostname)))
 	}
 	if err := c.Hello(ctx, r.Hostname); err != nil {
