@@ -90,9 +90,11 @@ type wireMX struct {
 	Addr     string
 	Port     int
 	breakTLS bool
-	mu       sync.Mutex
-	data     []string
-	conns    int
+	// rcpt, when set, answers RCPT TO (for refusals); "" means 250.
+	rcpt  func(cmd string) string
+	mu    sync.Mutex
+	data  []string
+	conns int
 }
 
 func startWireMX(t *testing.T, breakTLS bool) *wireMX {
@@ -161,6 +163,8 @@ func (m *wireMX) session(c net.Conn) {
 		case cmd == "QUIT":
 			w("221 bye")
 			return
+		case strings.HasPrefix(cmd, "RCPT") && m.rcpt != nil && m.rcpt(cmd) != "":
+			w(m.rcpt(cmd))
 		default:
 			w("250 ok")
 		}
@@ -349,5 +353,39 @@ func TestRelayToPostfixMX(t *testing.T) {
 	}
 	if !strings.Contains(pf.log(), "starttls=1") {
 		t.Errorf("Postfix did not see TLS:\n%s", pf.log())
+	}
+}
+
+// A next hop's refusals reach the queue per recipient: 5xx fails the
+// recipient for good, 4xx defers it, the others are delivered.
+func TestRelayPerRecipientReplies(t *testing.T) {
+	mx := startWireMX(t, false)
+	mx.rcpt = func(cmd string) string {
+		switch {
+		case strings.Contains(cmd, "<PERM@"):
+			return "550 5.1.1 no such user here"
+		case strings.Contains(cmd, "<TEMP@"):
+			return "452 4.2.2 mailbox full"
+		}
+		return ""
+	}
+	dns := dnstest.Start(t, dnstest.Zone{"remote.example. MX": {"10 mx.remote.example."}, "mx.remote.example. A": {"127.0.0.1"}})
+	s := newServer(t, serverConfig{Extra: relayConfig(dns.Addr, mx.Port, "")})
+	s.start()
+	relayOne(t, s, "alice@example.test", "ok@remote.example,perm@remote.example,temp@remote.example", "Subject: mixed\r\n\r\nhi\r\n")
+	if got := mx.wait(1, 20*time.Second); len(got) != 1 {
+		t.Fatalf("accepted recipient not delivered\n%s", s.logs())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && !(strings.Contains(s.logs(), "delivery deferred") && strings.Contains(s.logs(), "delivery failed")) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	logs := s.logs()
+	for _, want := range []string{"delivered id=", "rcpt=ok@remote.example",
+		"delivery failed", "rcpt=perm@remote.example", "550 5.1.1 no such user here",
+		"delivery deferred", "rcpt=temp@remote.example", "452 4.2.2 mailbox full"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
 	}
 }
