@@ -514,6 +514,8 @@ func TestBadChangesFailTheMilter(t *testing.T) {
 			return gomilter.RespAccept, m.AddRecipient("no spaces allowed@example.test")
 		},
 		"bad header name": func(m *gomilter.Modifier) (gomilter.Response, error) {
+			m.AddRecipient("carol@example.test")
+			m.ChangeFrom("<x@example.org>")
 			return gomilter.RespAccept, m.AddHeader("Bad Name", "x")
 		},
 		"not negotiated": func(m *gomilter.Modifier) (gomilter.Response, error) {
@@ -530,7 +532,7 @@ func TestBadChangesFailTheMilter(t *testing.T) {
 			cl, _ := connect(t, c, "mta")
 			v, msg := cl.transaction(testMsg)
 			refusedWith(t, name, v, 451)
-			if msg != testMsg || cl.txn.Env.From != "alice@example.org" {
+			if msg != testMsg || cl.txn.Env.From != "alice@example.org" || cl.txn.From.String() != "alice@example.org" || len(cl.txn.Env.Rcpts) != 1 {
 				t.Errorf("message or envelope changed by a failed milter: %q %q", msg, cl.txn.Env.From)
 			}
 		})

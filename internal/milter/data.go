@@ -108,6 +108,11 @@ var needs = map[gomilter.ModifyActCode]gomilter.OptAction{
 func (c *Checker) apply(ctx context.Context, st *mstate, t *inbound.Txn, m *inbound.Message,
 	fields []field, bodyStart int64, mods []gomilter.ModifyAction) (*inbound.Verdict, error) {
 	allowed := offeredActions & st.l.s.ActionOpts
+	// The changes go to copies first: a bad change fails the milter with
+	// none of its changes applied.
+	env := *t.Env
+	env.Rcpts = append([]envelope.Recipient(nil), t.Env.Rcpts...)
+	from := t.From
 	var (
 		rewrite  bool
 		replaced bool
@@ -145,19 +150,19 @@ func (c *Checker) apply(ctx context.Context, st *mstate, t *inbound.Txn, m *inbo
 		case gomilter.ActAddRcpt:
 			var p smtp.Path
 			if p, err = milterPath(mod.Rcpt, false); err == nil {
-				addRcpt(t.Env, p.String())
+				addRcpt(&env, p.String())
 				changes = append(changes, "add recipient "+p.String())
 			}
 		case gomilter.ActDelRcpt:
 			var p smtp.Path
 			if p, err = milterPath(mod.Rcpt, false); err == nil {
-				delRcpt(t.Env, p.String())
+				delRcpt(&env, p.String())
 				changes = append(changes, "delete recipient "+p.String())
 			}
 		case gomilter.ActChangeFrom:
 			var p smtp.Path
 			if p, err = milterPath(mod.From, true); err == nil {
-				t.From, t.Env.From = p, p.String()
+				from, env.From = p, p.String()
 				changes = append(changes, "change sender to <"+p.String()+">")
 			}
 		case gomilter.ActQuarantine:
@@ -183,6 +188,7 @@ func (c *Checker) apply(ctx context.Context, st *mstate, t *inbound.Txn, m *inbo
 			return nil, fmt.Errorf("rewriting the message: %w", err)
 		}
 	}
+	t.Env.Rcpts, t.Env.From, t.From = env.Rcpts, env.From, from
 	if len(changes) > 0 {
 		c.log.InfoContext(ctx, "milter changes", "conn", t.Conn.ID, "msg", t.Env.ID, "milter", st.f.Name,
 			"changes", strings.Join(changes, ", "))
