@@ -35,12 +35,17 @@ func mailauthStages(d *deps) ([]any, error) {
 		Resolver:          d.resolver,
 		Log:               d.log,
 		Trusted:           cfg.Trusted,
+		NoSPF:             !cfg.SPF.Check,
+		NoDKIM:            !cfg.DKIM.Verify,
+		NoDMARC:           !cfg.DMARC.Check,
 		SPFRejectFail:     cfg.SPF.RejectFail,
 		DKIMMaxSignatures: cfg.DKIM.MaxSignatures,
 		Enforce:           dmarc.EnforceOptions{Enforce: cfg.DMARC.Enforce, Quarantine: cfg.DMARC.Quarantine},
 		Local:             dmarc.LocalPolicy{TrustedForwarders: nets, TrustedHosts: hosts},
 		Store:             store,
 	})
+	// Even with every check off, the verifier removes forged
+	// Authentication-Results in our name.
 	stages := []any{v}
 	if cfg.DMARC.ReportInbox != "" {
 		stages = append(stages, &mailauth.ReportInbox{Addr: cfg.DMARC.ReportInbox,

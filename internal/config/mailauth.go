@@ -9,6 +9,9 @@ import (
 
 // SPF is the [spf] table.
 type SPF struct {
+	// Check runs SPF on mail from other domains' servers; false when
+	// another filter does it.
+	Check bool `toml:"check"`
 	// RejectFail refuses mail whose SPF result is fail (550 5.7.23 at
 	// RCPT); false leaves the decision to DMARC.
 	RejectFail bool `toml:"reject_fail"`
@@ -16,6 +19,7 @@ type SPF struct {
 
 // DKIM is the [dkim] table.
 type DKIM struct {
+	Verify        bool          `toml:"verify"`         // verify signatures of mail from other domains' servers
 	Sign          bool          `toml:"sign"`           // sign mail of authenticated and trusted clients
 	ActivateAfter time.Duration `toml:"activate_after"` // from keygen to the first signature
 	MaxSignatures int           `toml:"max_signatures"` // signatures verified per incoming message
@@ -23,6 +27,7 @@ type DKIM struct {
 
 // DMARC is the [dmarc] table.
 type DMARC struct {
+	Check             bool          `toml:"check"`              // evaluate DMARC on mail from other domains' servers
 	Enforce           bool          `toml:"enforce"`            // act on p=reject and p=quarantine
 	Quarantine        string        `toml:"quarantine"`         // "junk" or "hold"
 	TrustedForwarders []string      `toml:"trusted_forwarders"` // addresses, networks or host names
@@ -41,11 +46,11 @@ const (
 )
 
 func defaultDKIM() DKIM {
-	return DKIM{Sign: true, ActivateAfter: DefaultDKIMActivateAfter, MaxSignatures: DefaultDKIMMaxSignatures}
+	return DKIM{Verify: true, Sign: true, ActivateAfter: DefaultDKIMActivateAfter, MaxSignatures: DefaultDKIMMaxSignatures}
 }
 
 func defaultDMARC() DMARC {
-	return DMARC{Enforce: true, Quarantine: "junk", ReportInterval: DefaultReportInterval}
+	return DMARC{Check: true, Enforce: true, Quarantine: "junk", ReportInterval: DefaultReportInterval}
 }
 
 // DKIMDir is where DKIM signing keys live: DKIMDir/DOMAIN/SELECTOR.key.
@@ -55,8 +60,16 @@ func (c *Config) DKIMDir() string { return filepath.Join(c.DataDir, "dkim") }
 // received/ the reports other receivers sent.
 func (c *Config) DMARCDir() string { return filepath.Join(c.DataDir, "dmarc") }
 
+func defaultSPF() SPF { return SPF{Check: true} }
+
 // mailauth validates [spf], [dkim] and [dmarc].
 func (d *decoder) mailauth(c *Config) {
+	if c.SPF.RejectFail && !c.SPF.Check {
+		d.warnf("spf.reject_fail", "spf.reject_fail has no effect with spf.check = false")
+	}
+	if c.DMARC.Check && !c.SPF.Check && !c.DKIM.Verify {
+		d.warnf("dmarc.check", "dmarc.check is on but spf.check and dkim.verify are off: every message with a DMARC policy fails it")
+	}
 	if c.DKIM.MaxSignatures == 0 {
 		if d.defined["dkim.max_signatures"] {
 			d.errorf("dkim.max_signatures", "dkim.max_signatures must be at least 1")

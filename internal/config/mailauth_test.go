@@ -14,10 +14,10 @@ func TestMailauthDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.SPF.RejectFail || !c.DKIM.Sign || c.DKIM.ActivateAfter != 72*time.Hour || c.DKIM.MaxSignatures != 5 {
+	if c.SPF.RejectFail || !c.SPF.Check || !c.DKIM.Verify || !c.DKIM.Sign || c.DKIM.ActivateAfter != 72*time.Hour || c.DKIM.MaxSignatures != 5 {
 		t.Errorf("spf/dkim defaults: %+v %+v", c.SPF, c.DKIM)
 	}
-	want := DMARC{Enforce: true, Quarantine: "junk", ReportFrom: "dmarc-reports@mx.example.test", ReportInterval: 24 * time.Hour}
+	want := DMARC{Check: true, Enforce: true, Quarantine: "junk", ReportFrom: "dmarc-reports@mx.example.test", ReportInterval: 24 * time.Hour}
 	if !reflect.DeepEqual(c.DMARC, want) {
 		t.Errorf("dmarc defaults: %+v, want %+v", c.DMARC, want)
 	}
@@ -49,7 +49,7 @@ report_inbox = "dmarc@example.test"
 	if !c.SPF.RejectFail || c.DKIM.Sign || c.DKIM.ActivateAfter != 48*time.Hour || c.DKIM.MaxSignatures != 3 {
 		t.Errorf("spf/dkim: %+v %+v", c.SPF, c.DKIM)
 	}
-	want := DMARC{Enforce: false, Quarantine: "hold", ReportFrom: "reports@mx.example.test", ReportInterval: 6 * time.Hour,
+	want := DMARC{Check: true, Enforce: false, Quarantine: "hold", ReportFrom: "reports@mx.example.test", ReportInterval: 6 * time.Hour,
 		ReportInbox:       "dmarc@example.test",
 		TrustedForwarders: []string{"192.0.2.0/24", "2001:db8::1", ".lists.example.net", "fwd.example.org"}}
 	if !reflect.DeepEqual(c.DMARC, want) {
@@ -75,7 +75,15 @@ func TestMailauthProblems(t *testing.T) {
 			t.Errorf("%q: %v, want %q", tc.text, err, tc.want)
 		}
 	}
-	_, warns, err := Load(writeConfig(t, mailauthBase+"[dkim]\nactivate_after = \"1m\"\n"))
+	_, warns, err := Load(writeConfig(t, mailauthBase+"[spf]\ncheck = false\nreject_fail = true\n"))
+	if err != nil || len(warns) != 1 || !strings.Contains(warns[0].String(), "spf.reject_fail has no effect") {
+		t.Errorf("reject_fail without check: %v %v", err, warns)
+	}
+	_, warns, err = Load(writeConfig(t, mailauthBase+"[spf]\ncheck = false\n[dkim]\nverify = false\n"))
+	if err != nil || len(warns) != 1 || !strings.Contains(warns[0].String(), "every message with a DMARC policy fails it") {
+		t.Errorf("dmarc without spf and dkim: %v %v", err, warns)
+	}
+	_, warns, err = Load(writeConfig(t, mailauthBase+"[dkim]\nactivate_after = \"1m\"\n"))
 	if err != nil || len(warns) != 1 || !strings.Contains(warns[0].String(), "dkim.activate_after 1m0s is short") {
 		t.Errorf("short activate_after: %v %v", err, warns)
 	}

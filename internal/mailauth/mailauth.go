@@ -28,6 +28,9 @@ type Options struct {
 	// Trusted reports whether a client is one of our own hosts
 	// (trusted_networks); nil means none is.
 	Trusted func(netip.Addr) bool
+	// NoSPF, NoDKIM and NoDMARC turn a check off ([spf] check, [dkim]
+	// verify, [dmarc] check set to false), when another filter does it.
+	NoSPF, NoDKIM, NoDMARC bool
 	// SPFRejectFail refuses an SPF fail at RCPT ([spf] reject_fail).
 	SPFRejectFail bool
 	// DKIMMaxSignatures caps the signatures verified per message; 0

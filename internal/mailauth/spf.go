@@ -29,7 +29,7 @@ func NewVerifier(opt Options) *Verifier {
 // identity with the null sender (RFC 7208 2.4), and keeps the result for
 // RCPT and DMARC.
 func (v *Verifier) CheckMail(ctx context.Context, t *inbound.Txn) *inbound.Verdict {
-	if exempt(t.Conn, v.opt.Trusted) {
+	if v.opt.NoSPF || exempt(t.Conn, v.opt.Trusted) {
 		return nil
 	}
 	r := spf.Check(ctx, v.opt.Resolver, v.opt.Log, t.Conn.IP(), t.Conn.Helo, t.Env.From)

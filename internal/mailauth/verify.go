@@ -37,9 +37,13 @@ func (v *Verifier) CheckData(ctx context.Context, t *inbound.Txn, m *inbound.Mes
 		v.removeForged(ctx, m)
 		return nil
 	}
-	dk, err := dkim.Verify(ctx, v.opt.Resolver, v.opt.Log, m.Reader(), dkim.VerifyOptions{MaxSignatures: v.opt.DKIMMaxSignatures})
-	if err != nil {
-		v.opt.Log.InfoContext(ctx, "dkim: message unreadable", "from", t.Env.From, "err", err)
+	var dk []dkim.Result
+	if !v.opt.NoDKIM {
+		var err error
+		dk, err = dkim.Verify(ctx, v.opt.Resolver, v.opt.Log, m.Reader(), dkim.VerifyOptions{MaxSignatures: v.opt.DKIMMaxSignatures})
+		if err != nil {
+			v.opt.Log.InfoContext(ctx, "dkim: message unreadable", "from", t.Env.From, "err", err)
+		}
 	}
 	// Verified on the message as received; only then are forged
 	// results removed (a signature might cover them).
@@ -47,7 +51,10 @@ func (v *Verifier) CheckData(ctx context.Context, t *inbound.Txn, m *inbound.Mes
 
 	sr, _ := t.Values[spfKey{}].(*spf.Result)
 	froms := m.Header()["From"]
-	domains := fromDomains(froms)
+	var domains []string
+	if !v.opt.NoDMARC {
+		domains = fromDomains(froms)
+	}
 	var results []dmarc.Result
 	in := v.input(t, sr, dk)
 	for _, d := range domains {
@@ -60,9 +67,11 @@ func (v *Verifier) CheckData(ctx context.Context, t *inbound.Txn, m *inbound.Mes
 	if sr != nil {
 		t.AddHeader("Received-SPF", strings.TrimPrefix(sr.ReceivedSPF(v.opt.Hostname), "Received-SPF: "))
 	}
-	t.AddHeader("Authentication-Results", v.authResults(sr, dk, results, len(froms)))
+	if ar := v.authResults(sr, dk, results, len(froms)); ar != "" {
+		t.AddHeader("Authentication-Results", ar)
+	}
 
-	if len(froms) != 1 && v.opt.Enforce.Enforce {
+	if len(froms) != 1 && v.opt.Enforce.Enforce && !v.opt.NoDMARC {
 		// RFC 7489 6.6.1: a message without exactly one From field
 		// cannot be checked reliably; RFC 5322 3.6 makes it invalid.
 		return &inbound.Verdict{Reply: replyFromCount, Rule: fmt.Sprintf("%d From header fields (dmarc.enforce)", len(froms))}
@@ -135,22 +144,27 @@ func (v *Verifier) enforce(results []dmarc.Result) *inbound.Verdict {
 }
 
 // authResults formats the Authentication-Results value (RFC 8601 2.2),
-// one method per line.
+// one method per line; "" when no check ran.
 func (v *Verifier) authResults(sr *spf.Result, dk []dkim.Result, dm []dmarc.Result, froms int) string {
 	var rs []authres.Result
 	if sr != nil {
 		rs = append(rs, sr.AuthResult())
 	}
-	rs = append(rs, dkim.AuthResults(dk)...)
+	if !v.opt.NoDKIM {
+		rs = append(rs, dkim.AuthResults(dk)...)
+	}
 	for _, r := range dm {
 		rs = append(rs, r.AuthResult())
 	}
-	if len(dm) == 0 {
+	if len(dm) == 0 && !v.opt.NoDMARC {
 		why := "no From header field"
 		if froms > 0 {
 			why = "no domain in the From header field"
 		}
 		rs = append(rs, &authres.DMARCResult{Value: authres.ResultNone, Reason: why})
+	}
+	if len(rs) == 0 {
+		return ""
 	}
 	var b bytes.Buffer
 	b.WriteString(v.opt.Hostname)

@@ -1,0 +1,150 @@
+package test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"postern/internal/dkim"
+	"postern/internal/dnstest"
+	"postern/internal/testenv"
+)
+
+// TestMailAuthCost measures what SPF, DKIM verification and DMARC cost
+// in accepted messages per second, as a ratio to Postfix on the same
+// machine at the same time: smtp-source sends the same DKIM-signed
+// message (SPF pass, DKIM pass, DMARC pass with p=reject, DNS answered by
+// a loopback server) to Postfix, to postern with the checks and to
+// postern with [spf] check, [dkim] verify and [dmarc] check off (the
+// client is a stranger to both). Rounds interleave the three so
+// that load from other work hits them alike. The checks must keep at
+// least 0.8 of postern's ratio to Postfix without them.
+//
+//	POSTERN_BENCH_MAILAUTH=1 go test -run TestMailAuthCost -v ./test
+//
+// POSTERN_BENCH_ROUNDS (default 7), POSTERN_BENCH_MESSAGES (default
+// 1000) and POSTERN_BENCH_SESSIONS (default 10) change the workload.
+func TestMailAuthCost(t *testing.T) {
+	if os.Getenv("POSTERN_BENCH_MAILAUTH") == "" {
+		t.Skip("a benchmark: set POSTERN_BENCH_MAILAUTH=1 to run it")
+	}
+	source := testenv.LookPath(t, "smtp-source")
+	rounds := envInt("POSTERN_BENCH_ROUNDS", 7)
+	msgs := envInt("POSTERN_BENCH_MESSAGES", 1000)
+	sessions := envInt("POSTERN_BENCH_SESSIONS", 10)
+
+	// A signing key for the sender's domain, and its DNS.
+	keyDir := t.TempDir()
+	_, pemKey, err := dkim.GenerateKey(dkim.AlgoRSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dkim.WriteKey(keyDir, "bench.example", "b1", pemKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := dkim.AddSelector(keyDir, "bench.example", dkim.Selector{Name: "b1", Algo: dkim.AlgoRSA, Created: time.Now().Add(-100 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := dkim.LoadKey(dkim.KeyPath(keyDir, "bench.example", "b1"))
+	rec, _ := dkim.PublicRecord(key)
+	srv := dnstest.Start(t, dnstest.Zone{
+		"bench.example. TXT":              {"v=spf1 ip4:127.0.0.1 -all"},
+		"_dmarc.bench.example. TXT":       {"v=DMARC1; p=reject"},
+		"b1._domainkey.bench.example TXT": {rec},
+	})
+	body := "From: Bench <sender@bench.example>\r\nTo: alice@example.test\r\nSubject: cost\r\n" +
+		"Date: Sat, 21 Nov 2026 01:00:00 +0000\r\nMessage-ID: <cost@bench.example>\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: text/plain; charset=us-ascii\r\n\r\n" + strings.Repeat(strings.Repeat("x", 70)+"\r\n", 70)
+	sig, err := dkim.NewSigner(slog.New(slog.DiscardHandler), dkim.SignOptions{Dir: keyDir}).Sign(context.Background(), "bench.example", strings.NewReader(body))
+	if err != nil || sig == "" {
+		t.Fatalf("sign: %q %v", sig, err)
+	}
+	msgFile := filepath.Join(t.TempDir(), "msg")
+	// smtp-source -F appends CRLF to each line itself.
+	if os.Getenv("POSTERN_BENCH_UNSIGNED") != "" {
+		sig = "" // to tell the cost of DKIM from that of SPF and DMARC
+	}
+	if err := os.WriteFile(msgFile, []byte(strings.ReplaceAll(sig+body, "\r\n", "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	pf := startPostfix(t, map[string]string{"relay_domains": "example.test", "relay_transport": "discard:"})
+	// Both servers take the client as a stranger (not in
+	// trusted_networks) and differ only in the three checks.
+	limits := "[ratelimit]\nconnections_per_ip_per_hour = -1\nmax_connections_per_ip = -1\n"
+	on := newServer(t, serverConfig{Trusted: []string{"::1/128"}, Extra: dnsExtra(srv) + limits})
+	off := newServer(t, serverConfig{Trusted: []string{"::1/128"}, Extra: dnsExtra(srv) + limits +
+		"[spf]\ncheck = false\n[dkim]\nverify = false\n[dmarc]\ncheck = false\n"})
+	for _, s := range []*server{on, off} {
+		s.addUser("alice@example.test", "pw")
+		s.start()
+	}
+	run := func(addr string) float64 {
+		start := time.Now()
+		out, err := exec.Command(source, "-s", strconv.Itoa(sessions), "-m", strconv.Itoa(msgs), "-F", msgFile,
+			"-f", "sender@bench.example", "-t", "alice@example.test", "-M", "client.bench.example", addr).CombinedOutput()
+		if err != nil {
+			t.Fatalf("smtp-source %s: %v\n%s", addr, err, out)
+		}
+		return float64(msgs) / time.Since(start).Seconds()
+	}
+	// Warm up, and check that the checks run and pass.
+	run(pf.SMTP)
+	run(off.MTA)
+	run(on.MTA)
+	got := on.waitMaildir("alice@example.test", msgs, 60*time.Second)
+	if len(got) == 0 || (sig != "" && !strings.Contains(got[0], "dkim=pass")) || !strings.Contains(got[0], "dmarc=pass") || !strings.Contains(got[0], "spf=pass") {
+		t.Fatalf("checks did not pass on the benchmark message:\n%.2000s", first(got))
+	}
+	if o := off.waitMaildir("alice@example.test", 1, 10*time.Second); len(o) == 0 || strings.Contains(o[0], "Authentication-Results: mx.example.test") {
+		t.Fatalf("checks ran although off:\n%.2000s", first(o))
+	}
+
+	var costs []float64
+	t.Logf("%5s %12s %12s %12s %8s %8s %8s", "round", "postfix/s", "off/s", "on/s", "off/pf", "on/pf", "on/off")
+	for r := 0; r < rounds; r++ {
+		rates := map[string]float64{}
+		order := []string{"postfix", "off", "on"}
+		for i := range order { // rotate the order each round
+			name := order[(i+r)%3]
+			switch name {
+			case "postfix":
+				rates[name] = run(pf.SMTP)
+			case "off":
+				rates[name] = run(off.MTA)
+			case "on":
+				rates[name] = run(on.MTA)
+			}
+		}
+		offRatio, onRatio := rates["off"]/rates["postfix"], rates["on"]/rates["postfix"]
+		costs = append(costs, onRatio/offRatio)
+		t.Logf("%5d %12.0f %12.0f %12.0f %8.2f %8.2f %8.2f", r+1, rates["postfix"], rates["off"], rates["on"], offRatio, onRatio, onRatio/offRatio)
+	}
+	sort.Float64s(costs)
+	median := costs[len(costs)/2]
+	t.Logf("median (ratio to Postfix with checks) / (ratio without) = %.2f over %d rounds of %d messages, %d sessions", median, rounds, msgs, sessions)
+	if median < 0.8 {
+		t.Errorf("SPF, DKIM and DMARC keep %.2f of the throughput ratio, want at least 0.8", median)
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return "(nothing delivered)"
+	}
+	return s[0]
+}
