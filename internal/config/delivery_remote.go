@@ -151,6 +151,9 @@ func (d *decoder) deliveryRemote(r *DeliveryRemote, base string) {
 
 // checkSmarthost accepts "host", "host:port", "[host]" and "[host]:port".
 func checkSmarthost(s string) error {
+	if strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return fmt.Errorf("%q: spaces or control characters", s)
+	}
 	host, port := s, ""
 	if strings.HasPrefix(s, "[") {
 		j := strings.IndexByte(s, ']')
@@ -201,7 +204,11 @@ func ReadSmarthostAuth(path string) (user, password string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	for n, line := range strings.Split(string(b), "\n") {
+	return parseSmarthostAuth(path, string(b))
+}
+
+func parseSmarthostAuth(path, text string) (user, password string, err error) {
+	for n, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(strings.TrimSuffix(line, "\r"))
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue

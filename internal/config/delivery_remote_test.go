@@ -123,3 +123,15 @@ func FuzzCheckSmarthost(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseSmarthostAuth(f *testing.F) {
+	f.Add("user pass\n")
+	f.Add("# c\n\n user\tpass \r\n")
+	f.Add("a b c")
+	f.Fuzz(func(t *testing.T, s string) {
+		u, p, err := parseSmarthostAuth("f", s)
+		if err == nil && (u == "" || p == "" || strings.ContainsAny(u+p, " \t\r\n")) {
+			t.Fatalf("%q -> %q %q", s, u, p)
+		}
+	})
+}

@@ -96,6 +96,9 @@ func (h Hop) String() string {
 // ParseHop reads "host", "host:port", "[host]" or "[host]:port".
 func ParseHop(s string) (Hop, error) {
 	var h Hop
+	if strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return h, fmt.Errorf("%q: spaces or control characters", s)
+	}
 	rest := s
 	if strings.HasPrefix(rest, "[") {
 		j := strings.IndexByte(rest, ']')
