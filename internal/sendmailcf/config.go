@@ -3,8 +3,25 @@ package sendmailcf
 import (
 	"bufio"
 	"fmt"
+	"regexp"
 	"strings"
 )
+
+// cfIDLine matches the version header m4 copies from each feature file.
+var cfIDLine = regexp.MustCompile(`^#####\s+\$Id: ([A-Za-z0-9_]+)\.m4,v `)
+
+// knownFeatures are the FEATURE names of sendmail 8.17's cf/feature
+// directory that the linter or importer care about.
+var knownFeatures = map[string]bool{
+	"promiscuous_relay": true, "relay_entire_domain": true, "relay_based_on_MX": true, "relay_local_from": true,
+	"relay_mail_from": true, "loose_relay_check": true, "accept_unresolvable_domains": true,
+	"accept_unqualified_senders": true, "msp": true, "no_default_msa": true, "access_db": true,
+	"use_cw_file": true, "use_ct_file": true, "virtusertable": true, "genericstable": true, "mailertable": true,
+	"dnsbl": true, "enhdnsbl": true, "relay_hosts_only": true, "delay_checks": true, "greet_pause": true,
+	"smrsh": true, "local_procmail": true, "nouucp": true, "always_add_domain": true, "masquerade_envelope": true,
+	"masquerade_entire_domain": true, "allmasquerade": true, "redirect": true, "blacklist_recipients": true,
+	"blocklist_recipients": true, "conncontrol": true, "ratecontrol": true,
+}
 
 // Setting is one value with the line that set it.
 type Setting struct {
@@ -148,6 +165,12 @@ func ParseCF(file, src string) (*Config, error) {
 	for sc.Scan() {
 		line++
 		l := sc.Text()
+		// m4 copies each included file's "#####  $Id: name.m4,v ..."
+		// header into the .cf, which is how FEATUREs can be read back.
+		if m := cfIDLine.FindStringSubmatch(l); m != nil && knownFeatures[m[1]] {
+			cfg.Features[m[1]] = Setting{Line: line}
+			continue
+		}
 		if l == "" || l[0] == '#' {
 			continue
 		}

@@ -94,20 +94,21 @@ func lintConfig(c *Config) []Finding {
 	add := func(line int, rule string, sev Severity, msg, fix string) {
 		out = append(out, Finding{File: c.File, Line: line, Rule: rule, Severity: sev, Message: msg, Fix: fix})
 	}
-	if c.Kind == "mc" {
-		for _, r := range featureRules {
-			if s, ok := c.Features[r.feature]; ok {
-				add(s.Line, r.rule, r.sev, r.msg, r.fix)
-			}
+	// In a .cf the FEATUREs come from the m4 headers (see ParseCF).
+	for _, r := range featureRules {
+		if s, ok := c.Features[r.feature]; ok {
+			add(s.Line, r.rule, r.sev, r.msg, c.fix(r.fix, "In the sendmail.mc this file was generated from: "+r.fix+" Then rebuild sendmail.cf."))
 		}
+	}
+	if c.Kind == "mc" {
 		if s, ok := c.Features["msp"]; ok && !strings.Contains(strings.ToLower(c.File), "submit") {
 			add(s.Line, "msp-in-mta", SevWarn,
 				"FEATURE(`msp') belongs in submit.mc (the local mail submission program); in the MTA's configuration it disables the daemon's relay checks for its configured host.",
 				"Remove FEATURE(`msp') from sendmail.mc; keep it in submit.mc only.")
 		}
-	} else {
+	} else if len(c.Features) == 0 {
 		add(0, "cf-features-unreadable", SevInfo,
-			"This is a generated sendmail.cf: the FEATUREs it was built from (promiscuous_relay, relay_based_on_MX ...) cannot be read back from it.",
+			"This sendmail.cf has no m4 file headers (\"#####  $Id: feature.m4\"), so the FEATUREs it was built from (promiscuous_relay, relay_based_on_MX ...) cannot be read back from it.",
 			"Lint the sendmail.mc it was generated from as well.")
 	}
 

@@ -97,6 +97,7 @@ func TestLintRules(t *testing.T) {
 		{"banner-forward", []string{"3 banner-version", "0 forward-path", "0 privacy-options", "0 ident-lookups", "0 no-starttls-cert"}, []string{"default-msa"}},
 		{"nested-ifdef", []string{"4 relay-entire-domain", "8 no-starttls-cert"}, nil},
 		{"cf-generated", []string{"0 cf-features-unreadable", "7 privacy-options", "9 auth-plaintext", "10 ident-lookups", "11 forward-path", "13 msa-all-addresses", "17 banner-version"}, []string{"dont-blame-sendmail", "no-starttls-cert"}},
+		{"cf-with-features", []string{"6 promiscuous-relay", "8 relay-based-on-mx"}, []string{"cf-features-unreadable", "default-msa", "ident-lookups", "privacy-options"}},
 		{"debian-default", []string{"0 ident-lookups", "0 forward-path", "0 no-starttls-cert", "62 privacy-options"}, []string{"default-msa", "msa-all-addresses", "promiscuous-relay"}},
 	}
 	for _, c := range cases {
