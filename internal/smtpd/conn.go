@@ -137,7 +137,7 @@ func (c *conn) serve() {
 // talksFirst waits up to d for the client to send anything before our
 // greeting (RFC 5321 4.3.1: the client must wait for it).
 func (c *conn) talksFirst(d time.Duration) (bool, error) {
-	c.nc.SetReadDeadline(time.Now().Add(d))
+	c.setReadDeadline(d)
 	_, err := c.r.Peek(1)
 	c.nc.SetReadDeadline(time.Time{})
 	if err == nil {
@@ -154,6 +154,19 @@ func (c *conn) talksFirst(d time.Duration) (bool, error) {
 		return false, nil
 	}
 	return false, err
+}
+
+// setReadDeadline arms the read deadline, unless Shutdown already asked
+// this connection to stop (then the read returns at once). Both happen
+// under c.mu, so Shutdown's wake-up is never overwritten.
+func (c *conn) setReadDeadline(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		c.nc.SetReadDeadline(time.Now())
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(d))
 }
 
 // begin marks the connection busy; false means the server is shutting down.
@@ -204,7 +217,7 @@ func (c *conn) flushIfIdle() bool {
 
 // readLine reads one command line, without its CRLF.
 func (c *conn) readLine() ([]byte, error) {
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.opts.CommandTimeout))
+	c.setReadDeadline(c.srv.opts.CommandTimeout)
 	n := 0
 	for {
 		chunk, err := c.r.ReadSlice('\n')
