@@ -154,15 +154,18 @@ func (c *Checker) CheckConnect(ctx context.Context, conn *inbound.Conn) *inbound
 		}
 		st.l = l
 		ip := conn.IP().Unmap()
-		family := gomilter.FamilyInet
-		if ip.Is6() {
+		family, addr := gomilter.FamilyInet, ip.String()
+		switch {
+		case !ip.IsValid():
+			family, addr = gomilter.FamilyUnknown, ""
+		case ip.Is6():
 			family = gomilter.FamilyInet6
 		}
 		a, err := call(ctx, st, func(s *gomilter.ClientSession) (*gomilter.Action, error) {
 			if err := s.Macros(gomilter.CodeConn, c.connectMacros(conn)...); err != nil {
 				return nil, err
 			}
-			return s.Conn(clientName(conn), family, conn.Remote.Port(), ip.String())
+			return s.Conn(clientName(conn), family, conn.Remote.Port(), addr)
 		})
 		if err == nil {
 			var out outcome

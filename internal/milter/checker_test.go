@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"net/textproto"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -584,21 +585,22 @@ func TestUnavailable(t *testing.T) {
 }
 
 func TestTimeoutAtEndOfMessage(t *testing.T) {
-	tm := &testMilter{delay: 600 * time.Millisecond}
+	tm := &testMilter{delay: 2 * time.Second}
 	sock := startMilter(t, tm, allActions)
-	// R is short but E is long enough: the slow end of message is fine.
+	// R is shorter than the milter takes at the end of the message, but E
+	// is long enough: the slow end of message is fine.
 	c := newChecker(Filter{Name: "slow", Socket: sock, OnFailure: spec.TempFail,
-		Timeouts: spec.Timeouts{Read: 200 * time.Millisecond, End: 3 * time.Second}})
+		Timeouts: spec.Timeouts{Read: time.Second, End: 15 * time.Second}})
 	cl, _ := connect(t, c, "mta")
 	if v, _ := cl.transaction(testMsg); v != nil {
-		t.Fatalf("with E=3s: %+v", v)
+		t.Fatalf("with E=15s: %+v", v)
 	}
 	// E shorter than the milter takes: tempfail, and the next MAIL too.
 	c = newChecker(Filter{Name: "slow", Socket: sock, OnFailure: spec.TempFail,
-		Timeouts: spec.Timeouts{Read: 5 * time.Second, End: 200 * time.Millisecond}})
+		Timeouts: spec.Timeouts{Read: 15 * time.Second, End: 300 * time.Millisecond}})
 	cl, _ = connect(t, c, "mta")
 	v, _ := cl.transaction(testMsg)
-	refusedWith(t, "E=200ms", v, 451)
+	refusedWith(t, "E=300ms", v, 451)
 	refusedWith(t, "next MAIL", cl.mail("alice@example.org"), 451)
 }
 
@@ -733,4 +735,66 @@ func (p *proxy) cut() {
 		c.Close()
 	}
 	p.conns = nil
+}
+
+func TestUnixSocket(t *testing.T) {
+	tm := &testMilter{on: map[string]handler{"eom": func(m *gomilter.Modifier) (gomilter.Response, error) {
+		return gomilter.RespAccept, m.AddHeader("X-Unix", "yes")
+	}}}
+	path := filepath.Join(t.TempDir(), "milter.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &gomilter.Server{NewMilter: func() gomilter.Milter { return session{tm} }, Actions: allActions}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	sock, err := spec.ParseSocket("unix:" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newChecker(Filter{Socket: sock})
+	if c.filters[0].Name != "unix:"+path {
+		t.Errorf("default name %q", c.filters[0].Name)
+	}
+	cl, _ := connect(t, c, "mta")
+	v, msg := cl.transaction(testMsg)
+	if v != nil || !strings.Contains(msg, "\r\nX-Unix: yes\r\n\r\n") {
+		t.Fatalf("verdict %+v, message\n%s", v, msg)
+	}
+}
+
+func TestIPv6Client(t *testing.T) {
+	tm := &testMilter{}
+	c := newChecker(Filter{Socket: startMilter(t, tm, allActions)})
+	conn := &inbound.Conn{ID: "c6", Remote: netip.MustParseAddrPort("[::1]:41000"), Local: netip.MustParseAddrPort("[::1]:25"),
+		Listener: "mta", Values: map[any]any{}, ClientName: "localhost"}
+	if v := c.CheckConnect(context.Background(), conn); v != nil {
+		t.Fatal(v)
+	}
+	c.Closed(conn)
+	if got := tm.seen(); len(got) == 0 || got[0] != "connect localhost tcp6 ::1" {
+		t.Errorf("milter saw %q", got)
+	}
+	if tm.macro("connect", "{client_name}") != "localhost" || tm.macro("connect", "{client_resolve}") != "OK" {
+		t.Errorf("macros %v", tm.macros["connect"])
+	}
+}
+
+func TestCancelledContext(t *testing.T) {
+	tm := &testMilter{delay: 30 * time.Second}
+	c := newChecker(Filter{Name: "slow", Socket: startMilter(t, tm, allActions), OnFailure: spec.TempFail})
+	cl, _ := connect(t, c, "mta")
+	cl.mail("alice@example.org")
+	cl.rcpt("bob@example.test")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	m := &inbound.Message{}
+	m.Write([]byte(testMsg))
+	start := time.Now()
+	v := c.CheckData(ctx, cl.txn, m)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("CheckData took %s after the context ended", d)
+	}
+	refusedWith(t, "cancelled", v, 451)
 }
