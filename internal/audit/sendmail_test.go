@@ -14,6 +14,7 @@ import (
 
 	"postern/internal/audit"
 	"postern/internal/audit/audittest"
+	"postern/internal/sendmailcf"
 	"postern/internal/testenv"
 )
 
@@ -44,7 +45,7 @@ func sendmailRoot(t *testing.T) string {
 // namespaces where /etc/resolv.conf names 127.0.0.1 (nothing answers
 // there), /etc/hosts holds the names it needs, and the host name is
 // mx.example.test. It returns the address of the MTA daemon.
-func startSendmail(t *testing.T, extraMC string) string {
+func startSendmail(t *testing.T, extraMC string) (addr, cfFile string) {
 	t.Helper()
 	root := sendmailRoot(t)
 	unshare := testenv.LookPath(t, "unshare")
@@ -126,7 +127,7 @@ func startSendmail(t *testing.T, extraMC string) string {
 			"/var/lib/sendmail/", run+"/", "/var/run/sendmail/mta/", run+"/", "/var/spool/mqueue", queue).Replace(l)
 		cfLines = append(cfLines, l)
 	}
-	cfFile := filepath.Join(dir, "sendmail.cf")
+	cfFile = filepath.Join(dir, "sendmail.cf")
 	write(t, cfFile, strings.Join(cfLines, "\n"))
 	write(t, filepath.Join(etc, "local-host-names"), "mx.example.test\nexample.test\n")
 	write(t, filepath.Join(etc, "aliases"), "")
@@ -193,11 +194,11 @@ exec %[3]s -C %[4]s -bD -O ServiceSwitchFile=%[1]s/service.switch -O HostsFile=%
 			return nil
 		}
 	})
-	return mta
+	return mta, cfFile
 }
 
 func TestSendmailDebianDefault(t *testing.T) {
-	addr := startSendmail(t, "")
+	addr, _ := startSendmail(t, "")
 	rep, err := audit.Run(withTimeout(t, 2*time.Minute), nil, audit.Options{
 		Target: addr, From: net.ParseIP("127.0.0.2"), Timeout: 15 * time.Second,
 	})
@@ -219,7 +220,23 @@ func TestSendmailDebianDefault(t *testing.T) {
 }
 
 func TestSendmailPromiscuousRelay(t *testing.T) {
-	addr := startSendmail(t, "FEATURE(`promiscuous_relay')dnl")
+	addr, cfFile := startSendmail(t, "FEATURE(`promiscuous_relay')dnl")
+	// The linter finds the FEATURE in the sendmail.cf m4 generated.
+	src, err := os.ReadFile(cfFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := sendmailcf.ParseCF("sendmail.cf", string(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range sendmailcf.Lint(sendmailcf.Input{Config: cfg}) {
+		found = found || f.Rule == "promiscuous-relay"
+	}
+	if !found {
+		t.Error("lint of the generated sendmail.cf does not report promiscuous_relay")
+	}
 	rep, err := audit.Run(withTimeout(t, 2*time.Minute), nil, audit.Options{
 		Target: addr, From: net.ParseIP("127.0.0.2"), Timeout: 15 * time.Second,
 	})
