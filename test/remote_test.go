@@ -163,8 +163,12 @@ func (m *wireMX) session(c net.Conn) {
 		case cmd == "QUIT":
 			w("221 bye")
 			return
-		case strings.HasPrefix(cmd, "RCPT") && m.rcpt != nil && m.rcpt(cmd) != "":
-			w(m.rcpt(cmd))
+		case strings.HasPrefix(cmd, "RCPT") && m.rcpt != nil:
+			if r := m.rcpt(cmd); r != "" {
+				w(r)
+			} else {
+				w("250 ok")
+			}
 		default:
 			w("250 ok")
 		}
