@@ -15,9 +15,11 @@ import (
 
 // Replies for failures of the session with a next hop.
 var (
-	replyConnFailed  = &smtp.Reply{Code: 451, Enhanced: "4.4.1", Text: "could not connect to the next-hop server, will try again"}
-	replyTLSRequired = &smtp.Reply{Code: 451, Enhanced: "4.7.5", Text: "TLS required with the next-hop server but not available, will try again"}
-	replyAuthFailed  = &smtp.Reply{Code: 451, Enhanced: "4.7.0", Text: "authentication with the next-hop server failed, will try again"}
+	replyConnFailed = &smtp.Reply{Code: 451, Enhanced: "4.4.1", Text: "could not connect to the next-hop server, will try again"}
+	// RFC 3463 3.5: X.4.2 bad connection (it broke, or the peer spoke no SMTP).
+	replySessionFailed = &smtp.Reply{Code: 451, Enhanced: "4.4.2", Text: "connection with the next-hop server failed, will try again"}
+	replyTLSRequired   = &smtp.Reply{Code: 451, Enhanced: "4.7.5", Text: "TLS required with the next-hop server but not available, will try again"}
+	replyAuthFailed    = &smtp.Reply{Code: 451, Enhanced: "4.7.0", Text: "authentication with the next-hop server failed, will try again"}
 )
 
 // errTLSFallback asks for the same server again without STARTTLS.
@@ -92,7 +94,7 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 	}
 	var rep *smtp.Reply
 	if !errors.As(last, &rep) {
-		last = replyConnFailed.With(last)
+		last = replySessionFailed.With(last)
 	}
 	fill(pending, last)
 	return errs
@@ -134,6 +136,9 @@ func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t t
 	delivered := 0
 	for k, i := range pending {
 		errs[i] = res.Rcpts[k]
+		if errs[i] != nil && !errors.As(errs[i], &rep) {
+			errs[i] = replySessionFailed.With(fmt.Errorf("%s[%s]:%d: %w", t.name, t.ip, t.port, errs[i]))
+		}
 		if errs[i] == nil {
 			delivered++
 		}
@@ -200,7 +205,7 @@ func (r *Remote) open(ctx context.Context, id string, dest Destination, t target
 			}
 			return nil, rep
 		}
-		return nil, replyConnFailed.With(fmt.Errorf("%s[%s]:%d: %w", t.name, t.ip, t.port, err))
+		return nil, replySessionFailed.With(fmt.Errorf("%s[%s]:%d: %w", t.name, t.ip, t.port, err))
 	}
 	if err := c.Greet(ctx); err != nil {
 		return fail(err)
