@@ -66,6 +66,11 @@ type Remote struct {
 	// listeners (mail sent there would loop); nil means never.
 	IsSelf func(ip netip.Addr, port int) bool
 
+	// RewriteSender, when set, gives the reverse-path to send for an
+	// envelope sender: the place for genericstable and masquerading of
+	// outbound senders. nil sends env.From as it is.
+	RewriteSender func(from string) string
+
 	// Dial opens connections; nil means a net.Dialer with ConnectTimeout.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 

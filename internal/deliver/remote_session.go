@@ -110,8 +110,12 @@ func isLoop(err error) bool {
 // server (the transaction failed as a whole before the content was sent).
 // c goes back to the cache or is closed.
 func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t target, env *envelope.Envelope, rcpts []envelope.Recipient, pending []int, body io.ReaderAt, errs []error) []int {
+	from := env.From
+	if r.RewriteSender != nil && from != "" {
+		from = r.RewriteSender(from)
+	}
 	msg := &smtpclient.Message{
-		From:     env.From,
+		From:     from,
 		Size:     env.Size,
 		Body:     env.Body,
 		SMTPUTF8: env.SMTPUTF8,

@@ -213,6 +213,7 @@ func TestRemoteWireFormat(t *testing.T) {
 	content := "Subject: dots\r\n\r\n.\r\n..\r\n.hidden\nbare LF\rbare CR\r\n\r\n.\r\nQUIT\r\nend"
 	env, rcpts, body := message("W1", "a@example.org", content, "b@example.net")
 	env.DSNRet, env.EnvID = "HDRS", "W1 env"
+	r.RewriteSender = func(from string) string { return strings.Replace(from, "@example.org", "@out.example.org", 1) }
 	rcpts[0].Notify, rcpts[0].ORCPT = "FAILURE,DELAY", "rfc822;B+x@example.net"
 	if err := r.Deliver(context.Background(), env, rcpts, body)[0]; err != nil {
 		t.Fatal(err)
@@ -226,7 +227,7 @@ func TestRemoteWireFormat(t *testing.T) {
 		t.Error("bare CR or LF on the wire")
 	}
 	cmds := strings.Join(rx.Commands(), "\n")
-	for _, w := range []string{"EHLO postern.example", "MAIL FROM:<a@example.org> SIZE=", "RET=HDRS ENVID=W1+20env",
+	for _, w := range []string{"EHLO postern.example", "MAIL FROM:<a@out.example.org> SIZE=", "RET=HDRS ENVID=W1+20env",
 		"RCPT TO:<b@example.net> NOTIFY=FAILURE,DELAY ORCPT=rfc822;B+2Bx@example.net"} {
 		if !strings.Contains(cmds, w) {
 			t.Errorf("no %q in\n%s", w, cmds)
