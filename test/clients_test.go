@@ -1,11 +1,13 @@
 package test
 
 import (
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"postern/internal/dnstest"
 	"postern/internal/testenv"
 )
 
@@ -37,7 +39,10 @@ func TestSwaksLocalDelivery(t *testing.T) {
 // domain: the message is queued for later remote delivery.
 func TestSwaksSubmissionAuth(t *testing.T) {
 	swaks := testenv.LookPath(t, "swaks")
-	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.9/32"}})
+	// DNS on loopback that cannot answer for the remote domain: the
+	// messages stay queued (451 4.4.3) and nothing leaves the machine.
+	dns := dnstest.Start(t, dnstest.Zone{"elsewhere.test. SERVFAIL": {""}})
+	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.9/32"}, Extra: fmt.Sprintf("[dns]\nservers = [%q]\n", dns.Addr)})
 	s.addUser("alice@example.test", "s3cret pass")
 	s.start()
 	run := func(args ...string) (string, error) {
@@ -72,7 +77,7 @@ func TestSwaksSubmissionAuth(t *testing.T) {
 	if err != nil {
 		t.Fatalf("smtps failed: %v\n%s", err, out2)
 	}
-	// Both stay queued (remote delivery is not configured) and are listed.
+	// Both stay queued (the remote domain's DNS fails) and are listed.
 	time.Sleep(200 * time.Millisecond)
 	list, err := s.postern("", "queue", "list")
 	if err != nil {
