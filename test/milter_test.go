@@ -45,22 +45,28 @@ func opendkimKey(t *testing.T, dir string) (keyFile, record string) {
 // signing for example.org (Mode sv) and resolving through the loopback
 // DNS server. It returns the socket in sendmail's form.
 func startOpenDKIM(t *testing.T, opendkim, keyFile string, dns *dnstest.Server) string {
+	return startOpenDKIMFor(t, opendkim, keyFile, dns, "example.org", "127.0.0.1")
+}
+
+// startOpenDKIMFor signs for domain, and for mail from internal (its
+// InternalHosts) or from authenticated clients.
+func startOpenDKIMFor(t *testing.T, opendkim, keyFile string, dns *dnstest.Server, domain, internal string) string {
 	t.Helper()
 	dir := t.TempDir()
 	port := strings.TrimPrefix(freePort(t), "127.0.0.1:")
 	host, dnsPort, _ := strings.Cut(dns.Addr, ":")
 	conf := filepath.Join(dir, "opendkim.conf")
 	text := fmt.Sprintf(`Mode sv
-Domain example.org
+Domain %s
 Selector milter
 KeyFile %s
 Socket inet:%s@127.0.0.1
-InternalHosts 127.0.0.1
+InternalHosts %s
 Nameservers %s@%s
 RequireSafeKeys no
 Syslog no
 Background no
-`, keyFile, port, host, dnsPort)
+`, domain, keyFile, port, internal, host, dnsPort)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -365,5 +371,41 @@ func TestMilterRspamd(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if n := len(s.maildir("bob@example.test")); n != 1 {
 		t.Errorf("%d messages delivered, want only the first", n)
+	}
+}
+
+// TestMilterOpenDKIMSignsSubmission has opendkim sign for a user who
+// authenticated on the submission listener from an address that is not
+// one of opendkim's InternalHosts: opendkim learns of the AUTH from the
+// {auth_type} and {auth_authen} macros. (The signing domain is
+// example.org: opendkim's resolver, unbound, never resolves .test.)
+func TestMilterOpenDKIMSignsSubmission(t *testing.T) {
+	opendkim := testenv.LookPath(t, "opendkim")
+	swaks := testenv.LookPath(t, "swaks")
+	keyFile, record := opendkimKey(t, t.TempDir())
+	dns := dnstest.Start(t, dnstest.Zone{"milter._domainkey.example.org TXT": {record}})
+	socket := startOpenDKIMFor(t, opendkim, keyFile, dns, "example.org", "127.0.0.99")
+	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.99/32"}, Extra: milterConfig(socket, "T", dns)})
+	s.addUser("alice@example.test", "s3cret pass")
+	s.addUser("bob@example.test", "bob-password-1")
+	s.start()
+	out, err := exec.Command(swaks, "--server", s.Sub, "--ehlo", "laptop.example.test", "--tls", "--auth", "LOGIN",
+		"--auth-user", "alice@example.test", "--auth-password", "s3cret pass",
+		"--from", "alice@example.test", "--to", "bob@example.test",
+		"--header", "From: Alice <alice@example.org>", "--header", "Subject: from my laptop",
+		"--body", "signed after AUTH").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "queued as") {
+		t.Fatalf("submission: %v\n%s", err, out)
+	}
+	msgs := s.waitMaildir("bob@example.test", 1, 10*time.Second)
+	if len(msgs) != 1 {
+		t.Fatalf("delivered %d messages", len(msgs))
+	}
+	msg := strings.ReplaceAll(msgs[0], "\n", "\r\n")
+	if !strings.Contains(msg, "DKIM-Signature:") || !strings.Contains(msg, "d=example.org") {
+		t.Fatalf("opendkim did not sign for the authenticated user:\n%s", msg)
+	}
+	if out := verifyWithOpenDKIM(t, opendkim, dns, msg); !strings.Contains(out, "dkim=pass") {
+		t.Errorf("signature does not verify:\n%s", out)
 	}
 }

@@ -102,6 +102,7 @@ type Conn struct {
 	EHLO       bool
 	TLS        string // "TLSv1.3 TLS_AES_128_GCM_SHA256", or ""
 	AuthUser   string // authenticated user, or ""
+	AuthMech   string // SASL mechanism AuthUser authenticated with ("PLAIN", "LOGIN"), or ""
 	ClientName string // forward-confirmed reverse DNS name, or "" (set by a checker)
 	// GreetPause, set by a connect checker, holds the greeting back that
 	// long; a client that talks meanwhile is refused as an early talker

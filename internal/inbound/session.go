@@ -11,6 +11,7 @@ import (
 
 	"postern/internal/envelope"
 	"postern/internal/smtp"
+	"postern/internal/smtpd"
 	"postern/internal/tlsutil"
 )
 
@@ -43,7 +44,7 @@ func (s *session) Hello(ctx context.Context, name string, extended bool) *smtp.R
 
 func (s *session) TLS(cs tls.ConnectionState) {
 	s.conn.TLS = tlsutil.Describe(cs)
-	s.conn.AuthUser = ""
+	s.conn.AuthUser, s.conn.AuthMech = "", ""
 }
 
 func (s *session) Auth(ctx context.Context, user, password string) *smtp.Reply {
@@ -65,7 +66,7 @@ func (s *session) Auth(ctx context.Context, user, password string) *smtp.Reply {
 		s.log.WarnContext(ctx, "auth failed", "client", s.conn.IP().String(), "user", user)
 		return &smtp.Reply{Code: 535, Enhanced: "5.7.8", Text: "authentication credentials invalid"}
 	}
-	s.conn.AuthUser = user
+	s.conn.AuthUser, s.conn.AuthMech = user, smtpd.AuthMechanism(ctx)
 	s.log.InfoContext(ctx, "auth", "client", s.conn.IP().String(), "user", user)
 	return nil
 }

@@ -108,7 +108,7 @@ const (
 func decide(st *mstate, stage string, a *gomilter.Action) (outcome, *inbound.Verdict, error) {
 	rule := func(what string) string { return fmt.Sprintf("milter %s: %s at %s", st.f.Name, what, stage) }
 	switch a.Code {
-	case gomilter.ActContinue, gomilter.ActSkip:
+	case gomilter.ActContinue:
 		return goOn, nil, nil
 	case gomilter.ActAccept:
 		return accepted, nil, nil

@@ -230,7 +230,7 @@ func TestStagesAndMacros(t *testing.T) {
 		t.Fatal(v)
 	}
 	cl.conn.TLS = "TLSv1.3 TLS_AES_128_GCM_SHA256"
-	cl.conn.AuthUser = "alice"
+	cl.conn.AuthUser, cl.conn.AuthMech = "alice", "PLAIN"
 	if v := cl.helo("client.example.org"); v != nil {
 		t.Fatal(v)
 	}
@@ -262,6 +262,7 @@ func TestStagesAndMacros(t *testing.T) {
 		{"mail", "{mail_addr}", "alice@example.org"},
 		{"mail", "{mail_host}", "example.org"},
 		{"mail", "{auth_authen}", "alice"},
+		{"mail", "{auth_type}", "PLAIN"},
 		{"rcpt", "{rcpt_addr}", "bob@example.test"},
 		{"eom", "i", cl.txn.Env.ID},
 		{"eom", "{msg_id}", "<m1@example.org>"},

@@ -11,14 +11,15 @@ import (
 )
 
 // What postern lets milters do, and the parts of the protocol it can skip
-// when a milter asks. ActAddRcptWithArgs and SetSymList are not offered:
-// go-milter's client does not read them.
+// when a milter asks. ActAddRcptWithArgs and SetSymList are not offered,
+// nor is Skip (a milter's "no more body, please"): go-milter's client does
+// not read them.
 const (
 	offeredActions = gomilter.OptAddHeader | gomilter.OptChangeBody | gomilter.OptAddRcpt |
 		gomilter.OptRemoveRcpt | gomilter.OptChangeHeader | gomilter.OptQuarantine | gomilter.OptChangeFrom
 	offeredProtocol = gomilter.OptNoConnect | gomilter.OptNoHelo | gomilter.OptNoMailFrom |
 		gomilter.OptNoRcptTo | gomilter.OptNoBody | gomilter.OptNoHeaders | gomilter.OptNoEOH |
-		gomilter.OptNoUnknown | gomilter.OptNoData | gomilter.OptSkip |
+		gomilter.OptNoUnknown | gomilter.OptNoData |
 		gomilter.OptNoHeaderReply | gomilter.OptNoConnReply | gomilter.OptNoHeloReply |
 		gomilter.OptNoMailReply | gomilter.OptNoRcptReply | gomilter.OptNoEOHReply | gomilter.OptNoBodyReply
 	// Protocol version 2 knows only the first six actions and seven

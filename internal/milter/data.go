@@ -36,7 +36,6 @@ func (c *Checker) message(ctx context.Context, st *mstate, t *inbound.Txn, m *in
 		}
 		body := io.NewSectionReader(m, bodyStart, m.Size()-bodyStart)
 		buf := make([]byte, gomilter.MaxBodyChunk)
-	chunks:
 		for {
 			n, rerr := io.ReadFull(body, buf)
 			if n > 0 {
@@ -44,11 +43,7 @@ func (c *Checker) message(ctx context.Context, st *mstate, t *inbound.Txn, m *in
 				if err != nil {
 					return nil, err
 				}
-				switch a.Code {
-				case gomilter.ActSkip:
-					break chunks // the milter has seen enough of the body
-				case gomilter.ActContinue:
-				default:
+				if a.Code != gomilter.ActContinue {
 					return a, nil
 				}
 			}

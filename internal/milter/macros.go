@@ -77,7 +77,7 @@ func mailMacros(t *inbound.Txn) []string {
 		"{mail_addr}", t.From.String(),
 	}
 	if t.Conn.AuthUser != "" {
-		m = append(m, "{auth_authen}", t.Conn.AuthUser)
+		m = append(m, "{auth_authen}", t.Conn.AuthUser, "{auth_type}", t.Conn.AuthMech)
 		if t.Params.Auth != "" && t.Params.Auth != "<>" {
 			m = append(m, "{auth_author}", t.Params.Auth)
 		}

@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -56,12 +57,22 @@ func (c *conn) auth(arg string) {
 		}
 		return
 	}
-	if rep := c.sess.Auth(c.ctx, user, pass); rep != nil {
+	ctx := context.WithValue(c.ctx, authMechKey{}, strings.ToUpper(mech))
+	if rep := c.sess.Auth(ctx, user, pass); rep != nil {
 		c.fail(rep)
 		return
 	}
 	c.authUser = user
 	c.reply(replyAuthOK)
+}
+
+type authMechKey struct{}
+
+// AuthMechanism returns the SASL mechanism ("PLAIN", "LOGIN") of the AUTH
+// command a Session.Auth call comes from, or "".
+func AuthMechanism(ctx context.Context) string {
+	m, _ := ctx.Value(authMechKey{}).(string)
+	return m
 }
 
 // errConnReply marks a connection failure during the exchange (already
