@@ -39,6 +39,14 @@ func accountState(d *deps) alert.AccountState {
 func operatorStages(d *deps) ([]any, error) {
 	cfg := d.cfg
 	d.metrics.SetQueue(func() metrics.QueueStats { return queueStats(d.spool.Items(), time.Now()) })
+	// The limits (built by a later stage) keep their own counters.
+	d.metrics.SetLimits(func() metrics.LimitsSnapshot {
+		if d.limits == nil {
+			return metrics.LimitsSnapshot{}
+		}
+		return metrics.LimitsSnapshot{Refusals: d.limits.Refusals(), Backend: cfg.RateLimit.Backend,
+			BackendErrors: d.limits.BackendErrors(), Open: d.limits.Connections()}
+	})
 	stages := []any{&metrics.Checker{M: d.metrics, IsLocal: d.relay.IsLocal}}
 	if d.maps != nil {
 		// Connect: REJECT entries (postern block) refuse at once.
@@ -149,6 +157,30 @@ func limitsInForce(cfg *config.Config) map[string]string {
 		"limits.data_timeout":      l.DataTimeout.String(),
 		"alert.action":             "off",
 	}
+	rl := cfg.RateLimit
+	for k, v := range map[string]config.Limit{
+		"connections_per_ip_per_hour":   rl.ConnectionsPerIPPerHour,
+		"max_connections":               rl.MaxConnections,
+		"max_connections_per_ip":        rl.MaxConnectionsPerIP,
+		"messages_per_user_per_hour":    rl.MessagesPerUserPerHour,
+		"recipients_per_user_per_hour":  rl.RecipientsPerUserPerHour,
+		"auth_failures_per_ip_per_hour": rl.AuthFailuresPerIPPerHour,
+		"outbound_per_user_per_hour":    rl.OutboundPerUserPerHour,
+		"outbound_per_host_per_hour":    rl.OutboundPerHostPerHour,
+	} {
+		switch {
+		case v == config.Unlimited:
+			m["ratelimit."+k] = "unlimited"
+		case v == 0:
+			m["ratelimit."+k] = "default for the listener (docs/config.md)"
+		default:
+			m["ratelimit."+k] = fmt.Sprint(int64(v))
+		}
+	}
+	if len(rl.Overrides) > 0 {
+		m["ratelimit.override"] = fmt.Sprintf("%d overrides", len(rl.Overrides))
+	}
+	m["ratelimit.backend"] = rl.Backend
 	if a := cfg.Alert; a.Enabled {
 		m["alert.action"] = a.Action
 		m["alert.threshold"] = fmt.Sprintf("%dx baseline over %s (at least %d per user, %d per host)",

@@ -44,16 +44,17 @@ type Metrics struct {
 	acceptedBytes prometheus.Counter
 	outbound      *prometheus.CounterVec
 	authResults   *prometheus.CounterVec
-	rateHits      *prometheus.CounterVec
 	dnsblHits     *prometheus.CounterVec
-	backendErrors *prometheus.CounterVec
 	deliveries    *prometheus.CounterVec
 	latency       prometheus.Histogram
 	attempt       prometheus.Histogram
 	alerts        *prometheus.CounterVec
 
-	queueMu sync.Mutex
-	queue   func() QueueStats
+	queueMu     sync.Mutex // guards the fields below
+	queue       func() QueueStats
+	limits      func() LimitsSnapshot
+	rateHits    map[string]uint64 // through the Recorder
+	backendErrs map[string]uint64
 
 	recent recentRejects
 	reason reasonKeys
@@ -75,12 +76,10 @@ func New() *Metrics {
 		accepted:    newCounter("messages_accepted_total", "Messages put in the queue.", "listener", "tls", "auth"),
 		acceptedBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "postern", Name: "messages_accepted_bytes_total",
 			Help: "Size of the messages put in the queue."}),
-		outbound:      newCounter("outbound_messages_total", "Messages accepted for a remote recipient, by authenticated user (\"-\" for trusted networks).", "user"),
-		authResults:   newCounter("auth_results_total", "SPF, DKIM and DMARC results of received mail.", "method", "result"),
-		rateHits:      newCounter("ratelimit_hits_total", "Clients or users held back by a rate or concurrency limit.", "limit"),
-		dnsblHits:     newCounter("dnsbl_hits_total", "Clients found on a DNS block list.", "zone"),
-		backendErrors: newCounter("backend_errors_total", "Failures to reach a shared backend (Redis).", "backend"),
-		deliveries:    newCounter("deliveries_total", "Delivery results per recipient: delivered, deferred or bounced.", "result"),
+		outbound:    newCounter("outbound_messages_total", "Messages accepted for a remote recipient, by authenticated user (\"-\" for trusted networks).", "user"),
+		authResults: newCounter("auth_results_total", "SPF, DKIM and DMARC results of received mail.", "method", "result"),
+		dnsblHits:   newCounter("dnsbl_hits_total", "Clients found on a DNS block list.", "zone"),
+		deliveries:  newCounter("deliveries_total", "Delivery results per recipient: delivered, deferred or bounced.", "result"),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "postern", Name: "delivery_latency_seconds",
 			Help:    "Time from a message's arrival to its delivery to a recipient.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600}}),
@@ -91,8 +90,8 @@ func New() *Metrics {
 	}
 	m.recent.max = 20
 	m.reg.MustRegister(m.connections, m.sessions, m.rejects, m.accepted, m.acceptedBytes, m.outbound,
-		m.authResults, m.rateHits, m.dnsblHits, m.backendErrors, m.deliveries, m.latency, m.attempt, m.alerts,
-		&queueCollector{m: m},
+		m.authResults, m.dnsblHits, m.deliveries, m.latency, m.attempt, m.alerts,
+		&queueCollector{m: m}, &limitsCollector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -110,7 +109,12 @@ func (m *Metrics) AuthResult(method, result string) {
 // RateLimitHit implements Recorder.
 func (m *Metrics) RateLimitHit(limit string) {
 	if m != nil {
-		m.rateHits.WithLabelValues(limit).Inc()
+		m.queueMu.Lock()
+		if m.rateHits == nil {
+			m.rateHits = map[string]uint64{}
+		}
+		m.rateHits[limit]++
+		m.queueMu.Unlock()
 	}
 }
 
@@ -124,7 +128,12 @@ func (m *Metrics) DNSBLHit(zone string) {
 // BackendError implements Recorder.
 func (m *Metrics) BackendError(backend string) {
 	if m != nil {
-		m.backendErrors.WithLabelValues(backend).Inc()
+		m.queueMu.Lock()
+		if m.backendErrs == nil {
+			m.backendErrs = map[string]uint64{}
+		}
+		m.backendErrs[backend]++
+		m.queueMu.Unlock()
 	}
 }
 

@@ -122,6 +122,12 @@ func TestAdminHandler(t *testing.T) {
 	m := New()
 	m.AuthResult("SPF", "Pass")
 	m.DNSBLHit("zen.example.org.")
+	m.RateLimitHit("connections_per_ip_per_hour")
+	m.BackendError("redis")
+	m.SetLimits(func() LimitsSnapshot {
+		return LimitsSnapshot{Refusals: map[string]uint64{"connections_per_ip_per_hour": 2, "max_connections": 0},
+			Backend: "redis", BackendErrors: 3, Open: 7}
+	})
 	m.SetQueue(func() QueueStats { return QueueStats{Messages: 3, Deferred: 1, OldestAge: time.Minute} })
 	m.Rejected(Reject{Stage: "connect", Code: 554, Client: "192.0.2.9", Rule: "listed on zen"})
 	reloads := 0
@@ -138,6 +144,10 @@ func TestAdminHandler(t *testing.T) {
 		`postern_queue_deferred_messages 1`,
 		`postern_queue_oldest_message_age_seconds 60`,
 		`postern_rejects_total{code="554",reason="listed_on_zen",stage="connect"} 1`,
+		`postern_ratelimit_hits_total{limit="connections_per_ip_per_hour"} 3`,
+		`postern_ratelimit_hits_total{limit="max_connections"} 0`,
+		`postern_backend_errors_total{backend="redis"} 4`,
+		`postern_connections_open 7`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {
