@@ -86,3 +86,23 @@ func TestWriteText(t *testing.T) {
 		}
 	}
 }
+
+func TestBannerSoftware(t *testing.T) {
+	cases := map[string]string{
+		"mx.example.test ESMTP":                                 "",
+		"mx.example.test ESMTP Postfix":                         "Postfix",
+		"mx.example.test ESMTP Postfix (Debian/GNU)":            "Postfix",
+		"mx.example.test ESMTP Sendmail 8.17.1.9/8.17.1.9; Sat": "Sendmail",
+		"mx.example.test ESMTP Exim 4.96 Sat, 21 Nov 2026":      "Exim",
+		"mx.example.test [192.0.2.1] ready":                     "",
+		"mx.example.test Microsoft ESMTP MAIL Service ready":    "Microsoft",
+		"mx.example.test ESMTP ready 2.3.4":                     "2.3.4",
+		"mx.example.test ESMTP Haraka/3.0.2 ready":              "Haraka",
+		"mx.example.test ESMTP service ready at 01:02:03 +0000": "",
+	}
+	for in, want := range cases {
+		if got := bannerSoftware(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,11 +14,22 @@ import (
 // softwareInBanner matches MTA names and version numbers in a greeting.
 var softwareInBanner = regexp.MustCompile(`(?i)\b(postfix|sendmail|exim|qmail|exchange|microsoft|courier|haraka|opensmtpd|zimbra|mdaemon|hmailserver|kerio|coremail)\b|\b\d+\.\d+(\.\d+)+\b`)
 
+// bannerSoftware returns the first software name or version number in a
+// greeting, ignoring IPv4 addresses (which look like version numbers).
+func bannerSoftware(banner string) string {
+	for _, m := range softwareInBanner.FindAllString(banner, -1) {
+		if ip := net.ParseIP(m); ip == nil {
+			return m
+		}
+	}
+	return ""
+}
+
 // checkBanner looks at the 220 greeting for software names and versions.
 func (t *target) checkBanner(ctx context.Context, r *Report) {
 	c := Check{ID: "smtp.banner", Category: "smtp", Title: "Banner does not reveal software or version",
 		Evidence: []string{"S: 220 " + strings.ReplaceAll(t.banner, "\n", " / ")}}
-	if m := softwareInBanner.FindString(t.banner); m != "" {
+	if m := bannerSoftware(t.banner); m != "" {
 		c.Status = Warn
 		c.Detail = "The greeting names the software or its version (" + strconv.Quote(m) + "), which tells an attacker which exploits to try."
 		c.Fix = "Show only the host name: Postfix smtpd_banner = $myhostname ESMTP; sendmail define(`confSMTP_LOGIN_MSG', `$j'); postern does this already."

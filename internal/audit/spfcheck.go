@@ -86,7 +86,8 @@ func (t *target) checkSPF(ctx context.Context, r *Report, res dns.Resolver, d st
 		c.Detail = fmt.Sprintf("Valid SPF record ending in -all, %d DNS lookup(s).", n)
 	} else {
 		c.Detail = fmt.Sprintf("SPF record (%d DNS lookups): %s.", n, strings.Join(problems, "; "))
-		c.Fix = strings.ToUpper(fixes0(fixes)[:1]) + fixes0(fixes)[1:] + "."
+		f := fixes0(fixes)
+		c.Fix = strings.ToUpper(f[:1]) + f[1:] + "."
 	}
 	r.add(c)
 }
