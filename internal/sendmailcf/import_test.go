@@ -230,3 +230,30 @@ func TestLintSendmailCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestImportDebianDefault imports Debian's shipped sendmail.mc alone.
+func TestImportDebianDefault(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile("testdata/lint/debian-default/sendmail.mc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sendmail.mc"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	im, err := sendmailcf.Import(sendmailcf.ImportOptions{Dir: dir, Hostname: "mx.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c imported
+	if _, err := toml.Decode(im.Config, &c); err != nil {
+		t.Fatalf("%v\n%s", err, im.Config)
+	}
+	if len(c.Listener) != 2 || c.Listener[0].Address != "127.0.0.1:25" || c.Listener[0].Mode != "mta" ||
+		c.Listener[1].Address != "127.0.0.1:587" || c.Listener[1].Mode != "submission" {
+		t.Errorf("listeners %+v", c.Listener)
+	}
+	if c.Hostname != "mx.example.test" || c.TLS.Cert != "" || len(im.Maps) != 0 {
+		t.Errorf("config %+v, maps %v", c, im.Maps)
+	}
+}
