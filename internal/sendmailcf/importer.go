@@ -170,6 +170,14 @@ func Import(opt ImportOptions) (*Imported, error) {
 
 	listeners := importListeners(cfg, im)
 	noteUnsupported(cfg, im)
+	for _, l := range [][]Note{im.Changed, im.NotCarried} {
+		sort.SliceStable(l, func(i, j int) bool {
+			if l[i].File != l[j].File {
+				return l[i].File < l[j].File
+			}
+			return l[i].Line < l[j].Line
+		})
+	}
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# postern configuration imported from %s by postern import-sendmail.\n", opt.Dir)
@@ -296,6 +304,12 @@ func noteUnsupported(cfg *Config, im *Imported) {
 		case "INPUT_MAIL_FILTER", "MAIL_FILTER":
 			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: c.Line,
 				Text: c.Name + "(" + strings.Join(c.Args, ", ") + "): milters are configured separately in postern"})
+		case "include", "OSTYPE", "DOMAIN", "HACK", "SITECONFIG_FILE":
+			if c.Name == "include" && strings.HasSuffix(c.Arg(0), "m4/cf.m4") {
+				continue // the standard boilerplate every .mc starts with
+			}
+			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: c.Line,
+				Text: c.Name + "(" + strings.Join(c.Args, ", ") + "): not read; settings made in that file are not imported"})
 		case "LOCAL_RULESETS", "LOCAL_RULE_0", "LOCAL_RULE_3", "LOCAL_CONFIG", "LOCAL_NET_CONFIG", "SITECONFIG":
 			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: c.Line,
 				Text: c.Name + ": hand-written rewriting rules cannot be carried over; express them as maps"})
@@ -309,12 +323,21 @@ func noteUnsupported(cfg *Config, im *Imported) {
 	for _, f := range features {
 		s := cfg.Features[f]
 		switch f {
-		case "access_db", "use_cw_file", "use_ct_file", "virtusertable", "genericstable", "mailertable",
-			"no_default_msa", "always_add_domain", "redirect", "local_procmail", "nouucp", "smrsh",
-			"delay_checks", "greet_pause", "conncontrol", "ratecontrol", "blacklist_recipients", "blocklist_recipients":
-			// Carried over by the maps and defaults, or postern's own
-			// behaviour (greeting delay, connection limits) replaces it.
+		case "access_db", "use_cw_file", "virtusertable", "genericstable", "mailertable", "no_default_msa", "nouucp":
+			// Carried over by the maps and listeners.
 			continue
+		case "delay_checks":
+			im.Changed = append(im.Changed, Note{File: cfg.File, Line: s.Line,
+				Text: "FEATURE(`delay_checks'): postern always decides at RCPT, after MAIL FROM and HELO are known"})
+		case "greet_pause", "conncontrol", "ratecontrol":
+			im.Changed = append(im.Changed, Note{File: cfg.File, Line: s.Line,
+				Text: "FEATURE(`" + f + "', " + s.Value + "): replaced by postern's own greeting delay and connection limits; their values are not imported"})
+		case "smrsh", "local_procmail":
+			im.Changed = append(im.Changed, Note{File: cfg.File, Line: s.Line,
+				Text: "FEATURE(`" + f + "'): postern runs programs only when pipe delivery is enabled"})
+		case "always_add_domain", "redirect", "use_ct_file", "blacklist_recipients", "blocklist_recipients":
+			im.Changed = append(im.Changed, Note{File: cfg.File, Line: s.Line,
+				Text: "FEATURE(`" + f + "'): postern behaves this way by itself or through its maps (To: entries in access)"})
 		case "promiscuous_relay", "relay_based_on_MX", "relay_local_from", "relay_mail_from", "loose_relay_check", "relay_entire_domain",
 			"accept_unresolvable_domains", "accept_unqualified_senders":
 			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line,
