@@ -8,7 +8,8 @@ import "github.com/redis/go-redis/v9"
 
 // hitScript: KEYS[1] the window hash {i: window index, c: current count,
 // p: previous count}; ARGV n, window ms, limit (-1: none). Returns
-// {allowed, estimate, cur, prev, elapsed ms}.
+// {allowed, estimate, cur, prev, elapsed ms}. The previous window's share
+// is rounded up, as in window.estimate.
 var hitScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -28,7 +29,7 @@ elseif si ~= idx then
   prev = 0
   cur = 0
 end
-local est = cur + math.floor(prev * (len - elapsed) / len)
+local est = cur + math.floor((prev * (len - elapsed) + len - 1) / len)
 if limit >= 0 and est + n > limit then
   return {0, est, cur, prev, elapsed}
 end

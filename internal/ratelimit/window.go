@@ -26,10 +26,10 @@ func (w window) at(idx int64) window {
 
 // estimate is the number of events in the sliding window that ends
 // elapsed ms into the current fixed window of length ms: the current count
-// plus the share of the previous count still inside the sliding window
-// (rounded down).
+// plus the share of the previous count still inside the sliding window,
+// rounded up (never in the client's favour).
 func (w window) estimate(elapsed, length int64) int64 {
-	return w.cur + w.prev*(length-elapsed)/length
+	return w.cur + ceilDiv(w.prev*(length-elapsed), length)
 }
 
 // hit applies n events at time nowMS (milliseconds) for a window of
@@ -59,17 +59,16 @@ func resetAfter(cur, prev, elapsed, length, n, limit int64) time.Duration {
 	var ms int64
 	if cur <= target {
 		// Within this window, once the previous window's share is
-		// small enough: cur + floor(prev*(length-elapsed-t)/length) <= target.
+		// small enough: ceil(prev*(length-elapsed-t)/length) <= room.
 		if prev > 0 {
-			room := target - cur + 1
-			// prev*(length-elapsed-t) < room*length
-			ms = length - elapsed - ceilDiv(room*length, prev) + 1
+			room := target - cur
+			ms = length - elapsed - room*length/prev
 		}
 	} else {
 		// After this window ends, when this window's count (then the
 		// previous one) has slid out far enough:
-		// floor(cur*(length-t)/length) <= target.
-		t := length - ceilDiv((target+1)*length, cur) + 1
+		// ceil(cur*(length-t)/length) <= target.
+		t := length - target*length/cur
 		ms = length - elapsed + max(t, 0)
 	}
 	return time.Duration(max(ms, 1)) * time.Millisecond

@@ -22,20 +22,20 @@ func TestWindowHit(t *testing.T) {
 		{"fills then refuses", 3, []step{
 			{100, 1, true, 1, 0}, {200, 1, true, 2, 0}, {300, 1, true, 3, 0},
 			// cur 3 > target 2: after this window (600 ms), then until
-			// floor(3*(1000-t)/1000) <= 2: t >= 1.
-			{400, 1, false, 3, 601 * time.Millisecond},
+			// ceil(3*(1000-t)/1000) <= 2: t >= 334.
+			{400, 1, false, 3, 934 * time.Millisecond},
 		}},
 		{"previous window slides out", 3, []step{
 			{900, 3, true, 3, 0},
-			// New window at 1000: prev 3, 10% elapsed: 3*0.9 = 2.
-			{1100, 1, true, 3, 0},
-			// 3 + 1 > 3: wait until 1 + floor(3*(1000-e)/1000) <= 2:
-			// 3*(1000-e) < 2000, e >= 334 -> 234 ms from 100.
+			// New window at 1000: prev 3, 10% elapsed: ceil(3*0.9) = 3.
+			// Wait until ceil(3*(1000-e)/1000) <= 2: e >= 334, 234 ms on.
 			{1100, 1, false, 3, 234 * time.Millisecond},
+			{1333, 1, false, 3, time.Millisecond},
 			{1334, 1, true, 3, 0},
+			{1334, 1, false, 3, 0},
 		}},
 		{"a window with nothing resets", 2, []step{
-			{0, 2, true, 2, 0}, {10, 1, false, 2, 991 * time.Millisecond},
+			{0, 2, true, 2, 0}, {10, 1, false, 2, 1490 * time.Millisecond},
 			{2000, 1, true, 1, 0},
 		}},
 		{"more than the limit at once never fits", 2, []step{
@@ -43,6 +43,11 @@ func TestWindowHit(t *testing.T) {
 		}},
 		{"zero reads", 2, []step{
 			{0, 2, true, 2, 0}, {1, 0, true, 2, 0}, {1, 1, false, 2, 0},
+		}},
+		{"an emptied window still holds back a burst", 4, []step{
+			// 4 at the very end of a window weigh fully at the start
+			// of the next (a plain fixed window would let 4 more in).
+			{999, 4, true, 4, 0}, {1000, 1, false, 4, 0}, {1500, 2, true, 4, 0},
 		}},
 		{"no limit counts", -1, []step{
 			{0, 100, true, 100, 0}, {1, 100, true, 200, 0},

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"time"
+
+	"postern/internal/config"
+	"postern/internal/limits"
+	"postern/internal/ratelimit"
+)
+
+// rateStore is the [ratelimit] backend, built once and shared by the
+// limits and greylisting (so that nodes sharing a Redis share both).
+type rateStore struct {
+	backend ratelimit.Backend
+	guard   *ratelimit.Guard
+}
+
+// rateBackend returns the shared backend, building it on first use.
+func rateBackend(d *deps) (*rateStore, error) {
+	if d.rate != nil {
+		return d.rate, nil
+	}
+	rl := d.cfg.RateLimit
+	s := &rateStore{guard: &ratelimit.Guard{FailOpen: rl.OnBackendError != "fail_closed", Log: d.log}}
+	switch rl.Backend {
+	case "redis":
+		r, err := ratelimit.NewRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix})
+		if err != nil {
+			return nil, fmt.Errorf("ratelimit: %w", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := r.Ping(ctx); err != nil {
+			// Serve anyway: on_backend_error decides per check.
+			d.log.Error("ratelimit: redis unreachable at start", "url", redactURL(rl.RedisURL), "err", err,
+				"on_backend_error", rl.OnBackendError)
+		}
+		cancel()
+		s.backend = r
+	default:
+		s.backend = ratelimit.NewMemory(ratelimit.MemoryOptions{})
+	}
+	d.tasks = append(d.tasks, func(ctx context.Context) {
+		<-ctx.Done()
+		s.backend.Close()
+	})
+	d.rate = s
+	return s, nil
+}
+
+// ratelimitStages builds the connection, login, message and outbound
+// limits (first among the policy stages: a refused client costs nothing
+// more).
+func ratelimitStages(d *deps) ([]any, error) {
+	s, err := rateBackend(d)
+	if err != nil {
+		return nil, err
+	}
+	rl := d.cfg.RateLimit
+	host, _ := os.Hostname()
+	opts := limits.Options{
+		Backend:     s.backend,
+		Guard:       s.guard,
+		Log:         d.log,
+		Base:        limitValues(rl.ConnectionsPerIPPerHour, rl.MaxConnections, rl.MaxConnectionsPerIP, rl.MessagesPerUserPerHour, rl.RecipientsPerUserPerHour, rl.AuthFailuresPerIPPerHour, rl.OutboundPerUserPerHour, rl.OutboundPerHostPerHour),
+		Trusted:     d.cfg.Trusted,
+		IsLocal:     d.relay.IsLocal,
+		Window:      rl.Window,
+		AuthLockout: rl.AuthLockout,
+		Node:        fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()),
+	}
+	for _, o := range rl.Overrides {
+		opts.Overrides = append(opts.Overrides, limits.Override{
+			Listeners: o.Listeners, Networks: o.Networks, Users: o.Users,
+			Values: limitValues(o.ConnectionsPerIPPerHour, o.MaxConnections, o.MaxConnectionsPerIP, o.MessagesPerUserPerHour, o.RecipientsPerUserPerHour, o.AuthFailuresPerIPPerHour, o.OutboundPerUserPerHour, o.OutboundPerHostPerHour),
+		})
+	}
+	if d.maps != nil {
+		// sendmail's access map: ClientRate: and ClientConn: entries.
+		opts.Access = func(ip netip.Addr) (int, bool, int, bool) {
+			a := d.maps.Maps().Access
+			r, rok := a.ClientRate(ip)
+			c, cok := a.ClientConn(ip)
+			return r.Number, rok, c.Number, cok
+		}
+	}
+	l := limits.New(opts)
+	d.limits = l
+	d.tasks = append(d.tasks, l.Leases().Run)
+	return []any{l}, nil
+}
+
+func limitValues(conn, max, maxIP, msgs, rcpts, auth, outUser, outHost config.Limit) limits.Values {
+	return limits.Values{
+		ConnectionsPerIPPerHour: int64(conn), MaxConnections: int64(max), MaxConnectionsPerIP: int64(maxIP),
+		MessagesPerUserPerHour: int64(msgs), RecipientsPerUserPerHour: int64(rcpts), AuthFailuresPerIPPerHour: int64(auth),
+		OutboundPerUserPerHour: int64(outUser), OutboundPerHostPerHour: int64(outHost),
+	}
+}
+
+// redactURL hides a password in a Redis URL for the log.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
