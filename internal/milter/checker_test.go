@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"net/textproto"
@@ -76,30 +75,37 @@ type session struct{ tm *testMilter }
 func (s session) Connect(host, family string, port uint16, addr net.IP, m *gomilter.Modifier) (gomilter.Response, error) {
 	return s.tm.record("connect", fmt.Sprintf("%s %s %s", host, family, addr), m)
 }
+
 func (s session) Helo(name string, m *gomilter.Modifier) (gomilter.Response, error) {
 	return s.tm.record("helo", name, m)
 }
+
 func (s session) MailFrom(from string, m *gomilter.Modifier) (gomilter.Response, error) {
 	return s.tm.record("mail", from, m)
 }
+
 func (s session) RcptTo(to string, m *gomilter.Modifier) (gomilter.Response, error) {
 	return s.tm.record("rcpt", to, m)
 }
+
 func (s session) Header(name, value string, m *gomilter.Modifier) (gomilter.Response, error) {
 	s.tm.mu.Lock()
 	s.tm.headers = append(s.tm.headers, name+": "+value)
 	s.tm.mu.Unlock()
 	return s.tm.record("header", name, m)
 }
+
 func (s session) Headers(h textproto.MIMEHeader, m *gomilter.Modifier) (gomilter.Response, error) {
 	return s.tm.record("eoh", "", m)
 }
+
 func (s session) BodyChunk(chunk []byte, m *gomilter.Modifier) (gomilter.Response, error) {
 	s.tm.mu.Lock()
 	s.tm.body.Write(chunk)
 	s.tm.mu.Unlock()
 	return s.tm.record("body", "", m)
 }
+
 func (s session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 	time.Sleep(s.tm.delay)
 	r, err := s.tm.record("eom", "", m)
@@ -108,6 +114,7 @@ func (s session) Body(m *gomilter.Modifier) (gomilter.Response, error) {
 	}
 	return r, err
 }
+
 func (s session) Abort(m *gomilter.Modifier) error {
 	s.tm.record("abort", "", m)
 	return nil
@@ -359,31 +366,6 @@ func TestRcptRefusalIsPerRecipient(t *testing.T) {
 	}
 }
 
-func TestDiscardAndQuarantine(t *testing.T) {
-	for _, stage := range []string{"mail", "rcpt", "eoh", "eom"} {
-		t.Run("discard at "+stage, func(t *testing.T) {
-			tm := &testMilter{on: map[string]handler{stage: answer(gomilter.RespDiscard)}}
-			c := newChecker(Filter{Name: "t", Socket: startMilter(t, tm, allActions)})
-			cl, _ := connect(t, c, "mta")
-			v, _ := cl.transaction(testMsg)
-			if v == nil || v.Reply != nil || v.Action != inbound.Discard {
-				t.Fatalf("verdict %+v, want discard", v)
-			}
-		})
-	}
-	t.Run("quarantine", func(t *testing.T) {
-		tm := &testMilter{on: map[string]handler{"eom": func(m *gomilter.Modifier) (gomilter.Response, error) {
-			return gomilter.RespAccept, m.Quarantine("looks like phishing")
-		}}}
-		c := newChecker(Filter{Name: "t", Socket: startMilter(t, tm, allActions)})
-		cl, _ := connect(t, c, "mta")
-		v, _ := cl.transaction(testMsg)
-		if v == nil || v.Reply != nil || v.Action != inbound.Hold || !strings.Contains(v.Rule, "looks like phishing") {
-			t.Fatalf("verdict %+v, want hold", v)
-		}
-	})
-}
-
 func TestAcceptSkipsTheRest(t *testing.T) {
 	tm := &testMilter{on: map[string]handler{"mail": answer(gomilter.RespAccept)}}
 	c := newChecker(Filter{Name: "t", Socket: startMilter(t, tm, allActions)})
@@ -408,201 +390,6 @@ func TestAcceptSkipsTheRest(t *testing.T) {
 	if got := tm2.seen(); len(got) != 1 {
 		t.Errorf("after accept at connect the milter saw %q", got)
 	}
-}
-
-func TestHeaderChanges(t *testing.T) {
-	tm := &testMilter{on: map[string]handler{"eom": func(m *gomilter.Modifier) (gomilter.Response, error) {
-		for _, err := range []error{
-			m.AddHeader("X-Spam-Score", "1.5"),
-			m.ChangeHeader(1, "Subject", "[SPAM] lunch"),
-			m.ChangeHeader(1, "X-Folded", ""), // delete
-			m.InsertHeader(0, "DKIM-Signature", "v=1; a=rsa-sha256; d=example.org;\r\n\tb=abc"),
-			m.ChangeHeader(2, "To", "added because there is no second To"),
-		} {
-			if err != nil {
-				return nil, err
-			}
-		}
-		return gomilter.RespAccept, nil
-	}}}
-	c := newChecker(Filter{Name: "t", Socket: startMilter(t, tm, allActions)})
-	cl, _ := connect(t, c, "mta")
-	v, msg := cl.transaction(testMsg)
-	if v != nil {
-		t.Fatal(v)
-	}
-	want := "DKIM-Signature: v=1; a=rsa-sha256; d=example.org;\r\n\tb=abc\r\n" +
-		"From: Alice <alice@example.org>\r\n" +
-		"To: bob@example.test\r\n" +
-		"Subject: [SPAM] lunch\r\n" +
-		"Message-Id: <m1@example.org>\r\n" +
-		"X-Spam-Score: 1.5\r\n" +
-		"To: added because there is no second To\r\n" +
-		"\r\n" +
-		"Is lunch ready?\r\n"
-	if msg != want {
-		t.Errorf("message\n%q\nwant\n%q", msg, want)
-	}
-}
-
-func TestReplaceBody(t *testing.T) {
-	// More than one 64 KiB chunk each way.
-	big := strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 3000)
-	newBody := strings.Repeat("replaced line of the new body..\r\n", 5000)
-	tm := &testMilter{on: map[string]handler{"eom": func(m *gomilter.Modifier) (gomilter.Response, error) {
-		b := []byte(newBody)
-		for len(b) > 0 {
-			n := min(len(b), 60000)
-			if err := m.ReplaceBody(b[:n]); err != nil {
-				return nil, err
-			}
-			b = b[n:]
-		}
-		return gomilter.RespAccept, nil
-	}}}
-	c := newChecker(Filter{Name: "t", Socket: startMilter(t, tm, allActions)})
-	cl, _ := connect(t, c, "mta")
-	v, msg := cl.transaction("Subject: big\r\n\r\n" + big)
-	if v != nil {
-		t.Fatal(v)
-	}
-	tm.mu.Lock()
-	gotBody := tm.body.String()
-	tm.mu.Unlock()
-	if gotBody != big {
-		t.Errorf("milter got %d body bytes, want %d", len(gotBody), len(big))
-	}
-	// go-milter sends LF line ends; postern stores CRLF.
-	if msg != "Subject: big\r\n\r\n"+newBody {
-		t.Errorf("replaced message has %d bytes, want %d; starts %q", len(msg), len(newBody)+16, msg[:min(len(msg), 80)])
-	}
-}
-
-func TestRecipientAndSenderChanges(t *testing.T) {
-	tm := &testMilter{on: map[string]handler{"eom": func(m *gomilter.Modifier) (gomilter.Response, error) {
-		for _, err := range []error{
-			m.AddRecipient("archive@example.test"),
-			m.AddRecipient("Bob@example.test"), // already there
-			m.DeleteRecipient("bob@example.test"),
-			m.AddRecipient("carol@Example.TEST"),
-			m.ChangeFrom("<bounces@example.org>"),
-		} {
-			if err != nil {
-				return nil, err
-			}
-		}
-		return gomilter.RespAccept, nil
-	}}}
-	c := newChecker(Filter{Name: "t", Socket: startMilter(t, tm, allActions)})
-	cl, _ := connect(t, c, "mta")
-	if v, _ := cl.transaction(testMsg); v != nil {
-		t.Fatal(v)
-	}
-	var got []string
-	for _, r := range cl.txn.Env.Rcpts {
-		got = append(got, r.Addr)
-	}
-	if strings.Join(got, " ") != "archive@example.test carol@example.test" {
-		t.Errorf("recipients %q", got)
-	}
-	if cl.txn.Env.From != "bounces@example.org" || cl.txn.From.String() != "bounces@example.org" {
-		t.Errorf("sender %q / %q", cl.txn.Env.From, cl.txn.From)
-	}
-}
-
-func TestBadChangesFailTheMilter(t *testing.T) {
-	for name, h := range map[string]handler{
-		"bad recipient": func(m *gomilter.Modifier) (gomilter.Response, error) {
-			return gomilter.RespAccept, m.AddRecipient("no spaces allowed@example.test")
-		},
-		"bad header name": func(m *gomilter.Modifier) (gomilter.Response, error) {
-			m.AddRecipient("carol@example.test")
-			m.ChangeFrom("<x@example.org>")
-			return gomilter.RespAccept, m.AddHeader("Bad Name", "x")
-		},
-		"not negotiated": func(m *gomilter.Modifier) (gomilter.Response, error) {
-			return gomilter.RespAccept, m.ChangeFrom("<x@example.org>")
-		},
-	} {
-		t.Run(name, func(t *testing.T) {
-			tm := &testMilter{on: map[string]handler{"eom": h}}
-			actions := allActions
-			if name == "not negotiated" {
-				actions &^= gomilter.OptChangeFrom
-			}
-			c := newChecker(Filter{Name: "t", Socket: startMilter(t, tm, actions), OnFailure: spec.TempFail})
-			cl, _ := connect(t, c, "mta")
-			v, msg := cl.transaction(testMsg)
-			refusedWith(t, name, v, 451)
-			if msg != testMsg || cl.txn.Env.From != "alice@example.org" || cl.txn.From.String() != "alice@example.org" || len(cl.txn.Env.Rcpts) != 1 {
-				t.Errorf("message or envelope changed by a failed milter: %q %q", msg, cl.txn.Env.From)
-			}
-		})
-	}
-}
-
-// deadSocket is a loopback port with nothing listening.
-func deadSocket(t *testing.T) spec.Socket {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return spec.Socket{Network: "tcp", Address: addr}
-}
-
-func TestUnavailable(t *testing.T) {
-	for _, tc := range []struct {
-		flags spec.OnFailure
-		code  int
-	}{{spec.Continue, 0}, {spec.TempFail, 451}, {spec.Reject, 550}} {
-		t.Run(tc.flags.String(), func(t *testing.T) {
-			c := newChecker(Filter{Name: "down", Socket: deadSocket(t), OnFailure: tc.flags})
-			cl, v := connect(t, c, "mta")
-			if v != nil {
-				t.Fatalf("connect: %+v", v)
-			}
-			if v := cl.helo("client.example.org"); v != nil {
-				t.Fatalf("helo: %+v", v)
-			}
-			v = cl.mail("alice@example.org")
-			if tc.code == 0 {
-				if v != nil {
-					t.Fatalf("fail open: %+v", v)
-				}
-				cl.rcpt("bob@example.test")
-				if v, _ := cl.data(testMsg); v != nil {
-					t.Fatalf("fail open data: %+v", v)
-				}
-				return
-			}
-			refusedWith(t, "MAIL", v, tc.code)
-			if tc.code == 451 && v.Reply.Enhanced != "4.3.2" {
-				t.Errorf("enhanced code %s", v.Reply.Enhanced)
-			}
-		})
-	}
-}
-
-func TestTimeoutAtEndOfMessage(t *testing.T) {
-	tm := &testMilter{delay: 2 * time.Second}
-	sock := startMilter(t, tm, allActions)
-	// R is shorter than the milter takes at the end of the message, but E
-	// is long enough: the slow end of message is fine.
-	c := newChecker(Filter{Name: "slow", Socket: sock, OnFailure: spec.TempFail,
-		Timeouts: spec.Timeouts{Read: time.Second, End: 15 * time.Second}})
-	cl, _ := connect(t, c, "mta")
-	if v, _ := cl.transaction(testMsg); v != nil {
-		t.Fatalf("with E=15s: %+v", v)
-	}
-	// E shorter than the milter takes: tempfail, and the next MAIL too.
-	c = newChecker(Filter{Name: "slow", Socket: sock, OnFailure: spec.TempFail,
-		Timeouts: spec.Timeouts{Read: 15 * time.Second, End: 300 * time.Millisecond}})
-	cl, _ = connect(t, c, "mta")
-	v, _ := cl.transaction(testMsg)
-	refusedWith(t, "E=300ms", v, 451)
-	refusedWith(t, "next MAIL", cl.mail("alice@example.org"), 451)
 }
 
 func TestChainOrder(t *testing.T) {
@@ -678,66 +465,6 @@ func TestAbortBetweenTransactions(t *testing.T) {
 	}
 }
 
-func TestMilterDiesMidSession(t *testing.T) {
-	tm := &testMilter{}
-	p := startProxy(t, startMilter(t, tm, allActions))
-	c := newChecker(Filter{Name: "t", Socket: p.sock, OnFailure: spec.TempFail})
-	cl, _ := connect(t, c, "mta")
-	if v := cl.mail("alice@example.org"); v != nil {
-		t.Fatal(v)
-	}
-	p.cut() // the milter crashes
-	refusedWith(t, "rcpt after the milter died", cl.rcpt("bob@example.test"), 451)
-	refusedWith(t, "next MAIL", cl.mail("alice@example.org"), 451)
-}
-
-// proxy forwards a milter's connections and can cut them all, as a
-// crashing milter would.
-type proxy struct {
-	sock  spec.Socket
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startProxy(t *testing.T, to spec.Socket) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	p := &proxy{sock: spec.Socket{Network: "tcp", Address: ln.Addr().String()}}
-	go func() {
-		for {
-			a, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b, err := net.Dial(to.Network, to.Address)
-			if err != nil {
-				a.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, a, b)
-			p.mu.Unlock()
-			go func() { io.Copy(a, b); a.Close() }()
-			go func() { io.Copy(b, a); b.Close() }()
-		}
-	}()
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 func TestUnixSocket(t *testing.T) {
 	tm := &testMilter{on: map[string]handler{"eom": func(m *gomilter.Modifier) (gomilter.Response, error) {
 		return gomilter.RespAccept, m.AddHeader("X-Unix", "yes")
@@ -780,22 +507,4 @@ func TestIPv6Client(t *testing.T) {
 	if tm.macro("connect", "{client_name}") != "localhost" || tm.macro("connect", "{client_resolve}") != "OK" {
 		t.Errorf("macros %v", tm.macros["connect"])
 	}
-}
-
-func TestCancelledContext(t *testing.T) {
-	tm := &testMilter{delay: 30 * time.Second}
-	c := newChecker(Filter{Name: "slow", Socket: startMilter(t, tm, allActions), OnFailure: spec.TempFail})
-	cl, _ := connect(t, c, "mta")
-	cl.mail("alice@example.org")
-	cl.rcpt("bob@example.test")
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	m := &inbound.Message{}
-	m.Write([]byte(testMsg))
-	start := time.Now()
-	v := c.CheckData(ctx, cl.txn, m)
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("CheckData took %s after the context ended", d)
-	}
-	refusedWith(t, "cancelled", v, 451)
 }
