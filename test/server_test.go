@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"postern/internal/dnstest"
 )
 
 // server is a running `postern serve`.
@@ -37,6 +39,10 @@ type serverConfig struct {
 	Relay    []string
 	Trusted  []string
 	Extra    string // more TOML, appended at the end
+	// Zone is served by a DNS server on loopback that postern is pointed
+	// at, unless Extra has its own [dns] table: no test ever asks the
+	// system's resolver.
+	Zone dnstest.Zone
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -82,6 +88,10 @@ func newServer(t *testing.T, sc serverConfig) *server {
 		sc.Trusted = []string{"127.0.0.1/32", "::1/128"}
 	}
 	s := &server{t: t, dir: dir, MTA: freePort(t), Sub: freePort(t), SMTPS: freePort(t)}
+	if !strings.Contains(sc.Extra, "[dns]") {
+		ns := dnstest.Start(t, sc.Zone)
+		sc.Extra += fmt.Sprintf("\n[dns]\nservers = [%q]\n", ns.Addr)
+	}
 	cfg := fmt.Sprintf(`hostname = %q
 data_dir = %q
 local_domains = %s
