@@ -3,12 +3,14 @@ package test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/smtp"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -362,10 +364,25 @@ func TestUserSuspendRevoke(t *testing.T) {
 	if out, err := send(); err != nil {
 		t.Errorf("resumed user: %v\n%s", err, out)
 	}
+	// A session that logged in before the revocation.
+	sc, err := smtp.Dial(s.Sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if err := sc.StartTLS(&tls.Config{InsecureSkipVerify: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Auth(smtp.PlainAuth("", "alice@example.test", "pw-alice", "127.0.0.1")); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := s.postern("", "user", "revoke", "alice@example.test"); err != nil {
 		t.Fatalf("revoke: %v\n%s", err, out)
 	}
 	time.Sleep(1100 * time.Millisecond)
+	if err := sc.Mail("alice@example.test"); err == nil || !strings.Contains(err.Error(), "530") {
+		t.Errorf("MAIL after the revocation: %v", err)
+	}
 	if out, err := send(); err == nil || !strings.Contains(out, "535") {
 		t.Errorf("revoked password works:\n%s", out)
 	}

@@ -26,8 +26,8 @@ const userUsage = `usage: postern user add|passwd|del|list|suspend|resume|revoke
   list             print every user (suspended and revoked ones marked)
   suspend ADDRESS  stop a user: no login, their queued and new mail is held
   resume ADDRESS   lift a suspension; held mail leaves at its next retry
-  revoke ADDRESS   make the password unusable at once (open sessions end at
-                   their next MAIL FROM); set a new one with passwd
+  revoke ADDRESS   make the password unusable at once (sessions logged in
+                   before can send no more); set a new one with passwd
 
 The password is prompted for twice on the terminal, or read from the first
 line of standard input with --password-stdin. Users live in data_dir/users

@@ -182,7 +182,7 @@ func TestSuspendedAndRevoked(t *testing.T) {
 	if v := ch.CheckData(context.Background(), txn("s@example.org"), nil); v == nil || v.Action != inbound.Hold {
 		t.Errorf("suspended: %+v", v)
 	}
-	if v := ch.CheckMail(context.Background(), txn("r@example.org")); v == nil || v.Reply.Code != 421 || !v.Disconnect {
+	if v := ch.CheckMail(context.Background(), txn("r@example.org")); v == nil || v.Reply.Code != 530 || !v.Disconnect {
 		t.Errorf("revoked: %+v", v)
 	}
 	if v := ch.CheckMail(context.Background(), txn("ok@example.org")); v != nil {

@@ -30,11 +30,13 @@ func (c *Checker) state(user string) (suspended, revoked bool) {
 }
 
 // CheckMail implements inbound.MailChecker: a session whose user was
-// revoked since it logged in ends here.
+// revoked since it logged in can send no more.
 func (c *Checker) CheckMail(_ context.Context, t *inbound.Txn) *inbound.Verdict {
 	if _, revoked := c.state(t.Conn.AuthUser); revoked {
+		// RFC 4954 6: 530 5.7.0 answers a command that needs authentication;
+		// the login of this session no longer counts.
 		return &inbound.Verdict{Disconnect: true, Rule: "credentials of " + t.Conn.AuthUser + " revoked",
-			Reply: &smtp.Reply{Code: 421, Enhanced: "4.7.0", Text: "authentication no longer valid, closing connection"}}
+			Reply: &smtp.Reply{Code: 530, Enhanced: "5.7.0", Text: "authentication required"}}
 	}
 	return nil
 }
