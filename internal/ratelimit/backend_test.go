@@ -302,3 +302,22 @@ func BenchmarkAcquireRelease(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHitParallel is many sessions checking limits at once.
+func BenchmarkHitParallel(b *testing.B) {
+	for name, be := range backends(b) {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			var n atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				key := fmt.Sprint("par:", n.Add(1))
+				for pb.Next() {
+					if _, err := be.Hit(ctx, key, 1, time.Hour, 1<<40); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
