@@ -40,7 +40,7 @@ func runAudit(args []string) int {
 	tlsName := fs.String("tls-name", "", "name the certificate must be valid for (default: the banner's host name)")
 	caFile := fs.String("ca", "", "PEM file of CA certificates to trust instead of the system roots")
 	selectors := fs.String("dkim-selector", "", "comma-separated DKIM selectors to check")
-	dnsbls := fs.String("dnsbl", "zen.spamhaus.org,bl.spamcop.net", "comma-separated DNSBL zones to look the server's address up in (\"\" for none)")
+	dnsbls := fs.String("dnsbl", "zen.spamhaus.org,bl.spamcop.net", "comma-separated DNSBL zones to look the server's address up in (\"\" for none; by default none for a loopback target)")
 	smuggling := fs.Bool("smuggling", false, "probe SMTP smuggling (sends real messages to -smuggling-rcpt)")
 	smugRcpt := fs.String("smuggling-rcpt", "", "local recipient for the smuggling probe messages")
 	timeout := fs.Duration("timeout", 20*time.Second, "timeout for each network step")
@@ -90,6 +90,17 @@ func runAudit(args []string) int {
 		Smuggling:       *smuggling,
 		SmugglingRcpt:   *smugRcpt,
 		Timeout:         *timeout,
+	}
+	if !set["dnsbl"] {
+		// A loopback address is on no public blocklist; the default
+		// lists would only answer with their test entries (127.0.0.2).
+		if h, _, err := net.SplitHostPort(opt.Target); err == nil {
+			if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+				opt.DNSBLs = nil
+			}
+		} else if ip := net.ParseIP(opt.Target); ip != nil && ip.IsLoopback() {
+			opt.DNSBLs = nil
+		}
 	}
 	if *smuggling && *smugRcpt == "" {
 		fmt.Fprintln(os.Stderr, "postern audit: -smuggling needs -smuggling-rcpt ADDRESS (a local mailbox that may receive test messages)")
