@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"runtime/debug"
 )
@@ -9,6 +10,11 @@ import (
 var version = "dev"
 
 func runVersion(args []string) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.String("config", "", "accepted for uniformity; the version does not depend on it")
+	if _, err := parseFlags(fs, args); err != nil {
+		return 2
+	}
 	v := version
 	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		v = bi.Main.Version
