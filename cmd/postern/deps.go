@@ -5,10 +5,12 @@ import (
 	"log/slog"
 	"net/netip"
 
+	"postern/internal/alert"
 	"postern/internal/config"
-	"postern/internal/deliver"
 	"postern/internal/dns"
+	"postern/internal/limits"
 	"postern/internal/maps"
+	"postern/internal/metrics"
 	"postern/internal/policy"
 	"postern/internal/spool"
 	"postern/internal/users"
@@ -24,6 +26,14 @@ type deps struct {
 	maps     *maps.Set // nil without maps_dir
 	relay    *policy.Relay
 	spool    *spool.Spool
+	// metrics counts what happens (nil-safe: every method works on nil);
+	// stages take it as a metrics.Recorder.
+	metrics *metrics.Metrics
+	alerts  *alert.Detector // nil when [alert] is off
+	// rate is the [ratelimit] backend (rateBackend builds it); limits
+	// the connection and sender limits, for metrics and status.
+	rate   *rateStore
+	limits *limits.Limits
 	// tasks run in the background while the server runs (report
 	// senders, admin listeners...); they return when ctx ends.
 	tasks []func(ctx context.Context)
@@ -31,7 +41,7 @@ type deps struct {
 
 // build makes the shared pieces from the configuration.
 func build(cfg *config.Config, log *slog.Logger, own []netip.Addr) (*deps, error) {
-	d := &deps{cfg: cfg, log: log}
+	d := &deps{cfg: cfg, log: log, metrics: metrics.New()}
 	d.resolver = dns.New(dns.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout})
 	var err error
 	if d.users, err = users.Open(cfg.UsersFile()); err != nil {
@@ -42,13 +52,18 @@ func build(cfg *config.Config, log *slog.Logger, own []netip.Addr) (*deps, error
 		log.Error("maps", "err", err)
 	}
 	d.relay = buildRelay(cfg, d.maps, d.users, own)
-	if d.spool, err = spool.New(cfg.SpoolDir(), buildCourier(d), log, spool.Options{}); err != nil {
+	courier, err := buildCourier(d)
+	if err != nil {
+		return nil, err
+	}
+	courier = operatorCourier(d, courier)
+	if d.spool, err = spool.New(cfg.SpoolDir(), courier, log, spool.Options{}); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
 // buildCourier returns what delivers queued mail.
-func buildCourier(d *deps) spool.Courier {
-	return &deliver.Local{Mailbox: d.cfg.Delivery.Mailbox, IsLocal: d.relay.IsLocal, Log: d.log}
+func buildCourier(d *deps) (spool.Courier, error) {
+	return newDispatcher(d)
 }

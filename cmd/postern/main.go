@@ -26,7 +26,7 @@ var commands = []command{
 	{"dmarc", "DMARC aggregate reports received: dmarc report|import", runDmarc},
 	{"dns-records", "print the DNS records to publish for a mail domain (MX, SPF, DKIM, DMARC, MTA-STS, TLSRPT)", runDNSRecords},
 	{"check", "validate the configuration, maps and files without starting", runCheck},
-	{"user", "add, change, remove or list AUTH users: user add|passwd|del|list", runUser},
+	{"user", "add, change, remove or list AUTH users: user add|passwd|del|list|suspend|resume|revoke", runUser},
 	{"serve", "run the mail server", runServe},
 	{"explain", "tell what postern would answer a client, and why", runExplain},
 	{"audit", "check a mail server against the hardening checklist", runAudit},
@@ -34,6 +34,10 @@ var commands = []command{
 	{"import-sendmail", "write a postern config and maps from a sendmail setup", runImportSendmail},
 	{"dkim", "make DKIM keys and show which selector signs: dkim keygen|status", runDkim},
 	{"queue", "show the messages waiting for delivery: queue list", runQueue},
+	{"status", "listeners, queue, limits, alerts and recent refusals in one screen", runStatus},
+	{"block", "refuse an address or network at once (access map, reloaded)", runBlock},
+	{"backup", "save config, maps, users, DKIM keys and certificates in one archive", runBackup},
+	{"restore", "put back what postern backup saved", runRestore},
 }
 
 func main() {

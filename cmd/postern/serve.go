@@ -21,6 +21,7 @@ import (
 
 	"postern/internal/config"
 	"postern/internal/inbound"
+	"postern/internal/maillog"
 	"postern/internal/privs"
 	"postern/internal/smtpd"
 	"postern/internal/tlsutil"
@@ -37,7 +38,8 @@ func runServe(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The mail log: one line per event, syslog-style text or JSON.
+	log := slog.New(maillog.New(os.Stderr, maillog.Options{JSON: cfg.Log.Format == "json", Hostname: cfg.Hostname}))
 	for _, w := range warnings {
 		log.Warn("config", "warning", w.String())
 	}

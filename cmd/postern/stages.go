@@ -6,7 +6,14 @@ package main
 // greylisting, milters, SPF/DKIM/DMARC, and DKIM signing last, after
 // anything that may change the message. Each topic has its own wire_*.go
 // file with its builder.
-var stageBuilders = []func(d *deps) ([]any, error){}
+var stageBuilders = []func(d *deps) ([]any, error){
+	operatorStages,  // metrics first (it counts every connection), alerts, suspension
+	ratelimitStages, // connection, login, message and outbound limits
+	checksStages,
+	milterStages, // after connection checks, before SPF/DKIM/DMARC and signing
+	mailauthStages,
+	dkimSignStages,
+}
 
 // buildStages runs every builder.
 func buildStages(d *deps) ([]any, error) {

@@ -32,6 +32,15 @@ type Config struct {
 	DNS       DNS        `toml:"dns"`
 	Delivery  Delivery   `toml:"delivery"`
 	Limits    Limits     `toml:"limits"`
+	RateLimit RateLimit  `toml:"ratelimit"`
+	Milters   []Milter   `toml:"milter"`
+	Admin     Admin      `toml:"admin"`
+	Log       Log        `toml:"log"`
+	Alert     Alert      `toml:"alert"`
+	SPF       SPF        `toml:"spf"`
+	DKIM      DKIM       `toml:"dkim"`
+	DMARC     DMARC      `toml:"dmarc"`
+	Checks    Checks     `toml:"checks"`
 }
 
 // Mode says what a listener is for.
@@ -82,6 +91,10 @@ type Delivery struct {
 	// part) and {domain}; a trailing slash means Maildir, otherwise an
 	// mbox file. Load makes it absolute (relative to DataDir).
 	Mailbox string `toml:"mailbox"`
+
+	// Delivery to other servers: smarthost, TLS policy, concurrency
+	// (delivery_remote.go).
+	DeliveryRemote
 }
 
 // Limits is the [limits] table; Load fills every field.
@@ -138,8 +151,16 @@ func Default() *Config {
 			{Name: "smtps", Address: "127.0.0.1:2465", Mode: ModeSMTPS},
 		},
 		DNS:      DNS{Timeout: DefaultDNSTimeout},
-		Delivery: Delivery{Mailbox: dataDir + "/mail/{domain}/{user}/"},
+		Delivery: Delivery{Mailbox: dataDir + "/mail/{domain}/{user}/", DeliveryRemote: DefaultDeliveryRemote()},
 		Limits:   defaultLimits(),
+		Admin:    Admin{Address: DefaultAdminAddress},
+		Log:      Log{Format: "text"},
+		Alert:    defaultAlert(),
+		SPF:      defaultSPF(),
+		DKIM:     defaultDKIM(),
+		DMARC:    defaultDMARC(),
+
+		RateLimit: defaultRateLimit(),
 	}
 }
 

@@ -146,8 +146,15 @@ func fileDefaults() *Config {
 		DataDir:         "/var/lib/postern",
 		TrustedNetworks: loopbackNetworks(),
 		DNS:             DNS{Timeout: DefaultDNSTimeout},
-		Delivery:        Delivery{Mailbox: "/var/mail/{domain}/{user}/"},
+		Delivery:        Delivery{Mailbox: "/var/mail/{domain}/{user}/", DeliveryRemote: DefaultDeliveryRemote()},
 		Limits:          defaultLimits(),
+		RateLimit:       defaultRateLimit(),
+		Admin:           Admin{Address: DefaultAdminAddress},
+		Log:             Log{Format: "text"},
+		Alert:           defaultAlert(),
+		SPF:             defaultSPF(),
+		DKIM:            defaultDKIM(),
+		DMARC:           defaultDMARC(),
 	}
 }
 

@@ -91,12 +91,20 @@ func TestLoadGood(t *testing.T) {
 		},
 		TLS:      TLS{Cert: "/etc/postern/cert.pem", Key: "/etc/postern/key.pem"},
 		DNS:      DNS{Servers: []string{"127.0.0.1:5353", "[::1]:53"}, Timeout: 2 * time.Second},
-		Delivery: Delivery{Mailbox: "/var/mail/{domain}/{user}"},
+		Delivery: Delivery{Mailbox: "/var/mail/{domain}/{user}", DeliveryRemote: DefaultDeliveryRemote()},
 		Limits: Limits{
 			MaxMessageBytes: 10485760, MaxRecipients: 200, MaxErrors: 5,
 			MaxCommandLineBytes: 512, MaxTextLineBytes: 1000,
 			CommandTimeout: 6 * time.Minute, DataTimeout: 15 * time.Minute,
 		},
+		Admin: Admin{Address: DefaultAdminAddress},
+		Log:   Log{Format: "text"},
+		Alert: defaultAlert(),
+		SPF:   defaultSPF(),
+		DKIM:  defaultDKIM(),
+		DMARC: DMARC{Check: true, Enforce: true, Quarantine: "junk", ReportInterval: DefaultReportInterval, ReportFrom: "dmarc-reports@mx.example.test"},
+
+		RateLimit: defaultRateLimit(),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", c, want)

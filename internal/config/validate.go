@@ -34,7 +34,13 @@ func (d *decoder) complete(c *Config, base string) {
 	d.tls(c, base)
 	d.dns(c)
 	d.delivery(c)
+	d.deliveryRemote(&c.Delivery.DeliveryRemote, base)
 	d.limits(c)
+	d.ratelimit(c)
+	d.milters(c)
+	d.operator(c)
+	d.mailauth(c)
+	d.checks(c)
 }
 
 func (d *decoder) hostname(c *Config) {
