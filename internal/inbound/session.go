@@ -21,9 +21,17 @@ type session struct {
 	conn *Conn
 	log  *slog.Logger
 	txn  *Txn // the transaction under way, or nil
+	// hangup is set by a verdict that ends the connection.
+	hangup bool
 }
 
+// Hangup implements smtpd.Hanger.
+func (s *session) Hangup() bool { return s.hangup }
+
 func (s *session) logReject(ctx context.Context, stage string, v *Verdict, args ...any) {
+	if v.Disconnect {
+		s.hangup = true
+	}
 	args = append([]any{"stage", stage, "client", s.conn.IP().String(), "code", v.Reply.Code, "rule", v.Rule}, args...)
 	s.log.InfoContext(ctx, "reject", args...)
 	for _, o := range s.b.checks.reject {

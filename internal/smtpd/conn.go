@@ -124,6 +124,9 @@ func (c *conn) serve() {
 		}
 		c.command(line)
 		c.end()
+		if h, ok := c.sess.(Hanger); ok && h.Hangup() {
+			c.quit = true
+		}
 		if c.errors >= c.srv.opts.MaxErrors {
 			c.reply(smtp.ReplyTooManyErrors)
 			c.w.Flush()
@@ -245,6 +248,11 @@ func (c *conn) readLine() ([]byte, error) {
 // reply queues a reply; it is flushed when the client is idle.
 func (c *conn) reply(r *smtp.Reply) {
 	c.w.Write(r.Format(true))
+	if r.Code == 421 {
+		// RFC 5321 3.8: 421 closes the transmission channel; whatever
+		// stage answered it (a rate limit, a revoked login), we hang up.
+		c.quit = true
+	}
 }
 
 // fail sends an error reply caused by the client and counts it.

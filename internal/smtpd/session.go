@@ -69,3 +69,10 @@ type GreetPauser interface {
 	// reply is sent and the connection closed.
 	EarlyTalker() *smtp.Reply
 }
+
+// Hanger is implemented by a Session that may decide, while answering a
+// command, that the connection must end after the reply (a revoked
+// login, a blocked client). smtpd asks after every command.
+type Hanger interface {
+	Hangup() bool
+}

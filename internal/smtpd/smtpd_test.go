@@ -59,6 +59,9 @@ func (s *recSession) Mail(ctx context.Context, from smtp.Path, p smtp.Params) *s
 	return nil
 }
 func (s *recSession) Rcpt(ctx context.Context, to smtp.Path, p smtp.Params) *smtp.Reply {
+	if strings.HasPrefix(to.Local, "reject421") {
+		return &smtp.Reply{Code: 421, Enhanced: "4.7.0", Text: "go away"}
+	}
 	if strings.HasPrefix(to.Local, "reject") {
 		return smtp.ReplyRelayDenied
 	}
@@ -506,5 +509,17 @@ func TestGreetPauseEarlyTalker(t *testing.T) {
 	}
 	if !early.closed() {
 		t.Fatal("early talker still connected")
+	}
+}
+
+// A 421 from the session at any stage ends the connection.
+func TestSession421Closes(t *testing.T) {
+	ts := startServer(t, Options{})
+	c := dial(t, ts.addr[ModeMTA])
+	c.cmd("EHLO client.example", 250)
+	c.cmd("MAIL FROM:<a@example.test>", 250)
+	c.cmd("RCPT TO:<reject421@example.test>", 421)
+	if !c.closed() {
+		t.Fatal("connection still open after 421")
 	}
 }
