@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 
 	"postern/internal/config"
 	"postern/internal/deliver"
@@ -140,6 +142,9 @@ func (x *dispatcher) Deliver(ctx context.Context, env *envelope.Envelope, rcpts 
 			continue
 		}
 		route, ok := mt.Lookup(domain)
+		if ok && x.log != nil {
+			x.log.DebugContext(ctx, "route", "id", env.ID, "rcpt", r.Addr, "rule", route.Rule())
+		}
 		if !ok {
 			// No route of its own: MX lookup or the smarthost.
 			add("remote", batch{courier: x.remote}, i, r)
@@ -175,22 +180,48 @@ func (x *dispatcher) Deliver(ctx context.Context, env *envelope.Envelope, rcpts 
 				Err: fmt.Errorf("%s: mailer %q not supported", route.Rule(), route.Mailer)}
 		}
 	}
+	// The ways are independent: they run side by side, each writing only
+	// its own recipients' results.
+	var wg sync.WaitGroup
 	for _, key := range order {
 		b := batches[key]
-		var res []error
-		if b.dest != nil {
-			res = x.remote.DeliverTo(ctx, *b.dest, env, b.rcpts, body)
-		} else {
-			res = b.courier.Deliver(ctx, env, b.rcpts, body)
-		}
-		for k, i := range b.idx {
-			if k < len(res) {
-				errs[i] = res[k]
+		run := func() {
+			var res []error
+			if b.dest != nil {
+				res = x.remote.DeliverTo(ctx, *b.dest, env, b.rcpts, body)
 			} else {
-				errs[i] = fmt.Errorf("courier returned %d results for %d recipients", len(res), len(b.idx))
+				res = b.courier.Deliver(ctx, env, b.rcpts, body)
+			}
+			for k, i := range b.idx {
+				if k < len(res) {
+					errs[i] = res[k]
+				} else {
+					errs[i] = fmt.Errorf("courier returned %d results for %d recipients", len(res), len(b.idx))
+				}
 			}
 		}
+		if len(order) == 1 {
+			run()
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				// A panic in a goroutine would end the server.
+				if p := recover(); p != nil {
+					if x.log != nil {
+						x.log.Error("delivery panicked", "id", env.ID, "panic", p, "stack", string(debug.Stack()))
+					}
+					for _, i := range b.idx {
+						errs[i] = fmt.Errorf("internal error in delivery: %v", p)
+					}
+				}
+			}()
+			run()
+		}()
 	}
+	wg.Wait()
 	return errs
 }
 

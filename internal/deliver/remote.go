@@ -241,6 +241,10 @@ func (r *Remote) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []en
 		}
 		groups[key] = append(groups[key], i)
 	}
+	// Destinations are served side by side (a slow domain must not hold
+	// up the others of the same message), a few at a time.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxParallelDestinations)
 	for _, key := range order {
 		idx := groups[key]
 		dest := Destination{Domain: key}
@@ -251,12 +255,41 @@ func (r *Remote) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []en
 		for k, i := range idx {
 			sub[k] = rcpts[i]
 		}
-		res := r.DeliverTo(ctx, dest, env, sub, body)
-		for k, i := range idx {
-			errs[i] = res[k]
+		if len(order) == 1 {
+			copyResults(errs, idx, r.DeliverTo(ctx, dest, env, sub, body))
+			break
 		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			defer func() {
+				// A panic here would end the server: make it a
+				// temporary failure of these recipients instead.
+				if p := recover(); p != nil {
+					r.Log.Error("delivery panicked", "id", env.ID, "panic", p)
+					for _, i := range idx {
+						errs[i] = fmt.Errorf("internal error in delivery: %v", p)
+					}
+				}
+			}()
+			// Each goroutine writes only its own recipients' results.
+			copyResults(errs, idx, r.DeliverTo(ctx, dest, env, sub, body))
+		}()
 	}
+	wg.Wait()
 	return errs
+}
+
+// maxParallelDestinations bounds the destinations of one message served
+// at once.
+const maxParallelDestinations = 8
+
+func copyResults(errs []error, idx []int, res []error) {
+	for k, i := range idx {
+		errs[i] = res[k]
+	}
 }
 
 func domainOf(addr string) string {
