@@ -22,6 +22,10 @@ var (
 // auth handles AUTH PLAIN and AUTH LOGIN (RFC 4954, RFC 4616).
 func (c *conn) auth(arg string) {
 	switch {
+	case c.mode == ModeLocal:
+		// The local user is known from the socket; no password here.
+		c.fail(replyAuthUnavail)
+		return
 	case !c.tls:
 		// Never take a password in plaintext, on any listener.
 		c.fail(smtp.ReplyEncryptionNeeded)

@@ -95,12 +95,12 @@ func (c *conn) hello(verb, arg string) {
 	if o.DSN {
 		lines = append(lines, "DSN")
 	}
-	if o.TLS != nil && !c.tls {
+	if o.TLS != nil && !c.tls && c.mode != ModeLocal {
 		lines = append(lines, "STARTTLS")
 	}
 	// AUTH only where users submit, and only under TLS: never offer a
 	// plaintext password exchange.
-	if c.mode != ModeMTA && c.tls && c.authUser == "" {
+	if c.mode != ModeMTA && c.mode != ModeLocal && c.tls && c.authUser == "" {
 		lines = append(lines, "AUTH PLAIN LOGIN")
 	}
 	c.reply(&smtp.Reply{Code: 250, Text: strings.Join(lines, "\n")})

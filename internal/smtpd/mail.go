@@ -18,6 +18,9 @@ func (c *conn) mail(arg string) {
 	case c.inMail:
 		c.fail(&smtp.Reply{Code: 503, Enhanced: "5.5.1", Text: "nested MAIL command"})
 		return
+	case c.mode == ModeLocal:
+		// The kernel named the local user (ConnInfo.PeerUID): no TLS, no
+		// AUTH on a unix socket.
 	case c.mode != ModeMTA && !c.tls:
 		c.fail(&smtp.Reply{Code: 530, Enhanced: "5.7.0", Text: "must issue a STARTTLS command first"})
 		return

@@ -16,6 +16,11 @@ const (
 	ModeSubmission
 	// ModeSMTPS is submission with implicit TLS (port 465).
 	ModeSMTPS
+	// ModeLocal takes mail from programs on this host through a unix
+	// socket (postern sendmail): no STARTTLS, no AUTH; the client is the
+	// local user the kernel names (ConnInfo.PeerUID), so MAIL needs no
+	// AUTH.
+	ModeLocal
 )
 
 func (m Mode) String() string {
@@ -24,6 +29,8 @@ func (m Mode) String() string {
 		return "submission"
 	case ModeSMTPS:
 		return "smtps"
+	case ModeLocal:
+		return "local"
 	}
 	return "mta"
 }
@@ -37,6 +44,8 @@ func ParseMode(s string) (Mode, bool) {
 		return ModeSubmission, true
 	case "smtps":
 		return ModeSMTPS, true
+	case "local":
+		return ModeLocal, true
 	}
 	return ModeMTA, false
 }

@@ -109,6 +109,7 @@ func (s *Server) newConn(nc net.Conn, l Listener) *conn {
 			Local:    addrPort(nc.LocalAddr()),
 			Listener: l.Name,
 			Mode:     l.Mode,
+			PeerUID:  peerUID(nc),
 		},
 	}
 	s.mu.Lock()

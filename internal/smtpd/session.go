@@ -28,6 +28,10 @@ type ConnInfo struct {
 	Local    netip.AddrPort // our end
 	Listener string         // listener name
 	Mode     Mode
+	// PeerUID is the user id of the process at the other end of a unix
+	// socket, as the kernel reports it (SO_PEERCRED); -1 for TCP or when
+	// the kernel cannot tell.
+	PeerUID int
 }
 
 // Session receives the SMTP conversation of one connection. The server

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -522,4 +523,72 @@ func TestSession421Closes(t *testing.T) {
 	if !c.closed() {
 		t.Fatal("connection still open after 421")
 	}
+}
+
+// uidBackend records the ConnInfo of each connection.
+type uidBackend struct {
+	recBackend
+	infos chan ConnInfo
+}
+
+func (b uidBackend) NewSession(ctx context.Context, c ConnInfo) (Session, *smtp.Reply) {
+	b.infos <- c
+	return b.recBackend.NewSession(ctx, c)
+}
+
+func TestLocalModeUnixSocket(t *testing.T) {
+	rec := &recorder{}
+	b := uidBackend{recBackend{rec}, make(chan ConnInfo, 4)}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := New(b, log, Options{Hostname: "mx.example.test", TLS: testTLSConfig(t)})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	sock := t.TempDir() + "/submit.sock"
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln, Listener{Name: "local", Mode: ModeLocal})
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(tcp, Listener{Mode: ModeSubmission})
+
+	nc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	c := &client{t: t, nc: nc, r: bufio.NewReader(nc)}
+	c.expect(220)
+	info := <-b.infos
+	if info.PeerUID != os.Getuid() || info.Mode != ModeLocal || info.Listener != "local" {
+		t.Fatalf("conn info %+v, want PeerUID %d, mode local", info, os.Getuid())
+	}
+	ext := c.cmd("EHLO localhost", 250)
+	if strings.Contains(ext, "STARTTLS") || strings.Contains(ext, "AUTH") {
+		t.Fatalf("local EHLO offers TLS or AUTH: %q", ext)
+	}
+	c.cmd("STARTTLS", 454)
+	c.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=", 503)
+	c.cmd("MAIL FROM:<cron@mx.example.test>", 250)
+	c.cmd("RCPT TO:<root@example.test>", 250)
+	c.cmd("DATA", 354)
+	c.cmd("Subject: cron\r\n\r\nhello\r\n.", 250)
+	c.cmd("QUIT", 221)
+	if m := rec.msgs(); len(m) != 1 || !strings.Contains(m[0], "hello") {
+		t.Fatalf("messages %q", m)
+	}
+
+	// A TCP connection has no peer uid, and submission still needs AUTH.
+	tc := dial(t, tcp.Addr().String())
+	if info := <-b.infos; info.PeerUID != -1 {
+		t.Fatalf("tcp conn PeerUID %d, want -1", info.PeerUID)
+	}
+	tc.cmd("EHLO localhost", 250)
+	tc.cmd("MAIL FROM:<cron@mx.example.test>", 530)
 }

@@ -13,7 +13,8 @@ func (c *conn) startTLS(arg string) {
 	case c.tls:
 		c.fail(&smtp.Reply{Code: 503, Enhanced: "5.5.1", Text: "TLS already active"})
 		return
-	case c.srv.opts.TLS == nil:
+	case c.srv.opts.TLS == nil, c.mode == ModeLocal:
+		// A unix socket never leaves the host: nothing to encrypt.
 		c.fail(&smtp.Reply{Code: 454, Enhanced: "4.7.0", Text: "TLS not available"})
 		return
 	case c.helo == "":
