@@ -1,6 +1,10 @@
 package ratelimit
 
-import "time"
+import (
+	"math"
+	"math/bits"
+	"time"
+)
 
 // window is the state of one sliding-window counter: the index of the
 // current fixed window (time in ms divided by the window length) and the
@@ -29,7 +33,7 @@ func (w window) at(idx int64) window {
 // plus the share of the previous count still inside the sliding window,
 // rounded up (never in the client's favour).
 func (w window) estimate(elapsed, length int64) int64 {
-	return w.cur + ceilDiv(w.prev*(length-elapsed), length)
+	return satAdd(w.cur, ceilMulDiv(w.prev, length-elapsed, length))
 }
 
 // hit applies n events at time nowMS (milliseconds) for a window of
@@ -40,11 +44,11 @@ func (w window) hit(nowMS, length, n, limit int64) (window, Result) {
 	elapsed := nowMS - idx*length
 	w = w.at(idx)
 	est := w.estimate(elapsed, length)
-	if limit >= 0 && est+n > limit {
+	if limit >= 0 && (n > limit || est > limit-n) {
 		return w, Result{Count: est, Reset: resetAfter(w.cur, w.prev, elapsed, length, n, limit)}
 	}
-	w.cur += n
-	return w, Result{Allowed: true, Count: est + n}
+	w.cur = satAdd(w.cur, n)
+	return w, Result{Allowed: true, Count: satAdd(est, n)}
 }
 
 // resetAfter is how long until n more events fit under limit, when no
@@ -62,16 +66,52 @@ func resetAfter(cur, prev, elapsed, length, n, limit int64) time.Duration {
 		// small enough: ceil(prev*(length-elapsed-t)/length) <= room.
 		if prev > 0 {
 			room := target - cur
-			ms = length - elapsed - room*length/prev
+			ms = length - elapsed - mulDiv(room, length, prev)
 		}
 	} else {
 		// After this window ends, when this window's count (then the
 		// previous one) has slid out far enough:
 		// ceil(cur*(length-t)/length) <= target.
-		t := length - target*length/cur
+		t := length - mulDiv(target, length, cur)
 		ms = length - elapsed + max(t, 0)
 	}
 	return time.Duration(max(ms, 1)) * time.Millisecond
 }
 
-func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
+// mulDiv is floor(a*b/c) for a, b >= 0 and c > 0 without overflow,
+// saturating at math.MaxInt64.
+func mulDiv(a, b, c int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi >= uint64(c) {
+		return math.MaxInt64
+	}
+	q, _ := bits.Div64(hi, lo, uint64(c))
+	if q > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(q)
+}
+
+// ceilMulDiv is ceil(a*b/c), as mulDiv.
+func ceilMulDiv(a, b, c int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi >= uint64(c) {
+		return math.MaxInt64
+	}
+	q, r := bits.Div64(hi, lo, uint64(c))
+	if r != 0 {
+		q++
+	}
+	if q > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(q)
+}
+
+// satAdd is a+b for a, b >= 0, saturating at math.MaxInt64.
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
