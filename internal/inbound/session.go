@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"postern/internal/envelope"
+	"postern/internal/policy"
 	"postern/internal/smtp"
 	"postern/internal/smtpd"
 	"postern/internal/tlsutil"
@@ -109,7 +110,8 @@ func (s *session) Mail(ctx context.Context, from smtp.Path, p smtp.Params) *smtp
 
 func (s *session) Rcpt(ctx context.Context, to smtp.Path, p smtp.Params) *smtp.Reply {
 	t := s.txn
-	d := s.b.opts.Relay.Rcpt(s.conn.IP(), s.conn.AuthUser, to)
+	d := s.b.opts.Relay.Decide(policy.Query{Client: s.conn.IP(), ClientName: s.conn.ClientName,
+		AuthUser: s.conn.AuthUser, From: t.From, HasFrom: true, To: to})
 	if !d.Accepted() {
 		s.logReject(ctx, "rcpt", &Verdict{Reply: d.Reply, Rule: d.Rule}, "from", t.Env.From, "to", to.String())
 		return d.Reply
@@ -120,6 +122,10 @@ func (s *session) Rcpt(ctx context.Context, to smtp.Path, p smtp.Params) *smtp.R
 	}
 	r := envelope.Recipient{Addr: d.Mailbox, ORCPT: orcpt, Notify: p.Notify}
 	for _, ch := range s.b.checks.rcpt {
+		if d.SkipChecks {
+			// An access-map To:... OK entry: accept even if other checks would refuse.
+			break
+		}
 		if v := refusal(ch.CheckRcpt(ctx, t, to, &r)); v != nil {
 			s.logReject(ctx, "rcpt", v, "from", t.Env.From, "to", to.String())
 			return v.Reply

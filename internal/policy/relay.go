@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"postern/internal/maps"
 	"postern/internal/smtp"
 )
 
@@ -22,6 +23,9 @@ const (
 	// Outbound recipients are anywhere else; only trusted or
 	// authenticated clients may send to them.
 	Outbound
+	// Forward recipients were addressed to a local domain and are sent on
+	// elsewhere (a virtusertable entry or luser_relay pointing away).
+	Forward
 )
 
 func (c Class) String() string {
@@ -32,6 +36,8 @@ func (c Class) String() string {
 		return "relay-domain"
 	case Outbound:
 		return "outbound"
+	case Forward:
+		return "forward"
 	}
 	return "none"
 }
@@ -59,6 +65,17 @@ type Relay struct {
 	OwnAddrs   []netip.Addr   // our listening addresses: the only local address literals
 	Users      Users          // local mailboxes
 	Postmaster string         // where postmaster@ every local domain goes
+
+	// Maps returns the maps in force (access, virtusertable, aliases),
+	// read once per decision so that a reload takes effect at once; nil
+	// (or a nil result) means no maps.
+	Maps func() *maps.Maps
+	// AllowSenderRelay honours access-map From:... RELAY entries.
+	AllowSenderRelay bool
+	// LuserRelay gets mail for unknown users of local domains instead of
+	// 550 5.1.1 (sendmail's LUSER_RELAY); "" refuses them. A bare name is
+	// a user of the recipient's domain.
+	LuserRelay string
 }
 
 // Decision is the verdict for one recipient.
@@ -67,35 +84,19 @@ type Decision struct {
 	Class   Class       // where it goes, when accepted
 	Mailbox string      // the address to deliver to (postmaster mapped), when accepted
 	Rule    string      // what decided, in words
+	// SkipChecks is set when an access-map To:... OK entry exempts the
+	// recipient from the later RCPT checks (DNS block lists, greylisting).
+	SkipChecks bool
 }
 
 // Accepted reports whether the recipient was taken.
 func (d Decision) Accepted() bool { return d.Reply == nil }
 
-// Rcpt decides for one recipient. client is the connecting address (the
-// invalid Addr for local submission), authUser the SASL user or "".
+// Rcpt decides for one recipient without knowing the sender or the
+// client's host name. client is the connecting address (the invalid Addr
+// for local submission), authUser the SASL user or "".
 func (r *Relay) Rcpt(client netip.Addr, authUser string, to smtp.Path) Decision {
-	// RFC 5321 4.5.1: <postmaster> without a domain always exists.
-	if to.IsPostmaster() {
-		return Decision{Class: Local, Mailbox: r.Postmaster, Rule: "bare <postmaster> always accepted (RFC 5321 4.5.1)"}
-	}
-	domain := to.Domain
-	if to.IsLiteral() {
-		a, _ := to.LiteralAddr()
-		if !r.ownAddr(a) {
-			return r.remote(client, authUser, to, fmt.Sprintf("address literal %s is not one of our addresses", to.Domain))
-		}
-		domain = r.Hostname
-	}
-	if rule, ok := r.isLocal(domain); ok {
-		return r.local(to, domain, rule)
-	}
-	for _, d := range r.Relay {
-		if rule, ok := d.Match(domain); ok {
-			return Decision{Class: RelayDomain, Mailbox: to.String(), Rule: "relay domain: " + rule}
-		}
-	}
-	return r.remote(client, authUser, to, fmt.Sprintf("%s is neither a local nor a relay domain", domain))
+	return r.Decide(Query{Client: client, AuthUser: authUser, To: to})
 }
 
 func (r *Relay) isLocal(domain string) (string, bool) {
@@ -114,42 +115,6 @@ func (r *Relay) isLocal(domain string) (string, bool) {
 func (r *Relay) IsLocal(domain string) bool {
 	_, ok := r.isLocal(domain)
 	return ok
-}
-
-func (r *Relay) local(to smtp.Path, domain, rule string) Decision {
-	local := to.Local
-	if !strings.HasPrefix(local, `"`) {
-		local = strings.ToLower(local)
-	}
-	if local == "postmaster" {
-		return Decision{Class: Local, Mailbox: r.Postmaster, Rule: "postmaster@ a local domain always exists (RFC 5321 4.5.1); local domain: " + rule}
-	}
-	addr := local + "@" + domain
-	if r.Users != nil && r.Users.Exists(addr) {
-		return Decision{Class: Local, Mailbox: addr, Rule: "local user " + addr + "; local domain: " + rule}
-	}
-	// Refuse at RCPT, so that nothing is accepted only to bounce later
-	// (no backscatter).
-	return Decision{Reply: smtp.ReplyNoSuchUser, Rule: fmt.Sprintf("no mailbox %s in local domain (%s)", addr, rule)}
-}
-
-func (r *Relay) remote(client netip.Addr, authUser string, to smtp.Path, why string) Decision {
-	if authUser != "" {
-		return Decision{Class: Outbound, Mailbox: to.String(), Rule: why + "; client authenticated as " + authUser}
-	}
-	if client.IsValid() {
-		c := client.Unmap()
-		for _, p := range r.Trusted {
-			if p.Contains(c) {
-				return Decision{Class: Outbound, Mailbox: to.String(), Rule: fmt.Sprintf("%s; client %s is in trusted_networks %s", why, c, p)}
-			}
-		}
-	}
-	rule := why + "; client is not in trusted_networks and not authenticated"
-	if client.IsValid() {
-		rule = fmt.Sprintf("%s; client %s is not in trusted_networks and not authenticated", why, client.Unmap())
-	}
-	return Decision{Reply: smtp.ReplyRelayDenied, Rule: rule}
 }
 
 func (r *Relay) ownAddr(a netip.Addr) bool {
