@@ -68,9 +68,21 @@ func New(opts Options) *Backend {
 // NewSession implements smtpd.Backend.
 func (b *Backend) NewSession(ctx context.Context, ci smtpd.ConnInfo) (smtpd.Session, *smtp.Reply) {
 	log := b.opts.Log.With("conn", ci.ID)
-	c := &Conn{ID: ci.ID, Remote: ci.Remote, Local: ci.Local, Listener: ci.Listener, Mode: ci.Mode, Values: map[any]any{}}
+	c := &Conn{ID: ci.ID, Remote: ci.Remote, Local: ci.Local, Listener: ci.Listener, Mode: ci.Mode, PeerUID: ci.PeerUID, Values: map[any]any{}}
+	if ci.Mode == smtpd.ModeLocal {
+		if ci.PeerUID < 0 {
+			log.WarnContext(ctx, "local submission refused: the kernel did not name the user", "listener", c.Listener)
+			return nil, &smtp.Reply{Code: 554, Enhanced: "5.7.0", Text: "cannot identify the local user"}
+		}
+		// The kernel named the user (SO_PEERCRED): a local user is
+		// authenticated, like a SASL login on the submission port.
+		c.LocalUser = LoginName(ci.PeerUID)
+		c.AuthUser = c.LocalUser
+		log.InfoContext(ctx, "connect", "client", "local", "user", c.LocalUser, "uid", ci.PeerUID, "listener", c.Listener)
+	} else {
+		log.InfoContext(ctx, "connect", "client", c.IP().String(), "listener", c.Listener)
+	}
 	s := &session{b: b, conn: c, log: log}
-	log.InfoContext(ctx, "connect", "client", c.IP().String(), "listener", c.Listener)
 	for _, ch := range b.checks.connect {
 		if v := refusal(ch.CheckConnect(ctx, c)); v != nil {
 			s.logReject(ctx, "connect", v)

@@ -3,6 +3,8 @@ package inbound
 import (
 	"context"
 	"net/netip"
+	"os/user"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,9 +103,16 @@ type Conn struct {
 	Helo       string // HELO/EHLO argument
 	EHLO       bool
 	TLS        string // "TLSv1.3 TLS_AES_128_GCM_SHA256", or ""
-	AuthUser   string // authenticated user, or ""
+	AuthUser   string // authenticated user, or ""; the LocalUser for local submission
 	AuthMech   string // SASL mechanism AuthUser authenticated with ("PLAIN", "LOGIN"), or ""
 	ClientName string // forward-confirmed reverse DNS name, or "" (set by a checker)
+	// PeerUID and LocalUser name the local user of a local submission
+	// (smtpd.ModeLocal, a unix socket): the uid the kernel reports and its
+	// login name ("uid1234" without a passwd entry). PeerUID is -1 and
+	// LocalUser "" for network clients. A local user counts as
+	// authenticated: AuthUser is set to LocalUser.
+	PeerUID   int
+	LocalUser string
 	// GreetPause, set by a connect checker, holds the greeting back that
 	// long; a client that talks meanwhile is refused as an early talker
 	// (EarlyTalkerReply, or 554 5.5.0 when nil).
@@ -115,8 +124,17 @@ type Conn struct {
 	Values map[any]any
 }
 
-// IP is the client's address.
+// IP is the client's address; invalid for local submission.
 func (c *Conn) IP() netip.Addr { return c.Remote.Addr() }
+
+// LoginName is the login name of uid as local submission names it: the
+// passwd entry's name, or "uid" and the number when there is none.
+func LoginName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "uid" + strconv.Itoa(uid)
+}
 
 // Txn is the mail transaction under way.
 type Txn struct {

@@ -11,6 +11,9 @@ import (
 // to each message, with the protocol keyword of RFC 3848 and the TLS
 // version and cipher when TLS was used.
 func receivedHeader(hostname string, env *envelope.Envelope, ehlo bool, now time.Time) []byte {
+	if !env.ClientIP.IsValid() {
+		return localReceived(hostname, env, now)
+	}
 	proto := "SMTP"
 	if ehlo {
 		proto = "ESMTP"
@@ -53,4 +56,22 @@ func headerSafe(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// localReceived is the trace header of a local submission (postern
+// sendmail): no client address, the local user instead, as Postfix's
+// pickup writes "(from userid N)". RFC 5321 4.4: the FROM clause names
+// a network peer, so it is left out.
+func localReceived(hostname string, env *envelope.Envelope, now time.Time) []byte {
+	var b strings.Builder
+	b.WriteString("Received: by " + hostname + " (postern")
+	if env.AuthUser != "" {
+		b.WriteString(", from local user " + headerSafe(env.AuthUser))
+	}
+	b.WriteString(")\r\n\tid " + env.ID)
+	if len(env.Rcpts) == 1 {
+		b.WriteString("\r\n\tfor <" + headerSafe(env.Rcpts[0].Addr) + ">")
+	}
+	b.WriteString("; " + now.Format(time.RFC1123Z) + "\r\n")
+	return []byte(b.String())
 }

@@ -218,6 +218,10 @@ func (r *Relay) unknown(m *maps.Maps, addr, why string) Decision {
 func (r *Relay) remote(q Query, m *maps.Maps, why string, conn maps.AccessEntry, connOK bool) Decision {
 	client := q.Client
 	if q.AuthUser != "" {
+		if !client.IsValid() {
+			// Local submission: the kernel named the user of the socket.
+			return Decision{Class: Outbound, Mailbox: q.To.String(), Rule: why + "; local submission by user " + q.AuthUser}
+		}
 		return Decision{Class: Outbound, Mailbox: q.To.String(), Rule: why + "; client authenticated as " + q.AuthUser}
 	}
 	if client.IsValid() {

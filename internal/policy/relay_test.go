@@ -52,6 +52,9 @@ func TestRelayDecisions(t *testing.T) {
 		{"remote from trusted v6", netip.MustParseAddr("2001:db8:0:1::5"), "", "<x@elsewhere.test>", 0, Outbound, "x@elsewhere.test"},
 		{"remote from v4-mapped trusted", netip.MustParseAddr("::ffff:10.1.2.3"), "", "<x@elsewhere.test>", 0, Outbound, "x@elsewhere.test"},
 		{"remote authenticated", stranger, "alice@example.test", "<x@elsewhere.test>", 0, Outbound, "x@elsewhere.test"},
+		{"remote from a local user", netip.Addr{}, "www-data", "<x@elsewhere.test>", 0, Outbound, "x@elsewhere.test"},
+		{"remote from local submission without a user", netip.Addr{}, "", "<x@elsewhere.test>", 550, 0, ""},
+		{"local user from local submission", netip.Addr{}, "www-data", "<alice@example.test>", 0, Local, "alice@example.test"},
 		// The classic open-relay probe set: none may pass for a stranger.
 		{"percent hack", stranger, "", "<x%elsewhere.test@example.test>", 550, 0, ""},
 		{"bang path", stranger, "", "<elsewhere.test!x@example.test>", 550, 0, ""},
