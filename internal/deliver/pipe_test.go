@@ -100,3 +100,25 @@ func TestLFReader(t *testing.T) {
 		}
 	}
 }
+
+func TestPipeRunsAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to change user")
+	}
+	out := filepath.Join(t.TempDir(), "id")
+	os.Chmod(filepath.Dir(out), 0o777)
+	prog := writeScript(t, `cat >/dev/null; id -u > "$1"; echo "$HOME $LOGNAME" >> "$1"`)
+	// nobody must reach the script and the output through the test's
+	// temporary directories.
+	os.Chmod(filepath.Dir(prog), 0o755)
+	os.Chmod(filepath.Dir(filepath.Dir(prog)), 0o755)
+	p := &Pipe{Command: prog, Args: []string{out}, User: &PipeUser{UID: 65534, GID: 65534, Home: "/nonexistent", Name: "nobody"}}
+	env, rcpts, body := message("Q4", "a@example.org", "x\r\n", "r@example.test")
+	if err := p.Deliver(context.Background(), env, rcpts, body)[0]; err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	if string(got) != "65534\n/nonexistent nobody\n" {
+		t.Errorf("ran as %q", got)
+	}
+}
