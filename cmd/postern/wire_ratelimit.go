@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"postern/internal/config"
 	"postern/internal/limits"
 	"postern/internal/ratelimit"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // rateStore is the [ratelimit] backend, built once and shared by the
@@ -29,6 +32,9 @@ func rateBackend(d *deps) (*rateStore, error) {
 	s := &rateStore{guard: &ratelimit.Guard{FailOpen: rl.OnBackendError != "fail_closed", Log: d.log}}
 	switch rl.Backend {
 	case "redis":
+		// The Redis client's own messages (failed dials...) go to our
+		// log at debug level: the guard logs backend errors already.
+		redis.SetLogger(redisLog{d.log})
 		r, err := ratelimit.NewRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix})
 		if err != nil {
 			return nil, fmt.Errorf("ratelimit: %w", err)
@@ -109,4 +115,11 @@ func redactURL(s string) string {
 		return "(unparsable)"
 	}
 	return u.Redacted()
+}
+
+// redisLog forwards the Redis client's messages to the log.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
 }
