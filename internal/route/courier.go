@@ -1,0 +1,314 @@
+package route
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"postern/internal/deliver"
+	"postern/internal/envelope"
+	"postern/internal/maps"
+	"postern/internal/smtp"
+)
+
+// Inner is the courier that delivers final addresses (the spool's Courier
+// interface, declared here as route uses it).
+type Inner interface {
+	Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error
+}
+
+// Courier expands the aliases (and, when enabled, the .forward files) of
+// local recipients at delivery time, as sendmail does, and hands the
+// results on: local mailboxes to Inner, other addresses as one new
+// message into the queue (Forwarder), "/file" targets to an mbox file and
+// "|command" targets to deliver.Pipe, each only when allowed. Recipients
+// in other domains, and local ones without an alias or .forward, go to
+// Inner unchanged.
+type Courier struct {
+	Inner Inner
+	// Maps returns the maps in force (the aliases); nil: none.
+	Maps func() *maps.Maps
+	// IsLocal says which domains are delivered here.
+	IsLocal func(domain string) bool
+	// Users, when set, says which local addresses have a mailbox: an
+	// alias target without one bounces instead of creating a mailbox
+	// nobody reads.
+	Users interface{ Exists(addr string) bool }
+	// AllowFiles and AllowCommands enable "/file" and "|command" targets;
+	// off, such targets bounce with a permanent error.
+	AllowFiles, AllowCommands bool
+	// Forward reads .forward files; nil means none are read.
+	Forward *ForwardFiles
+	// Forwarder puts forwarded copies into the queue.
+	Forwarder *Forwarder
+	// PipeTimeout bounds one command; 0 means deliver.Pipe's default.
+	PipeTimeout time.Duration
+	Log         *slog.Logger
+}
+
+func (c *Courier) log() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
+}
+
+// RFC 3463 3.5: X.4.6 routing loop detected.
+var replyLoop = &smtp.Reply{Code: 554, Enhanced: "5.4.6", Text: "mail forwarding loop detected"}
+
+// Deliver implements the spool's Courier interface.
+func (c *Courier) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
+	errs := make([]error, len(rcpts))
+	var pass []int
+	var delivered map[string]bool // Delivered-To header values, read once
+	for i, r := range rcpts {
+		targets, how, ok := c.expand(r.Addr)
+		if !ok {
+			pass = append(pass, i)
+			continue
+		}
+		if delivered == nil {
+			delivered = deliveredTo(body, env.Size)
+		}
+		if delivered[strings.ToLower(r.Addr)] {
+			// The message went through this address before: a forward
+			// came back (a .forward or alias pointing at each other across hosts).
+			errs[i] = replyLoop.With(fmt.Errorf("%s: Delivered-To: %s already in the message", how, r.Addr))
+			continue
+		}
+		errs[i] = c.deliverTargets(ctx, env, r, how, targets, body)
+	}
+	if len(pass) > 0 {
+		sub := make([]envelope.Recipient, len(pass))
+		for j, i := range pass {
+			sub[j] = rcpts[i]
+		}
+		res := c.Inner.Deliver(ctx, env, sub, body)
+		for j, i := range pass {
+			if j < len(res) {
+				errs[i] = res[j]
+			}
+		}
+	}
+	return errs
+}
+
+// split gives the local part (lower case) and domain of a local address,
+// ok false for other domains and quoted local parts.
+func (c *Courier) split(addr string) (local, domain string, ok bool) {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || strings.HasPrefix(addr, `"`) {
+		return "", "", false
+	}
+	local, domain = strings.ToLower(addr[:at]), strings.ToLower(addr[at+1:])
+	if c.IsLocal == nil || !c.IsLocal(domain) {
+		return "", "", false
+	}
+	return local, domain, true
+}
+
+// expand returns the targets of a local recipient with an alias (local
+// part, then without its +detail) or a .forward file; ok is false when it
+// has neither and goes to Inner as it is.
+func (c *Courier) expand(addr string) (targets []maps.Target, how string, ok bool) {
+	local, domain, isLocal := c.split(addr)
+	if !isLocal {
+		return nil, "", false
+	}
+	var al *maps.Aliases
+	if c.Maps != nil {
+		if m := c.Maps(); m != nil {
+			al = m.Aliases
+		}
+	}
+	names := []string{local}
+	if user, _, plus := strings.Cut(local, "+"); plus && user != "" {
+		names = append(names, user)
+	}
+	for _, n := range names {
+		if _, found := al.Lookup(n); found {
+			x := al.Expand(n, maps.ExpandOptions{AllowFiles: c.AllowFiles, AllowCommands: c.AllowCommands, IsLocal: c.IsLocal})
+			return x.Targets, "alias " + n, true
+		}
+	}
+	if c.Forward != nil {
+		if ts, path, found := c.Forward.Read(names[len(names)-1]); found {
+			return ts, ".forward " + path, true
+		}
+	}
+	_ = domain
+	return nil, "", false
+}
+
+// outcome gathers the results of one recipient's targets.
+type outcome struct {
+	ok        int
+	temp      error
+	permanent error
+}
+
+func (o *outcome) add(err error) {
+	switch {
+	case err == nil:
+		o.ok++
+	case isPermanent(err):
+		if o.permanent == nil {
+			o.permanent = err
+		}
+	default:
+		if o.temp == nil {
+			o.temp = err
+		}
+	}
+}
+
+func isPermanent(err error) bool {
+	var r *smtp.Reply
+	return errors.As(err, &r) && r.Code >= 500
+}
+
+// deliverTargets delivers one recipient's expansion. The recipient counts
+// as delivered when every target was taken or failed for good and at
+// least one was taken (the others are logged); it is retried when one
+// failed temporarily (targets already done are not done twice: local
+// copies are found by name, forwards by their marker); it bounces when
+// every target failed for good.
+func (c *Courier) deliverTargets(ctx context.Context, env *envelope.Envelope, r envelope.Recipient, how string, targets []maps.Target, body io.ReaderAt) error {
+	_, domain, _ := c.split(r.Addr)
+	var o outcome
+	var local []envelope.Recipient
+	forwards := map[string][]string{} // by envelope sender
+	for _, t := range targets {
+		switch t.Kind {
+		case maps.TargetError:
+			code, enh := 550, "5.1.1"
+			if errors.Is(t.Err, maps.ErrAliasLoop) || errors.Is(t.Err, maps.ErrAliasDepth) {
+				// RFC 3463 3.5: X.4.6 routing loop detected.
+				code, enh = 554, "5.4.6"
+			}
+			if errors.Is(t.Err, maps.ErrTargetNotAllowed) {
+				code, enh = 550, "5.7.1"
+			}
+			if t.Temporary {
+				code, enh = 451, "4.3.0"
+			}
+			err := &smtp.Reply{Code: code, Enhanced: enh, Text: "alias expansion failed", Err: fmt.Errorf("%s: %w", how, t.Err)}
+			c.log().WarnContext(ctx, "alias target failed", "id", env.ID, "rcpt", r.Addr, "via", how, "err", t.Err)
+			o.add(err)
+		case maps.TargetLocal:
+			addr := t.Value + "@" + domain
+			if c.Users != nil && !c.Users.Exists(addr) {
+				err := &smtp.Reply{Code: 550, Enhanced: "5.1.1", Text: "alias target has no mailbox",
+					Err: fmt.Errorf("%s: %s (%s) has no mailbox", how, addr, t.Source.Human())}
+				c.log().WarnContext(ctx, "alias target failed", "id", env.ID, "rcpt", r.Addr, "via", how, "err", err.Err)
+				o.add(err)
+				continue
+			}
+			local = append(local, envelope.Recipient{Addr: addr, ORCPT: orcptOf(r), Notify: r.Notify})
+		case maps.TargetAddress:
+			if _, d, isLocal := c.split(t.Value); isLocal {
+				local = append(local, envelope.Recipient{Addr: t.Value, ORCPT: orcptOf(r), Notify: r.Notify})
+				_ = d
+				continue
+			}
+			from := env.From
+			if t.Owner != "" && env.From != "" {
+				// Errors for a list go to its owner-NAME alias.
+				from = t.Owner + "@" + domain
+			}
+			forwards[from] = append(forwards[from], t.Value)
+		case maps.TargetFile:
+			o.add(c.file(ctx, env, r, t, body))
+		case maps.TargetCommand:
+			o.add(c.command(ctx, env, r, t, body))
+		}
+	}
+	if len(local) > 0 {
+		// A retry may find copies made by an earlier attempt.
+		res := c.Inner.Deliver(envelope.WithRedelivery(ctx), env, local, body)
+		for i, err := range res {
+			if err != nil {
+				c.log().WarnContext(ctx, "alias target failed", "id", env.ID, "rcpt", r.Addr, "target", local[i].Addr, "via", how, "err", err)
+			}
+			o.add(err)
+		}
+	}
+	for from, addrs := range forwards {
+		if c.Forwarder == nil {
+			o.add(&smtp.Reply{Code: 451, Enhanced: "4.3.5", Text: "forwarding not configured", Err: errors.New("no forwarder")})
+			continue
+		}
+		o.add(c.Forwarder.Forward(ctx, env, r.Addr, from, addrs, body))
+	}
+	switch {
+	case o.temp != nil:
+		return o.temp
+	case o.ok > 0:
+		if o.permanent != nil {
+			c.log().WarnContext(ctx, "some alias targets failed", "id", env.ID, "rcpt", r.Addr, "via", how, "err", o.permanent)
+		}
+		c.log().InfoContext(ctx, "expanded", "id", env.ID, "rcpt", r.Addr, "via", how, "targets", len(targets))
+		return nil
+	case o.permanent != nil:
+		return o.permanent
+	}
+	// An alias whose every target was a duplicate of another: nothing to do.
+	return nil
+}
+
+func orcptOf(r envelope.Recipient) string {
+	if r.ORCPT != "" {
+		return r.ORCPT
+	}
+	return "rfc822;" + r.Addr
+}
+
+// file appends the message to an mbox file target.
+func (c *Courier) file(ctx context.Context, env *envelope.Envelope, r envelope.Recipient, t maps.Target, body io.ReaderAt) error {
+	if !c.AllowFiles {
+		return &smtp.Reply{Code: 550, Enhanced: "5.7.1", Text: "delivery to files not allowed", Err: fmt.Errorf("file %s (%s)", t.Value, t.Source.Human())}
+	}
+	hdr := "Return-Path: <" + env.From + ">\r\nDelivered-To: " + r.Addr + "\r\n"
+	content := io.MultiReader(strings.NewReader(hdr), io.NewSectionReader(body, 0, env.Size))
+	if err := deliver.Mbox(t.Value, env.From, env.Received, content); err != nil {
+		return &smtp.Reply{Code: 451, Enhanced: "4.2.0", Text: "delivery to file failed, will try again", Err: err}
+	}
+	c.log().InfoContext(ctx, "sent", "id", env.ID, "rcpt", r.Addr, "file", t.Value)
+	return nil
+}
+
+// command pipes the message to a program: the command line is split on
+// blanks, with no shell.
+func (c *Courier) command(ctx context.Context, env *envelope.Envelope, r envelope.Recipient, t maps.Target, body io.ReaderAt) error {
+	if !c.AllowCommands {
+		return &smtp.Reply{Code: 550, Enhanced: "5.7.1", Text: "delivery to programs not allowed", Err: fmt.Errorf("command %q (%s)", t.Value, t.Source.Human())}
+	}
+	f := strings.Fields(t.Value)
+	if len(f) == 0 {
+		return &smtp.Reply{Code: 554, Enhanced: "5.3.5", Text: "delivery command misconfigured", Err: errors.New("empty command")}
+	}
+	p := &deliver.Pipe{Command: f[0], Args: f[1:], Timeout: c.PipeTimeout, Log: c.Log}
+	return p.Deliver(ctx, env, []envelope.Recipient{r}, body)[0]
+}
+
+// maxTraceBytes bounds how much of the header is searched for
+// Delivered-To.
+const maxTraceBytes = 256 << 10
+
+// deliveredTo returns the addresses of the message's Delivered-To header
+// fields, lower case.
+func deliveredTo(body io.ReaderAt, size int64) map[string]bool {
+	out := map[string]bool{}
+	r := textproto.NewReader(bufio.NewReader(io.NewSectionReader(body, 0, min(size, maxTraceBytes))))
+	h, _ := r.ReadMIMEHeader()
+	for _, v := range h.Values("Delivered-To") {
+		out[strings.ToLower(strings.TrimSpace(v))] = true
+	}
+	return out
+}
