@@ -32,7 +32,9 @@ func mailauthStages(d *deps) ([]any, error) {
 	}
 	v := mailauth.NewVerifier(mailauth.Options{
 		Hostname:          cfg.Hostname,
-		Resolver:          d.resolver,
+		// Each sending domain's SPF, DKIM and DMARC records are looked up
+		// for every message; they are reused for DefaultTXTCacheAge.
+		Resolver:          mailauth.NewTXTCache(d.resolver, 0),
 		Log:               d.log,
 		Trusted:           cfg.Trusted,
 		NoSPF:             !cfg.SPF.Check,
