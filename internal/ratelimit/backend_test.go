@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -263,6 +264,15 @@ func TestRedisDown(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("took %v", d)
+	}
+	// Right after a failure, calls fail at once; a second later Redis
+	// is tried again.
+	if _, _, err := r.Get(context.Background(), "x"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("second call: %v, want ErrUnavailable", err)
+	}
+	time.Sleep(pause + 100*time.Millisecond)
+	if _, _, err := r.Get(context.Background(), "x"); err == nil || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("after the pause: %v, want a connection error", err)
 	}
 	if _, err := NewRedis(RedisOptions{URL: "http://x"}); err == nil {
 		t.Fatal("bad URL accepted")

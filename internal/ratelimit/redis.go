@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,9 +25,34 @@ type RedisOptions struct {
 
 // Redis is the shared backend: every postern node pointed at the same
 // database shares the same counters, leases and values.
+//
+// After a failure to reach Redis, calls fail at once for a second
+// (ErrUnavailable) instead of each waiting for its own timeout, so that a
+// Redis that hangs does not slow every SMTP session down.
 type Redis struct {
-	c      *redis.Client
-	prefix string
+	c         *redis.Client
+	prefix    string
+	downUntil atomic.Int64 // unix ns
+}
+
+// ErrUnavailable is returned while Redis is considered down.
+var ErrUnavailable = errors.New("redis unavailable (recent failure)")
+
+// pause is how long calls fail at once after a failure.
+const pause = time.Second
+
+// call runs f unless Redis is considered down, and marks it down when f
+// fails for another reason than a Lua or argument error.
+func (r *Redis) call(f func() error) error {
+	if time.Now().UnixNano() < r.downUntil.Load() {
+		return ErrUnavailable
+	}
+	err := f()
+	var rerr redis.Error
+	if err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &rerr) && !errors.Is(err, context.Canceled) {
+		r.downUntil.Store(time.Now().Add(pause).UnixNano())
+	}
+	return err
 }
 
 // renewBatch bounds the keys of one renew script call.
@@ -43,7 +69,9 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 		opts.Timeout = 500 * time.Millisecond
 	}
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = opts.Timeout, opts.Timeout, opts.Timeout
-	o.MaxRetries = 1
+	o.PoolTimeout = opts.Timeout
+	// No retries: a failed check is decided by on_backend_error at once.
+	o.MaxRetries = -1
 	// Keep the RESP2 handshake: it works with every Redis version
 	// (and with compatible servers that lack HELLO).
 	o.Protocol = 2
@@ -55,7 +83,9 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 }
 
 // Ping checks that Redis answers.
-func (r *Redis) Ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }
+func (r *Redis) Ping(ctx context.Context) error {
+	return r.call(func() error { return r.c.Ping(ctx).Err() })
+}
 
 func (r *Redis) key(k string) string { return r.prefix + k }
 
@@ -66,7 +96,11 @@ func (r *Redis) Hit(ctx context.Context, key string, n int64, win time.Duration,
 		return Result{}, err
 	}
 	length := win.Milliseconds()
-	v, err := hitScript.Run(ctx, r.c, []string{r.key("w:" + key)}, n, length, max(limit, -1)).Int64Slice()
+	var v []int64
+	err := r.call(func() (err error) {
+		v, err = hitScript.Run(ctx, r.c, []string{r.key("w:" + key)}, n, length, max(limit, -1)).Int64Slice()
+		return err
+	})
 	if err != nil {
 		return Result{}, fmt.Errorf("redis hit %s: %w", key, err)
 	}
@@ -85,7 +119,11 @@ func (r *Redis) Acquire(ctx context.Context, key, holder string, limit int64, tt
 	if err := checkArgs(0, ttl); err != nil {
 		return Result{}, err
 	}
-	v, err := acquireScript.Run(ctx, r.c, []string{r.key("l:" + key)}, holder, max(limit, -1), ttl.Milliseconds()).Int64Slice()
+	var v []int64
+	err := r.call(func() (err error) {
+		v, err = acquireScript.Run(ctx, r.c, []string{r.key("l:" + key)}, holder, max(limit, -1), ttl.Milliseconds()).Int64Slice()
+		return err
+	})
 	if err != nil {
 		return Result{}, fmt.Errorf("redis acquire %s: %w", key, err)
 	}
@@ -97,7 +135,9 @@ func (r *Redis) Acquire(ctx context.Context, key, holder string, limit int64, tt
 
 // Release implements Backend.
 func (r *Redis) Release(ctx context.Context, l Lease) error {
-	if err := releaseScript.Run(ctx, r.c, []string{r.key("l:" + l.Key)}, l.Holder).Err(); err != nil {
+	if err := r.call(func() error {
+		return releaseScript.Run(ctx, r.c, []string{r.key("l:" + l.Key)}, l.Holder).Err()
+	}); err != nil {
 		return fmt.Errorf("redis release %s: %w", l.Key, err)
 	}
 	return nil
@@ -118,7 +158,7 @@ func (r *Redis) Renew(ctx context.Context, leases []Lease, ttl time.Duration) er
 			keys[i] = r.key("l:" + l.Key)
 			args = append(args, l.Holder)
 		}
-		if err := renewScript.Run(ctx, r.c, keys, args...).Err(); err != nil {
+		if err := r.call(func() error { return renewScript.Run(ctx, r.c, keys, args...).Err() }); err != nil {
 			return fmt.Errorf("redis renew: %w", err)
 		}
 	}
@@ -130,7 +170,11 @@ func (r *Redis) SetNX(ctx context.Context, key string, value []byte, ttl time.Du
 	if err := checkArgs(0, ttl); err != nil {
 		return false, err
 	}
-	ok, err := r.c.SetNX(ctx, r.key("v:"+key), value, ttl).Result()
+	var ok bool
+	err := r.call(func() (err error) {
+		ok, err = r.c.SetNX(ctx, r.key("v:"+key), value, ttl).Result()
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("redis setnx %s: %w", key, err)
 	}
@@ -142,7 +186,7 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := checkArgs(0, ttl); err != nil {
 		return err
 	}
-	if err := r.c.Set(ctx, r.key("v:"+key), value, ttl).Err(); err != nil {
+	if err := r.call(func() error { return r.c.Set(ctx, r.key("v:"+key), value, ttl).Err() }); err != nil {
 		return fmt.Errorf("redis set %s: %w", key, err)
 	}
 	return nil
@@ -150,7 +194,11 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 
 // Get implements Backend.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	v, err := r.c.Get(ctx, r.key("v:"+key)).Bytes()
+	var v []byte
+	err := r.call(func() (err error) {
+		v, err = r.c.Get(ctx, r.key("v:"+key)).Bytes()
+		return err
+	})
 	if errors.Is(err, redis.Nil) {
 		return nil, false, nil
 	}
@@ -165,7 +213,11 @@ func (r *Redis) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 	if err := checkArgs(0, ttl); err != nil {
 		return false, err
 	}
-	ok, err := r.c.PExpire(ctx, r.key("v:"+key), ttl).Result()
+	var ok bool
+	err := r.call(func() (err error) {
+		ok, err = r.c.PExpire(ctx, r.key("v:"+key), ttl).Result()
+		return err
+	})
 	if err != nil {
 		return false, fmt.Errorf("redis touch %s: %w", key, err)
 	}
