@@ -298,3 +298,19 @@ func TestBackendDown(t *testing.T) {
 		}
 	}
 }
+
+func TestInForce(t *testing.T) {
+	l := New(Options{
+		Backend:   ratelimit.NewMemory(ratelimit.MemoryOptions{}),
+		Base:      Values{MessagesPerUserPerHour: 50},
+		Overrides: []Override{{Listeners: []string{"sub"}, Values: Values{MaxConnections: 10, ConnectionsPerIPPerHour: -1}}},
+	})
+	mx := l.InForce("mx", smtpd.ModeMTA)
+	if mx["connections_per_ip_per_hour"] != 600 || mx["messages_per_user_per_hour"] != 50 || mx["max_connections"] != 2000 || mx["outbound_per_host_per_hour"] != -1 {
+		t.Fatalf("mx: %v", mx)
+	}
+	sub := l.InForce("sub", smtpd.ModeSubmission)
+	if sub["connections_per_ip_per_hour"] != -1 || sub["max_connections"] != 10 || sub["max_connections_per_ip"] != 20 {
+		t.Fatalf("sub: %v", sub)
+	}
+}

@@ -109,3 +109,22 @@ func randomNode() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// InForce returns the limits of a listener for a client that no override
+// or access entry names (by configuration key; -1 is unlimited), for
+// `postern status`. Hourly limits are per hour, before scaling to Window.
+func (l *Limits) InForce(listener string, mode smtpd.Mode) map[string]int64 {
+	m := make(map[string]int64, numKinds)
+	// An address no override can match: the unspecified address.
+	w := who{listener: listener, mode: mode, ip: netip.IPv6Unspecified()}
+	for k := Kind(0); k < numKinds; k++ {
+		v := l.limit(k, w)
+		if k == MaxConnections {
+			if lv := l.listenerLimit(listener); lv >= 0 && (v < 0 || lv < v) {
+				v = lv
+			}
+		}
+		m[k.String()] = v
+	}
+	return m
+}
