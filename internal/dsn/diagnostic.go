@@ -32,7 +32,7 @@ func FromError(err error, k Kind) (status, diagnostic, remote string) {
 		if k == Failure {
 			return "5.0.0", "X-Postern; delivery failed", remote
 		}
-		return "4.0.0", "X-Postern; temporary failure, will try again", remote
+		return "4.0.0", "X-Postern; temporary failure", remote
 	}
 	status = r.Enhanced
 	if !ValidStatus(status) || status[0] != strconv.Itoa(r.Code / 100)[0] {

@@ -95,6 +95,8 @@ func TestParseState(t *testing.T) {
 	b = appendHold(b, true, time.Unix(5, 0))
 	b = appendHold(b, false, time.Unix(6, 0))
 	b = append(b, "hold x\n"...)
+	b = appendEvent(b, "flush", time.Unix(7, 0))
+	b = append(b, "warned x\nflush\n"...)
 	b = append(b, "delivered 1 12"...) // torn: no newline
 	st := parseState(b, 3)
 	if !st.delivered[0] || st.delivered[1] || len(st.delivered) != 1 {
@@ -106,6 +108,15 @@ func TestParseState(t *testing.T) {
 	if st.hold != -1 || st.held(true) {
 		t.Errorf("hold state %d, want released", st.hold)
 	}
+	if st.warned || !st.flushWanted() || !st.flush.Equal(time.Unix(7, 0)) {
+		t.Errorf("warned %v, flush %v", st.warned, st.flush)
+	}
+	if st2 := parseState(appendEvent(appendEvent(nil, "warned", time.Unix(1, 0)), "flush", time.Unix(1, 0)), 1); !st2.warned || !st2.flushWanted() {
+		t.Errorf("warned and flush records not read: %+v", st2)
+	}
+	if st3 := parseState(appendAttempt(appendEvent(nil, "flush", time.Unix(1, 0)), time.Unix(2, 0), time.Unix(3, 0), "x"), 1); st3.flushWanted() {
+		t.Error("a flush followed by an attempt is still wanted")
+	}
 	if st.attempts != 2 || st.lastErr != "second" || !st.next.Equal(time.Unix(400, 0)) || !st.last.Equal(time.Unix(4, 0)) {
 		t.Errorf("attempts %d, last error %q, next %v", st.attempts, st.lastErr, st.next)
 	}
@@ -114,6 +125,7 @@ func TestParseState(t *testing.T) {
 func FuzzParseState(f *testing.F) {
 	f.Add([]byte("delivered 0 1\nfailed 1 2 \"x\"\nattempt 3 4 \"y\"\n"), 2)
 	f.Add([]byte("attempt 1 2 \"\\xff\"\ndelivered 0"), 1)
+	f.Add([]byte("warned 5\nflush 6\nflush x\nhold 1\n"), 1)
 	f.Fuzz(func(t *testing.T, data []byte, n int) {
 		if n < 0 || n > 1000 {
 			return

@@ -3,7 +3,6 @@ package spool
 import (
 	"container/heap"
 	"fmt"
-	"time"
 )
 
 // Hold keeps the message id in the queue without delivering it until
@@ -22,7 +21,7 @@ func (s *Spool) setHold(id string, hold bool) error {
 	if it == nil {
 		return fmt.Errorf("spool: no message %s in the queue", id)
 	}
-	created, err := appendState(s.statePath(id), appendHold(nil, hold, time.Now()), true)
+	created, err := appendState(s.statePath(id), appendHold(nil, hold, s.now()), true)
 	if err == nil && created {
 		err = s.group.syncDir()
 	}
@@ -37,14 +36,9 @@ func (s *Spool) setHold(id string, hold bool) error {
 	case hold && it.heapIdx >= 0:
 		heap.Remove(&s.waiting, it.heapIdx)
 	case hold:
-		for i, r := range s.ready {
-			if r == it {
-				s.ready = append(s.ready[:i:i], s.ready[i+1:]...)
-				break
-			}
-		}
+		s.unready(it)
 	case wasHeld && !hold && !it.active && it.heapIdx < 0:
-		it.next = time.Now()
+		it.next = s.now()
 		heap.Push(&s.waiting, it)
 	}
 	s.mu.Unlock()

@@ -75,6 +75,7 @@ func listOne(qdir, id string) (Item, error) {
 	it := makeItem(env, func(i int) bool { return st.delivered[i] || hasKey(st.failed, i) },
 		st.attempts, st.lastErr, st.next)
 	it.Held = st.held(env.Hold)
+	it.Slow = st.attempts >= DefaultSlowAfter
 	return it, nil
 }
 
@@ -94,6 +95,7 @@ type Item struct {
 	LastError   string    `json:"last_error,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"` // zero: as soon as possible
 	Held        bool      `json:"held,omitempty"`        // not delivered until released
+	Slow        bool      `json:"slow,omitempty"`        // in the slow lane (see lanes.go)
 }
 
 func makeItem(env *envelope.Envelope, final func(int) bool, attempts int, lastErr string, next time.Time) Item {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 )
 
 // recover loads the queue directory at start-up. It runs in New, before
@@ -56,7 +55,7 @@ func (s *Spool) recover() error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids) // ids sort by age
-	now := time.Now()
+	now := s.now()
 	for _, id := range ids {
 		it, err := s.load(id)
 		var ce *corruptError
@@ -75,7 +74,12 @@ func (s *Spool) recover() error {
 			it.next = now
 		}
 		s.items[id] = it
-		if !it.held {
+		switch {
+		case it.held:
+		case it.flushReq:
+			// `postern queue flush` asked for it while no server ran.
+			s.ready[s.laneOf(it)] = append(s.ready[s.laneOf(it)], it)
+		default:
 			s.waiting.push(it)
 		}
 	}
@@ -116,6 +120,8 @@ func (s *Spool) load(id string) (*item, error) {
 		next:     st.next,
 		hasState: hasState,
 		held:     st.held(env.Hold),
+		warned:   st.warned,
+		flushReq: st.flushWanted(),
 		heapIdx:  -1,
 	}
 	pending := 0
@@ -127,7 +133,9 @@ func (s *Spool) load(id string) (*item, error) {
 	}
 	if pending == 0 {
 		s.log.Info("message complete, removed at recovery", "id", id)
-		s.remove(it)
+		if err := s.remove(it); err != nil {
+			return nil, err
+		}
 		return nil, nil
 	}
 	return it, nil

@@ -28,19 +28,27 @@ type item struct {
 	hasState  bool // a state file exists
 	recovered bool // loaded from disk: recipients may hold copies already
 	held      bool // not delivered until released
-	active    bool // a delivery attempt is under way
+	active    bool // a delivery attempt (or an admin action) is under way
+	lane      lane // the lane of the attempt under way
+	warned    bool // the delay notice was sent
+	flushReq  bool // a flush was asked for while no server ran
 	verified  bool // content checksum checked by this process
 	heapIdx   int  // index in Spool.waiting, -1 when not there
 }
 
 // enqueue adds a freshly committed message, due now unless the envelope
-// says to hold it.
+// says to hold it. In deferred mode it waits for the next queue run.
 func (s *Spool) enqueue(env *envelope.Envelope) {
 	it := &item{env: env, final: make([]bool, len(env.Rcpts)), verified: true, held: env.Hold, heapIdx: -1}
 	s.mu.Lock()
 	s.items[env.ID] = it
-	if !it.held {
-		s.ready = append(s.ready, it)
+	switch {
+	case it.held:
+	case s.opt.Deferred:
+		it.next = s.now()
+		s.waiting.push(it)
+	default:
+		s.ready[s.laneOf(it)] = append(s.ready[s.laneOf(it)], it)
 	}
 	s.mu.Unlock()
 	if it.held {
@@ -51,9 +59,12 @@ func (s *Spool) enqueue(env *envelope.Envelope) {
 }
 
 // Run delivers queued messages through the Courier until ctx ends: every
-// due message is tried, at most MaxActive at once, and those that must be
-// retried wait with exponential backoff. It returns nil once ctx has ended
-// and the deliveries under way have returned. Run may be called once.
+// due message is tried, at most MaxActive at once in the normal lane and
+// SlowActive in the slow lane, and those that must be retried wait with
+// exponential backoff. In deferred mode messages are tried only in queue
+// runs: every QueueInterval, and when Flush asks. It returns nil once ctx
+// has ended and the deliveries under way have returned. Run may be
+// called once.
 func (s *Spool) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.running {
@@ -61,6 +72,7 @@ func (s *Spool) Run(ctx context.Context) error {
 		return errors.New("spool: Run called twice")
 	}
 	s.running = true
+	s.nextRun = s.now().Add(s.opt.QueueInterval)
 	s.mu.Unlock()
 
 	var wg sync.WaitGroup
@@ -69,33 +81,44 @@ func (s *Spool) Run(ctx context.Context) error {
 	defer timer.Stop()
 	for {
 		s.mu.Lock()
-		now := time.Now()
-		for s.waiting.Len() > 0 && !s.waiting.items[0].next.After(now) {
-			s.ready = append(s.ready, heap.Pop(&s.waiting).(*item))
+		now := s.now()
+		switch {
+		case !s.opt.Deferred:
+			s.popDue(now)
+		case !now.Before(s.nextRun):
+			n := s.popDue(now)
+			s.nextRun = now.Add(s.opt.QueueInterval)
+			if n > 0 {
+				s.log.Info("queue run", "due", n)
+			}
 		}
-		for s.active < s.opt.MaxActive && len(s.ready) > 0 {
-			it := s.ready[0]
-			s.ready[0] = nil
-			s.ready = s.ready[1:]
-			s.active++
-			it.active = true
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				s.attempt(ctx, it)
-				s.mu.Lock()
-				s.active--
-				it.active = false
-				s.mu.Unlock()
-				s.Kick()
-			}()
+		for _, l := range lanes {
+			for s.active[l] < s.laneLimit(l) && len(s.ready[l]) > 0 {
+				it := s.ready[l][0]
+				s.ready[l][0] = nil
+				s.ready[l] = s.ready[l][1:]
+				s.active[l]++
+				it.active, it.lane = true, l
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s.attempt(ctx, it)
+					s.mu.Lock()
+					s.active[l]--
+					it.active = false
+					s.mu.Unlock()
+					s.Kick()
+				}()
+			}
 		}
 		wait := time.Hour
-		if s.waiting.Len() > 0 {
-			wait = max(time.Until(s.waiting.items[0].next), time.Millisecond)
+		if s.opt.Deferred {
+			wait = s.nextRun.Sub(now)
+		} else if s.waiting.Len() > 0 {
+			wait = s.waiting.items[0].next.Sub(now)
 		}
 		s.mu.Unlock()
-		timer.Reset(wait)
+		timer.Reset(max(wait, time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return nil
@@ -105,110 +128,29 @@ func (s *Spool) Run(ctx context.Context) error {
 	}
 }
 
-// attempt makes one delivery attempt for the pending recipients of it.
-func (s *Spool) attempt(ctx context.Context, it *item) {
-	id := it.env.ID
-	f, err := os.Open(s.msgPath(id))
-	if errors.Is(err, os.ErrNotExist) {
-		s.log.Warn("queue file vanished", "id", id)
-		s.forget(it)
-		return
+// popDue moves the waiting messages that are due to their lanes' ready
+// lists and returns how many. The caller holds s.mu.
+func (s *Spool) popDue(now time.Time) int {
+	n := 0
+	for s.waiting.Len() > 0 && !s.waiting.items[0].next.After(now) {
+		it := heap.Pop(&s.waiting).(*item)
+		l := s.laneOf(it)
+		s.ready[l] = append(s.ready[l], it)
+		n++
 	}
-	if err != nil {
-		s.later(it, nil, false, fmt.Sprintf("opening queue file: %v", err), true)
-		return
-	}
-	defer f.Close()
-	if !it.verified {
-		_, ft, err := readHeader(f, id)
-		if err == nil {
-			err = verifyContent(f, ft)
-		}
-		var ce *corruptError
-		if errors.As(err, &ce) {
-			s.moveCorrupt(id, err)
-			s.forget(it)
-			return
-		}
-		if err != nil {
-			s.later(it, nil, false, fmt.Sprintf("reading queue file: %v", err), true)
-			return
-		}
-		it.verified = true
-	}
+	return n
+}
 
-	var idx []int
-	var rcpts []envelope.Recipient
-	s.mu.Lock()
-	for i, r := range it.env.Rcpts {
-		if !it.final[i] {
-			idx = append(idx, i)
-			rcpts = append(rcpts, r)
-		}
-	}
-	s.mu.Unlock()
-	if len(idx) == 0 {
-		if len(it.env.Rcpts) == 0 {
-			s.log.Warn("message without recipients removed", "id", id, "from", it.env.From)
-		}
-		s.finish(it)
-		return
-	}
-
-	dctx := ctx
-	if it.recovered {
-		dctx = envelope.WithRedelivery(ctx)
-	}
-	errs := s.deliver(dctx, it.env, rcpts, io.NewSectionReader(f, 0, it.env.Size))
-	now := time.Now()
-	var rec []byte
-	var done []int
-	var lastErr string
-	temp := 0
-	for j, i := range idx {
-		var e error
-		if j < len(errs) {
-			e = errs[j]
-		} else {
-			e = fmt.Errorf("courier returned %d results for %d recipients", len(errs), len(idx))
-		}
-		rcpt := it.env.Rcpts[i].Addr
-		switch {
-		case e == nil:
-			rec = appendDelivered(rec, i, now)
-			done = append(done, i)
-			s.log.Info("delivered", "id", id, "rcpt", rcpt)
-		case permanent(e):
-			rec = appendFailed(rec, i, now, e.Error())
-			done = append(done, i)
-			// Bounces (RFC 3464 DSNs) are not generated yet.
-			s.log.Error("delivery failed", "id", id, "from", it.env.From, "rcpt", rcpt, "err", e)
-		default:
-			temp++
-			lastErr = e.Error()
-			s.log.Info("delivery deferred", "id", id, "rcpt", rcpt, "err", e)
-		}
-	}
-	if temp > 0 && now.Sub(it.env.Received) >= s.opt.Lifetime {
-		// Give up: the queue lifetime is over.
-		for _, i := range idx {
-			if !contains(done, i) {
-				msg := fmt.Sprintf("message expired after %s in the queue: %s", s.opt.Lifetime, lastErr)
-				rec = appendFailed(rec, i, now, msg)
-				done = append(done, i)
-				s.log.Error("delivery failed", "id", id, "from", it.env.From, "rcpt", it.env.Rcpts[i].Addr, "err", msg)
+// unready takes it out of the ready lists. The caller holds s.mu.
+func (s *Spool) unready(it *item) {
+	for _, l := range lanes {
+		for i, r := range s.ready[l] {
+			if r == it {
+				s.ready[l] = append(s.ready[l][:i:i], s.ready[l][i+1:]...)
+				return
 			}
 		}
-		temp = 0
 	}
-	if temp == 0 {
-		s.markFinal(it, done)
-		s.finish(it)
-		return
-	}
-	// A shutdown interrupted the attempt: not the destination's fault.
-	counted := ctx.Err() == nil
-	s.later(it, done, len(done) > 0, lastErr, counted, rec...)
 }
 
 // deliver calls the Courier. A panic in it becomes a temporary error for
@@ -232,7 +174,7 @@ func (s *Spool) deliver(ctx context.Context, env *envelope.Envelope, rcpts []env
 // next one. rec holds the final records of this attempt; durable says
 // whether they must reach the disk before anything else happens.
 func (s *Spool) later(it *item, done []int, durable bool, lastErr string, counted bool, rec ...byte) {
-	now := time.Now()
+	now := s.now()
 	s.mu.Lock()
 	attempts := it.attempts
 	s.mu.Unlock()
@@ -240,6 +182,11 @@ func (s *Spool) later(it *item, done []int, durable bool, lastErr string, counte
 	if counted {
 		attempts++
 		next = now.Add(s.backoff(attempts))
+		// The last try is made when the lifetime ends, not up to
+		// retry_max after it.
+		if end := it.env.Received.Add(s.opt.Lifetime); next.After(end) && end.After(now) {
+			next = end
+		}
 		rec = appendAttempt(rec, now, next, lastErr)
 	}
 	id := it.env.ID
@@ -274,7 +221,10 @@ func (s *Spool) markFinal(it *item, done []int) {
 
 // finish removes a message that has nothing left to deliver.
 func (s *Spool) finish(it *item) {
-	s.remove(it)
+	if err := s.remove(it); err != nil {
+		s.log.Error("removing delivered message", "id", it.env.ID, "err", err)
+		return
+	}
 	s.forget(it)
 }
 
@@ -293,21 +243,23 @@ func (s *Spool) forget(it *item) {
 // remove deletes a message's files: the queue file first, made durable,
 // then the state. Were the state removed first, a crash could bring back
 // a message with no record of its deliveries.
-func (s *Spool) remove(it *item) {
+func (s *Spool) remove(it *item) error {
 	id := it.env.ID
 	if err := os.Remove(s.msgPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		s.log.Error("removing delivered message", "id", id, "err", err)
-		return
+		return err
 	}
 	if err := s.group.syncDir(); err != nil {
-		s.log.Error("removing delivered message", "id", id, "err", err)
-		return
+		return err
 	}
-	if it.hasState {
+	s.mu.Lock()
+	hasState := it.hasState
+	s.mu.Unlock()
+	if hasState {
 		if err := os.Remove(s.statePath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Warn("removing delivery state", "id", id, "err", err)
 		}
 	}
+	return nil
 }
 
 // backoff is the delay before attempt n+1 after n failed attempts.
@@ -344,6 +296,7 @@ func (s *Spool) Items() []Item {
 	for _, it := range s.items {
 		item := makeItem(it.env, func(i int) bool { return it.final[i] }, it.attempts, it.lastErr, it.next)
 		item.Held = it.held
+		item.Slow = s.laneOf(it) == laneSlow
 		out = append(out, item)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

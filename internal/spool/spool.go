@@ -78,14 +78,57 @@ const (
 // time it costs nothing (no timer waits for company), under load it
 // shares each flush among all commits that arrived meanwhile.
 type Options struct {
-	MaxActive    int           // messages in delivery at once; 0 = 100
+	MaxActive    int           // messages of the normal lane in delivery at once; 0 = 100
 	RetryInitial time.Duration // delay before the first retry; 0 = 5m
 	RetryMax     time.Duration // longest delay between retries; 0 = 4h
 	Lifetime     time.Duration // give up on a message this long after it arrived; 0 = 120h (5 days)
 	Sync         SyncMode      // how group commits sync; the zero value is SyncFiles
 
+	// Slow lane (see lanes.go): a message that failed SlowAfter attempts
+	// is delivered only in the slow lane, at most SlowActive at once, so
+	// that it never takes a place fresh mail needs.
+	SlowAfter  int // failed attempts before the slow lane; 0 = DefaultSlowAfter
+	SlowActive int // slow-lane messages in delivery at once; 0 = DefaultSlowActive
+
+	// WarnAfter is how long a message waits before its sender gets one
+	// delay notice (RFC 3464 Action: delayed); 0 = never.
+	WarnAfter time.Duration
+	// Deferred holds every message until a queue run: Flush, or every
+	// QueueInterval (deferred delivery mode).
+	Deferred bool
+	// QueueInterval is the time between queue runs in deferred mode; 0 = 15m.
+	QueueInterval time.Duration
+
+	// Hostname names this host in notifications (Reporting-MTA,
+	// MAILER-DAEMON@Hostname); "" = "localhost".
+	Hostname string
+	// Postmaster receives the notices about messages whose sender cannot
+	// be told (the null sender: double bounces); "" = postmaster@Hostname.
+	Postmaster string
+	// LocalRecipient reports whether a recipient was delivered into a
+	// local mailbox: only those get success notices (NOTIFY=SUCCESS). A
+	// recipient relayed elsewhere passes NOTIFY on to the next hop. nil:
+	// no success notices.
+	LocalRecipient func(addr string) bool
+	// MaxReturn caps the message returned in a bounce; larger ones come
+	// back as headers only. 0 = dsn.DefaultMaxReturn.
+	MaxReturn int64
+
+	// Now is the clock; nil = time.Now. Tests move it forward.
+	Now func() time.Time
+
 	noGroupCommit bool // every commit syncs alone (for TestCompareSyncModes)
 }
+
+// Defaults of the slow lane.
+const (
+	// DefaultSlowAfter: with the default retry times a message that
+	// failed 3 times has waited 35 minutes and tries again in 40.
+	DefaultSlowAfter  = 3
+	DefaultSlowActive = 10
+	// DefaultQueueInterval is the time between queue runs in deferred mode.
+	DefaultQueueInterval = 15 * time.Minute
+)
 
 func (o Options) withDefaults() Options {
 	if o.MaxActive <= 0 {
@@ -102,6 +145,24 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Lifetime <= 0 {
 		o.Lifetime = 120 * time.Hour
+	}
+	if o.SlowAfter <= 0 {
+		o.SlowAfter = DefaultSlowAfter
+	}
+	if o.SlowActive <= 0 {
+		o.SlowActive = DefaultSlowActive
+	}
+	if o.QueueInterval <= 0 {
+		o.QueueInterval = DefaultQueueInterval
+	}
+	if o.Hostname == "" {
+		o.Hostname = "localhost"
+	}
+	if o.Postmaster == "" {
+		o.Postmaster = "postmaster@" + o.Hostname
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return o
 }
@@ -120,9 +181,10 @@ type Spool struct {
 
 	mu      sync.Mutex
 	items   map[string]*item // every message in the queue, by id
-	ready   []*item          // due now, oldest first
+	ready   [2][]*item       // due now, oldest first, per lane (see lanes.go)
 	waiting waitHeap         // not yet due, soonest first
-	active  int              // deliveries running
+	active  [2]int           // deliveries running per lane
+	nextRun time.Time        // deferred mode: the next periodic queue run
 	running bool             // Run was called
 	lock    *os.File         // holds the flock on dir/lock
 	// qdirFile is the queue directory, open for fsync. Set in New,
@@ -239,6 +301,9 @@ func (s *Spool) Kick() {
 	default:
 	}
 }
+
+// now reads the spool's clock.
+func (s *Spool) now() time.Time { return s.opt.Now() }
 
 func (s *Spool) msgPath(id string) string   { return filepath.Join(s.qdir, id) }
 func (s *Spool) statePath(id string) string { return filepath.Join(s.qdir, id+stateSuffix) }

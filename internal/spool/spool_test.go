@@ -181,10 +181,16 @@ func TestRetryAndPartialDelivery(t *testing.T) {
 	dir := t.TempDir()
 	var mu sync.Mutex
 	var calls [][]string
+	var bounces []string
 	failB := true
 	c := courierFunc(func(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
 		mu.Lock()
 		defer mu.Unlock()
+		if env.From == "" {
+			// The bounce for c@x.
+			bounces = append(bounces, rcpts[0].Addr)
+			return make([]error, len(rcpts))
+		}
 		var names []string
 		errs := make([]error, len(rcpts))
 		for i, r := range rcpts {
@@ -207,9 +213,11 @@ func TestRetryAndPartialDelivery(t *testing.T) {
 	}
 	id := submit(t, s, "x\r\n", "a@x", "b@x", "c@x")
 	stop := runSpool(t, s)
-	waitFor(t, "first attempt", func() bool {
+	waitFor(t, "first attempt and the bounce", func() bool {
 		items := s.Items()
-		return len(items) == 1 && items[0].Attempts == 1
+		mu.Lock()
+		defer mu.Unlock()
+		return len(items) == 1 && items[0].Attempts == 1 && len(bounces) == 1
 	})
 	stop()
 	s.Close()
@@ -256,6 +264,9 @@ func TestRetryAndPartialDelivery(t *testing.T) {
 	defer mu.Unlock()
 	if len(calls) != 2 || len(calls[1]) != 1 || calls[1][0] != "b@x" {
 		t.Errorf("calls = %v, want the retry for b@x only", calls)
+	}
+	if len(bounces) != 1 || bounces[0] != "sender@example.org" {
+		t.Errorf("bounces = %v, want one to the sender for c@x", bounces)
 	}
 }
 

@@ -14,11 +14,17 @@ import (
 //	attempt UNIXNANO NEXT-UNIXNANO "error"
 //	hold UNIXNANO
 //	release UNIXNANO
+//	warned UNIXNANO
+//	flush UNIXNANO
 //
 // IDX is the recipient's index in the envelope. delivered and failed are
 // final and fsynced before the message can be retried; attempt records
 // (for retries and `postern queue list`) are not. hold and release
-// (fsynced) override the envelope's Hold flag; the last one counts. A line that does not
+// (fsynced) override the envelope's Hold flag; the last one counts.
+// warned says the delay notice was sent (it is sent once). flush, written
+// by `postern queue flush` while no server runs, asks the next server to
+// try the message at once, even in deferred mode, unless an attempt
+// followed it. A line that does not
 // parse, such as a torn last line after a crash, is ignored: the worst it
 // can cause is one more delivery attempt, which local delivery detects.
 
@@ -30,7 +36,14 @@ type msgState struct {
 	last      time.Time // last attempt
 	next      time.Time // next attempt as planned then
 	lastErr   string
-	hold      int // 0: as the envelope says; 1: held; -1: released
+	hold      int       // 0: as the envelope says; 1: held; -1: released
+	warned    bool      // the delay notice was sent
+	flush     time.Time // last flush request
+}
+
+// flushWanted reports a flush request that no attempt has followed.
+func (st msgState) flushWanted() bool {
+	return !st.flush.IsZero() && !st.flush.Before(st.last)
 }
 
 // parseState reads state records; bad lines are skipped.
@@ -80,6 +93,16 @@ func parseState(data []byte, nrcpts int) msgState {
 			st.hold = 1
 			if kind == "release" {
 				st.hold = -1
+			}
+		case "warned", "flush":
+			t, err := strconv.ParseInt(rest, 10, 64)
+			if err != nil {
+				continue
+			}
+			if kind == "warned" {
+				st.warned = true
+			} else {
+				st.flush = time.Unix(0, t)
 			}
 		case "attempt":
 			a, rest, _ := strings.Cut(rest, " ")
@@ -134,6 +157,14 @@ func (st msgState) held(envHold bool) bool {
 		return false
 	}
 	return envHold
+}
+
+// appendEvent appends a record of kind ("warned", "flush") at t.
+func appendEvent(b []byte, kind string, t time.Time) []byte {
+	b = append(b, kind...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, t.UnixNano(), 10)
+	return append(b, '\n')
 }
 
 func appendAttempt(b []byte, t, next time.Time, msg string) []byte {

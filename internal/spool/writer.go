@@ -119,7 +119,7 @@ func (w *Writer) prepare(ctx context.Context) error {
 		return errors.New("spool: envelope id changed after Create")
 	}
 	if w.env.Received.IsZero() {
-		w.env.Received = time.Now()
+		w.env.Received = w.s.now()
 	}
 	w.env.Size = w.n
 	eb := w.env.Encode()
