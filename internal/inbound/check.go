@@ -127,6 +127,15 @@ type Conn struct {
 // IP is the client's address; invalid for local submission.
 func (c *Conn) IP() netip.Addr { return c.Remote.Addr() }
 
+// Client names the client for logs: its address, or "local:" and the
+// user for a local submission.
+func (c *Conn) Client() string {
+	if c.LocalUser != "" {
+		return "local:" + c.LocalUser
+	}
+	return c.IP().String()
+}
+
 // LoginName is the login name of uid as local submission names it: the
 // passwd entry's name, or "uid" and the number when there is none.
 func LoginName(uid int) string {

@@ -33,7 +33,7 @@ func (s *session) logReject(ctx context.Context, stage string, v *Verdict, args 
 	if v.Disconnect {
 		s.hangup = true
 	}
-	args = append([]any{"stage", stage, "client", s.conn.IP().String(), "code", v.Reply.Code, "rule", v.Rule}, args...)
+	args = append([]any{"stage", stage, "client", s.conn.Client(), "code", v.Reply.Code, "rule", v.Rule}, args...)
 	s.log.InfoContext(ctx, "reject", args...)
 	for _, o := range s.b.checks.reject {
 		o.Rejected(ctx, s.conn, stage, v)
@@ -72,11 +72,11 @@ func (s *session) Auth(ctx context.Context, user, password string) *smtp.Reply {
 	}
 	if !ok {
 		// Never log the password; the user name is logged to spot attacks.
-		s.log.WarnContext(ctx, "auth failed", "client", s.conn.IP().String(), "user", user)
+		s.log.WarnContext(ctx, "auth failed", "client", s.conn.Client(), "user", user)
 		return &smtp.Reply{Code: 535, Enhanced: "5.7.8", Text: "authentication credentials invalid"}
 	}
 	s.conn.AuthUser, s.conn.AuthMech = user, smtpd.AuthMechanism(ctx)
-	s.log.InfoContext(ctx, "auth", "client", s.conn.IP().String(), "user", user)
+	s.log.InfoContext(ctx, "auth", "client", s.conn.Client(), "user", user)
 	return nil
 }
 
@@ -157,7 +157,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtp.Reply {
 			s.logReject(ctx, "data", &Verdict{Reply: rep, Rule: rep.Text}, "from", env.From)
 			return rep
 		}
-		s.log.InfoContext(ctx, "data aborted", "client", s.conn.IP().String(), "err", err)
+		s.log.InfoContext(ctx, "data aborted", "client", s.conn.Client(), "err", err)
 		return smtp.ReplyTempFailure.With(err)
 	}
 	if hops.n >= s.b.opts.MaxHops {
@@ -180,7 +180,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtp.Reply {
 	}
 	switch t.action {
 	case Discard:
-		s.log.InfoContext(ctx, "discarded", "client", s.conn.IP().String(), "from", env.From, "rule", joinRules(t.rules))
+		s.log.InfoContext(ctx, "discarded", "client", s.conn.Client(), "from", env.From, "rule", joinRules(t.rules))
 		return &smtp.Reply{Code: 250, Enhanced: "2.0.0", Text: "OK"}
 	case Hold:
 		env.Hold = true
@@ -188,7 +188,7 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtp.Reply {
 		env.Folder = "Junk"
 	}
 	if len(env.Rcpts) == 0 {
-		s.log.InfoContext(ctx, "discarded", "client", s.conn.IP().String(), "from", env.From, "why", "no recipients left")
+		s.log.InfoContext(ctx, "discarded", "client", s.conn.Client(), "from", env.From, "why", "no recipients left")
 		return &smtp.Reply{Code: 250, Enhanced: "2.0.0", Text: "OK"}
 	}
 	return s.enqueue(ctx, t, m)
@@ -223,7 +223,7 @@ func (s *session) enqueue(ctx context.Context, t *Txn, m *Message) *smtp.Reply {
 		s.log.ErrorContext(ctx, "spool write failed", "err", err)
 		return smtp.ReplyTempFailure
 	}
-	s.log.InfoContext(ctx, "accepted", "msg", env.ID, "client", env.ClientIP.String(), "from", env.From,
+	s.log.InfoContext(ctx, "accepted", "msg", env.ID, "client", s.conn.Client(), "from", env.From,
 		"rcpts", len(env.Rcpts), "size", env.Size, "tls", env.TLS != "", "auth", env.AuthUser, "action", t.action.String())
 	for _, o := range s.b.checks.accept {
 		o.Accepted(ctx, t)
@@ -252,5 +252,5 @@ func (s *session) Close() {
 	for _, o := range s.b.checks.close {
 		o.Closed(s.conn)
 	}
-	s.log.Debug("disconnect", "client", s.conn.IP().String())
+	s.log.Debug("disconnect", "client", s.conn.Client())
 }
