@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,14 +14,29 @@ import (
 	"time"
 
 	"postern/internal/config"
+	"postern/internal/control"
+	"postern/internal/envelope"
 	"postern/internal/spool"
 )
 
 const queueUsage = `usage: postern queue list [-config FILE] [-spool DIR] [-json]
+       postern queue flush [ID] [-config FILE]
+       postern queue hold|release|remove|bounce ID [-config FILE]
 
-Lists the messages waiting in the queue: id, age, size, sender, the
-recipients still to be delivered and the last delivery error. It reads the
-spool directory (data_dir/spool) directly; the server need not run.`
+list     the messages waiting in the queue: id, age, size, sender, the
+         recipients still to be delivered and the last delivery error. It
+         reads the spool directory (data_dir/spool); the server need not run.
+flush    try the message ID (or every message) now, whatever its retry time
+         and in deferred mode too. Held messages are not flushed.
+hold     keep ID in the queue, undelivered, until released.
+release  let a held message be delivered.
+remove   delete ID from the queue; nobody is told.
+bounce   give up on ID now: its sender gets a bounce (as NOTIFY asks).
+
+Everything but list goes to the running server through its control socket
+(data_dir/control.sock; run as root or as the user postern runs as). When no
+server runs, the command works on the queue directly; a flush then takes
+effect when postern serve starts.`
 
 func runQueue(args []string) int {
 	return queueCmd(args, os.Stdout, os.Stderr, time.Now())
@@ -43,7 +59,25 @@ func queueCmd(args []string, out, errw io.Writer, now time.Time) int {
 	if err != nil {
 		return 2
 	}
-	if len(pos) != 1 || pos[0] != "list" {
+	if len(pos) == 0 {
+		flags.Usage()
+		return 2
+	}
+	if pos[0] != "list" {
+		line := strings.Join(pos, " ")
+		req, err := control.ParseRequest(line)
+		if err != nil || req.Verb == control.VerbList {
+			fmt.Fprintf(errw, "postern queue: %s: %v\n\n", oneLine(line), err)
+			flags.Usage()
+			return 2
+		}
+		if *spoolDir != "" || *asJSON {
+			fmt.Fprintf(errw, "postern queue %s: -spool and -json go with list only\n", req.Verb)
+			return 2
+		}
+		return queueAction(req, *configPath, out, errw)
+	}
+	if len(pos) != 1 {
 		flags.Usage()
 		return 2
 	}
@@ -110,12 +144,76 @@ func printQueue(out io.Writer, items []spool.Item, now time.Time) {
 		}
 		if it.Held {
 			last = "(held) " + last
+		} else if it.Slow {
+			last = "(slow lane) " + last
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", it.ID, age, it.Size, oneLine(from),
 			oneLine(strings.Join(it.Rcpts, ",")), oneLine(last))
 	}
 	tw.Flush()
 	fmt.Fprintf(out, "%d message(s), %d bytes\n", len(items), total)
+}
+
+// queueAction sends req to the running server, or carries it out on the
+// spool directly when no server runs.
+func queueAction(req control.Request, configPath string, out, errw io.Writer) int {
+	cfg, _, err := config.Load(configPath)
+	if err != nil {
+		fmt.Fprintln(errw, err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := control.Do(ctx, controlSocket(cfg), req)
+	switch {
+	case err == nil && r.OK:
+		fmt.Fprintln(out, r.Text)
+		return 0
+	case err == nil:
+		fmt.Fprintf(errw, "postern queue %s: %s\n", req.Verb, r.Text)
+		return 1
+	case !errors.Is(err, control.ErrNoServer):
+		fmt.Fprintf(errw, "postern queue %s: %v\n", req.Verb, err)
+		return 1
+	}
+	// No server: the queue is ours to change (New takes its lock).
+	if _, err := os.Stat(cfg.SpoolDir()); errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(errw, "postern queue %s: no spool at %s yet\n", req.Verb, cfg.SpoolDir())
+		return 1
+	}
+	sp, err := spool.New(cfg.SpoolDir(), offlineCourier{}, nil, spoolOptions(cfg, nil))
+	if err != nil {
+		fmt.Fprintf(errw, "postern queue %s: %v (a server holds the queue but does not answer on %s)\n", req.Verb, err, controlSocket(cfg))
+		return 1
+	}
+	defer sp.Close()
+	text, err := control.Apply(sp, req)
+	if err != nil {
+		fmt.Fprintf(errw, "postern queue %s: %v\n", req.Verb, err)
+		return 1
+	}
+	switch req.Verb {
+	case control.VerbFlush:
+		text += " (no server is running: delivered when postern serve starts)"
+	case control.VerbBounce:
+		text += " (no server is running: the bounce is sent when postern serve starts)"
+	default:
+		text += " (no server is running: done on the queue directly)"
+	}
+	fmt.Fprintln(out, text)
+	return 0
+}
+
+// offlineCourier is the courier of a spool opened by the queue command:
+// Run is never called, so it never delivers.
+type offlineCourier struct{}
+
+func (offlineCourier) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
+	errs := make([]error, len(rcpts))
+	for i := range errs {
+		errs[i] = errors.New("the queue command does not deliver")
+	}
+	return errs
 }
 
 // shortDuration prints an age the way queue listings do: 45s, 12m, 3h, 2d.

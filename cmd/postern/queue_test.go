@@ -74,7 +74,68 @@ func TestQueueList(t *testing.T) {
 	if rc := queueCmd([]string{"list", "-spool", filepath.Join(dir, "none")}, &out, &errb, time.Now()); rc != 0 || !strings.Contains(out.String(), "queue is empty") {
 		t.Errorf("missing spool: rc %d, %q", rc, out.String())
 	}
-	if rc := queueCmd([]string{"flush"}, &out, &errb, time.Now()); rc != 2 {
-		t.Errorf("unknown action: rc %d", rc)
+	for _, bad := range [][]string{{"frobnicate"}, {"hold"}, {"hold", "../x"}, {"list", "x"}, {"hold", "X", "-json"}} {
+		if rc := queueCmd(bad, &out, &errb, time.Now()); rc != 2 {
+			t.Errorf("%v: rc %d", bad, rc)
+		}
+	}
+}
+
+// Without a server the actions work on the spool directly.
+func TestQueueActionsWithoutServer(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "postern.toml")
+	os.WriteFile(cfgPath, []byte("hostname = \"mx.example.test\"\ndata_dir = \""+dir+"\"\n"), 0o600)
+	var out, errb bytes.Buffer
+	if rc := queueCmd([]string{"hold", "NOSUCH", "-config", cfgPath}, &out, &errb, time.Now()); rc != 1 || !strings.Contains(errb.String(), "no spool") {
+		t.Errorf("no spool: rc %d %q", rc, errb.String())
+	}
+	sp, err := spool.New(filepath.Join(dir, "spool"), holdCourier{}, nil, spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := 0; i < 3; i++ {
+		env := &envelope.Envelope{From: "alice@example.org", Rcpts: []envelope.Recipient{{Addr: "bob@example.test"}}}
+		w, _ := sp.Create(env)
+		io.WriteString(w, "Subject: hi\r\n\r\nhello\r\n")
+		if err := w.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, env.ID)
+	}
+	// While the spool is open (as by a server without a control socket),
+	// the command refuses.
+	if rc := queueCmd([]string{"hold", ids[0], "-config", cfgPath}, &out, &errb, time.Now()); rc != 1 || !strings.Contains(errb.String(), "in use") {
+		t.Errorf("locked spool: rc %d %q", rc, errb.String())
+	}
+	sp.Close()
+	run := func(args ...string) string {
+		t.Helper()
+		out.Reset()
+		errb.Reset()
+		if rc := queueCmd(append(args, "-config", cfgPath), &out, &errb, time.Now()); rc != 0 {
+			t.Fatalf("%v: rc %d: %s", args, rc, errb.String())
+		}
+		return out.String()
+	}
+	if got := run("hold", ids[0]); !strings.Contains(got, "held "+ids[0]) || !strings.Contains(got, "no server") {
+		t.Errorf("hold: %q", got)
+	}
+	run("release", ids[0])
+	run("hold", ids[1])
+	run("remove", ids[2])
+	if got := run("bounce", ids[0]); !strings.Contains(got, "bounced") {
+		t.Errorf("bounce: %q", got)
+	}
+	if got := run("flush"); !strings.Contains(got, "flushed 1 message(s)") { // the bounce; ids[1] is held
+		t.Errorf("flush: %q", got)
+	}
+	items, err := spool.List(filepath.Join(dir, "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 2 || items[0].ID != ids[1] || !items[0].Held || items[1].From != "" || items[1].Rcpts[0] != "alice@example.org" {
+		t.Errorf("queue: %+v", items)
 	}
 }

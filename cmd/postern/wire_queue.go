@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"postern/internal/config"
+	"postern/internal/control"
+	"postern/internal/spool"
+)
+
+// spoolOptions turns [queue] and [delivery] mode into the spool's
+// options. isLocal (a domain test; nil outside the server) decides which
+// recipients get success notices.
+func spoolOptions(cfg *config.Config, isLocal func(domain string) bool) spool.Options {
+	q := cfg.Queue
+	opt := spool.Options{
+		RetryInitial:  q.RetryInitial,
+		RetryMax:      q.RetryMax,
+		Lifetime:      q.Lifetime,
+		WarnAfter:     time.Duration(q.WarnAfter),
+		Deferred:      cfg.Delivery.Mode == config.DeliveryDeferred,
+		QueueInterval: q.QueueInterval,
+		Hostname:      cfg.Hostname,
+		Postmaster:    cfg.Postmaster,
+	}
+	if isLocal != nil {
+		opt.LocalRecipient = func(addr string) bool {
+			at := strings.LastIndexByte(addr, '@')
+			return at < 0 || isLocal(strings.ToLower(addr[at+1:]))
+		}
+	}
+	return opt
+}
+
+// controlSocket is where the running server listens for queue commands.
+func controlSocket(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "control.sock") }
+
+// serveControl opens the control socket (after privileges are dropped,
+// so it belongs to the server's user) and adds the task answering on it.
+func serveControl(d *deps) error {
+	ln, err := control.Listen(controlSocket(d.cfg))
+	if err != nil {
+		return err
+	}
+	srv := &control.Server{Queue: d.spool, Log: d.log}
+	d.tasks = append(d.tasks, func(ctx context.Context) {
+		if err := srv.Serve(ctx, ln); err != nil {
+			d.log.Error("control socket", "err", err)
+		}
+	})
+	return nil
+}
