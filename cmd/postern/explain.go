@@ -8,6 +8,9 @@ import (
 	"os"
 	"strings"
 
+	"postern/internal/config"
+	"postern/internal/maps"
+	"postern/internal/policy"
 	"postern/internal/smtp"
 	"postern/internal/users"
 )
@@ -23,6 +26,7 @@ func runExplain(args []string) int {
 	cfgPath := fs.String("config", "", "configuration file (default: the embedded default)")
 	client := fs.String("client", "", "the client's IP address (required)")
 	auth := fs.String("auth", "", "the user the client authenticated as, if any")
+	clientName := fs.String("client-name", "", "the client's verified host name, if any (for access-map Connect: entries)")
 	from := fs.String("from", "", "the MAIL FROM address (\"\" for the null sender)")
 	var rcpts stringList
 	fs.Var(&rcpts, "rcpt", "a RCPT TO address (repeatable)")
@@ -60,12 +64,26 @@ func runExplain(args []string) int {
 		who = "authenticated as " + *auth
 	}
 	fmt.Printf("client %s (%s)\n", ip, who)
+	if cv := relay.Connect(ip, *clientName); cv.Reply != nil {
+		fmt.Printf("CONNECT: %s\n  rule: %s\n", replyText(cv.Reply), cv.Rule)
+		return 1
+	} else if cv.Rule != "" {
+		fmt.Printf("CONNECT: 220 accepted\n  rule: %s\n", cv.Rule)
+	}
 	_, _, rep := smtp.ParseMail("FROM:<"+*from+">", smtp.ParseOptions{})
 	if rep != nil {
 		fmt.Printf("MAIL FROM:<%s>: %s\n  rule: the address does not parse (%v)\n", *from, replyText(rep), rep.Err)
 		return 1
 	}
-	fmt.Printf("MAIL FROM:<%s>: 250 2.1.0 OK\n  rule: the relay decision never depends on the sender\n", *from)
+	fromPath, _, _ := smtp.ParseMail("FROM:<"+*from+">", smtp.ParseOptions{})
+	if mv := relay.Mail(fromPath); mv.Reply != nil {
+		fmt.Printf("MAIL FROM:<%s>: %s\n  rule: %s\n", *from, replyText(mv.Reply), mv.Rule)
+		return 1
+	} else if mv.Rule != "" {
+		fmt.Printf("MAIL FROM:<%s>: 250 2.1.0 OK\n  rule: %s\n", *from, mv.Rule)
+	} else {
+		fmt.Printf("MAIL FROM:<%s>: 250 2.1.0 OK\n  rule: no access-map From: entry; the relay decision does not depend on the sender (except From:... RELAY with allow_sender_relay = true)\n", *from)
+	}
 	status := 0
 	for _, r := range rcpts {
 		arg := r
@@ -78,9 +96,13 @@ func runExplain(args []string) int {
 			status = 1
 			continue
 		}
-		d := relay.Rcpt(ip, *auth, to)
+		d := relay.Decide(policy.Query{Client: ip, ClientName: *clientName, AuthUser: *auth, From: fromPath, HasFrom: true, To: to})
 		if d.Accepted() {
 			fmt.Printf("RCPT TO:%s: 250 2.1.5 OK (%s, delivered to %s)\n  rule: %s\n", arg, d.Class, d.Mailbox, d.Rule)
+			explainAliases(cfg, mapSet, relay, d.Mailbox)
+			if fv := relay.RcptFate(to); fv.Rule != "" {
+				fmt.Printf("  message: %s\n", fv.Rule)
+			}
 		} else {
 			fmt.Printf("RCPT TO:%s: %s\n  rule: %s\n", arg, replyText(d.Reply), d.Rule)
 			status = 1
@@ -91,4 +113,33 @@ func runExplain(args []string) int {
 
 func replyText(r *smtp.Reply) string {
 	return strings.TrimRight(string(r.Format(true)), "\r\n")
+}
+
+// explainAliases prints what delivery does with a local address that is
+// an alias: its expansion, as the delivery would make it now.
+func explainAliases(cfg *config.Config, set *maps.Set, relay *policy.Relay, addr string) {
+	at := strings.LastIndexByte(addr, '@')
+	if set == nil || at <= 0 || !relay.IsLocal(addr[at+1:]) {
+		return
+	}
+	local := strings.ToLower(addr[:at])
+	al := set.Maps().Aliases
+	if _, ok := al.Lookup(local); !ok {
+		if user, _, plus := strings.Cut(local, "+"); plus {
+			local = user
+		}
+		if _, ok := al.Lookup(local); !ok {
+			return
+		}
+	}
+	r := cfg.Delivery.DeliveryRoute
+	x := al.Expand(local, maps.ExpandOptions{AllowFiles: r.AllowAliasFiles, AllowCommands: r.AllowAliasCommands, IsLocal: relay.IsLocal})
+	fmt.Printf("  delivery: alias %s expands to:\n", local)
+	for _, t := range x.Targets {
+		if t.Kind == maps.TargetError {
+			fmt.Printf("    error: %v\n", t.Err)
+			continue
+		}
+		fmt.Printf("    %s %s (%s)\n", t.Kind, t.Value, t.Source.Human())
+	}
 }

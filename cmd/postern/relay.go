@@ -1,13 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 
 	"postern/internal/config"
 	"postern/internal/maps"
 	"postern/internal/policy"
+	"postern/internal/users"
 )
 
 // buildRelay makes the relay policy from the configuration and the maps
@@ -28,7 +31,19 @@ func buildRelay(cfg *config.Config, m *maps.Set, u policy.Users, own []netip.Add
 		OwnAddrs:   own,
 		Users:      u,
 		Postmaster: cfg.Postmaster,
+
+		Maps:             mapsFunc(m),
+		AllowSenderRelay: cfg.AllowSenderRelay,
+		LuserRelay:       cfg.Delivery.LuserRelay,
 	}
+}
+
+// mapsFunc gives the maps in force, or nil without maps_dir.
+func mapsFunc(m *maps.Set) func() *maps.Maps {
+	if m == nil {
+		return nil
+	}
+	return m.Maps
 }
 
 // mapDomains is a domain list from maps_dir, read from the maps in force
@@ -84,4 +99,43 @@ func interfaceAddrs() []netip.Addr {
 		}
 	}
 	return out
+}
+
+// checkRouting looks at the routing settings against the maps: a
+// luser_relay in a local domain must reach someone.
+func checkRouting(cfg *config.Config) checkResult {
+	var r checkResult
+	lr := cfg.Delivery.LuserRelay
+	if lr == "" {
+		return r
+	}
+	var m *maps.Maps
+	if cfg.MapsDir != "" {
+		m, _ = maps.Load(cfg.MapsDir)
+	}
+	addr := lr
+	if !strings.Contains(addr, "@") {
+		addr += "@" + cfg.Hostname
+	}
+	at := strings.LastIndexByte(addr, '@')
+	local, domain := strings.ToLower(addr[:at]), addr[at+1:]
+	_, inHostNames := m.LocalHostNames.Contains(domain)
+	if !cfg.IsLocalDomain(domain) && domain != cfg.Hostname && !inHostNames {
+		return r
+	}
+	if _, ok := m.Aliases.Lookup(local); ok {
+		return r
+	}
+	if s, err := users.Open(cfg.UsersFile()); err == nil && s.Exists(addr) {
+		return r
+	}
+	r.warnings = append(r.warnings, fmt.Sprintf("%s: warning: delivery.luser_relay %s is neither a user nor an alias: mail for unknown users would go to a mailbox nobody logs in to", cfgName(cfg), lr))
+	return r
+}
+
+func cfgName(cfg *config.Config) string {
+	if cfg.File == "" {
+		return config.EmbeddedName
+	}
+	return cfg.File
 }

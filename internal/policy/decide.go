@@ -142,7 +142,7 @@ func (r *Relay) local(m *maps.Maps, to smtp.Path, domain, rule string) Decision 
 	if d, ok := r.known(m, addr, "local domain: "+rule); ok {
 		return d
 	}
-	return r.unknown(m, addr, fmt.Sprintf("no mailbox or alias %s in local domain (%s)", addr, rule))
+	return r.unknown(m, addr, fmt.Sprintf("no mailbox %s and no alias in local domain (%s)", addr, rule))
 }
 
 // virtual applies a virtusertable result. done is false when the entry
@@ -163,7 +163,7 @@ func (r *Relay) virtual(m *maps.Maps, v maps.VirtResult, local, domain, rule str
 		if d, ok := r.known(m, target, vr); ok {
 			return d, true
 		}
-		return r.unknown(m, target, vr+": no mailbox or alias "+target), true
+		return r.unknown(m, target, vr+": no mailbox "+target+" and no alias"), true
 	}
 	target, err := normTarget(v.Address)
 	if err != nil {
@@ -177,7 +177,7 @@ func (r *Relay) virtual(m *maps.Maps, v maps.VirtResult, local, domain, rule str
 		if target[:at] == "postmaster" {
 			return Decision{Class: Local, Mailbox: r.Postmaster, Rule: vr + "; postmaster always exists"}, true
 		}
-		return r.unknown(m, target, vr+": no mailbox or alias "+target), true
+		return r.unknown(m, target, vr+": no mailbox "+target+" and no alias"), true
 	}
 	return Decision{Class: Forward, Mailbox: target, Rule: vr}, true
 }

@@ -129,7 +129,7 @@ func TestDecideWithMaps(t *testing.T) {
 		// aliases, luser_relay
 		{name: "alias without mailbox exists", client: "203.0.113.9", rcpt: "Staff@example.test", class: Local, mailbox: "staff@example.test", rule: "alias staff (aliases line 3)"},
 		{name: "alias in another local domain", client: "203.0.113.9", rcpt: "root@mx.example.test", class: Local, mailbox: "root@mx.example.test"},
-		{name: "unknown user refused", client: "203.0.113.9", rcpt: "nobody@example.test", code: 550, rule: "no mailbox or alias nobody@example.test"},
+		{name: "unknown user refused", client: "203.0.113.9", rcpt: "nobody@example.test", code: 550, rule: "no mailbox nobody@example.test and no alias"},
 		{name: "luser relay local name", client: "203.0.113.9", rcpt: "nobody@example.test", luser: "alice", class: Local, mailbox: "alice@example.test", rule: "luser_relay"},
 		{name: "luser relay remote", client: "203.0.113.9", rcpt: "nobody@example.test", luser: "catch@elsewhere.test", class: Forward, mailbox: "catch@elsewhere.test"},
 		{name: "luser relay not for remote domains", client: "203.0.113.9", rcpt: "x@elsewhere.test", luser: "alice", code: 550},

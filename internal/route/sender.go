@@ -24,6 +24,27 @@ type SenderRewriter struct {
 	// genericstable values (the host name when As is empty).
 	Masquerade maps.Masquerade
 	Hostname   string
+	// LocalNames, when set, gives names added at each lookup to
+	// Masquerade.Domains, and to Generics.Domains when GenericsLocal is
+	// set (local-host-names, which may be reloaded).
+	LocalNames    func() []string
+	GenericsLocal bool
+}
+
+func (s *SenderRewriter) options() (maps.GenericsOptions, maps.Masquerade) {
+	g, m := s.Generics, s.Masquerade
+	if s.LocalNames == nil {
+		return g, m
+	}
+	extra := s.LocalNames()
+	if len(extra) == 0 {
+		return g, m
+	}
+	m.Domains = append(append([]string(nil), m.Domains...), extra...)
+	if s.GenericsLocal {
+		g.Domains = append(append([]string(nil), g.Domains...), extra...)
+	}
+	return g, m
 }
 
 // Rewrite returns the new form of a sender address and the rule that
@@ -32,12 +53,13 @@ func (s *SenderRewriter) Rewrite(addr string) (out, rule string, changed bool) {
 	if strings.TrimSpace(addr) == "" || addr == "<>" {
 		return addr, "", false
 	}
+	gen, masq := s.options()
 	if s.Maps != nil {
 		if m := s.Maps(); m != nil {
-			if g, ok := m.Genericstable.Lookup(addr, s.Generics); ok {
+			if g, ok := m.Genericstable.Lookup(addr, gen); ok {
 				out = g.Address
 				if !g.Qualified {
-					dom := s.Masquerade.As
+					dom := masq.As
 					if dom == "" {
 						dom = s.Hostname
 					}
@@ -50,8 +72,8 @@ func (s *SenderRewriter) Rewrite(addr string) (out, rule string, changed bool) {
 			}
 		}
 	}
-	if out, ok := s.Masquerade.Rewrite(addr); ok {
-		return out, "masquerade_as " + s.Masquerade.As, true
+	if out, ok := masq.Rewrite(addr); ok {
+		return out, "masquerade_as " + masq.As, true
 	}
 	return addr, "", false
 }
