@@ -242,3 +242,27 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// An access-map OK entry (client or recipient) accepts even where a
+// reputation check (here greylisting) would refuse.
+func TestRouteAccessOKOverridesChecks(t *testing.T) {
+	dir := mapsDir(t, map[string]string{
+		"access":  "To:abuse@example.test OK\nConnect:127.0.0.7 OK\n",
+		"aliases": "abuse: alice\n",
+	})
+	s := newServer(t, serverConfig{MapsDir: dir, Extra: "\n[checks.greylist]\nenabled = true\n"})
+	s.addUser("alice@example.test", "pw")
+	s.start()
+	c := dialFrom(t, "127.0.0.2", s.MTA)
+	c.must("EHLO client.test", 250)
+	c.must("MAIL FROM:<x@else.test>", 250)
+	c.must("RCPT TO:<alice@example.test>", 451)
+	c.must("RCPT TO:<abuse@example.test>", 250)
+	c = dialFrom(t, "127.0.0.7", s.MTA)
+	c.must("EHLO friend.test", 250)
+	c.must("MAIL FROM:<x@else.test>", 250)
+	c.must("RCPT TO:<alice@example.test>", 250)
+	if !strings.Contains(s.logs(), "refusal overridden") {
+		t.Errorf("override not logged")
+	}
+}

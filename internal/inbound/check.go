@@ -46,6 +46,15 @@ type RcptChecker interface {
 	CheckRcpt(ctx context.Context, t *Txn, to smtp.Path, rcpt *envelope.Recipient) *Verdict
 }
 
+// SpamCheck is implemented by RCPT checkers that judge the client's
+// reputation (DNS block lists, reverse DNS, greylisting): their refusals
+// give way when the relay decision says so (an access-map OK entry for
+// the client or the recipient, sendmail's "accept even if other checks
+// would refuse"). They still run and see every recipient.
+type SpamCheck interface {
+	SpamCheck()
+}
+
 // DataChecker runs once the whole message is in; it may add headers
 // (t.AddHeader), replace the content (m.Replace), change t.Env.Rcpts, or
 // decide the message's fate.

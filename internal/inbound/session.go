@@ -122,11 +122,13 @@ func (s *session) Rcpt(ctx context.Context, to smtp.Path, p smtp.Params) *smtp.R
 	}
 	r := envelope.Recipient{Addr: d.Mailbox, ORCPT: orcpt, Notify: p.Notify}
 	for _, ch := range s.b.checks.rcpt {
-		if d.SkipChecks {
-			// An access-map To:... OK entry: accept even if other checks would refuse.
-			break
+		v := refusal(ch.CheckRcpt(ctx, t, to, &r))
+		if _, spam := ch.(SpamCheck); v != nil && spam && d.SkipChecks {
+			// An access-map OK entry: accept even if this check would refuse.
+			s.log.InfoContext(ctx, "refusal overridden", "client", s.conn.Client(), "to", to.String(), "rule", v.Rule, "by", d.Rule)
+			continue
 		}
-		if v := refusal(ch.CheckRcpt(ctx, t, to, &r)); v != nil {
+		if v != nil {
 			s.logReject(ctx, "rcpt", v, "from", t.Env.From, "to", to.String())
 			return v.Reply
 		}

@@ -67,9 +67,17 @@ func (r *Relay) Decide(q Query) Decision {
 		return Decision{Reply: accessReply(toE), Rule: "recipient refused by access " + toE.Rule()}
 	}
 	d := r.route(q, m, domain, literalRemote, conn, connOK, toE, toOK)
-	if d.Accepted() && toOK && toE.Action == maps.ActionOK {
+	switch {
+	case !d.Accepted():
+	case toOK && toE.Action == maps.ActionOK:
 		d.SkipChecks = true
 		d.Rule += "; access " + toE.Rule() + ": later recipient checks skipped"
+	case connOK && (conn.Action == maps.ActionOK || conn.Action == maps.ActionRelay):
+		// sendmail: OK accepts even if other checks would refuse. The
+		// client's entry cannot be forged; a sender's could, so From: OK
+		// exempts from nothing.
+		d.SkipChecks = true
+		d.Rule += "; access " + conn.Rule() + ": later recipient checks skipped"
 	}
 	return d
 }
