@@ -2,6 +2,7 @@ package test
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -264,5 +265,46 @@ func TestRouteAccessOKOverridesChecks(t *testing.T) {
 	c.must("RCPT TO:<alice@example.test>", 250)
 	if !strings.Contains(s.logs(), "refusal overridden") {
 		t.Errorf("override not logged")
+	}
+}
+
+// An alias naming a remote address forwards one new message through the
+// queue, with the original sender and a Delivered-To field; a message
+// that already went through the alias is not forwarded again.
+func TestRouteAliasForward(t *testing.T) {
+	sk := startSink(t)
+	dir := mapsDir(t, map[string]string{
+		"aliases":     "staff: alice, dave@remote.example\n",
+		"mailertable": fmt.Sprintf("remote.example smtp:[127.0.0.1]:%d\n", sk.Port),
+	})
+	s := newServer(t, serverConfig{MapsDir: dir})
+	s.addUser("alice@example.test", "pw")
+	s.start()
+	send := func(content string) {
+		c := dialFrom(t, "127.0.0.2", s.MTA)
+		c.must("EHLO client.test", 250)
+		c.must("MAIL FROM:<sender@origin.test>", 250)
+		c.must("RCPT TO:<staff@example.test>", 250)
+		c.must("DATA", 354)
+		c.must(content+".", 250)
+	}
+	send("From: sender@origin.test\r\nSubject: fwd\r\n\r\nhello\r\n")
+	got := sk.wait(t, 1, 20*time.Second)
+	if len(got) != 1 {
+		t.Fatalf("sink got %d messages\n%s", len(got), s.logs())
+	}
+	for _, want := range []string{"sender@origin.test", "dave@remote.example", "Delivered-To: staff@example.test", "Subject: fwd"} {
+		if !strings.Contains(got[0], want) {
+			t.Errorf("forwarded copy lacks %q:\n%s", want, got[0])
+		}
+	}
+	if m := s.waitMaildir("alice@example.test", 1, 10*time.Second); len(m) != 1 {
+		t.Errorf("alice has %d messages", len(m))
+	}
+	// The copy came back: a loop, bounced rather than forwarded again.
+	send("Delivered-To: staff@example.test\r\nFrom: sender@origin.test\r\nSubject: loop\r\n\r\nhello\r\n")
+	waitFor(t, func() bool { return strings.Contains(s.logs(), "mail forwarding loop detected") })
+	if got := sk.wait(t, 2, 2*time.Second); len(got) != 1 {
+		t.Errorf("looping message forwarded: sink has %d", len(got))
 	}
 }
