@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,9 +201,10 @@ func TestPeerRefused(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	seen := -1
+	var seen atomic.Int64
+	seen.Store(-1)
 	go func() {
-		done <- (&Server{Allowed: func(uid int) bool { seen = uid; return false }}).Serve(ctx, ln)
+		done <- (&Server{Allowed: func(uid int) bool { seen.Store(int64(uid)); return false }}).Serve(ctx, ln)
 	}()
 	r, err := Do(context.Background(), path, Request{Verb: VerbFlush})
 	cancel()
@@ -210,8 +212,8 @@ func TestPeerRefused(t *testing.T) {
 	if err != nil || r.OK || !strings.Contains(r.Text, "permission denied") {
 		t.Errorf("refused peer: %+v %v", r, err)
 	}
-	if seen != os.Getuid() {
-		t.Errorf("peer uid %d, want %d", seen, os.Getuid())
+	if seen.Load() != int64(os.Getuid()) {
+		t.Errorf("peer uid %d, want %d", seen.Load(), os.Getuid())
 	}
 }
 

@@ -123,7 +123,7 @@ func (s *Server) handle(c *net.UnixConn, log *slog.Logger) {
 		c.Write([]byte(formatReply(false, err.Error())))
 		return
 	}
-	text, err := s.do(req)
+	text, err := Apply(s.Queue, req)
 	if err != nil {
 		log.Info("control", "request", req.String(), "uid", uid, "err", err)
 		c.Write([]byte(formatReply(false, err.Error())))
@@ -135,8 +135,10 @@ func (s *Server) handle(c *net.UnixConn, log *slog.Logger) {
 	c.Write([]byte(formatReply(true, text)))
 }
 
-func (s *Server) do(r Request) (string, error) {
-	q := s.Queue
+// Apply carries out a request on q and returns the text of its reply.
+// The server uses it for each request; `postern queue` uses it on the
+// spool directly when no server runs.
+func Apply(q Queue, r Request) (string, error) {
 	switch r.Verb {
 	case VerbList:
 		items := q.Items()
