@@ -29,6 +29,9 @@ type AccessVerdict struct {
 
 func verdictOf(e maps.AccessEntry, what string) AccessVerdict {
 	v := AccessVerdict{Rule: what + " " + e.Rule()}
+	if e.Action == maps.ActionRelay && e.Lookup == maps.TagFrom {
+		v.Rule += " (relaying for a claimed sender needs allow_sender_relay = true)"
+	}
 	switch e.Action {
 	case maps.ActionReject, maps.ActionError:
 		v.Reply = accessReply(e)
@@ -47,7 +50,7 @@ func (r *Relay) Connect(ip netip.Addr, hostname string) AccessVerdict {
 	if !ok {
 		return AccessVerdict{}
 	}
-	return verdictOf(e, "client: access")
+	return verdictOf(e, "client:")
 }
 
 // Mail is the access map's From: answer for an envelope sender. A RELAY
@@ -61,7 +64,7 @@ func (r *Relay) Mail(from smtp.Path) AccessVerdict {
 	if !ok || e.Action == maps.ActionSkip {
 		return AccessVerdict{}
 	}
-	return verdictOf(e, "sender: access")
+	return verdictOf(e, "sender:")
 }
 
 // RcptFate is the access map's To: answer for the fate of the message
@@ -75,5 +78,5 @@ func (r *Relay) RcptFate(to smtp.Path) AccessVerdict {
 	if !ok || (e.Action != maps.ActionDiscard && e.Action != maps.ActionQuarantine) {
 		return AccessVerdict{}
 	}
-	return verdictOf(e, "recipient: access")
+	return verdictOf(e, "recipient:")
 }

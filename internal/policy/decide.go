@@ -43,7 +43,7 @@ func (r *Relay) Decide(q Query) Decision {
 	}
 	conn, connOK := r.connectEntry(m, q)
 	if connOK && refuses(conn) {
-		return Decision{Reply: accessReply(conn), Rule: "client refused by access " + conn.Rule()}
+		return Decision{Reply: accessReply(conn), Rule: "client refused by " + conn.Rule()}
 	}
 	domain := to.Domain
 	literalRemote := ""
@@ -64,20 +64,20 @@ func (r *Relay) Decide(q Query) Decision {
 		}
 	}
 	if toOK && refuses(toE) {
-		return Decision{Reply: accessReply(toE), Rule: "recipient refused by access " + toE.Rule()}
+		return Decision{Reply: accessReply(toE), Rule: "recipient refused by " + toE.Rule()}
 	}
 	d := r.route(q, m, domain, literalRemote, conn, connOK, toE, toOK)
 	switch {
 	case !d.Accepted():
 	case toOK && toE.Action == maps.ActionOK:
 		d.SkipChecks = true
-		d.Rule += "; access " + toE.Rule() + ": later recipient checks skipped"
+		d.Rule += "; " + toE.Rule() + ": later recipient checks skipped"
 	case connOK && (conn.Action == maps.ActionOK || conn.Action == maps.ActionRelay):
 		// sendmail: OK accepts even if other checks would refuse. The
 		// client's entry cannot be forged; a sender's could, so From: OK
 		// exempts from nothing.
 		d.SkipChecks = true
-		d.Rule += "; access " + conn.Rule() + ": later recipient checks skipped"
+		d.Rule += "; " + conn.Rule() + ": later recipient checks skipped"
 	}
 	return d
 }
@@ -95,7 +95,7 @@ func (r *Relay) route(q Query, m *maps.Maps, domain, literalRemote string, conn 
 		}
 	}
 	if toOK && toE.Action == maps.ActionRelay {
-		return Decision{Class: RelayDomain, Mailbox: to.String(), Rule: "mail to it may be relayed: access " + toE.Rule()}
+		return Decision{Class: RelayDomain, Mailbox: to.String(), Rule: "mail to it may be relayed: " + toE.Rule()}
 	}
 	why := literalRemote
 	if why == "" {
@@ -156,7 +156,7 @@ func (r *Relay) local(m *maps.Maps, to smtp.Path, domain, rule string) Decision 
 // virtual applies a virtusertable result. done is false when the entry
 // gives way (an error entry for postmaster, which always exists).
 func (r *Relay) virtual(m *maps.Maps, v maps.VirtResult, local, domain, rule string) (Decision, bool) {
-	vr := "virtusertable " + v.Rule()
+	vr := v.Rule()
 	switch v.Kind {
 	case maps.VirtError:
 		if local == "postmaster" {
@@ -241,15 +241,15 @@ func (r *Relay) remote(q Query, m *maps.Maps, why string, conn maps.AccessEntry,
 		}
 	}
 	if connOK && conn.Action == maps.ActionRelay {
-		return Decision{Class: Outbound, Mailbox: q.To.String(), Rule: why + "; client may relay: access " + conn.Rule()}
+		return Decision{Class: Outbound, Mailbox: q.To.String(), Rule: why + "; client may relay: " + conn.Rule()}
 	}
 	extra := ""
 	if m != nil && q.HasFrom {
 		if e, ok := m.Access.From(q.From.String()); ok && e.Action == maps.ActionRelay {
 			if e.Relays(r.AllowSenderRelay) {
-				return Decision{Class: Outbound, Mailbox: q.To.String(), Rule: why + "; sender may relay: access " + e.Rule() + " (allow_sender_relay = true)"}
+				return Decision{Class: Outbound, Mailbox: q.To.String(), Rule: why + "; sender may relay: " + e.Rule() + " (allow_sender_relay = true)"}
 			}
-			extra = "; access " + e.Rule() + " not honoured: allow_sender_relay is false"
+			extra = "; " + e.Rule() + " not honoured: allow_sender_relay is false"
 		}
 	}
 	rule := why + "; client is not in trusted_networks and not authenticated"

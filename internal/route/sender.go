@@ -66,7 +66,7 @@ func (s *SenderRewriter) Rewrite(addr string) (out, rule string, changed bool) {
 					out += "@" + dom
 				}
 				if !strings.EqualFold(out, addr) {
-					return out, "genericstable " + g.Rule(), true
+					return out, g.Rule(), true
 				}
 				return addr, "", false
 			}
