@@ -213,6 +213,18 @@ func TestSendmailRemoteQueued(t *testing.T) {
 	if !strings.Contains(out, "friend@remote.example") {
 		t.Fatalf("mailq:\n%s\nlog:\n%s", out, l.logs())
 	}
+	// sendmail -q is a queue run.
+	r := l.run(nil, "", "sendmail", "-q")
+	r.must(t, 0)
+	if !strings.Contains(r.stdout, "flushed") {
+		t.Errorf("sendmail -q: %q %q", r.stdout, r.stderr)
+	}
+	// newaliases has nothing to build; it checks the maps.
+	r = l.run(nil, "", "postern", "sendmail", "-bi")
+	r.must(t, 0)
+	if !strings.Contains(r.stdout, "no database to rebuild") || !strings.Contains(r.stdout, "are valid") {
+		t.Errorf("newaliases: %q", r.stdout)
+	}
 	if !strings.Contains(l.logs(), "client=local:"+login) {
 		t.Errorf("local client not logged:\n%s", l.logs())
 	}

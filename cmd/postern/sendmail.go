@@ -64,6 +64,7 @@ through its local socket ([local] socket), without the network.
   -bv           verify the recipients without sending anything
   -bp           list the queue (mailq)
   -bi           check the aliases (newaliases)
+  -q            run the queue now (postern queue flush)
   -C FILE, -config FILE   configuration file (default: $POSTERN_CONFIG,
                 then /etc/postern/postern.toml, then the embedded default)
 Accepted and ignored: -oem -oee -oep -oeq -oew -odb -odi -odq -odd -om -oo
@@ -71,7 +72,7 @@ Accepted and ignored: -oem -oee -oep -oeq -oew -odb -odi -odq -odd -om -oo
 
 // sendmailArgs are the parsed flags.
 type sendmailArgs struct {
-	mode     byte // 'm', 's', 'v', 'p', 'i'
+	mode     byte // 'm', 's', 'v', 'p', 'i', 'q' (-bm, -bs, -bv, -bp, -bi, -q)
 	extract  bool
 	dotEnds  bool
 	from     string
@@ -116,6 +117,12 @@ func runSendmail(args []string) int {
 		return runQueue(qargs)
 	case 'i':
 		return newaliases(a)
+	case 'q':
+		qargs := []string{"flush"}
+		if p := sendmailConfigPath(a.config); p != "" {
+			qargs = append(qargs, "-config", p)
+		}
+		return runQueue(qargs)
 	}
 	sock, code := sendmailSocket(a)
 	if code != 0 {
@@ -254,8 +261,11 @@ func parseSendmailArgs(args []string) (*sendmailArgs, error) {
 			// names: a classic way to make a privileged mailer write
 			// where it should not.
 			return nil, errors.New("-X (transcript file) is not supported")
+		case arg == "-q":
+			// One queue run now, as sendmail -q and postqueue -f.
+			a.mode = 'q'
 		case arg[1] == 'q':
-			return nil, errors.New(arg + ": run the queue with 'postern queue flush'")
+			return nil, errors.New(arg + ": postern runs the queue itself (queue_interval); for one run now use -q or 'postern queue flush'")
 		case arg[1] == 'd':
 			return nil, errors.New(arg + ": debugging flags are not supported (use -v)")
 		case strings.Trim(arg[1:], "tivnmGU") == "":

@@ -34,7 +34,7 @@ func TestParseSendmailArgs(t *testing.T) {
 		{args: []string{"--", "-odd-name@x.example"}, want: sendmailArgs{mode: 'm', dotEnds: true, rcpts: []string{"-odd-name@x.example"}}},
 		{args: []string{"-v", "-"}, want: sendmailArgs{mode: 'm', dotEnds: true, verbose: true, rcpts: []string{"-"}}},
 		{args: []string{"-X", "/tmp/x"}, err: "-X"},
-		{args: []string{"-q"}, err: "postern queue flush"},
+		{args: []string{"-q"}, want: sendmailArgs{mode: 'q', dotEnds: true}},
 		{args: []string{"-q1h"}, err: "postern queue flush"},
 		{args: []string{"-bd"}, err: "postern serve"},
 		{args: []string{"-bt"}, err: "not supported"},
@@ -136,7 +136,7 @@ func FuzzParseSendmailArgs(f *testing.F) {
 		if err == nil && a == nil {
 			t.Fatal("nil result without error")
 		}
-		if err == nil && strings.IndexByte("msvpi", a.mode) < 0 {
+		if err == nil && strings.IndexByte("msvpiq", a.mode) < 0 {
 			t.Fatalf("mode %q", a.mode)
 		}
 	})
