@@ -308,3 +308,38 @@ func TestRouteAliasForward(t *testing.T) {
 		t.Errorf("looping message forwarded: sink has %d", len(got))
 	}
 }
+
+// From:... RELAY is honoured only with allow_sender_relay = true, and
+// postern check warns about it either way.
+func TestRouteSenderRelay(t *testing.T) {
+	sk := startSink(t)
+	dir := mapsDir(t, map[string]string{
+		"access":      "From:friend.test RELAY\n",
+		"mailertable": fmt.Sprintf("remote.example smtp:[127.0.0.1]:%d\n", sk.Port),
+	})
+	s := newServer(t, serverConfig{MapsDir: dir})
+	out, err := s.postern("", "check")
+	if err != nil || !strings.Contains(out, "access:1: warning: From:friend.test RELAY relays on a forgeable sender") {
+		t.Errorf("check without allow_sender_relay: %v\n%s", err, out)
+	}
+	// allow_sender_relay is a top-level key: put it before the first table.
+	cfg, _ := os.ReadFile(s.cfgPath)
+	os.WriteFile(s.cfgPath, append([]byte("allow_sender_relay = true\n"), cfg...), 0o600)
+	out, err = s.postern("", "check")
+	if err != nil || !strings.Contains(out, "access:1: warning: From:friend.test RELAY") || !strings.Contains(out, "allow_sender_relay: access-map From:... RELAY entries let anyone") {
+		t.Errorf("check with allow_sender_relay: %v\n%s", err, out)
+	}
+	s.start()
+	c := dialFrom(t, "127.0.0.2", s.MTA)
+	c.must("EHLO client.test", 250)
+	c.must("MAIL FROM:<someone@other.test>", 250)
+	c.must("RCPT TO:<x@remote.example>", 550)
+	c.must("RSET", 250)
+	c.must("MAIL FROM:<a@mail.friend.test>", 250)
+	c.must("RCPT TO:<x@remote.example>", 250)
+	c.must("DATA", 354)
+	c.must("From: a@mail.friend.test\r\nSubject: sender relay\r\n\r\nx\r\n.", 250)
+	if got := sk.wait(t, 1, 20*time.Second); len(got) != 1 {
+		t.Errorf("relayed message not delivered: %d\n%s", len(got), s.logs())
+	}
+}

@@ -32,7 +32,9 @@ func routeStages(d *deps) ([]any, error) {
 	}
 	return []any{&route.SenderChecker{Rewriter: rw, Applies: func(t *inbound.Txn) bool {
 		ip := t.Conn.IP()
-		return t.Conn.AuthUser != "" || !ip.IsValid() || d.cfg.Trusted(ip)
+		// Authenticated users, local submission and trusted clients:
+		// mail from our own users.
+		return t.Conn.AuthUser != "" || t.Conn.LocalUser != "" || !ip.IsValid() || d.cfg.Trusted(ip)
 	}}}, nil
 }
 
@@ -76,6 +78,7 @@ func routeCourier(d *deps, inner spool.Courier) spool.Courier {
 		Inner:         inner,
 		IsLocal:       d.relay.IsLocal,
 		Users:         d.users,
+		Postmaster:    d.cfg.Postmaster,
 		AllowFiles:    r.AllowAliasFiles,
 		AllowCommands: r.AllowAliasCommands,
 		Log:           d.log,

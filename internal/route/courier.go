@@ -47,6 +47,9 @@ type Courier struct {
 	Forward *ForwardFiles
 	// Forwarder puts forwarded copies into the queue.
 	Forwarder *Forwarder
+	// Postmaster is where a "postmaster" target goes (RFC 5321 4.5.1:
+	// postmaster always exists); "" delivers it like any name.
+	Postmaster string
 	// PipeTimeout bounds one command; 0 means deliver.Pipe's default.
 	PipeTimeout time.Duration
 	Log         *slog.Logger
@@ -203,7 +206,14 @@ func (c *Courier) deliverTargets(ctx context.Context, env *envelope.Envelope, r 
 			o.add(err)
 		case maps.TargetLocal:
 			addr := t.Value + "@" + domain
-			if c.Users != nil && !c.Users.Exists(addr) {
+			if t.Value == "postmaster" && c.Postmaster != "" && !strings.EqualFold(c.Postmaster, addr) {
+				// Not an alias itself: the postmaster setting.
+				if _, _, isLocal := c.split(c.Postmaster); !isLocal {
+					forwards[env.From] = append(forwards[env.From], c.Postmaster)
+					continue
+				}
+				addr = c.Postmaster
+			} else if c.Users != nil && !c.Users.Exists(addr) {
 				err := &smtp.Reply{Code: 550, Enhanced: "5.1.1", Text: "alias target has no mailbox",
 					Err: fmt.Errorf("%s: %s (%s) has no mailbox", how, addr, t.Source.Human())}
 				c.log().WarnContext(ctx, "alias target failed", "id", env.ID, "rcpt", r.Addr, "via", how, "err", err.Err)

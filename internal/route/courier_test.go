@@ -62,11 +62,12 @@ func newFixture(t *testing.T, aliases string, files map[string]string) *fixture 
 	}
 	t.Cleanup(func() { sp.Close() })
 	f.c = &Courier{
-		Inner:     &deliver.Local{Mailbox: f.mail + "/{domain}/{user}/", IsLocal: isLocal},
-		Maps:      func() *maps.Maps { return m },
-		IsLocal:   isLocal,
-		Users:     userSet{"alice@example.test": true, "bob@example.test": true, "carol@example.test": true},
-		Forwarder: &Forwarder{Inject: queueInject(sp), Dir: filepath.Join(dir, "forwards")},
+		Inner:      &deliver.Local{Mailbox: f.mail + "/{domain}/{user}/", IsLocal: isLocal},
+		Maps:       func() *maps.Maps { return m },
+		IsLocal:    isLocal,
+		Users:      userSet{"alice@example.test": true, "bob@example.test": true, "carol@example.test": true},
+		Postmaster: "alice@example.test",
+		Forwarder:  &Forwarder{Inject: queueInject(sp), Dir: filepath.Join(dir, "forwards")},
 	}
 	return f
 }
@@ -162,6 +163,7 @@ func TestAliasExpansionFailures(t *testing.T) {
 		{name: "include loop", aliases: "list: :include:l.txt\n", files: map[string]string{"l.txt": "list\n"}, rcpt: "list@example.test", code: 554},
 		{name: "detail falls back to the user's alias", aliases: "team: alice\n", rcpt: "team+x@example.test"},
 		{name: "not an alias passes", aliases: "team: alice\n", rcpt: "bob@example.test"},
+		{name: "postmaster target goes to the postmaster setting", aliases: "root: postmaster\n", rcpt: "root@mx.example.test"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
