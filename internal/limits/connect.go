@@ -40,6 +40,11 @@ func (l *Limits) CheckConnect(ctx context.Context, c *inbound.Conn) *inbound.Ver
 			fmt.Sprintf("%d connections open on listener %s, limit %d", ln-1, c.Listener, max))
 	}
 
+	// A local submission (a unix socket) has no address to count per
+	// client; its user is counted by the message limits instead.
+	if !c.IP().IsValid() {
+		return nil
+	}
 	if c.Mode != smtpd.ModeMTA {
 		if v := l.checkLockout(ctx, c, 421); v != nil {
 			return v

@@ -314,3 +314,22 @@ func TestInForce(t *testing.T) {
 		t.Fatalf("sub: %v", sub)
 	}
 }
+
+// Local submissions have no client address: only the node's limits
+// apply at connect, not one shared per-address count.
+func TestLocalSubmissionNoPerIPLimit(t *testing.T) {
+	ctx := context.Background()
+	l := New(Options{
+		Backend: ratelimit.NewMemory(ratelimit.MemoryOptions{}),
+		Base:    Values{MaxConnections: 100, MaxConnectionsPerIP: 2, ConnectionsPerIPPerHour: 3},
+	})
+	for i := 0; i < 10; i++ {
+		c := &inbound.Conn{ID: "l" + string(rune('a'+i)), Listener: "local", Mode: smtpd.ModeLocal, LocalUser: "www-data", AuthUser: "www-data", Values: map[any]any{}}
+		if v := l.CheckConnect(ctx, c); v != nil {
+			t.Fatalf("local connection %d: %+v", i, v)
+		}
+	}
+	if l.Connections() != 10 {
+		t.Fatalf("%d connections counted, want 10", l.Connections())
+	}
+}
