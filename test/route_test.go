@@ -41,6 +41,7 @@ var routeMaps = map[string]string{
 	"access": `# client, sender and recipient rules
 Connect:127.0.0.6        REJECT
 Connect:127.0.0.5        RELAY
+Connect:127.0.0.8        DISCARD
 From:spam@bad.test       REJECT
 From:friend.test         RELAY
 To:old@example.test      ERROR:5.1.1:550 This person left
@@ -134,8 +135,20 @@ func TestRouteMapsAtRcpt(t *testing.T) {
 		t.Errorf("discard rule not logged")
 	}
 
+	// Connect:... DISCARD: everything the client sends is accepted and dropped.
+	c = dialFrom(t, "127.0.0.8", s.MTA)
+	c.must("EHLO dropped.test", 250)
+	c.must("MAIL FROM:<a@somewhere.test>", 250)
+	c.must("RCPT TO:<alice@example.test>", 250)
+	c.must("DATA", 354)
+	c.must("From: a@somewhere.test\r\nSubject: dropped too\r\n\r\nx\r\n.", 250)
+	waitFor(t, func() bool { return strings.Contains(s.logs(), "Connect:127.0.0.8 DISCARD") })
+	if n := len(s.maildir("alice@example.test")); n != 1 {
+		t.Errorf("a discarded client's message was delivered: alice has %d", n)
+	}
+
 	out, err := s.postern("", "explain", "-client", "127.0.0.2", "-from", "a@friend.test", "-rcpt", "x@elsewhere.test", "-rcpt", "info@example.test", "-rcpt", "staff@example.test")
-	for _, want := range []string{"access line 5: From:friend.test RELAY not honoured: allow_sender_relay is false",
+	for _, want := range []string{"access line 6: From:friend.test RELAY not honoured: allow_sender_relay is false",
 		"virtusertable line 1: info@example.test alice", "alias staff (aliases line 1)", "local bob (aliases line 1)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain lacks %q:\n%s (%v)", want, out, err)
