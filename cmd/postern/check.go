@@ -100,7 +100,7 @@ type checker func(cfg *config.Config) checkResult
 // itself loaded. Code that reads more files named by the configuration
 // adds its checker here.
 func checkers() []checker {
-	return []checker{checkPerms, checkMaps, checkUsers, checkTLS, checkRouting}
+	return []checker{checkPerms, checkMaps, checkUsers, checkTLS, checkRouting, checkLocal}
 }
 
 // checkPerms refuses group- or world-writable configuration, maps, data
