@@ -36,6 +36,12 @@ func TestParseSendmailArgs(t *testing.T) {
 		{args: []string{"-N", "success,failure", "-R", "hdrs", "-V", "env1", "-B", "8bitmime"}, want: sendmailArgs{mode: 'm', dotEnds: true, notify: "SUCCESS,FAILURE", ret: "HDRS", envid: "env1", body: "8BITMIME"}},
 		{args: []string{"--", "-odd-name@x.example"}, want: sendmailArgs{mode: 'm', dotEnds: true, rcpts: []string{"-odd-name@x.example"}}},
 		{args: []string{"-v", "-"}, want: sendmailArgs{mode: 'm', dotEnds: true, verbose: true, rcpts: []string{"-"}}},
+		// Debian's cron and cronie, as they call sendmail.
+		{args: []string{"-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"}, want: sendmailArgs{mode: 'm', fullName: "CronDaemon", body: "8BITMIME", rcpts: []string{"root"}}},
+		{args: []string{"-FCronDaemon", "-i", "-odi", "-oem", "-oi", "-t", "-f", "root"}, want: sendmailArgs{mode: 'm', extract: true, fullName: "CronDaemon", from: "root", fromSet: true}},
+		// PHP's default sendmail_path, and mutt's.
+		{args: []string{"-t", "-i"}, want: sendmailArgs{mode: 'm', extract: true}},
+		{args: []string{"-oem", "-oi", "--", "a@b.example"}, want: sendmailArgs{mode: 'm', rcpts: []string{"a@b.example"}}},
 		{args: []string{"-X", "/tmp/x"}, err: "-X"},
 		{args: []string{"-q"}, want: sendmailArgs{mode: 'q', dotEnds: true}},
 		{args: []string{"-q1h"}, err: "postern queue flush"},
