@@ -39,6 +39,7 @@ type serverConfig struct {
 	Relay    []string
 	Trusted  []string
 	Extra    string // more TOML, appended at the end
+	MapsDir  string // maps_dir (a top-level key); "" leaves the default, the config file's directory
 	// Zone is served by a DNS server on loopback that postern is pointed
 	// at, unless Extra has its own [dns] table: no test ever asks the
 	// system's resolver.
@@ -92,7 +93,20 @@ func newServer(t *testing.T, sc serverConfig) *server {
 		ns := dnstest.Start(t, sc.Zone)
 		sc.Extra += fmt.Sprintf("\n[dns]\nservers = [%q]\n", ns.Addr)
 	}
-	cfg := fmt.Sprintf(`hostname = %q
+	if !strings.Contains(sc.Extra, "[local]") {
+		// The local submission socket stays in the test's directory,
+		// never under /run (off when the path is too long for a socket).
+		sock := filepath.Join(dir, "run", "submit.sock")
+		if len(sock) > 100 {
+			sock = ""
+		}
+		sc.Extra += fmt.Sprintf("\n[local]\nsocket = %q\n", sock)
+	}
+	top := ""
+	if sc.MapsDir != "" {
+		top = fmt.Sprintf("maps_dir = %q\n", sc.MapsDir)
+	}
+	cfg := top + fmt.Sprintf(`hostname = %q
 data_dir = %q
 local_domains = %s
 relay_domains = %s

@@ -56,8 +56,9 @@ func build(cfg *config.Config, log *slog.Logger, own []netip.Addr) (*deps, error
 	if err != nil {
 		return nil, err
 	}
+	courier = routeCourier(d, courier)
 	courier = operatorCourier(d, courier)
-	if d.spool, err = spool.New(cfg.SpoolDir(), courier, log, spool.Options{}); err != nil {
+	if d.spool, err = spool.New(cfg.SpoolDir(), courier, log, spoolOptions(cfg, d.relay.IsLocal)); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -33,11 +33,12 @@ var commands = []command{
 	{"lint-sendmail", "flag dangerous settings in a sendmail configuration", runLintSendmail},
 	{"import-sendmail", "write a postern config and maps from a sendmail setup", runImportSendmail},
 	{"dkim", "make DKIM keys and show which selector signs: dkim keygen|status", runDkim},
-	{"queue", "show the messages waiting for delivery: queue list", runQueue},
+	{"queue", "the messages waiting for delivery: queue list|flush|hold|release|remove|bounce", runQueue},
 	{"status", "listeners, queue, limits, alerts and recent refusals in one screen", runStatus},
 	{"block", "refuse an address or network at once (access map, reloaded)", runBlock},
 	{"backup", "save config, maps, users, DKIM keys and certificates in one archive", runBackup},
 	{"restore", "put back what postern backup saved", runRestore},
+	{"sendmail", "submit a message from this host through the local socket (also as sendmail, mailq, newaliases)", runSendmail},
 }
 
 func main() {
@@ -51,7 +52,7 @@ func dispatch(argv []string) int {
 		case "sendmail", "mailq", "newaliases":
 			for _, c := range commands {
 				if c.name == "sendmail" {
-					return c.run(argv[1:])
+					return c.run(append(sendmailAlias(base(argv[0])), argv[1:]...))
 				}
 			}
 		}

@@ -94,6 +94,15 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		lns = append(lns, ln)
 		own = append(own, listenAddrs(ln)...)
 	}
+	// Local submission (postern sendmail): a unix socket, no network.
+	var localLn net.Listener
+	if cfg.Local.Socket != "" {
+		if localLn, err = listenLocal(cfg.Local.Socket, runAs); err != nil {
+			// Mail from the network still flows; sendmail will say
+			// that the server is not reachable.
+			log.Error("local submission off", "socket", cfg.Local.Socket, "err", err)
+		}
+	}
 	// Bind first, then give up root before reading any network input.
 	if os.Geteuid() == 0 {
 		if err := privs.Drop(cfg.User); err != nil {
@@ -103,6 +112,10 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 
 	d, err := build(cfg, log, own)
 	if err != nil {
+		return err
+	}
+	// Queue commands (postern queue flush|hold|...) reach the server here.
+	if err := serveControl(d); err != nil {
 		return err
 	}
 	sp := d.spool
@@ -133,6 +146,8 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		CommandTimeout:  cfg.Limits.CommandTimeout,
 		DataTimeout:     cfg.Limits.DataTimeout,
 		Chunking:        true,
+		// RFC 3461: DSN parameters are kept and honoured by the queue.
+		DSN: true,
 	})
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -152,7 +167,12 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	}
 	spoolDone := make(chan error, 1)
 	go func() { spoolDone <- sp.Run(ctx) }()
-	errc := make(chan error, len(lns))
+	errc := make(chan error, len(lns)+1)
+	if localLn != nil {
+		go func() {
+			errc <- srv.Serve(localLn, smtpd.Listener{Name: "local", Mode: smtpd.ModeLocal})
+		}()
+	}
 	for i, l := range cfg.Listeners {
 		mode, _ := smtpd.ParseMode(string(l.Mode))
 		go func(ln net.Listener, name string, mode smtpd.Mode) {
@@ -163,6 +183,9 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	// memory behind; give it back before serving.
 	debug.FreeOSMemory()
 	printStartup(cfg, lns)
+	if localLn != nil {
+		fmt.Printf("  local submission on %s (postern sendmail)\n", cfg.Local.Socket)
+	}
 	log.Info("postern started", "hostname", cfg.Hostname, "data_dir", cfg.DataDir, "uid", os.Geteuid())
 
 	select {

@@ -8,10 +8,13 @@ package main
 // file with its builder.
 var stageBuilders = []func(d *deps) ([]any, error){
 	operatorStages,  // metrics first (it counts every connection), alerts, suspension
+	localStages,     // local submission: which senders a local user may use
 	ratelimitStages, // connection, login, message and outbound limits
+	accessStages,    // access map: From: refusals, DISCARD, QUARANTINE
 	checksStages,
 	milterStages, // after connection checks, before SPF/DKIM/DMARC and signing
 	mailauthStages,
+	routeStages, // genericstable and masquerading, before signing
 	dkimSignStages,
 }
 

@@ -41,6 +41,11 @@ type Config struct {
 	DKIM      DKIM       `toml:"dkim"`
 	DMARC     DMARC      `toml:"dmarc"`
 	Checks    Checks     `toml:"checks"`
+	Local     Local      `toml:"local"` // local submission (postern sendmail), local.go
+	Queue     Queue      `toml:"queue"` // retries, lifetime, delay notices (queue.go)
+
+	// allow_sender_relay (route.go).
+	Routing
 }
 
 // Mode says what a listener is for.
@@ -91,10 +96,16 @@ type Delivery struct {
 	// part) and {domain}; a trailing slash means Maildir, otherwise an
 	// mbox file. Load makes it absolute (relative to DataDir).
 	Mailbox string `toml:"mailbox"`
+	// Mode is "background" (deliver at once) or "deferred" (hold mail
+	// until a queue run); see [queue].
+	Mode string `toml:"mode"`
 
 	// Delivery to other servers: smarthost, TLS policy, concurrency
 	// (delivery_remote.go).
 	DeliveryRemote
+	// Aliases, .forward, luser_relay, genericstable and masquerading
+	// (route.go).
+	DeliveryRoute
 }
 
 // Limits is the [limits] table; Load fills every field.
@@ -151,7 +162,7 @@ func Default() *Config {
 			{Name: "smtps", Address: "127.0.0.1:2465", Mode: ModeSMTPS},
 		},
 		DNS:      DNS{Timeout: DefaultDNSTimeout},
-		Delivery: Delivery{Mailbox: dataDir + "/mail/{domain}/{user}/", DeliveryRemote: DefaultDeliveryRemote()},
+		Delivery: Delivery{Mailbox: dataDir + "/mail/{domain}/{user}/", DeliveryRemote: DefaultDeliveryRemote(), DeliveryRoute: DefaultDeliveryRoute()},
 		Limits:   defaultLimits(),
 		Admin:    Admin{Address: DefaultAdminAddress},
 		Log:      Log{Format: "text"},
@@ -159,6 +170,9 @@ func Default() *Config {
 		SPF:      defaultSPF(),
 		DKIM:     defaultDKIM(),
 		DMARC:    defaultDMARC(),
+		// The laptop default: only the user running postern can reach
+		// the data dir, so the socket lives there.
+		Local: defaultLocal(dataDir + "/submit.sock"),
 
 		RateLimit: defaultRateLimit(),
 	}

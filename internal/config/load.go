@@ -146,7 +146,7 @@ func fileDefaults() *Config {
 		DataDir:         "/var/lib/postern",
 		TrustedNetworks: loopbackNetworks(),
 		DNS:             DNS{Timeout: DefaultDNSTimeout},
-		Delivery:        Delivery{Mailbox: "/var/mail/{domain}/{user}/", DeliveryRemote: DefaultDeliveryRemote()},
+		Delivery:        Delivery{Mailbox: "/var/mail/{domain}/{user}/", DeliveryRemote: DefaultDeliveryRemote(), DeliveryRoute: DefaultDeliveryRoute()},
 		Limits:          defaultLimits(),
 		RateLimit:       defaultRateLimit(),
 		Admin:           Admin{Address: DefaultAdminAddress},
@@ -155,6 +155,7 @@ func fileDefaults() *Config {
 		SPF:             defaultSPF(),
 		DKIM:            defaultDKIM(),
 		DMARC:           defaultDMARC(),
+		Local:           defaultLocal(DefaultLocalSocket),
 	}
 }
 

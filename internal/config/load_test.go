@@ -91,7 +91,7 @@ func TestLoadGood(t *testing.T) {
 		},
 		TLS:      TLS{Cert: "/etc/postern/cert.pem", Key: "/etc/postern/key.pem"},
 		DNS:      DNS{Servers: []string{"127.0.0.1:5353", "[::1]:53"}, Timeout: 2 * time.Second},
-		Delivery: Delivery{Mailbox: "/var/mail/{domain}/{user}", DeliveryRemote: DefaultDeliveryRemote()},
+		Delivery: Delivery{Mailbox: "/var/mail/{domain}/{user}", Mode: DeliveryBackground, DeliveryRemote: DefaultDeliveryRemote()},
 		Limits: Limits{
 			MaxMessageBytes: 10485760, MaxRecipients: 200, MaxErrors: 5,
 			MaxCommandLineBytes: 512, MaxTextLineBytes: 1000,
@@ -105,6 +105,8 @@ func TestLoadGood(t *testing.T) {
 		DMARC: DMARC{Check: true, Enforce: true, Quarantine: "junk", ReportInterval: DefaultReportInterval, ReportFrom: "dmarc-reports@mx.example.test"},
 
 		RateLimit: defaultRateLimit(),
+		Local:     defaultLocal(DefaultLocalSocket),
+		Queue:     defaultQueue(),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", c, want)

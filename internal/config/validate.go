@@ -35,12 +35,15 @@ func (d *decoder) complete(c *Config, base string) {
 	d.dns(c)
 	d.delivery(c)
 	d.deliveryRemote(&c.Delivery.DeliveryRemote, base)
+	d.deliveryRoute(c)
 	d.limits(c)
 	d.ratelimit(c)
 	d.milters(c)
 	d.operator(c)
 	d.mailauth(c)
 	d.checks(c)
+	d.local(c, base)
+	d.queue(c)
 }
 
 func (d *decoder) hostname(c *Config) {
