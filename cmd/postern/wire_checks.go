@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"postern/internal/dnsbl"
 	"postern/internal/greylist"
 	"postern/internal/inbound"
-	"postern/internal/ratelimit"
 	"postern/internal/reputation"
 )
 
@@ -90,19 +88,13 @@ func checksStages(d *deps) ([]any, error) {
 // backend ([ratelimit] backend), so that nodes sharing a Redis share one
 // greylist; in-process otherwise. Only called when greylisting is on.
 func greylistStore(d *deps) (greylist.Store, error) {
-	rl := d.cfg.RateLimit
-	if rl.Backend != "redis" {
-		return ratelimit.NewMemory(ratelimit.MemoryOptions{}), nil
-	}
-	r, err := ratelimit.NewRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix})
+	// The same backend as the rate limits: one Redis client, one policy
+	// when it fails.
+	s, err := rateBackend(d)
 	if err != nil {
 		return nil, fmt.Errorf("greylist: %w", err)
 	}
-	d.tasks = append(d.tasks, func(ctx context.Context) {
-		<-ctx.Done()
-		r.Close()
-	})
-	return r, nil
+	return s.backend, nil
 }
 
 var (
