@@ -40,10 +40,13 @@ func controlSocket(cfg *config.Config) string { return filepath.Join(cfg.DataDir
 
 // serveControl opens the control socket (after privileges are dropped,
 // so it belongs to the server's user) and adds the task answering on it.
+// Without the socket mail still flows: the error is logged and the queue
+// commands say that the server does not answer.
 func serveControl(d *deps) error {
 	ln, err := control.Listen(controlSocket(d.cfg))
 	if err != nil {
-		return err
+		d.log.Error("control socket off: postern queue flush|hold|release|remove|bounce cannot reach the server", "err", err)
+		return nil
 	}
 	srv := &control.Server{Queue: d.spool, Log: d.log}
 	d.tasks = append(d.tasks, func(ctx context.Context) {
