@@ -181,3 +181,53 @@ func TestCheckLocal(t *testing.T) {
 		t.Errorf("off: %+v", r)
 	}
 }
+
+func TestListenLocal(t *testing.T) {
+	base := t.TempDir()
+	sock := filepath.Join(base, "run", "s.sock")
+	ln, err := listenLocal(sock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o666 {
+		t.Fatalf("socket %v %v", fi, err)
+	}
+	if di, _ := os.Stat(filepath.Dir(sock)); di.Mode().Perm() != 0o755 {
+		t.Errorf("directory mode %v", di.Mode())
+	}
+	// A second server on the same socket is refused while the first runs.
+	if _, err := listenLocal(sock, nil); err == nil || !strings.Contains(err.Error(), "already listening") {
+		t.Errorf("second listener: %v", err)
+	}
+	// A socket left behind by a crash is replaced.
+	ln.(interface{ SetUnlinkOnClose(bool) }).SetUnlinkOnClose(false)
+	ln.Close()
+	ln2, err := listenLocal(sock, nil)
+	if err != nil {
+		t.Fatalf("stale socket: %v", err)
+	}
+	ln2.Close()
+	// Not a socket: left alone.
+	plain := filepath.Join(base, "run", "file")
+	os.WriteFile(plain, nil, 0o600)
+	if _, err := listenLocal(plain, nil); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("plain file: %v", err)
+	}
+	// A directory others may write to.
+	open := filepath.Join(base, "open")
+	os.Mkdir(open, 0o777)
+	os.Chmod(open, 0o777)
+	if _, err := listenLocal(filepath.Join(open, "s.sock"), nil); err == nil || !strings.Contains(err.Error(), "writable") {
+		t.Errorf("world-writable directory: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		// A directory of another user.
+		theirs := filepath.Join(base, "theirs")
+		os.Mkdir(theirs, 0o755)
+		os.Chown(theirs, 33, 33)
+		if _, err := listenLocal(filepath.Join(theirs, "s.sock"), nil); err == nil || !strings.Contains(err.Error(), "belongs to uid 33") {
+			t.Errorf("directory of another user: %v", err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"postern/internal/config"
@@ -73,6 +74,18 @@ func listenLocal(path string, runAs *uidgid) (net.Listener, error) {
 	// its place and read other users' mail.
 	if err := privs.CheckPerms(dir); err != nil {
 		return nil, err
+	}
+	// Nor may its owner be anyone but root or the server's user.
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, err
+	} else if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		own := os.Geteuid()
+		if runAs != nil {
+			own = runAs.uid
+		}
+		if int(st.Uid) != 0 && int(st.Uid) != own {
+			return nil, fmt.Errorf("%s belongs to uid %d, who could replace the socket: it must belong to root or to the server's user", dir, st.Uid)
+		}
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
