@@ -503,6 +503,13 @@ func envelopeSender(a *sendmailArgs, login, host string) (string, error) {
 
 // sendmailDeliver is -bm: read the message, complete it, submit it.
 func sendmailDeliver(a *sendmailArgs, sock string, stdin io.Reader) int {
+	if len(a.rcpts) == 0 && !a.extract {
+		// Said before waiting for a message on a terminal.
+		fmt.Fprintln(os.Stderr, "postern sendmail: no recipients given (name them, or use -t)")
+		return exUsage
+	}
+	// The whole input is read before the server is contacted: cron
+	// streams a job's output as it comes, which may take hours.
 	msg, err := submit.ReadInput(stdin, a.dotEnds, maxSubmission)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postern sendmail: reading the message: %v\n", err)
