@@ -37,11 +37,14 @@ func Do(ctx context.Context, path string, r Request) (Reply, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	}
-	if _, err := io.WriteString(c, r.String()+"\n"); err != nil {
-		return Reply{}, fmt.Errorf("control socket: %w", err)
-	}
+	// A server that refuses the peer answers and hangs up before reading
+	// the request, so a failed write still leaves its reply to read.
+	_, werr := io.WriteString(c, r.String()+"\n")
 	line, err := bufio.NewReader(io.LimitReader(c, maxReply)).ReadString('\n')
 	if err != nil {
+		if werr != nil {
+			return Reply{}, fmt.Errorf("control socket: %w", werr)
+		}
 		return Reply{}, fmt.Errorf("control socket: no complete reply: %w", err)
 	}
 	return ParseReply(line)
