@@ -37,6 +37,9 @@ func TestAuditPostern(t *testing.T) {
 
 	// The server listens on 127.0.0.5 and trusts only 127.0.0.1; the
 	// audit comes from 127.0.0.2, a stranger.
+	// postern resolves only through the loopback DNS server.
+	zone := goodZone(t)
+	srv := dnstest.Start(t, zone)
 	port := func() string { _, p, _ := net.SplitHostPort(audittest.FreePort(t)); return p }
 	mta, sub, smtps := "127.0.0.5:"+port(), "127.0.0.5:"+port(), "127.0.0.5:"+port()
 	cfg := fmt.Sprintf(`hostname = "mx.example.test"
@@ -63,15 +66,19 @@ key = %q
 
 [delivery]
 mailbox = %q
-`, data, audittest.RunAs(), mta, sub, smtps, cert, key, filepath.Join(data, "mail", "{domain}", "{user}")+"/")
+
+[dns]
+servers = [%q]
+
+[local]
+socket = ""
+`, data, audittest.RunAs(), mta, sub, smtps, cert, key, filepath.Join(data, "mail", "{domain}", "{user}")+"/", srv.Addr)
 	cfgPath := filepath.Join(dir, "postern.toml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	audittest.Serve(t, bin, cfgPath, mta, sub, smtps)
 
-	zone := goodZone(t)
-	srv := dnstest.Start(t, zone)
 	_, subPort, _ := net.SplitHostPort(sub)
 	args := []string{"audit", mta, "-from", "127.0.0.2", "-submission", subPort, "-json",
 		"-dns", srv.Addr, "-domain", "example.test", "-ca", caFile, "-dkim-selector", "s1", "-dnsbl", "bl.test",
