@@ -2,10 +2,12 @@ package sendmailcf_test
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"postern/internal/dnstest"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +185,9 @@ func TestImportCheckServeProbe(t *testing.T) {
 	}
 
 	audittest.RequireCommand(t, bin, "serve")
+	// Served here, the imported config resolves through a loopback DNS
+	// server and opens no local submission socket.
+	pinTestConfig(t, cfg)
 	audittest.Serve(t, bin, cfg, mta, sub)
 	ctx := t.Context()
 	stranger, err := audit.Run(ctx, nil, audit.Options{Target: mta, From: net.ParseIP("127.0.0.2"), Timeout: 10 * time.Second})
@@ -255,5 +260,25 @@ func TestImportDebianDefault(t *testing.T) {
 	}
 	if c.Hostname != "mx.example.test" || c.TLS.Cert != "" || len(im.Maps) != 0 {
 		t.Errorf("config %+v, maps %v", c, im.Maps)
+	}
+}
+
+// pinTestConfig adds what a test server needs and an imported config
+// leaves to the admin: a loopback DNS server and no local socket.
+func pinTestConfig(t *testing.T, cfg string) {
+	t.Helper()
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if !strings.Contains(s, "[dns]") {
+		s += fmt.Sprintf("\n[dns]\nservers = [%q]\n", dnstest.Start(t, nil).Addr)
+	}
+	if !strings.Contains(s, "[local]") {
+		s += "\n[local]\nsocket = \"\"\n"
+	}
+	if err := os.WriteFile(cfg, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
