@@ -120,7 +120,21 @@ func TestMailAuthCost(t *testing.T) {
 	}
 
 	var costs []float64
-	var cpuOn, cpuOff time.Duration
+	// Each postern run is followed by its deliveries, so that the CPU
+	// time counted for it is that of accepting and delivering its
+	// messages, and the next run starts on a quiet queue.
+	delivered := map[*server]int{on: len(got), off: len(off.waitMaildir("alice@example.test", msgs, 60*time.Second))}
+	cpuUsed := map[*server]time.Duration{}
+	runPostern := func(s *server) float64 {
+		c0 := cpu(s)
+		rate := run(s.MTA)
+		delivered[s] += msgs
+		if n := len(s.waitMaildir("alice@example.test", delivered[s], 5*time.Minute)); n < delivered[s] {
+			t.Fatalf("%d of %d messages delivered", n, delivered[s])
+		}
+		cpuUsed[s] += cpu(s) - c0
+		return rate
+	}
 	t.Logf("%5s %12s %12s %12s %8s %8s %8s", "round", "postfix/s", "off/s", "on/s", "off/pf", "on/pf", "on/off")
 	for r := 0; r < rounds; r++ {
 		rates := map[string]float64{}
@@ -131,13 +145,9 @@ func TestMailAuthCost(t *testing.T) {
 			case "postfix":
 				rates[name] = run(pf.SMTP)
 			case "off":
-				c0 := cpu(off)
-				rates[name] = run(off.MTA)
-				cpuOff += cpu(off) - c0
+				rates[name] = runPostern(off)
 			case "on":
-				c0 := cpu(on)
-				rates[name] = run(on.MTA)
-				cpuOn += cpu(on) - c0
+				rates[name] = runPostern(on)
 			}
 		}
 		offRatio, onRatio := rates["off"]/rates["postfix"], rates["on"]/rates["postfix"]
@@ -148,7 +158,8 @@ func TestMailAuthCost(t *testing.T) {
 	median := costs[len(costs)/2]
 	t.Logf("median (ratio to Postfix with checks) / (ratio without) = %.2f over %d rounds of %d messages, %d sessions", median, rounds, msgs, sessions)
 	n := time.Duration(rounds * msgs)
-	t.Logf("postern CPU per accepted message: %v without the checks, %v with them (deliveries under way included)", cpuOff/n, cpuOn/n)
+	t.Logf("postern CPU per message, accepted and delivered: %v without the checks, %v with them (ratio %.2f)",
+		cpuUsed[off]/n, cpuUsed[on]/n, float64(cpuUsed[off])/float64(cpuUsed[on]))
 	if median < 0.8 {
 		t.Errorf("SPF, DKIM and DMARC keep %.2f of the throughput ratio, want at least 0.8", median)
 	}
