@@ -31,7 +31,7 @@ func mailauthStages(d *deps) ([]any, error) {
 		return nil, fmt.Errorf("dmarc store: %w", err)
 	}
 	v := mailauth.NewVerifier(mailauth.Options{
-		Hostname:          cfg.Hostname,
+		Hostname: cfg.Hostname,
 		// Each sending domain's SPF, DKIM and DMARC records are looked up
 		// for every message; they are reused for DefaultTXTCacheAge.
 		Resolver:          mailauth.NewTXTCache(d.resolver, 0),
