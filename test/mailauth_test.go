@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/mail"
@@ -87,7 +89,27 @@ func headerOf(msg string) string {
 // written into the message, forged results are removed, and every
 // evaluation is recorded for the aggregate reports.
 func TestMailAuthInbound(t *testing.T) {
-	srv := dnstest.Start(t, mailAuthZone())
+	// signed.example: SPF fails for the client, but the message carries
+	// a valid DKIM signature of the domain, so DMARC passes.
+	zone := mailAuthZone()
+	keyDir := t.TempDir()
+	_, pemKey, err := dkim.GenerateKey(dkim.AlgoEd25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dkim.WriteKey(keyDir, "signed.example", "s1", pemKey)
+	dkim.AddSelector(keyDir, "signed.example", dkim.Selector{Name: "s1", Algo: dkim.AlgoEd25519, Created: time.Now().Add(-100 * time.Hour)})
+	key, _ := dkim.LoadKey(dkim.KeyPath(keyDir, "signed.example", "s1"))
+	rec, _ := dkim.PublicRecord(key)
+	zone["s1._domainkey.signed.example. TXT"] = []string{rec}
+	zone["signed.example. TXT"] = []string{"v=spf1 ip4:192.0.2.1 -all"}
+	zone["_dmarc.signed.example. TXT"] = []string{"v=DMARC1; p=reject"}
+	signedMsg := strings.ReplaceAll(testMessage("b@signed.example", "dkim-signed"), "\n", "\r\n")
+	sig, err := dkim.NewSigner(slog.New(slog.DiscardHandler), dkim.SignOptions{Dir: keyDir}).Sign(context.Background(), "signed.example", strings.NewReader(signedMsg))
+	if err != nil || sig == "" {
+		t.Fatalf("sign: %v", err)
+	}
+	srv := dnstest.Start(t, zone)
 	s := newServer(t, serverConfig{Extra: dnsExtra(srv)})
 	s.addUser("alice@example.test", "pw")
 	s.start()
@@ -111,6 +133,15 @@ func TestMailAuthInbound(t *testing.T) {
 	if code, text := c.sendMail("a@pass.example", "alice@example.test", testMessage("Ann <a@pass.example>", "passed", forged)); code != 250 {
 		t.Fatalf("pass: %s", text)
 	}
+	// SPF fails, DKIM passes: delivered.
+	if code, text := c.sendMail("b@signed.example", "alice@example.test", strings.ReplaceAll(sig+signedMsg, "\r\n", "\n")); code != 250 {
+		t.Fatalf("DKIM pass, SPF fail: %s", text)
+	}
+	// Two From fields: refused (RFC 5322 3.6, a DMARC evasion).
+	code, text = c.sendMail("a@pass.example", "alice@example.test", "From: a@pass.example\n"+testMessage("ceo@reject.example", "twofrom"))
+	if code != 550 || !strings.Contains(text, "exactly one From") {
+		t.Fatalf("two From fields: %s", text)
+	}
 	c.must("QUIT", 221)
 
 	junk := waitFolder(s, "alice@example.test", ".Junk", 1)
@@ -120,11 +151,25 @@ func TestMailAuthInbound(t *testing.T) {
 	if h := headerOf(junk[0]); !strings.Contains(h, "dmarc=fail") || !strings.Contains(h, "p=quarantine") {
 		t.Errorf("quarantined message header:\n%s", h)
 	}
-	inbox := s.waitMaildir("alice@example.test", 1, 10*time.Second)
-	if len(inbox) != 1 || !strings.Contains(inbox[0], "Subject: passed") {
+	inbox := s.waitMaildir("alice@example.test", 2, 10*time.Second)
+	if len(inbox) != 2 {
 		t.Fatalf("inbox holds %q", inbox)
 	}
-	h := headerOf(inbox[0])
+	var passed, signed string
+	for _, m := range inbox {
+		if strings.Contains(m, "Subject: passed") {
+			passed = m
+		} else if strings.Contains(m, "Subject: dkim-signed") {
+			signed = m
+		}
+	}
+	sh := headerOf(signed)
+	for _, want := range []string{"spf=fail smtp.mailfrom=b@signed.example", "dkim=pass header.a=ed25519-sha256", "header.d=signed.example", "dmarc=pass", "header.from=signed.example"} {
+		if !strings.Contains(sh, want) {
+			t.Errorf("DKIM-signed message lacks %q:\n%s", want, sh)
+		}
+	}
+	h := headerOf(passed)
 	var ours []string
 	for _, line := range strings.Split(h, "\n") {
 		if strings.HasPrefix(line, "Authentication-Results: mx.example.test") {
@@ -155,7 +200,7 @@ func TestMailAuthInbound(t *testing.T) {
 	for _, e := range evals {
 		got[e.From] = e.Result + "/" + e.Disposition
 	}
-	want := map[string]string{"reject.example": "fail/reject", "quar.example": "fail/quarantine", "pass.example": "pass/none"}
+	want := map[string]string{"reject.example": "fail/reject", "quar.example": "fail/quarantine", "pass.example": "pass/none", "signed.example": "pass/none"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("recorded evaluation for %s: %q, want %q (all: %v)", k, got[k], v, got)
