@@ -499,3 +499,39 @@ func gzipPart(t *testing.T, m *mail.Message) string {
 		return string(x)
 	}
 }
+
+// With [dmarc] quarantine = "hold", a p=quarantine failure stays in the
+// queue, held, instead of reaching any folder.
+func TestMailAuthQuarantineHold(t *testing.T) {
+	srv := dnstest.Start(t, mailAuthZone())
+	s := newServer(t, serverConfig{Extra: dnsExtra(srv) + "[dmarc]\nquarantine = \"hold\"\n"})
+	s.addUser("alice@example.test", "pw")
+	s.start()
+	c := dialFrom(t, "127.0.0.2", s.MTA)
+	c.must("EHLO client.test", 250)
+	if code, text := c.sendMail("a@quar.example", "alice@example.test", testMessage("a@quar.example", "held")); code != 250 {
+		t.Fatalf("p=quarantine: %s", text)
+	}
+	var items []struct {
+		From string `json:"from"`
+		Held bool   `json:"held"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(items) == 0 && time.Now().Before(deadline) {
+		out, err := s.postern("", "queue", "list", "-json")
+		if err != nil {
+			t.Fatalf("queue list: %v\n%s", err, out)
+		}
+		if err := json.Unmarshal([]byte(out), &items); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(items) != 1 || items[0].From != "a@quar.example" || !items[0].Held {
+		t.Fatalf("queue: %+v", items)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if m := append(s.maildir("alice@example.test"), s.maildirFolder("alice@example.test", ".Junk")...); len(m) != 0 {
+		t.Errorf("held message delivered: %q", m)
+	}
+}
