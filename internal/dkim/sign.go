@@ -2,7 +2,6 @@ package dkim
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rsa"
@@ -124,7 +123,12 @@ func (s *Signer) Sign(ctx context.Context, fromDomain string, msg io.Reader) (st
 		signers = append(signers, sg)
 		writers = append(writers, sg)
 	}
-	_, err = io.Copy(io.MultiWriter(writers...), io.MultiReader(bytes.NewReader(head), br))
+	// The header, then the rest through br's buffer (io.Copy of a
+	// MultiReader would allocate a 32 KiB buffer per message).
+	mw := io.MultiWriter(writers...)
+	if _, err = mw.Write(head); err == nil {
+		_, err = br.WriteTo(mw)
+	}
 	var out strings.Builder
 	for _, sg := range signers {
 		cerr := sg.Close()

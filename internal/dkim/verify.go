@@ -120,7 +120,9 @@ func Verify(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, msg i
 		}
 		return txts, err
 	}
-	verifs, err := msgdkim.VerifyWithOptions(io.MultiReader(bytes.NewReader(head), br), &msgdkim.VerifyOptions{
+	// The struct hides the MultiReader's WriteTo, which would allocate a
+	// 32 KiB copy buffer per message; the library's own buffer is used.
+	verifs, err := msgdkim.VerifyWithOptions(struct{ io.Reader }{io.MultiReader(bytes.NewReader(head), br)}, &msgdkim.VerifyOptions{
 		LookupTXT:        lookup,
 		MaxVerifications: max,
 	})
