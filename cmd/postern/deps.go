@@ -42,7 +42,9 @@ type deps struct {
 // build makes the shared pieces from the configuration.
 func build(cfg *config.Config, log *slog.Logger, own []netip.Addr) (*deps, error) {
 	d := &deps{cfg: cfg, log: log, metrics: metrics.New()}
-	d.resolver = dns.New(dns.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout})
+	// One cache for every check: SPF, DMARC and block lists ask the same
+	// names again and again.
+	d.resolver = dns.NewCached(dns.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout})
 	var err error
 	if d.users, err = users.Open(cfg.UsersFile()); err != nil {
 		return nil, err
