@@ -32,9 +32,9 @@ func mailauthStages(d *deps) ([]any, error) {
 	}
 	v := mailauth.NewVerifier(mailauth.Options{
 		Hostname: cfg.Hostname,
-		// Each sending domain's SPF, DKIM and DMARC records are looked up
-		// for every message; they are reused for DefaultTXTCacheAge.
-		Resolver:          mailauth.NewTXTCache(d.resolver, 0),
+		// d.resolver keeps answers briefly: each sending domain's SPF,
+		// DKIM and DMARC records are needed for every message.
+		Resolver:          d.resolver,
 		Log:               d.log,
 		Trusted:           cfg.Trusted,
 		NoSPF:             !cfg.SPF.Check,
