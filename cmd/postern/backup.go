@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -61,23 +60,11 @@ func backupSources(cfg *config.Config) []incident.Source {
 }
 
 func backupCmd(args []string, out, errw io.Writer) int {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.SetOutput(errw)
+	fs := commandFlags("backup", backupUsage, errw)
 	configPath := fs.String("config", "", "configuration `file` (default: the embedded default)")
-	fs.Usage = func() {
-		fmt.Fprintln(errw, backupUsage)
-		fs.PrintDefaults()
-	}
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		return 2
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
+	pos, code, done := parseArgs(fs, args, 1, 1)
+	if done {
+		return code
 	}
 	cfg, _, err := config.Load(*configPath)
 	if err != nil {
@@ -120,24 +107,12 @@ func backupCmd(args []string, out, errw io.Writer) int {
 }
 
 func restoreCmd(args []string, out, errw io.Writer) int {
-	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
-	fs.SetOutput(errw)
+	fs := commandFlags("restore", restoreUsage, errw)
 	configPath := fs.String("config", "", "where the configuration file goes (default: where it was backed up from)")
 	force := fs.Bool("force", false, "overwrite files that exist")
-	fs.Usage = func() {
-		fmt.Fprintln(errw, restoreUsage)
-		fs.PrintDefaults()
-	}
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		return 2
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return 2
+	pos, code, done := parseArgs(fs, args, 1, 1)
+	if done {
+		return code
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(errw, "postern restore: %v\n", err)
@@ -187,15 +162,15 @@ func restoreCmd(args []string, out, errw io.Writer) int {
 		}
 		return "", fmt.Errorf("unexpected archive member %s", path.Clean(name))
 	}
-	done, err := a.Restore(dest, *force, os.Geteuid() == 0)
-	for _, p := range done {
+	restored, err := a.Restore(dest, *force, os.Geteuid() == 0)
+	for _, p := range restored {
 		fmt.Fprintf(out, "restored %s\n", p)
 	}
 	if err != nil {
 		return fail(err)
 	}
 	fmt.Fprintf(out, "%d paths restored from the backup of %s taken %s; restart postern (or send it SIGHUP) to use them\n",
-		len(done), a.Manifest.Host, a.Manifest.Created.Format(time.RFC3339))
+		len(restored), a.Manifest.Host, a.Manifest.Created.Format(time.RFC3339))
 	return 0
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,24 +26,12 @@ To lift a block, delete the line from the access map.`
 func runBlock(args []string) int { return blockCmd(args, os.Stdout, os.Stderr) }
 
 func blockCmd(args []string, out, errw io.Writer) int {
-	fs := flag.NewFlagSet("block", flag.ContinueOnError)
-	fs.SetOutput(errw)
+	fs := commandFlags("block", blockUsage, errw)
 	configPath := fs.String("config", "", "configuration `file` (default: the embedded default)")
 	reason := fs.String("reason", "", "why, written as a comment above the entry")
-	fs.Usage = func() {
-		fmt.Fprintln(errw, blockUsage)
-		fs.PrintDefaults()
-	}
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		return 2
-	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return 2
+	pos, code, done := parseArgs(fs, args, 1, -1)
+	if done {
+		return code
 	}
 	cfg, _, err := config.Load(*configPath)
 	if err != nil {

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -94,6 +95,37 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nEvery command takes -config FILE; run 'postern COMMAND -h' for its flags.")
+}
+
+// commandFlags starts a command's flag set: errors and usage go to errw,
+// the usage text is printed above the flags.
+func commandFlags(name, usage string, errw io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(errw)
+	fs.Usage = func() {
+		fmt.Fprintln(errw, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseArgs parses the flags and checks the number of positional
+// arguments (at least min, at most max; max < 0: no limit). When done is
+// true the command returns code at once: 0 after -h, 2 after a usage
+// error (already reported).
+func parseArgs(fs *flag.FlagSet, args []string, min, max int) (pos []string, code int, done bool) {
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, 0, true
+	}
+	if err != nil {
+		return nil, 2, true
+	}
+	if len(pos) < min || max >= 0 && len(pos) > max {
+		fs.Usage()
+		return nil, 2, true
+	}
+	return pos, 0, false
 }
 
 // parseFlags parses fs from args, allowing flags before and after the

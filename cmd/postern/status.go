@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,23 +26,11 @@ what the configuration and the queue directory tell.`
 func runStatus(args []string) int { return statusCmd(args, os.Stdout, os.Stderr) }
 
 func statusCmd(args []string, out, errw io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(errw)
+	fs := commandFlags("status", statusUsage, errw)
 	configPath := fs.String("config", "", "configuration `file` (default: the embedded default)")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(errw, statusUsage)
-		fs.PrintDefaults()
-	}
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil || len(pos) != 0 {
-		if err == nil {
-			fs.Usage()
-		}
-		return 2
+	if _, code, done := parseArgs(fs, args, 0, 0); done {
+		return code
 	}
 	cfg, _, err := config.Load(*configPath)
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -47,24 +46,12 @@ type passwordSource struct {
 }
 
 func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
-	fs := flag.NewFlagSet("user", flag.ContinueOnError)
-	fs.SetOutput(errw)
+	fs := commandFlags("user", userUsage, errw)
 	configPath := fs.String("config", "", "configuration `file` (default: the embedded default)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	fs.Usage = func() {
-		fmt.Fprintln(errw, userUsage)
-		fs.PrintDefaults()
-	}
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		return 2
-	}
-	if len(pos) == 0 {
-		fs.Usage()
-		return 2
+	pos, code, done := parseArgs(fs, args, 1, -1)
+	if done {
+		return code
 	}
 	action, rest := pos[0], pos[1:]
 	want := 1
