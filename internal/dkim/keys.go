@@ -129,7 +129,12 @@ func GenerateKey(algo string) (crypto.Signer, []byte, error) {
 // (RFC 6376 3.6.1): RSA as SubjectPublicKeyInfo, Ed25519 as the raw 32
 // bytes (RFC 8463 4.2).
 func PublicRecord(k crypto.Signer) (string, error) {
-	switch pub := k.Public().(type) {
+	return PublicKeyRecord(k.Public())
+}
+
+// PublicKeyRecord is PublicRecord for a public key.
+func PublicKeyRecord(key crypto.PublicKey) (string, error) {
+	switch pub := key.(type) {
 	case *rsa.PublicKey:
 		der, err := x509.MarshalPKIXPublicKey(pub)
 		if err != nil {
@@ -139,7 +144,7 @@ func PublicRecord(k crypto.Signer) (string, error) {
 	case ed25519.PublicKey:
 		return "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub), nil
 	}
-	return "", fmt.Errorf("unsupported key type %T", k.Public())
+	return "", fmt.Errorf("unsupported key type %T", key)
 }
 
 // SplitTXT splits a TXT value into strings of at most 255 bytes, as one
