@@ -34,13 +34,18 @@ func New(opt Options) *net.Resolver {
 	if opt.Timeout == 0 {
 		opt.Timeout = 5 * time.Second
 	}
+	// StrictErrors: a SERVFAIL or timeout on one of the queries behind a
+	// lookup (A and AAAA, search names) fails the lookup as temporary,
+	// instead of letting "no such host" stand: a mail server must retry
+	// then, not bounce or treat the domain as having no records.
 	if len(opt.Servers) == 0 {
-		return &net.Resolver{PreferGo: true}
+		return &net.Resolver{PreferGo: true, StrictErrors: true}
 	}
 	servers := append([]string(nil), opt.Servers...)
 	d := net.Dialer{Timeout: opt.Timeout}
 	return &net.Resolver{
-		PreferGo: true,
+		PreferGo:     true,
+		StrictErrors: true,
 		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			start := rand.IntN(len(servers))
 			var last error
