@@ -143,6 +143,10 @@ func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t t
 		if errs[i] != nil && !errors.As(errs[i], &rep) {
 			errs[i] = replySessionFailed.With(fmt.Errorf("%s[%s]:%d: %w", t.name, t.ip, t.port, errs[i]))
 		}
+		if errs[i] != nil {
+			// RFC 3464 2.3.5: a bounce names the server that answered.
+			errs[i] = &hopError{err: errs[i], host: t.name}
+		}
 		if errs[i] == nil {
 			delivered++
 		}
@@ -261,3 +265,14 @@ func (r *Remote) open(ctx context.Context, id string, dest Destination, t target
 	}
 	return c, nil
 }
+
+// hopError is a delivery error that knows which next-hop server gave it
+// (for the Remote-MTA field of a bounce).
+type hopError struct {
+	err  error
+	host string
+}
+
+func (e *hopError) Error() string     { return e.err.Error() }
+func (e *hopError) Unwrap() error     { return e.err }
+func (e *hopError) RemoteMTA() string { return e.host }

@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -44,8 +45,8 @@ func message(id, from string, body string, rcpts ...string) (*envelope.Envelope,
 
 func wantReply(t *testing.T, what string, err error, code int, enhanced string) {
 	t.Helper()
-	rep, ok := err.(*smtp.Reply)
-	if !ok {
+	var rep *smtp.Reply
+	if !errors.As(err, &rep) {
 		t.Errorf("%s: %v (%T), want a %d reply", what, err, err, code)
 		return
 	}
