@@ -122,24 +122,83 @@ func parseTags(value string) sigTags {
 }
 
 // signatureTags returns the tags of every DKIM-Signature field of the
-// header, in order.
+// header, in order. Only those fields are copied out of h.
 func signatureTags(h []byte) []sigTags {
 	var out []sigTags
-	for _, f := range headerFields(h) {
-		if strings.EqualFold(fieldName(f), "DKIM-Signature") {
-			out = append(out, parseTags(f[strings.IndexByte(f, ':')+1:]))
+	for len(h) > 0 {
+		end := fieldEnd(h)
+		f := h[:end]
+		h = h[end:]
+		if v, ok := cutFieldName(f, "DKIM-Signature"); ok {
+			out = append(out, parseTags(string(v)))
 		}
 	}
 	return out
 }
 
+// fieldEnd returns the length of the header field at the start of h: its
+// first line and the continuation lines that follow it (RFC 5322 2.2.3).
+func fieldEnd(h []byte) int {
+	i := 0
+	for {
+		nl := bytes.IndexByte(h[i:], '\n')
+		if nl < 0 {
+			return len(h)
+		}
+		i += nl + 1
+		if i == len(h) || (h[i] != ' ' && h[i] != '\t') {
+			return i
+		}
+	}
+}
+
+// cutFieldName returns the value of field f (after the colon) when its
+// name is name, in any case, maybe followed by white space.
+func cutFieldName(f []byte, name string) ([]byte, bool) {
+	if len(f) <= len(name) || !strings.EqualFold(string(f[:len(name)]), name) {
+		return nil, false
+	}
+	rest := bytes.TrimLeft(f[len(name):], " \t")
+	if len(rest) == 0 || rest[0] != ':' {
+		return nil, false
+	}
+	return rest[1:], true
+}
+
 // stripFWS removes all white space (RFC 6376 3.2: FWS inside tag values
 // is ignored).
 func stripFWS(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
-			return -1
+	if strings.IndexAny(s, " \t\r\n") < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			b = append(b, c)
 		}
-		return r
-	}, s)
+	}
+	return string(b)
+}
+
+// peekHeader returns the header block at the start of br, up to and
+// including the empty line that ends it, without consuming anything: the
+// bytes stay in br's buffer for the verifier to read. ok is false when
+// the header does not fit in the buffer or has no empty line after it.
+// The slice is valid only until br is read.
+func peekHeader(br *bufio.Reader) (head []byte, ok bool) {
+	buf, _ := br.Peek(br.Size())
+	// The empty line ends the header; it is "\r\n" or a bare "\n", as
+	// the verifier's line reader takes either.
+	for i := 0; i < len(buf); {
+		nl := bytes.IndexByte(buf[i:], '\n')
+		if nl < 0 {
+			return nil, false
+		}
+		line := buf[i : i+nl+1]
+		i += nl + 1
+		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
+			return buf[:i], true
+		}
+	}
+	return nil, false
 }

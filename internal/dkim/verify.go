@@ -102,13 +102,28 @@ func Verify(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, msg i
 	if max <= 0 {
 		max = DefaultMaxSignatures
 	}
+	// A caller's *bufio.Reader of at least 64 KiB is used as it is.
 	br := bufio.NewReaderSize(msg, 64*1024)
-	head, err := readHeader(br)
-	if err != nil {
-		return nil, fmt.Errorf("dkim: reading header: %w", err)
+	var tags []sigTags
+	var src io.Reader
+	if head, ok := peekHeader(br); ok {
+		// The usual case: the header is in br's buffer, read from there
+		// in place, and the verifier reads br from the start (a
+		// *bufio.Reader is taken as it is, and hands the rest of the
+		// body to the canonicalizer in large writes).
+		tags = signatureTags(head)
+		src = br
+	} else {
+		head, err := readHeader(br)
+		if err != nil {
+			return nil, fmt.Errorf("dkim: reading header: %w", err)
+		}
+		head = terminateHeader(head)
+		tags = signatureTags(head)
+		// The struct hides the MultiReader's WriteTo, which would allocate a
+		// 32 KiB copy buffer per message; the library's own buffer is used.
+		src = struct{ io.Reader }{io.MultiReader(bytes.NewReader(head), br)}
 	}
-	head = terminateHeader(head)
-	tags := signatureTags(head)
 	if len(tags) == 0 {
 		return nil, nil
 	}
@@ -120,9 +135,7 @@ func Verify(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, msg i
 		}
 		return txts, err
 	}
-	// The struct hides the MultiReader's WriteTo, which would allocate a
-	// 32 KiB copy buffer per message; the library's own buffer is used.
-	verifs, err := msgdkim.VerifyWithOptions(struct{ io.Reader }{io.MultiReader(bytes.NewReader(head), br)}, &msgdkim.VerifyOptions{
+	verifs, err := msgdkim.VerifyWithOptions(src, &msgdkim.VerifyOptions{
 		LookupTXT:        lookup,
 		MaxVerifications: max,
 	})
@@ -229,10 +242,24 @@ func (k *keyRecords) checkStrict(selector, domain, auid string) error {
 // printable drops control characters and invalid UTF-8 from text put in
 // a header.
 func printable(s string) string {
+	if plainASCII(s) {
+		return s
+	}
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || r == 0xfffd {
 			return -1
 		}
 		return r
 	}, strings.ToValidUTF8(s, ""))
+}
+
+// plainASCII reports whether s is printable ASCII only, which printable
+// leaves as it is (the usual case, and cheap to tell).
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +77,61 @@ func TestSignatureTags(t *testing.T) {
 	if got := terminateHeader([]byte("A: b\r\n")); !bytes.Equal(got, []byte("A: b\r\n\r\n")) {
 		t.Errorf("terminateHeader: %q", got)
 	}
+	// "DKIM-Signature :" with white space before the colon is the field
+	// too; "DKIM-Signatures:" and a name in a continuation line are not.
+	other := signatureTags([]byte("DKIM-Signature \t: d=a.example\r\nDKIM-Signatures: d=x\r\nX: y\r\n DKIM-Signature: d=z\r\n\r\n"))
+	if len(other) != 1 || other[0].Domain != "a.example" {
+		t.Errorf("tags: %+v", other)
+	}
+}
+
+func TestPeekHeader(t *testing.T) {
+	for _, c := range []struct {
+		in, head string
+		ok       bool
+	}{
+		{"A: b\r\n\r\nbody\r\n", "A: b\r\n\r\n", true},
+		{"A: b\n\nbody\n", "A: b\n\n", true},
+		{"A: b\r\n c\r\n\r\n", "A: b\r\n c\r\n\r\n", true},
+		{"\r\nbody", "\r\n", true},
+		{"A: b\r\n", "", false},                                     // no end of header: read the slow way
+		{"A: b\r\nB: c", "", false},                                 // idem
+		{"A: " + strings.Repeat("x", 5000) + "\r\n\r\n", "", false}, // over the buffer
+	} {
+		br := bufio.NewReaderSize(strings.NewReader(c.in), 4096)
+		head, ok := peekHeader(br)
+		if ok != c.ok || string(head) != c.head {
+			t.Errorf("%.20q: %q %v, want %q %v", c.in, head, ok, c.head, c.ok)
+		}
+		if all, _ := io.ReadAll(br); string(all) != c.in {
+			t.Errorf("%.20q: peeking consumed input", c.in)
+		}
+	}
+}
+
+// TestVerifyHeaderPaths checks that a message verifies alike whether
+// its header is read in place (it fits in the reader's buffer) or the
+// slow way (a header larger than the buffer).
+func TestVerifyHeaderPaths(t *testing.T) {
+	dir := t.TempDir()
+	rec := newKey(t, dir, "football.example.com", "paths", AlgoEd25519, time.Now().Add(-100*time.Hour))
+	srv := dnstest.Start(t, dnstest.Zone{"paths._domainkey.football.example.com TXT": {rec}})
+	s := NewSigner(discard(), SignOptions{Dir: dir})
+	for _, extra := range []string{"", "X-Big: " + strings.Repeat("y", 70<<10) + "\r\n"} {
+		msg := extra + testMessage
+		h, err := s.Sign(context.Background(), "football.example.com", strings.NewReader(msg))
+		if err != nil || h == "" {
+			t.Fatalf("sign: %v", err)
+		}
+		res, err := Verify(context.Background(), srv.Resolver(), discard(), strings.NewReader(h+msg), VerifyOptions{})
+		if err != nil || len(res) != 1 || res[0].Result != Pass || res[0].Selector != "paths" {
+			t.Errorf("header of %d bytes: %+v %v", len(extra), res, err)
+		}
+		res, err = Verify(context.Background(), srv.Resolver(), discard(), strings.NewReader(h+msg+"tampered\r\n"), VerifyOptions{})
+		if err != nil || len(res) != 1 || res[0].Result != Fail {
+			t.Errorf("tampered, header of %d bytes: %+v %v", len(extra), res, err)
+		}
+	}
 }
 
 func FuzzHeader(f *testing.F) {
@@ -83,6 +139,12 @@ func FuzzHeader(f *testing.F) {
 	f.Add([]byte("From: x\r\n continued\r\nDKIM-Signature:;;;=;d\r\n"))
 	f.Add([]byte("\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if ph, ok := peekHeader(bufio.NewReaderSize(bytes.NewReader(b), 4096)); ok {
+			if !bytes.HasPrefix(b, ph) {
+				t.Fatal("peeked header is not a prefix of the input")
+			}
+			signatureTags(ph)
+		}
 		h, err := readHeader(bufio.NewReader(bytes.NewReader(b)))
 		if err != nil {
 			return

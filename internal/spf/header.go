@@ -128,10 +128,24 @@ func isDotAtom(s string) bool {
 // printable drops control characters and anything that is not valid
 // UTF-8, so that peer-supplied text cannot break a header.
 func printable(s string) string {
+	if plainASCII(s) {
+		return s
+	}
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || r == 0xfffd {
 			return -1
 		}
 		return r
 	}, strings.ToValidUTF8(s, ""))
+}
+
+// plainASCII reports whether s is printable ASCII only, which printable
+// leaves as it is (the usual case, and cheap to tell).
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
