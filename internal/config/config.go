@@ -114,7 +114,6 @@ type Limits struct {
 	MaxRecipients       int           `toml:"max_recipients"`         // RCPTs per message
 	MaxErrors           int           `toml:"max_errors"`             // bad commands before 421 and close
 	MaxCommandLineBytes int           `toml:"max_command_line_bytes"` // command line incl. CRLF
-	MaxTextLineBytes    int           `toml:"max_text_line_bytes"`    // DATA line incl. CRLF
 	CommandTimeout      time.Duration `toml:"command_timeout"`        // waiting for the next command
 	DataTimeout         time.Duration `toml:"data_timeout"`           // the whole DATA/BDAT transfer
 }
@@ -128,8 +127,6 @@ const (
 	DefaultMaxErrors     = 10
 	// RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF.
 	DefaultMaxCommandLineBytes = 512
-	// RFC 5321 4.5.3.1.6: a text line is at most 1000 octets with CRLF.
-	DefaultMaxTextLineBytes = 1000
 	// RFC 5321 4.5.3.2.7: the server waits at least 5 minutes for a command.
 	DefaultCommandTimeout = 5 * time.Minute
 	// RFC 5321 4.5.3.2.6: 10 minutes for the end of DATA.
@@ -184,7 +181,6 @@ func defaultLimits() Limits {
 		MaxRecipients:       DefaultMaxRecipients,
 		MaxErrors:           DefaultMaxErrors,
 		MaxCommandLineBytes: DefaultMaxCommandLineBytes,
-		MaxTextLineBytes:    DefaultMaxTextLineBytes,
 		CommandTimeout:      DefaultCommandTimeout,
 		DataTimeout:         DefaultDataTimeout,
 	}

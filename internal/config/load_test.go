@@ -94,8 +94,8 @@ func TestLoadGood(t *testing.T) {
 		Delivery: Delivery{Mailbox: "/var/mail/{domain}/{user}", Mode: DeliveryBackground, DeliveryRemote: DefaultDeliveryRemote()},
 		Limits: Limits{
 			MaxMessageBytes: 10485760, MaxRecipients: 200, MaxErrors: 5,
-			MaxCommandLineBytes: 512, MaxTextLineBytes: 1000,
-			CommandTimeout: 6 * time.Minute, DataTimeout: 15 * time.Minute,
+			MaxCommandLineBytes: 512,
+			CommandTimeout:      6 * time.Minute, DataTimeout: 15 * time.Minute,
 		},
 		Admin: Admin{Address: DefaultAdminAddress},
 		Log:   Log{Format: "text"},

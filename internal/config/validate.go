@@ -347,9 +347,6 @@ func (d *decoder) limits(c *Config) {
 		d.errorf("limits.max_command_line_bytes", "limits.max_command_line_bytes must be at least 512 (RFC 5321 4.5.3.1.4)")
 	}
 	// RFC 5321 4.5.3.1.6: text lines up to 1000 octets must be accepted.
-	if l.MaxTextLineBytes < DefaultMaxTextLineBytes {
-		d.errorf("limits.max_text_line_bytes", "limits.max_text_line_bytes must be at least 1000 (RFC 5321 4.5.3.1.6)")
-	}
 	// RFC 5321 4.5.3.2.7: wait at least 5 minutes for the next command.
 	if l.CommandTimeout < DefaultCommandTimeout {
 		d.warnf("limits.command_timeout", "limits.command_timeout %s is below the 5m of RFC 5321 4.5.3.2.7; slow senders may be cut off", l.CommandTimeout)
