@@ -8,8 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,10 +35,7 @@ func TestMailAuthCost(t *testing.T) {
 	if os.Getenv("POSTERN_BENCH_MAILAUTH") == "" {
 		t.Skip("a benchmark: set POSTERN_BENCH_MAILAUTH=1 to run it")
 	}
-	source := testenv.LookPath(t, "smtp-source")
-	rounds := envInt("POSTERN_BENCH_ROUNDS", 7)
-	msgs := envInt("POSTERN_BENCH_MESSAGES", 1000)
-	sessions := envInt("POSTERN_BENCH_SESSIONS", 10)
+	testenv.LookPath(t, "smtp-source")
 
 	// A signing key for the sender's domain, and its DNS.
 	keyDir := t.TempDir()
@@ -95,110 +90,44 @@ func TestMailAuthCost(t *testing.T) {
 		s.addUser("alice@example.test", "pw")
 		s.start()
 	}
-	// CPU time of a postern process, from /proc (clock ticks of 10 ms).
-	cpu := func(s *server) time.Duration {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
-		ut, _ := strconv.Atoi(f[11])
-		st, _ := strconv.Atoi(f[12])
-		return time.Duration(ut+st) * 10 * time.Millisecond
-	}
-	run := func(addr string) float64 {
-		start := time.Now()
-		out, err := exec.Command(source, "-s", strconv.Itoa(sessions), "-m", strconv.Itoa(msgs), "-F", msgFile,
-			"-f", "sender@bench.example.com", "-t", "alice@example.test", "-M", "client.bench.example.com", addr).CombinedOutput()
-		if err != nil {
-			t.Fatalf("smtp-source %s: %v\n%s", addr, err, out)
-		}
-		return float64(msgs) / time.Since(start).Seconds()
-	}
+	b := newCostBench(t, 7, msgFile, "sender@bench.example.com", "alice@example.test", "client.bench.example.com")
+	targets := []costTarget{{name: "postfix", addr: pf.SMTP}, {name: "off", s: off}, {name: "on", s: on}}
 	// Warm up, and check that the checks run and pass.
-	run(pf.SMTP)
 	if pfDKIM != nil {
-		run(pfDKIM.SMTP)
+		b.send(pfDKIM.SMTP)
 	}
-	run(off.MTA)
-	run(on.MTA)
-	got := on.waitMaildir("alice@example.test", msgs, 60*time.Second)
-	if len(got) == 0 || (sig != "" && !strings.Contains(got[0], "dkim=pass")) || !strings.Contains(got[0], "dmarc=pass") || !strings.Contains(got[0], "spf=pass") {
-		t.Fatalf("checks did not pass on the benchmark message:\n%.2000s", first(got))
+	got := b.warm(targets)
+	if sig != "" && !strings.Contains(got["on"], "dkim=pass") || !strings.Contains(got["on"], "dmarc=pass") || !strings.Contains(got["on"], "spf=pass") {
+		t.Fatalf("checks did not pass on the benchmark message:\n%.2000s", got["on"])
 	}
-	if o := off.waitMaildir("alice@example.test", 1, 10*time.Second); len(o) == 0 || strings.Contains(o[0], "Authentication-Results: mx.example.test") {
-		t.Fatalf("checks ran although off:\n%.2000s", first(o))
+	if strings.Contains(got["off"], "Authentication-Results: mx.example.test") {
+		t.Fatalf("checks ran although off:\n%.2000s", got["off"])
 	}
 
-	var costs []float64
-	// Each postern run is followed by its deliveries, so that the CPU
-	// time counted for it is that of accepting and delivering its
-	// messages, and the next run starts on a quiet queue.
-	delivered := map[*server]int{on: len(got), off: len(off.waitMaildir("alice@example.test", msgs, 60*time.Second))}
-	cpuUsed := map[*server]time.Duration{}
-	runPostern := func(s *server) float64 {
-		c0 := cpu(s)
-		rate := run(s.MTA)
-		delivered[s] += msgs
-		if n := len(s.waitMaildir("alice@example.test", delivered[s], 5*time.Minute)); n < delivered[s] {
-			t.Fatalf("%d of %d messages delivered", n, delivered[s])
-		}
-		cpuUsed[s] += cpu(s) - c0
-		return rate
-	}
-	var pfDKIMRatios []float64
+	var costs, pfDKIMRatios []float64
 	t.Logf("%5s %12s %12s %12s %8s %8s %8s %14s", "round", "postfix/s", "off/s", "on/s", "off/pf", "on/pf", "on/off", "pf+opendkim/pf")
-	for r := 0; r < rounds; r++ {
-		rates := map[string]float64{}
-		order := []string{"postfix", "off", "on"}
-		for i := range order { // rotate the order each round
-			name := order[(i+r)%3]
-			switch name {
-			case "postfix":
-				rates[name] = run(pf.SMTP)
-			case "off":
-				rates[name] = runPostern(off)
-			case "on":
-				rates[name] = runPostern(on)
-			}
-		}
+	for r := 0; r < b.rounds; r++ {
+		rates := b.round(r, targets)
 		offRatio, onRatio := rates["off"]/rates["postfix"], rates["on"]/rates["postfix"]
 		costs = append(costs, onRatio/offRatio)
 		dk := "-"
 		if pfDKIM != nil {
-			x := run(pfDKIM.SMTP) / rates["postfix"]
+			x := b.send(pfDKIM.SMTP) / rates["postfix"]
 			pfDKIMRatios = append(pfDKIMRatios, x)
 			dk = fmt.Sprintf("%.2f", x)
 		}
 		t.Logf("%5d %12.0f %12.0f %12.0f %8.2f %8.2f %8.2f %14s", r+1, rates["postfix"], rates["off"], rates["on"], offRatio, onRatio, onRatio/offRatio, dk)
 	}
-	sort.Float64s(costs)
-	median := costs[len(costs)/2]
-	t.Logf("median (ratio to Postfix with checks) / (ratio without) = %.2f over %d rounds of %d messages, %d sessions", median, rounds, msgs, sessions)
+	m := median(costs)
+	t.Logf("median (ratio to Postfix with checks) / (ratio without) = %.2f over %d rounds of %d messages, %d sessions", m, b.rounds, b.msgs, b.sess)
 	if len(pfDKIMRatios) > 0 {
-		sort.Float64s(pfDKIMRatios)
-		t.Logf("for comparison, Postfix with opendkim verifying as a milter keeps %.2f of plain Postfix's rate (median)", pfDKIMRatios[len(pfDKIMRatios)/2])
+		t.Logf("for comparison, Postfix with opendkim verifying as a milter keeps %.2f of plain Postfix's rate (median)", median(pfDKIMRatios))
 	}
-	n := time.Duration(rounds * msgs)
 	t.Logf("postern CPU per message, accepted and delivered: %v without the checks, %v with them (ratio %.2f)",
-		cpuUsed[off]/n, cpuUsed[on]/n, float64(cpuUsed[off])/float64(cpuUsed[on]))
-	if median < 0.8 {
-		t.Errorf("SPF, DKIM and DMARC keep %.2f of the throughput ratio, want at least 0.8", median)
+		b.cpuPerMessage(off), b.cpuPerMessage(on), float64(b.cpu[off])/float64(b.cpu[on]))
+	if m < 0.8 {
+		t.Errorf("SPF, DKIM and DMARC keep %.2f of the throughput ratio, want at least 0.8", m)
 	}
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
-func first(s []string) string {
-	if len(s) == 0 {
-		return "(nothing delivered)"
-	}
-	return s[0]
 }
 
 // startVerifyingOpenDKIM runs opendkim as a verifying milter on a loopback port,
