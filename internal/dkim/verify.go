@@ -29,6 +29,11 @@ import (
 // can cause.
 const DefaultMaxSignatures = 5
 
+// minReaderSize is the smallest *bufio.Reader Verify takes as it is: the
+// verifier library's own minimum, below which it would wrap the reader
+// in another one.
+const minReaderSize = 4096
+
 // VerifyOptions tune verification.
 type VerifyOptions struct {
 	MaxSignatures int // signatures checked per message; 0 means DefaultMaxSignatures
@@ -102,11 +107,16 @@ func Verify(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, msg i
 	if max <= 0 {
 		max = DefaultMaxSignatures
 	}
-	// A caller's *bufio.Reader of at least 64 KiB is used as it is.
-	br := bufio.NewReaderSize(msg, 64*1024)
+	// A caller's *bufio.Reader is used as it is (a caller verifying many
+	// messages keeps a few for reuse); headers longer than its buffer
+	// are read the slow way below.
+	br, ok := msg.(*bufio.Reader)
+	if !ok || br.Size() < minReaderSize {
+		br = bufio.NewReaderSize(msg, 64*1024)
+	}
 	var tags []sigTags
 	var src io.Reader
-	if head, ok := peekHeader(br); ok {
+	if head, found := peekHeader(br); found {
 		// The usual case: the header is in br's buffer, read from there
 		// in place, and the verifier reads br from the start (a
 		// *bufio.Reader is taken as it is, and hands the rest of the

@@ -127,6 +127,11 @@ func TestVerifyHeaderPaths(t *testing.T) {
 		if err != nil || len(res) != 1 || res[0].Result != Pass || res[0].Selector != "paths" {
 			t.Errorf("header of %d bytes: %+v %v", len(extra), res, err)
 		}
+		// A caller's small reader is taken as it is.
+		res, err = Verify(context.Background(), srv.Resolver(), discard(), bufio.NewReaderSize(strings.NewReader(h+msg), minReaderSize), VerifyOptions{})
+		if err != nil || len(res) != 1 || res[0].Result != Pass {
+			t.Errorf("header of %d bytes, small reader: %+v %v", len(extra), res, err)
+		}
 		res, err = Verify(context.Background(), srv.Resolver(), discard(), strings.NewReader(h+msg+"tampered\r\n"), VerifyOptions{})
 		if err != nil || len(res) != 1 || res[0].Result != Fail {
 			t.Errorf("tampered, header of %d bytes: %+v %v", len(extra), res, err)

@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"sync"
+	"io"
 
 	"postern/internal/envelope"
 	"postern/internal/inbound"
@@ -21,16 +21,40 @@ type spfKey struct{}
 type Verifier struct {
 	opt Options
 	// readers are the buffered readers DKIM verification reads messages
-	// through, reused across messages: dkim.Verify buffers its input in
-	// a 64 KiB bufio.Reader and takes a large enough one as it is.
-	readers sync.Pool
+	// through, kept for reuse (dkim.Verify takes a *bufio.Reader as it
+	// is, and reads a header that fits in its buffer in place). A
+	// channel rather than a sync.Pool: the pool is emptied at every
+	// garbage collection, which comes often under load.
+	readers chan *bufio.Reader
 }
+
+// readerSize is the buffer of each of Verifier.readers: more than
+// almost any message's header section.
+const readerSize = 32 << 10
 
 // NewVerifier returns a Verifier.
 func NewVerifier(opt Options) *Verifier {
-	v := &Verifier{opt: opt}
-	v.readers.New = func() any { return bufio.NewReaderSize(nil, 64<<10) }
-	return v
+	return &Verifier{opt: opt, readers: make(chan *bufio.Reader, 32)}
+}
+
+// reader returns a reader of r from the free list, or a new one.
+func (v *Verifier) reader(r io.Reader) *bufio.Reader {
+	select {
+	case br := <-v.readers:
+		br.Reset(r)
+		return br
+	default:
+		return bufio.NewReaderSize(r, readerSize)
+	}
+}
+
+// release puts br back on the free list, unless the list is full.
+func (v *Verifier) release(br *bufio.Reader) {
+	br.Reset(nil)
+	select {
+	case v.readers <- br:
+	default:
+	}
 }
 
 // CheckMail runs SPF for the MAIL FROM identity, or for the HELO

@@ -1,7 +1,6 @@
 package mailauth
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -40,12 +39,10 @@ func (v *Verifier) CheckData(ctx context.Context, t *inbound.Txn, m *inbound.Mes
 	}
 	var dk []dkim.Result
 	if !v.opt.NoDKIM {
-		br := v.readers.Get().(*bufio.Reader)
-		br.Reset(m.Reader())
+		br := v.reader(m.Reader())
 		var err error
 		dk, err = dkim.Verify(ctx, v.opt.Resolver, v.opt.Log, br, dkim.VerifyOptions{MaxSignatures: v.opt.DKIMMaxSignatures})
-		br.Reset(nil)
-		v.readers.Put(br)
+		v.release(br)
 		if err != nil {
 			v.opt.Log.InfoContext(ctx, "dkim: message unreadable", "from", t.Env.From, "err", err)
 		}
