@@ -23,7 +23,13 @@ import (
 // fields after DATA; all pass. It is the message of the cost test in
 // test/mailauth_cost_test.go, DNS answered by a loopback server through
 // the server's answer cache.
-func BenchmarkTransaction(b *testing.B) {
+func BenchmarkTransaction(b *testing.B) { benchTransaction(b, false) }
+
+// BenchmarkTransactionGoroutine runs each transaction on a new goroutine,
+// as the server runs each connection: the stack grows anew every time.
+func BenchmarkTransactionGoroutine(b *testing.B) { benchTransaction(b, true) }
+
+func benchTransaction(b *testing.B, fresh bool) {
 	keyDir := b.TempDir()
 	_, pemKey, err := dkim.GenerateKey(dkim.AlgoRSA)
 	if err != nil {
@@ -70,16 +76,26 @@ func BenchmarkTransaction(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		t := &inbound.Txn{Conn: conn, Values: map[any]any{},
-			Env: &envelope.Envelope{From: "sender@bench.example.com", ClientIP: conn.IP(), Helo: conn.Helo,
-				Rcpts: []envelope.Recipient{{Addr: "alice@example.test"}}}}
-		if vd := v.CheckMail(ctx, t); vd != nil {
-			b.Fatalf("mail: %+v", vd)
+		var t *inbound.Txn
+		one := func() {
+			t = &inbound.Txn{Conn: conn, Values: map[any]any{},
+				Env: &envelope.Envelope{From: "sender@bench.example.com", ClientIP: conn.IP(), Helo: conn.Helo,
+					Rcpts: []envelope.Recipient{{Addr: "alice@example.test"}}}}
+			if vd := v.CheckMail(ctx, t); vd != nil {
+				b.Errorf("mail: %+v", vd)
+			}
+			m := &inbound.Message{}
+			m.Write(msg)
+			if vd := v.CheckData(ctx, t, m); vd != nil {
+				b.Errorf("data: %+v", vd)
+			}
 		}
-		m := &inbound.Message{}
-		m.Write(msg)
-		if vd := v.CheckData(ctx, t, m); vd != nil {
-			b.Fatalf("data: %+v", vd)
+		if fresh {
+			done := make(chan struct{})
+			go func() { one(); close(done) }()
+			<-done
+		} else {
+			one()
 		}
 		if i == 0 {
 			h := strings.Join(t.Headers(), "")

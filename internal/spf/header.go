@@ -15,8 +15,10 @@ func (r Result) ReceivedSPF(receiver string) string {
 	var b strings.Builder
 	b.WriteString("Received-SPF: ")
 	b.WriteString(r.Result)
-	fmt.Fprintf(&b, " (%s)", commentText(receiver+": "+r.comment()))
-	pairs := [][2]string{
+	b.WriteString(" (")
+	b.WriteString(commentText(receiver + ": " + r.comment()))
+	b.WriteString(")")
+	pairs := [...][2]string{
 		{"client-ip", r.IP.String()},
 		{"envelope-from", r.Sender},
 		{"helo", r.Helo},
@@ -29,17 +31,21 @@ func (r Result) ReceivedSPF(receiver string) string {
 			continue
 		}
 		// RFC 7208 9.1: key-value-pair = key [CFWS] "=" ( dot-atom / quoted-string ).
-		kv := fmt.Sprintf("%s=%s;", p[0], atomOrQuoted(p[1]))
+		v := atomOrQuoted(p[1])
+		n := len(p[0]) + 1 + len(v) + 1
 		// RFC 5322 2.2.3: fold at white space to keep lines short.
-		if lineLen+1+len(kv) > 78 {
+		if lineLen+1+n > 78 {
 			b.WriteString("\r\n\t")
 			lineLen = 1
 		} else {
 			b.WriteByte(' ')
 			lineLen++
 		}
-		b.WriteString(kv)
-		lineLen += len(kv)
+		b.WriteString(p[0])
+		b.WriteByte('=')
+		b.WriteString(v)
+		b.WriteByte(';')
+		lineLen += n
 	}
 	return b.String()
 }
@@ -81,8 +87,12 @@ func (r Result) AuthResult() *authres.SPFResult {
 // commentText makes s safe inside a header comment: no control
 // characters, and parentheses and backslashes quoted (RFC 5322 3.2.2).
 func commentText(s string) string {
+	s = printable(s)
+	if !strings.ContainsAny(s, "()\\") {
+		return s
+	}
 	var b strings.Builder
-	for _, c := range printable(s) {
+	for _, c := range s {
 		if c == '(' || c == ')' || c == '\\' {
 			b.WriteByte('\\')
 		}
