@@ -46,7 +46,7 @@ func build(cfg *config.Config, log *slog.Logger, own []netip.Addr) (*deps, error
 	// names again and again.
 	d.resolver = dns.NewCached(dns.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout})
 	var err error
-	if d.users, err = users.Open(cfg.UsersFile()); err != nil {
+	if d.users, err = users.OpenOptions(cfg.UsersFile(), users.Options{Log: log}); err != nil {
 		return nil, err
 	}
 	if d.maps, err = openMaps(cfg, log); err != nil {
