@@ -38,50 +38,40 @@ func (g *Genericstable) Len() int {
 // ParseGenericstable reads a genericstable: keys "user" or "user@domain",
 // values the new sender address.
 func ParseGenericstable(name string, r io.Reader) (*Genericstable, error) {
-	el := &errList{file: name}
-	g := &Genericstable{m: make(map[string]*GenericResult)}
-	for _, ln := range readLines(r, el) {
-		if skippable(ln.text) {
-			continue
-		}
-		key, val := splitKV(ln.text)
-		if val == "" {
-			el.add(ln.n, "key %q has no value", key)
-			continue
-		}
-		nk := strings.ToLower(key)
-		if local, domain, ok := splitAddress(key); ok {
-			d, err := normDomainOrLiteral(domain)
-			if local == "" || err != nil {
-				el.add(ln.n, "key %q: want user or user@domain", key)
-				continue
-			}
-			nk = strings.ToLower(local) + "@" + d
-		}
+	m, err := parseKV(name, r, genericsKey, func(nk, val string, src Source) (*GenericResult, error) {
 		if strings.ContainsAny(val, " \t,<>") {
-			el.add(ln.n, "value %q: one address only", val)
-			continue
+			return nil, fmt.Errorf("value %q: one address only", val)
 		}
-		res := &GenericResult{Address: val, Key: nk, Source: Source{File: name, Line: ln.n}}
+		res := &GenericResult{Address: val, Key: nk, Source: src}
 		if local, domain, ok := splitAddress(val); ok {
 			d, err := normDomainOrLiteral(domain)
 			if local == "" || err != nil {
-				el.add(ln.n, "value %q: bad address", val)
-				continue
+				return nil, fmt.Errorf("value %q: bad address", val)
 			}
 			res.Address, res.Qualified = local+"@"+d, true
 		}
-		if old, dup := g.m[nk]; dup {
-			el.add(ln.n, "duplicate key %q (first at line %d)", key, old.Source.Line)
-			continue
-		}
-		g.m[nk] = res
-	}
-	if err := el.err(); err != nil {
+		return res, nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	return g, nil
+	return &Genericstable{m: m}, nil
 }
+
+// genericsKey normalises a genericstable key: "user" or "user@domain".
+func genericsKey(key string) (string, error) {
+	local, domain, ok := splitAddress(key)
+	if !ok {
+		return strings.ToLower(key), nil
+	}
+	d, err := normDomainOrLiteral(domain)
+	if local == "" || err != nil {
+		return "", fmt.Errorf("key %q: want user or user@domain", key)
+	}
+	return strings.ToLower(local) + "@" + d, nil
+}
+
+func (r *GenericResult) definedAt() int { return r.Source.Line }
 
 // GenericsOptions say which senders the genericstable applies to.
 type GenericsOptions struct {

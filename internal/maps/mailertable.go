@@ -66,39 +66,21 @@ func (t *Mailertable) Len() int {
 // ".domain" (its subdomains only) and "." (everything else); values
 // "mailer:host" as described on Route.
 func ParseMailertable(name string, r io.Reader) (*Mailertable, error) {
-	el := &errList{file: name}
-	t := &Mailertable{m: make(map[string]*Route)}
-	for _, ln := range readLines(r, el) {
-		if skippable(ln.text) {
-			continue
-		}
-		key, val := splitKV(ln.text)
-		if val == "" {
-			el.add(ln.n, "key %q has no value", key)
-			continue
-		}
-		nk, err := mailertableKey(key)
-		if err != nil {
-			el.add(ln.n, "%s", err)
-			continue
-		}
+	m, err := parseKV(name, r, mailertableKey, func(nk, val string, src Source) (*Route, error) {
 		rt, err := parseRoute(val)
 		if err != nil {
-			el.add(ln.n, "%s", err)
-			continue
+			return nil, err
 		}
-		rt.Key, rt.Value, rt.Source = nk, val, Source{File: name, Line: ln.n}
-		if old, dup := t.m[nk]; dup {
-			el.add(ln.n, "duplicate key %q (first at line %d)", key, old.Source.Line)
-			continue
-		}
-		t.m[nk] = rt
-	}
-	if err := el.err(); err != nil {
+		rt.Key, rt.Value, rt.Source = nk, val, src
+		return rt, nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	return t, nil
+	return &Mailertable{m: m}, nil
 }
+
+func (r *Route) definedAt() int { return r.Source.Line }
 
 func mailertableKey(k string) (string, error) {
 	if k == "." {

@@ -55,39 +55,21 @@ func (v *Virtusertable) Len() int {
 // user+*@domain, user++@domain, +*@domain and ++@domain. Values are an
 // address, a local user, or error:D.S.N:### text / error:nouser text.
 func ParseVirtusertable(name string, r io.Reader) (*Virtusertable, error) {
-	el := &errList{file: name}
-	v := &Virtusertable{m: make(map[string]*virtEntry)}
-	for _, ln := range readLines(r, el) {
-		if skippable(ln.text) {
-			continue
-		}
-		key, val := splitKV(ln.text)
-		if val == "" {
-			el.add(ln.n, "key %q has no value", key)
-			continue
-		}
-		nk, err := virtKey(key)
-		if err != nil {
-			el.add(ln.n, "%s", err)
-			continue
-		}
+	m, err := parseKV(name, r, virtKey, func(nk, val string, src Source) (*virtEntry, error) {
 		res, err := parseRedirect(val)
 		if err != nil {
-			el.add(ln.n, "%s", err)
-			continue
+			return nil, err
 		}
-		res.Key, res.Value, res.Source = nk, val, Source{File: name, Line: ln.n}
-		if old, dup := v.m[nk]; dup {
-			el.add(ln.n, "duplicate key %q (first at line %d)", key, old.result.Source.Line)
-			continue
-		}
-		v.m[nk] = &virtEntry{value: val, result: res}
-	}
-	if err := el.err(); err != nil {
+		res.Key, res.Value, res.Source = nk, val, src
+		return &virtEntry{value: val, result: res}, nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	return v, nil
+	return &Virtusertable{m: m}, nil
 }
+
+func (e *virtEntry) definedAt() int { return e.result.Source.Line }
 
 func virtKey(k string) (string, error) {
 	local, domain, ok := splitAddress(k)
