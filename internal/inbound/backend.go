@@ -44,6 +44,7 @@ type Backend struct {
 	opts   Options
 	checks checkers
 	bufs   sync.Pool // []byte message buffers
+	copies sync.Pool // *[]byte copy buffers, 32 KiB
 }
 
 // New returns the inbound backend.
@@ -62,6 +63,7 @@ func New(opts Options) *Backend {
 	}
 	b := &Backend{opts: opts, checks: sortCheckers(opts.Checkers)}
 	b.bufs.New = func() any { return make([]byte, 0, 64<<10) }
+	b.copies.New = func() any { c := make([]byte, 32<<10); return &c }
 	return b
 }
 

@@ -61,9 +61,8 @@ func lower(c byte) byte {
 	return c
 }
 
-// copyCounting copies r to w, counting hops on the way.
-func copyCounting(w io.Writer, r io.Reader, h *hopCounter) (int64, error) {
-	buf := make([]byte, 32*1024)
+// copyCounting copies r to w through buf, counting hops on the way.
+func copyCounting(w io.Writer, r io.Reader, h *hopCounter, buf []byte) (int64, error) {
 	var total int64
 	for {
 		n, err := r.Read(buf)

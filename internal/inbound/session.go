@@ -153,7 +153,10 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtp.Reply {
 		}
 	}()
 	hops := &hopCounter{}
-	if _, err := copyCounting(m, r, hops); err != nil {
+	cb := s.b.copies.Get().(*[]byte)
+	_, err := copyCounting(m, r, hops, *cb)
+	s.b.copies.Put(cb)
+	if err != nil {
 		var rep *smtp.Reply
 		if errors.As(err, &rep) {
 			s.logReject(ctx, "data", &Verdict{Reply: rep, Rule: rep.Text}, "from", env.From)
