@@ -15,6 +15,7 @@ import (
 	"postern/internal/dkim"
 	"postern/internal/dnstest"
 	"postern/internal/testenv"
+	"postern/internal/testpeer"
 )
 
 // TestMailAuthCost measures what SPF, DKIM verification and DMARC cost
@@ -75,7 +76,7 @@ func TestMailAuthCost(t *testing.T) {
 	pf := startPostfix(t, map[string]string{"relay_domains": "example.test", "relay_transport": "discard:"})
 	// For comparison, when opendkim is installed: Postfix with opendkim
 	// verifying DKIM as a milter (the usual way to add DKIM to Postfix).
-	var pfDKIM *postfixInstance
+	var pfDKIM *testpeer.Postfix
 	if opendkim, err := exec.LookPath("opendkim"); err == nil {
 		pfDKIM = startPostfix(t, map[string]string{"relay_domains": "example.test", "relay_transport": "discard:",
 			"smtpd_milters": "inet:" + startVerifyingOpenDKIM(t, opendkim, srv.Addr), "milter_default_action": "tempfail"})

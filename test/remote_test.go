@@ -345,18 +345,18 @@ func TestRelayToPostfixMX(t *testing.T) {
 	relayOne(t, s, "alice@example.test", "bob@partner.example", "Subject: to postfix\r\n\r\n.dotted\r\nhi\r\n")
 	got := sk.wait(t, 1, 30*time.Second)
 	if len(got) != 1 {
-		t.Fatalf("sink behind Postfix got %d messages\npostern:\n%s\npostfix:\n%s", len(got), s.logs(), pf.log())
+		t.Fatalf("sink behind Postfix got %d messages\npostern:\n%s\npostfix:\n%s", len(got), s.logs(), pf.Log())
 	}
 	logs := s.logs()
 	if !strings.Contains(logs, "tls to next hop") || !strings.Contains(logs, "mx.partner.example") {
 		t.Errorf("no TLS details for the Postfix hop in the log:\n%s", logs)
 	}
 	// The session ends when the cached connection idles out.
-	for i := 0; i < 100 && !strings.Contains(pf.log(), "starttls=1"); i++ {
+	for i := 0; i < 100 && !strings.Contains(pf.Log(), "starttls=1"); i++ {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(pf.log(), "starttls=1") {
-		t.Errorf("Postfix did not see TLS:\n%s", pf.log())
+	if !strings.Contains(pf.Log(), "starttls=1") {
+		t.Errorf("Postfix did not see TLS:\n%s", pf.Log())
 	}
 }
 
