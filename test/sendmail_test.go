@@ -158,7 +158,7 @@ func TestSendmailCronUser(t *testing.T) {
 				t.Errorf("%s: no %q in\n%s", rcpt, want, m)
 			}
 		}
-		if strings.Contains(strings.ToLower(m), "bcc") {
+		if hasHeaderField(m, "Bcc") {
 			t.Errorf("%s: Bcc left in the message:\n%s", rcpt, m)
 		}
 	}
@@ -344,4 +344,16 @@ func TestSendmailFailures(t *testing.T) {
 	if got := l.waitMaildir("alice@example.test", 1, 10*time.Second); len(got) != 1 {
 		t.Fatalf("alice: %d messages", len(got))
 	}
+}
+
+// hasHeaderField reports whether the header section of m has a field
+// with the given name (case-insensitive).
+func hasHeaderField(m, name string) bool {
+	head, _, _ := strings.Cut(strings.ReplaceAll(m, "\r\n", "\n"), "\n\n")
+	for _, line := range strings.Split(head, "\n") {
+		if k, _, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
+			return true
+		}
+	}
+	return false
 }
