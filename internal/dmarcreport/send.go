@@ -159,51 +159,29 @@ func (r *Reporter) Build(ctx context.Context, begin, end time.Time) ([]Outgoing,
 			if err != nil {
 				continue
 			}
-			rcpt := u.Address()
-			if rcpt == "" {
-				r.log.InfoContext(ctx, "dmarc report: only mailto: destinations are supported", "domain", dom, "uri", u.URI)
+			dests, why := destinations(ctx, r.resolver, a.policy.Domain, tagRUA, u)
+			if len(dests) == 0 {
+				r.log.InfoContext(ctx, "dmarc report destination not authorised", "domain", dom, "uri", u.URI, "why", why)
 				continue
 			}
-			if ok, why := r.verifyDestination(ctx, a.policy.Domain, rcpt); !ok {
-				r.log.InfoContext(ctx, "dmarc report destination not authorised", "domain", dom, "to", rcpt, "why", why)
-				continue
+			for _, d := range dests {
+				rcpt := d.Address()
+				if rcpt == "" {
+					r.log.InfoContext(ctx, "dmarc report: only mailto: destinations are supported", "domain", dom, "uri", d.URI)
+					continue
+				}
+				msg := r.compose(a.policy.Domain, id, rcpt, filename, gz.Bytes(), begin, end)
+				// RFC 7489 6.2: a report larger than the URI's size limit is not sent there.
+				if d.MaxSize > 0 && int64(len(msg)) > d.MaxSize {
+					r.log.InfoContext(ctx, "dmarc report larger than the destination's limit; not sent",
+						"domain", dom, "to", rcpt, "bytes", len(msg), "limit", d.MaxSize)
+					continue
+				}
+				out = append(out, Outgoing{From: r.opt.From, To: []string{rcpt}, Data: msg, PolicyDomain: a.policy.Domain, ReportID: id})
 			}
-			msg := r.compose(a.policy.Domain, id, rcpt, filename, gz.Bytes(), begin, end)
-			// RFC 7489 6.2: a report larger than the URI's size limit is not sent there.
-			if u.MaxSize > 0 && int64(len(msg)) > u.MaxSize {
-				r.log.InfoContext(ctx, "dmarc report larger than the destination's limit; not sent",
-					"domain", dom, "to", rcpt, "bytes", len(msg), "limit", u.MaxSize)
-				continue
-			}
-			out = append(out, Outgoing{From: r.opt.From, To: []string{rcpt}, Data: msg, PolicyDomain: a.policy.Domain, ReportID: id})
 		}
 	}
 	return out, nil
-}
-
-// verifyDestination applies RFC 7489 7.1: a mailbox outside the policy
-// domain's Organizational Domain receives reports only if its domain
-// publishes <policy-domain>._report._dmarc.<rua-domain> with v=DMARC1.
-func (r *Reporter) verifyDestination(ctx context.Context, policyDomain, rcpt string) (bool, string) {
-	at := strings.LastIndexByte(rcpt, '@')
-	ruaDomain := strings.ToLower(strings.TrimSuffix(rcpt[at+1:], "."))
-	if dmarc.OrganizationalDomain(ruaDomain) == dmarc.OrganizationalDomain(policyDomain) {
-		return true, ""
-	}
-	name := policyDomain + "._report._dmarc." + ruaDomain
-	txts, err := r.resolver.LookupTXT(ctx, name)
-	if err != nil {
-		return false, fmt.Sprintf("%s: %v", name, err)
-	}
-	for _, t := range txts {
-		// RFC 7489 7.1: the record must begin with v=DMARC1 (other tags are ignored here).
-		first, _, _ := strings.Cut(t, ";")
-		k, v, _ := strings.Cut(first, "=")
-		if strings.TrimSpace(k) == "v" && strings.TrimSpace(v) == "DMARC1" {
-			return true, ""
-		}
-	}
-	return false, name + " has no v=DMARC1 record"
 }
 
 // compose builds the report message (RFC 7489 7.2.1.1).

@@ -270,3 +270,46 @@ func TestReporterRun(t *testing.T) {
 		t.Error("one-minute interval accepted")
 	}
 }
+
+// TestBuildReportsOverride checks RFC 7489 7.1's override for aggregate
+// reports: the destination's verification record may name other rua
+// mailboxes on its own host, and naming any other host stops the report.
+func TestBuildReportsOverride(t *testing.T) {
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name, verify string
+		want         []string
+	}{
+		{"no override", "v=DMARC1", []string{"agg@reports.test"}},
+		{"override on the same host", "v=DMARC1; rua=mailto:one@reports.test,mailto:two@reports.test", []string{"one@reports.test", "two@reports.test"}},
+		{"ruf override only", "v=DMARC1; ruf=mailto:f@reports.test", []string{"agg@reports.test"}},
+		{"override to another host", "v=DMARC1; rua=mailto:one@reports.test,mailto:x@elsewhere.test", nil},
+		{"override larger than its limit", "v=DMARC1; rua=mailto:small@reports.test!1k", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			zone := dnstest.Zone{
+				"_dmarc.example.com TXT":                      {"v=DMARC1; p=reject; rua=mailto:agg@reports.test"},
+				"example.com._report._dmarc.reports.test TXT": {c.verify},
+			}
+			b, srv := reportFixture(t, zone, day.Add(10*time.Hour))
+			rep, err := NewReporter(b, srv.Resolver(), testLog(), ReporterOptions{ReceiverDomain: "mx.receiver.test",
+				From: "dmarc-reports@mx.receiver.test", Now: func() time.Time { return day.Add(25 * time.Hour) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs, err := rep.Due(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, m := range msgs {
+				if m.PolicyDomain == "example.com" {
+					got = append(got, m.To...)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.want) {
+				t.Errorf("sent to %q, want %q", got, c.want)
+			}
+		})
+	}
+}
