@@ -30,6 +30,21 @@ func mailauthStages(d *deps) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dmarc store: %w", err)
 	}
+	var failures mailauth.FailureReporter
+	var frep *dmarcreport.FailureReporter
+	if cfg.DMARC.FailureReports {
+		frep, err = dmarcreport.NewFailureReporter(d.resolver, d.log, dmarcreport.FailureOptions{
+			ReceiverDomain: cfg.Hostname,
+			From:           cfg.DMARC.ReportFrom,
+			UserAgent:      "postern/" + version,
+			Interval:       cfg.DMARC.FailureReportInterval,
+			PerHour:        cfg.DMARC.FailureReportsPerHour,
+		})
+		if err != nil {
+			return nil, err
+		}
+		failures = frep
+	}
 	v := mailauth.NewVerifier(mailauth.Options{
 		Hostname: cfg.Hostname,
 		// d.resolver keeps answers briefly: each sending domain's SPF,
@@ -45,6 +60,7 @@ func mailauthStages(d *deps) ([]any, error) {
 		Enforce:           dmarc.EnforceOptions{Enforce: cfg.DMARC.Enforce, Quarantine: cfg.DMARC.Quarantine},
 		Local:             dmarc.LocalPolicy{TrustedForwarders: nets, TrustedHosts: hosts},
 		Store:             store,
+		Failures:          failures,
 	})
 	// Even with every check off, the verifier removes forged
 	// Authentication-Results in our name.
@@ -60,6 +76,13 @@ func mailauthStages(d *deps) ([]any, error) {
 	var signer *dkim.Signer
 	if cfg.DKIM.Sign {
 		signer = dkim.NewSigner(d.log, dkim.SignOptions{Dir: cfg.DKIMDir(), ActivateAfter: cfg.DKIM.ActivateAfter})
+	}
+	if frep != nil {
+		d.tasks = append(d.tasks, func(ctx context.Context) {
+			frep.Run(ctx, func(ctx context.Context, o dmarcreport.Outgoing) error {
+				return queueReport(ctx, d, signer, o)
+			})
+		})
 	}
 	d.tasks = append(d.tasks, func(ctx context.Context) {
 		rep.Run(ctx, func(ctx context.Context, o dmarcreport.Outgoing) error {
@@ -81,7 +104,7 @@ func newReporter(cfg *config.Config, d *deps, store dmarcreport.Backend) (*dmarc
 	})
 }
 
-// queueReport puts one aggregate report into the queue, DKIM-signed when
+// queueReport puts one aggregate or failure report into the queue, DKIM-signed when
 // report_from's domain has a key; delivery sends it like any mail.
 func queueReport(ctx context.Context, d *deps, signer *dkim.Signer, o dmarcreport.Outgoing) error {
 	var sig string

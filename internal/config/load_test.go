@@ -102,7 +102,8 @@ func TestLoadGood(t *testing.T) {
 		Alert: defaultAlert(),
 		SPF:   defaultSPF(),
 		DKIM:  defaultDKIM(),
-		DMARC: DMARC{Check: true, Enforce: true, Quarantine: "junk", ReportInterval: DefaultReportInterval, ReportFrom: "dmarc-reports@mx.example.test"},
+		DMARC: DMARC{Check: true, Enforce: true, Quarantine: "junk", ReportInterval: DefaultReportInterval, ReportFrom: "dmarc-reports@mx.example.test",
+			FailureReportInterval: DefaultFailureReportInterval, FailureReportsPerHour: DefaultFailureReportsPerHour},
 
 		RateLimit: defaultRateLimit(),
 		Local:     defaultLocal(DefaultLocalSocket),

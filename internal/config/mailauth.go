@@ -34,6 +34,11 @@ type DMARC struct {
 	ReportFrom        string        `toml:"report_from"`        // sender of aggregate reports
 	ReportInterval    time.Duration `toml:"report_interval"`    // period of one aggregate report
 	ReportInbox       string        `toml:"report_inbox"`       // where reports about our domains arrive; "" for none
+	// FailureReports sends failure reports (RFC 7489 7.3) to the ruf
+	// addresses of domains that ask for them; off by default.
+	FailureReports        bool          `toml:"failure_reports"`
+	FailureReportInterval time.Duration `toml:"failure_report_interval"`  // least time between reports per domain and client address
+	FailureReportsPerHour int           `toml:"failure_reports_per_hour"` // cap on all failure reports in an hour
 }
 
 // Defaults of the mail authentication tables.
@@ -41,6 +46,10 @@ const (
 	DefaultDKIMActivateAfter = 72 * time.Hour
 	DefaultDKIMMaxSignatures = 5
 	DefaultReportInterval    = 24 * time.Hour
+	// DefaultFailureReportInterval and DefaultFailureReportsPerHour
+	// bound the failure reports a stream of forged mail can make us send.
+	DefaultFailureReportInterval = time.Hour
+	DefaultFailureReportsPerHour = 100
 	// maxDKIMSignatures bounds the work one message can cause.
 	maxDKIMSignatures = 50
 )
@@ -50,7 +59,8 @@ func defaultDKIM() DKIM {
 }
 
 func defaultDMARC() DMARC {
-	return DMARC{Check: true, Enforce: true, Quarantine: "junk", ReportInterval: DefaultReportInterval}
+	return DMARC{Check: true, Enforce: true, Quarantine: "junk", ReportInterval: DefaultReportInterval,
+		FailureReportInterval: DefaultFailureReportInterval, FailureReportsPerHour: DefaultFailureReportsPerHour}
 }
 
 // DKIMDir is where DKIM signing keys live: DKIMDir/DOMAIN/SELECTOR.key.
@@ -97,6 +107,16 @@ func (d *decoder) mailauth(c *Config) {
 	} else if m.ReportInterval < time.Hour {
 		// RFC 7489 7.2: reports cover at least an hour ("ri" below 1h is not honoured).
 		d.errorf("dmarc.report_interval", "dmarc.report_interval %s is below one hour", m.ReportInterval)
+	}
+	if m.FailureReportInterval == 0 {
+		m.FailureReportInterval = DefaultFailureReportInterval
+	} else if m.FailureReportInterval < time.Minute {
+		d.errorf("dmarc.failure_report_interval", "dmarc.failure_report_interval %s is below one minute", m.FailureReportInterval)
+	}
+	if m.FailureReportsPerHour == 0 && !d.defined["dmarc.failure_reports_per_hour"] {
+		m.FailureReportsPerHour = DefaultFailureReportsPerHour
+	} else if m.FailureReportsPerHour < 1 || m.FailureReportsPerHour > 10000 {
+		d.errorf("dmarc.failure_reports_per_hour", "dmarc.failure_reports_per_hour %d is not between 1 and 10000 (turn reports off with failure_reports = false)", m.FailureReportsPerHour)
 	}
 	if m.ReportFrom == "" {
 		m.ReportFrom = "dmarc-reports@" + c.Hostname

@@ -17,7 +17,8 @@ func TestMailauthDefaults(t *testing.T) {
 	if c.SPF.RejectFail || !c.SPF.Check || !c.DKIM.Verify || !c.DKIM.Sign || c.DKIM.ActivateAfter != 72*time.Hour || c.DKIM.MaxSignatures != 5 {
 		t.Errorf("spf/dkim defaults: %+v %+v", c.SPF, c.DKIM)
 	}
-	want := DMARC{Check: true, Enforce: true, Quarantine: "junk", ReportFrom: "dmarc-reports@mx.example.test", ReportInterval: 24 * time.Hour}
+	want := DMARC{Check: true, Enforce: true, Quarantine: "junk", ReportFrom: "dmarc-reports@mx.example.test", ReportInterval: 24 * time.Hour,
+		FailureReportInterval: time.Hour, FailureReportsPerHour: 100}
 	if !reflect.DeepEqual(c.DMARC, want) {
 		t.Errorf("dmarc defaults: %+v, want %+v", c.DMARC, want)
 	}
@@ -41,6 +42,9 @@ trusted_forwarders = ["192.0.2.0/24", "2001:db8::1", ".Lists.Example.NET", "fwd.
 report_from = "Reports@MX.Example.Test"
 report_interval = "6h"
 report_inbox = "dmarc@example.test"
+failure_reports = true
+failure_report_interval = "30m"
+failure_reports_per_hour = 20
 `
 	c, warns, err := Load(writeConfig(t, text))
 	if err != nil || len(warns) != 0 {
@@ -50,7 +54,8 @@ report_inbox = "dmarc@example.test"
 		t.Errorf("spf/dkim: %+v %+v", c.SPF, c.DKIM)
 	}
 	want := DMARC{Check: true, Enforce: false, Quarantine: "hold", ReportFrom: "reports@mx.example.test", ReportInterval: 6 * time.Hour,
-		ReportInbox:       "dmarc@example.test",
+		ReportInbox:    "dmarc@example.test",
+		FailureReports: true, FailureReportInterval: 30 * time.Minute, FailureReportsPerHour: 20,
 		TrustedForwarders: []string{"192.0.2.0/24", "2001:db8::1", ".lists.example.net", "fwd.example.org"}}
 	if !reflect.DeepEqual(c.DMARC, want) {
 		t.Errorf("dmarc: %+v\nwant %+v", c.DMARC, want)
@@ -64,6 +69,10 @@ func TestMailauthProblems(t *testing.T) {
 		{"[dmarc]\nreport_from = \"nobody\"\n", `:7: dmarc.report_from "nobody" is not an address`},
 		{"[dmarc]\nreport_inbox = \"a@b..c\"\n", ":7: dmarc.report_inbox:"},
 		{"[dmarc]\ntrusted_forwarders = [\"10.0.0.0/33\"]\n", `dmarc.trusted_forwarders: "10.0.0.0/33" is not an address`},
+		{"[dmarc]\nfailure_report_interval = \"10s\"\n", ":7: dmarc.failure_report_interval 10s is below one minute"},
+		{"[dmarc]\nfailure_reports_per_hour = 0\n", ":7: dmarc.failure_reports_per_hour 0 is not between 1 and 10000"},
+		{"[dmarc]\nfailure_reports_per_hour = 20000\n", ":7: dmarc.failure_reports_per_hour 20000 is not between 1 and 10000"},
+		{"[dmarc]\nfailure_reports = 1\n", ":7: dmarc.failure_reports must be true or false"},
 		{"[dkim]\nmax_signatures = 0\n", ":7: dkim.max_signatures must be at least 1"},
 		{"[dkim]\nmax_signatures = 500\n", ":7: dkim.max_signatures 500 is more than 50"},
 		{"[spf]\nreject_fail = \"yes\"\n", ":7: spf.reject_fail must be true or false"},

@@ -43,6 +43,9 @@ type Options struct {
 	// Store records every DMARC evaluation for aggregate reports; nil
 	// records nothing.
 	Store dmarcreport.Backend
+	// Failures is told of the evaluations a DMARC failure report is due
+	// about ([dmarc] failure_reports); nil sends none.
+	Failures FailureReporter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -69,7 +69,8 @@ func (v *Verifier) CheckData(ctx context.Context, t *inbound.Txn, m *inbound.Mes
 	if sr != nil {
 		t.AddHeader("Received-SPF", strings.TrimPrefix(sr.ReceivedSPF(v.opt.Hostname), "Received-SPF: "))
 	}
-	if ar := v.authResults(sr, dk, results, len(froms)); ar != "" {
+	ar := v.authResults(sr, dk, results, len(froms))
+	if ar != "" {
 		t.AddHeader("Authentication-Results", ar)
 	}
 
@@ -78,7 +79,9 @@ func (v *Verifier) CheckData(ctx context.Context, t *inbound.Txn, m *inbound.Mes
 		// cannot be checked reliably; RFC 5322 3.6 makes it invalid.
 		return &inbound.Verdict{Reply: replyFromCount, Rule: fmt.Sprintf("%d From header fields (dmarc.enforce)", len(froms))}
 	}
-	return v.enforce(results)
+	verdict := v.enforce(results)
+	v.reportFailures(ctx, t, m, in, results, dk, ar, verdict)
+	return verdict
 }
 
 // input is what DMARC needs apart from the From domain.
