@@ -165,7 +165,9 @@ func loopRisk(f Failure) string {
 	if f.MailFrom == "" {
 		return "null sender (a bounce or a report)"
 	}
-	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(f.Header))).ReadMIMEHeader()
+	// The blank line added ends a header section cut short before its end.
+	hdr := append(append([]byte(nil), f.Header...), "\r\n\r\n"...)
+	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(hdr))).ReadMIMEHeader()
 	if err != nil && len(h) == 0 {
 		return ""
 	}
@@ -328,7 +330,7 @@ func feedbackFields(f Failure, userAgent, receiver string) []byte {
 	var b bytes.Buffer
 	h := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "%s: %s\r\n", k, oneLine(v))
+			fmt.Fprintf(&b, "%s: %s\r\n", k, asciiOnly(oneLine(v)))
 		}
 	}
 	// RFC 5965 3.1: Feedback-Type, User-Agent and Version are required.
@@ -438,7 +440,8 @@ func foldedValue(s string) string {
 		if len(out) > 0 && l[0] != ' ' && l[0] != '\t' {
 			l = "\t" + l
 		}
-		out = append(out, l)
+		// The part is 7bit: anything else is replaced, tabs kept.
+		out = append(out, keepTabs(l))
 	}
 	return strings.Join(out, "\r\n")
 }
@@ -483,4 +486,13 @@ func ReadHeader(msg io.Reader) []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// keepTabs is asciiOnly for a folded line, whose tabs are kept.
+func keepTabs(s string) string {
+	parts := strings.Split(s, "\t")
+	for i, p := range parts {
+		parts[i] = asciiOnly(p)
+	}
+	return strings.Join(parts, "\t")
 }

@@ -301,6 +301,9 @@ func TestFailureRateLimit(t *testing.T) {
 	g = from("192.0.2.10")
 	g.Header = []byte("From: a@example.com\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=x\r\n\r\n")
 	r.ReportFailure(ctx, g)
+	g = from("192.0.2.13")
+	g.Header = ReadHeader(strings.NewReader("Content-Type: multipart/report;\r\n report-type=feedback-report; boundary=y\r\n\r\nbody"))
+	r.ReportFailure(ctx, g)
 	g = from("192.0.2.11")
 	g.Kind = ""
 	g.Result.Record = &dmarc.Record{Policy: dmarc.PolicyReject}
@@ -390,4 +393,33 @@ func FuzzReadHeader(f *testing.F) {
 		loopRisk(Failure{MailFrom: "a@b", Header: h})
 		crlf(h)
 	})
+}
+
+// TestFailureReportASCII: the feedback-report part is declared 7bit, so
+// envelope values with other bytes are replaced there.
+func TestFailureReportASCII(t *testing.T) {
+	f, srv := failureFixture(t, dnstest.Zone{"_dmarc.example.com TXT": {"v=DMARC1; p=reject; ruf=mailto:ruf@example.com"}}, spoofInput())
+	f.EnvelopeID = "Q\x00\xffQ"
+	f.MailFrom = "jörg@spoof.test"
+	f.AuthResults = "mx.receiver.test;\r\n\tspf=fail smtp.mailfrom=jörg@spoof.test"
+	now := time.Now()
+	msgs := newFailureReporter(t, srv, &now).Build(context.Background(), f)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages", len(msgs))
+	}
+	data := string(msgs[0].Data)
+	start := strings.Index(data, "Feedback-Type:")
+	end := strings.Index(data[start:], "\r\n\r\n")
+	part := data[start : start+end]
+	for i := 0; i < len(part); i++ {
+		if c := part[i]; (c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c > 0x7e {
+			t.Fatalf("byte %#x in the feedback-report part:\n%q", c, part)
+		}
+	}
+	for _, want := range []string{"Original-Envelope-Id: Q??Q\r\n", "Original-Mail-From: <j?rg@spoof.test>\r\n",
+		"Authentication-Results: mx.receiver.test;\r\n\tspf=fail smtp.mailfrom=j?rg@spoof.test\r\n"} {
+		if !strings.Contains(part, want) {
+			t.Errorf("part lacks %q:\n%s", want, part)
+		}
+	}
 }
