@@ -274,9 +274,10 @@ func parseSignature(s *sigCheck, f []byte, valueStart int, tags []tag, now time.
 	s.headers = h
 	// RFC 6376 5.4: the From field must be signed.
 	fromSigned := false
+	var buf [64]byte
 	for rest := h; rest != nil; {
 		var name []byte
-		name, rest = nextListItem(rest)
+		name, rest = nextName(rest, buf[:0])
 		if bytes.EqualFold(name, []byte("from")) {
 			fromSigned = true
 			break
@@ -315,7 +316,7 @@ func parseSignature(s *sigCheck, f []byte, valueStart int, tags []tag, now time.
 		known := false
 		for rest := q; rest != nil; {
 			var m []byte
-			m, rest = nextListItem(rest)
+			m, rest = nextName(rest, buf[:0])
 			if string(m) == "dns/txt" {
 				known = true
 				break
@@ -408,6 +409,17 @@ func nextListItem(l []byte) (item, rest []byte) {
 	return trimFWS(l[:i]), l[i+1:]
 }
 
+// nextName is nextListItem with FWS inside the item removed too (a
+// header field name has none, RFC 5322 3.6.8), using buf when it must
+// copy.
+func nextName(l []byte, buf []byte) (item, rest []byte) {
+	item, rest = nextListItem(l)
+	if hasFWS(item) {
+		item = appendNoFWS(buf[:0], item)
+	}
+	return item, rest
+}
+
 // parseTimestamp reads t= or x=: decimal seconds since 1970 (RFC 6376
 // 3.5: 1*12DIGIT; up to 18 digits accepted here).
 func parseTimestamp(b []byte) (int64, error) {
@@ -425,12 +437,22 @@ func parseTimestamp(b []byte) (int64, error) {
 	return n, nil
 }
 
-// decodeBase64 decodes a base64 value, ignoring FWS, appending to dst.
+// decodeBase64 decodes a base64 value, appending to dst. FWS in it is
+// ignored (RFC 6376 3.2), and so are VT and FF, as the signer's library
+// ignores them.
 func decodeBase64(dst, b []byte) ([]byte, error) {
 	var tmp [1024]byte
 	clean := b
-	if hasFWS(b) {
-		clean = appendNoFWS(tmp[:0], b)
+	for _, c := range b {
+		if isSpaceASCII(c) {
+			clean = tmp[:0]
+			for _, c := range b {
+				if !isSpaceASCII(c) {
+					clean = append(clean, c)
+				}
+			}
+			break
+		}
 	}
 	n := base64.StdEncoding.DecodedLen(len(clean))
 	if cap(dst) < n {
@@ -443,6 +465,10 @@ func decodeBase64(dst, b []byte) ([]byte, error) {
 	}
 	return dst[:m], nil
 }
+
+// isSpaceASCII is white space in the sense of ASCII: SP, HTAB, LF, VT,
+// FF, CR.
+func isSpaceASCII(c byte) bool { return c == ' ' || '\t' <= c && c <= '\r' }
 
 // decodeDKIMQP decodes a dkim-quoted-printable value (RFC 6376 2.11):
 // FWS is ignored and "=XX" stands for the octet XX.

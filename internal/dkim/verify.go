@@ -368,6 +368,7 @@ func appendHeaderData(st *verifyState, head []byte, s *sigCheck) []byte {
 	used := st.used[:len(fields)]
 	clear(used)
 	names := 1 + countByte(s.headers, ':')
+	var buf [64]byte
 	if names*len(fields) > pickThreshold {
 		// Many names and fields: the instances of each name, bottom up.
 		byName := make(map[string][]int)
@@ -377,7 +378,7 @@ func appendHeaderData(st *verifyState, head []byte, s *sigCheck) []byte {
 		}
 		for rest := s.headers; rest != nil; {
 			var name []byte
-			name, rest = nextListItem(rest)
+			name, rest = nextName(rest, buf[:0])
 			k := strings.ToLower(string(name))
 			if idx := byName[k]; len(idx) > 0 {
 				f := fields[idx[0]]
@@ -388,7 +389,7 @@ func appendHeaderData(st *verifyState, head []byte, s *sigCheck) []byte {
 	} else {
 		for rest := s.headers; rest != nil; {
 			var name []byte
-			name, rest = nextListItem(rest)
+			name, rest = nextName(rest, buf[:0])
 			for i := len(fields) - 1; i >= 0; i-- {
 				if used[i] || !sameName(fields[i].name, name) {
 					continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"postern/internal/dkim"
 	"postern/internal/envelope"
 	"postern/internal/inbound"
 	"postern/internal/smtp"
@@ -26,6 +27,8 @@ type Verifier struct {
 	// channel rather than a sync.Pool: the pool is emptied at every
 	// garbage collection, which comes often under load.
 	readers chan *bufio.Reader
+	// dkim keeps parsed DKIM keys and buffers for the server's lifetime.
+	dkim *dkim.Verifier
 }
 
 // readerSize is the buffer of each of Verifier.readers: more than
@@ -34,7 +37,8 @@ const readerSize = 32 << 10
 
 // NewVerifier returns a Verifier.
 func NewVerifier(opt Options) *Verifier {
-	return &Verifier{opt: opt, readers: make(chan *bufio.Reader, 32)}
+	return &Verifier{opt: opt, readers: make(chan *bufio.Reader, 32),
+		dkim: dkim.NewVerifier(dkim.VerifyOptions{MaxSignatures: opt.DKIMMaxSignatures})}
 }
 
 // reader returns a reader of r from the free list, or a new one.

@@ -41,7 +41,7 @@ func (v *Verifier) CheckData(ctx context.Context, t *inbound.Txn, m *inbound.Mes
 	if !v.opt.NoDKIM {
 		br := v.reader(m.Reader())
 		var err error
-		dk, err = dkim.Verify(ctx, v.opt.Resolver, v.opt.Log, br, dkim.VerifyOptions{MaxSignatures: v.opt.DKIMMaxSignatures})
+		dk, err = v.dkim.Verify(ctx, v.opt.Resolver, v.opt.Log, br)
 		v.release(br)
 		if err != nil {
 			v.opt.Log.InfoContext(ctx, "dkim: message unreadable", "from", t.Env.From, "err", err)
