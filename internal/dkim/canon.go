@@ -306,15 +306,26 @@ func (b *bodyHasher) relaxed(p []byte) {
 			continue
 		case '\r':
 			b.wsp, b.lastCR = false, true
-			b.holdBreak('\r')
+			if len(b.brk) < maxHeldBreaks {
+				b.brk = append(b.brk, '\r')
+			} else {
+				b.holdBreak('\r')
+			}
 			i++
 			continue
 		case '\n':
-			if !b.lastCR {
-				b.holdBreak('\r')
+			if len(b.brk)+2 < maxHeldBreaks {
+				if !b.lastCR {
+					b.brk = append(b.brk, '\r')
+				}
+				b.brk = append(b.brk, '\n')
+			} else {
+				if !b.lastCR {
+					b.holdBreak('\r')
+				}
+				b.holdBreak('\n')
 			}
 			b.wsp, b.lastCR = false, false
-			b.holdBreak('\n')
 			i++
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +171,80 @@ func TestParseSignature(t *testing.T) {
 	parseSignature(s, []byte("DKIM-Signature: d=Example.org; s=x; a=rsa-sha256; b=ab\r\n cd; junk\r\n"), 15, nil, now)
 	if s.res.Domain != "Example.org" || s.res.Selector != "x" || s.res.B != "abcd" || s.res.AUID != "@Example.org" || s.res.Err == nil {
 		t.Errorf("%+v", s.res)
+	}
+}
+
+// TestVerifierConcurrent shares one Verifier between goroutines (run
+// with -race).
+func TestVerifierConcurrent(t *testing.T) {
+	ek, _, _ := GenerateKey(AlgoEd25519)
+	erec, _ := PublicRecord(ek)
+	srv := dnstest.Start(t, dnstest.Zone{"e._domainkey.example.org TXT": {erec}})
+	one := signLib(t, &msgdkim.SignOptions{Domain: "example.org", Selector: "e", Signer: ek}, testMessage)
+	two := signLib(t, &msgdkim.SignOptions{Domain: "example.org", Selector: "e", Signer: ek,
+		HeaderCanonicalization: msgdkim.CanonicalizationRelaxed, BodyCanonicalization: msgdkim.CanonicalizationRelaxed}, one)
+	v := NewVerifier(VerifyOptions{})
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			var err error
+			for i := 0; i < 20 && err == nil; i++ {
+				msg, want := two, "pass,pass"
+				if (g+i)%3 == 0 {
+					msg, want = strings.Replace(one, "Joe.", "Jim.", 1), "fail"
+				}
+				rs, verr := v.Verify(context.Background(), srv.Resolver(), discard(), strings.NewReader(msg))
+				if verr != nil || resultList(rs) != want {
+					err = fmt.Errorf("got %s %v, want %s", resultList(rs), verr, want)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestManyHeaderFields takes the map path of appendHeaderData (many h=
+// names times many fields) and compares with go-msgauth.
+func TestManyHeaderFields(t *testing.T) {
+	o := newOracle(t)
+	var b strings.Builder
+	for i := 0; i < 150; i++ {
+		fmt.Fprintf(&b, "X-A: %d\r\n", i)
+	}
+	msg := b.String() + testMessage
+	keys := []string{"From"}
+	for i := 0; i < 160; i++ {
+		keys = append(keys, "x-a")
+	}
+	var out bytes.Buffer
+	err := msgdkim.Sign(&out, strings.NewReader(msg), &msgdkim.SignOptions{Domain: "example.org", Selector: "e", Signer: o.ed,
+		HeaderCanonicalization: msgdkim.CanonicalizationRelaxed, HeaderKeys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := out.String()
+	if len(keys)*160 <= pickThreshold {
+		t.Fatal("not over pickThreshold")
+	}
+	v := NewVerifier(VerifyOptions{})
+	for _, c := range []struct {
+		msg  string
+		pass bool
+	}{
+		{signed, true},
+		{strings.Replace(signed, "X-A: 7\r\nX-A: 8\r\n", "X-A: 8\r\nX-A: 7\r\n", 1), false},
+		{strings.Replace(signed, "X-A: 7\r\n", "x-a:   7\r\n", 1), true}, // relaxed
+		{strings.Replace(signed, "X-A: 7\r\n", "X-A: 7\r\nX-A: 7\r\n", 1), false},
+	} {
+		rs, err := v.Verify(context.Background(), o.res, discard(), strings.NewReader(c.msg))
+		want, _ := o.theirs([]byte(c.msg))
+		if err != nil || len(rs) != 1 || (rs[0].Result == Pass) != c.pass || len(want) != 1 || want[0] != c.pass {
+			t.Errorf("got %v %v, go-msgauth %v, want pass=%v", rs, err, want, c.pass)
+		}
 	}
 }
