@@ -189,11 +189,22 @@ func buildMessage(hdr string, body []byte) []byte {
 			continue
 		}
 		if line[0] != ' ' && line[0] != '\t' {
-			name, _, ok := strings.Cut(line, ":")
-			if !ok || strings.TrimSpace(name) == "" {
+			name, value, ok := strings.Cut(line, ":")
+			switch {
+			case !ok || strings.TrimSpace(name) == "":
 				line = "X-A: " + line
-			} else if strings.EqualFold(strings.TrimSpace(name), "from") {
+			case strings.EqualFold(strings.TrimSpace(name), "from"):
 				hasFrom = true
+			default:
+				// RFC 5322 3.6.8: a name is printable ASCII but the
+				// colon; go-msgauth mangles others in h= (it drops any
+				// Unicode white space and replaces invalid UTF-8).
+				line = strings.Map(func(r rune) rune {
+					if r < 33 || r > 126 {
+						return 'x'
+					}
+					return r
+				}, name) + ":" + value
 			}
 		} else if b.Len() == 0 {
 			line = "X-A:" + line

@@ -409,13 +409,21 @@ func nextListItem(l []byte) (item, rest []byte) {
 	return trimFWS(l[:i]), l[i+1:]
 }
 
-// nextName is nextListItem with FWS inside the item removed too (a
-// header field name has none, RFC 5322 3.6.8), using buf when it must
-// copy.
+// nextName is nextListItem with white space inside the item removed too
+// (a header field name has none, RFC 5322 3.6.8; VT and FF go as well,
+// as the signer's library drops them), using buf when it must copy.
 func nextName(l []byte, buf []byte) (item, rest []byte) {
 	item, rest = nextListItem(l)
-	if hasFWS(item) {
-		item = appendNoFWS(buf[:0], item)
+	for _, c := range item {
+		if isSpaceASCII(c) {
+			clean := buf[:0]
+			for _, c := range item {
+				if !isSpaceASCII(c) {
+					clean = append(clean, c)
+				}
+			}
+			return clean, rest
+		}
 	}
 	return item, rest
 }
