@@ -1,17 +1,20 @@
 // Package dns gives postern one resolver, pointed at configured servers
 // (or /etc/resolv.conf), that every check and the delivery code share.
+// It speaks DNS itself (github.com/miekg/dns) so that it can tell exactly
+// what a server answered: SERVFAIL stays a temporary failure, "no such
+// name" and "no such record" stay permanent, and each answer carries the
+// TTL its records allow (see Cache).
 package dns
 
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net"
 	"time"
 )
 
 // Resolver is what postern needs from DNS. *net.Resolver satisfies it, and
-// so does the value New returns.
+// so does the *Client New returns.
 type Resolver interface {
 	LookupTXT(ctx context.Context, name string) ([]string, error)
 	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
@@ -20,45 +23,41 @@ type Resolver interface {
 	LookupAddr(ctx context.Context, addr string) ([]string, error)
 }
 
-// Options tune the resolver. The zero value means the system resolver
-// configuration with a 5 second timeout per query.
-type Options struct {
-	Servers []string      // "host:port" list; empty: /etc/resolv.conf
-	Timeout time.Duration // per query; 0 means 5s
+// TTLResolver is a Resolver that also tells how long each answer may be
+// reused: the smallest TTL of the records behind it (CNAMEs included), or
+// for "does not exist" the negative TTL of RFC 2308 5. A TTL below zero
+// means "not known"; zero means "do not keep". Errors other than "not
+// found" come with no TTL. Cache uses these methods when its resolver has
+// them.
+type TTLResolver interface {
+	Resolver
+	LookupTXTWithTTL(ctx context.Context, name string) ([]string, time.Duration, error)
+	LookupMXWithTTL(ctx context.Context, name string) ([]*net.MX, time.Duration, error)
+	LookupIPAddrWithTTL(ctx context.Context, host string) ([]net.IPAddr, time.Duration, error)
+	LookupHostWithTTL(ctx context.Context, host string) ([]string, time.Duration, error)
+	LookupAddrWithTTL(ctx context.Context, addr string) ([]string, time.Duration, error)
 }
 
-// New returns a resolver that sends every query to opt.Servers (in
-// random order on retry) or, when none are given, follows the system
-// configuration.
-func New(opt Options) *net.Resolver {
-	if opt.Timeout == 0 {
-		opt.Timeout = 5 * time.Second
-	}
-	// StrictErrors: a SERVFAIL or timeout on one of the queries behind a
-	// lookup (A and AAAA, search names) fails the lookup as temporary,
-	// instead of letting "no such host" stand: a mail server must retry
-	// then, not bounce or treat the domain as having no records.
-	if len(opt.Servers) == 0 {
-		return &net.Resolver{PreferGo: true, StrictErrors: true}
-	}
-	servers := append([]string(nil), opt.Servers...)
-	d := net.Dialer{Timeout: opt.Timeout}
-	return &net.Resolver{
-		PreferGo:     true,
-		StrictErrors: true,
-		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			start := rand.IntN(len(servers))
-			var last error
-			for i := range servers {
-				c, err := d.DialContext(ctx, network, servers[(start+i)%len(servers)])
-				if err == nil {
-					return c, nil
-				}
-				last = err
-			}
-			return nil, last
-		},
-	}
+// Options tune the resolver. The zero value means the servers of
+// /etc/resolv.conf with a 5 second timeout per query.
+type Options struct {
+	// Servers are "ip:port" (or a bare IP, meaning port 53), asked in
+	// random order. Empty: the nameserver lines of ResolvConf.
+	Servers []string
+	// Timeout bounds one query to one server; 0 means 5s. A lookup tries
+	// every server, twice over those that did not answer, so it may take
+	// up to 2 × len(Servers) × Timeout unless ctx ends sooner.
+	Timeout time.Duration
+	// ResolvConf is the resolver configuration read when Servers is
+	// empty; "" means /etc/resolv.conf. When it cannot be read, the
+	// servers are 127.0.0.1:53 and [::1]:53.
+	ResolvConf string
+}
+
+// New returns a resolver that sends every query to opt.Servers or, when
+// none are given, to the servers of /etc/resolv.conf.
+func New(opt Options) *Client {
+	return newClient(opt)
 }
 
 // IsNotFound reports whether err means the name or record does not exist
@@ -69,7 +68,7 @@ func IsNotFound(err error) bool {
 }
 
 // IsTemporary reports whether err is a DNS failure worth retrying later
-// (SERVFAIL, timeout, no server reachable).
+// (SERVFAIL, REFUSED, timeout, no server reachable).
 func IsTemporary(err error) bool {
 	if err == nil || IsNotFound(err) {
 		return false
