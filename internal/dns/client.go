@@ -34,10 +34,9 @@ func newClient(opt Options) *Client {
 		c.timeout = defaultTimeout
 	}
 	for _, s := range opt.Servers {
+		// Host names are skipped: finding them would need DNS.
 		if a, ok := normalizeServer(s); ok {
 			c.servers = append(c.servers, a)
-		} else if _, _, err := net.SplitHostPort(s); err == nil {
-			c.servers = append(c.servers, s) // a name: the dial will say what is wrong
 		}
 	}
 	if len(opt.Servers) == 0 {

@@ -405,3 +405,11 @@ func TestDelay(t *testing.T) {
 		t.Errorf("slower than the timeout: %v, want temporary", err)
 	}
 }
+
+func TestNoUsableServer(t *testing.T) {
+	r := pdns.New(pdns.Options{Servers: []string{"ns.example.test:53", "nonsense"}})
+	_, err := r.LookupTXT(context.Background(), "example.test")
+	if pdns.IsNotFound(err) || !pdns.IsTemporary(err) || !strings.Contains(err.Error(), "no DNS servers") {
+		t.Errorf("%v, want a temporary failure naming the cause", err)
+	}
+}
