@@ -114,8 +114,6 @@ remember = "24h"
 	got := b.warm(targets)
 	for _, x := range targets[2:] {
 		// A confirmed name is in Received: reverse DNS ran and passed.
-		// (Go's resolver answers 127.0.0.1 from /etc/hosts, "localhost",
-		// before asking the DNS server.)
 		if !strings.Contains(got[x.name], " [127.0.0.1])") {
 			t.Fatalf("%s: reverse DNS did not confirm the client:\n%.1500s", x.name, got[x.name])
 		}

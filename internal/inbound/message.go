@@ -7,6 +7,7 @@ import (
 	"net/textproto"
 	"os"
 	"strings"
+	"sync"
 )
 
 // memLimit is how much of a message is held in memory; the rest goes to
@@ -80,12 +81,19 @@ func (m *Message) Reader() io.Reader {
 	return io.NewSectionReader(m.file, 0, m.size)
 }
 
+// headerReaders are the buffers Header reads through; the parsed header
+// keeps no reference to them.
+var headerReaders = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
+
 // Header returns the parsed header section (keys canonicalised). A
 // malformed header gives what could be read.
 func (m *Message) Header() textproto.MIMEHeader {
 	if m.hdr == nil {
-		tr := textproto.NewReader(bufio.NewReader(m.Reader()))
-		h, _ := tr.ReadMIMEHeader()
+		br := headerReaders.Get().(*bufio.Reader)
+		br.Reset(m.Reader())
+		h, _ := textproto.NewReader(br).ReadMIMEHeader()
+		br.Reset(nil)
+		headerReaders.Put(br)
 		if h == nil {
 			h = textproto.MIMEHeader{}
 		}
