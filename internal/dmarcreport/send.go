@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -85,37 +86,22 @@ func (r *Reporter) Period(now time.Time) (begin, end time.Time) {
 	return end.Add(-r.opt.Interval), end
 }
 
-// Due returns the reports of the last complete period if no one (this
-// node or another sharing the backend) has claimed that period yet.
-// Call it periodically; it returns nothing until the next period ends.
-func (r *Reporter) Due(ctx context.Context) ([]Outgoing, error) {
-	begin, end := r.Period(r.opt.Now())
-	first, err := r.backend.Claim(ctx, fmt.Sprintf("aggregate-%d-%d", begin.Unix(), end.Unix()))
-	if err != nil || !first {
-		return nil, err
-	}
-	return r.Build(ctx, begin, end)
-}
-
-// Run calls Due every few minutes until ctx ends and hands each message
-// to send (which injects it into the spool).
+// Run calls Tick every few minutes until ctx ends; send injects one
+// report into the spool. A report that send refuses is tried again at
+// the next tick.
 func (r *Reporter) Run(ctx context.Context, send func(context.Context, Outgoing) error) error {
 	tick := time.NewTicker(min(r.opt.Interval/12, 10*time.Minute))
 	defer tick.Stop()
 	for {
-		msgs, err := r.Due(ctx)
+		err := r.Tick(ctx, send)
 		if err != nil {
 			r.log.ErrorContext(ctx, "dmarc reports", "err", err)
 		}
-		for _, m := range msgs {
-			if err := send(ctx, m); err != nil {
-				r.log.ErrorContext(ctx, "dmarc report not queued", "domain", m.PolicyDomain, "to", m.To, "err", err)
-			}
-		}
-		if p, ok := r.backend.(interface{ Prune(time.Time) error }); ok && err == nil {
-			// Evaluations are kept for a week after the periods they were reported in.
+		if p, ok := r.backend.(interface{ Prune(time.Time) error }); ok {
+			// Evaluations (and the record of what was sent) are kept for a
+			// week after the periods they were reported in.
 			begin, _ := r.Period(r.opt.Now())
-			if perr := p.Prune(begin.Add(-7 * 24 * time.Hour)); perr != nil {
+			if perr := p.Prune(begin.Add(-Retention)); perr != nil {
 				r.log.WarnContext(ctx, "dmarc store prune", "err", perr)
 			}
 		}
@@ -138,7 +124,7 @@ func (r *Reporter) Build(ctx context.Context, begin, end time.Time) ([]Outgoing,
 	var out []Outgoing
 	for _, dom := range sortedKeys(aggs) {
 		a := aggs[dom]
-		id := fmt.Sprintf("%s.%d.%d@%s", a.policy.Domain, begin.Unix(), end.Unix(), r.opt.ReceiverDomain)
+		id := r.reportID(a.policy.Domain, begin, end)
 		meta := ReportMetadata{OrgName: r.opt.OrgName, Email: r.opt.From, ExtraContactInfo: r.opt.ExtraContactInfo,
 			ReportID: id, DateRange: DateRange{Begin: Int(begin.Unix()), End: Int(end.Unix() - 1)}}
 		fb := a.feedback(meta)
@@ -194,7 +180,9 @@ func (r *Reporter) compose(policyDomain, id, rcpt, filename string, gz []byte, b
 	// RFC 7489 7.2.1.1: Subject "Report Domain: <domain> Submitter: <receiver> Report-ID: <id>".
 	h("Subject", fmt.Sprintf("Report Domain: %s Submitter: %s Report-ID: <%s>", policyDomain, r.opt.ReceiverDomain, id))
 	h("Date", r.opt.Now().UTC().Format(time.RFC1123Z))
-	h("Message-ID", "<"+randomToken()+"."+id+">")
+	// The same report to the same mailbox always has the same Message-ID,
+	// so that a copy sent again after a crash is seen as a duplicate.
+	h("Message-ID", "<"+messageToken(id, rcpt)+"."+id+">")
 	h("Auto-Submitted", "auto-generated")
 	h("MIME-Version", "1.0")
 	h("Content-Type", mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": boundary}))
@@ -218,6 +206,22 @@ func (r *Reporter) compose(policyDomain, id, rcpt, filename string, gz []byte, b
 	b.WriteString(enc + "\r\n")
 	fmt.Fprintf(&b, "--%s--\r\n", boundary)
 	return b.Bytes()
+}
+
+// reportID is report_metadata report_id (RFC 7489 Appendix C) and the
+// Report-ID of the subject: made only of the policy domain, the period
+// and this receiver's name, so that a report built again (after a crash
+// between queueing it and recording that it was queued) carries the same
+// ID and the report's reader can drop the duplicate.
+func (r *Reporter) reportID(policyDomain string, begin, end time.Time) string {
+	return fmt.Sprintf("%s.%d.%d@%s", policyDomain, begin.Unix(), end.Unix(), r.opt.ReceiverDomain)
+}
+
+// messageToken is the unique part of a report's Message-ID: the same for
+// the same report to the same mailbox.
+func messageToken(id, rcpt string) string {
+	sum := sha256.Sum256([]byte(id + "\x00" + strings.ToLower(rcpt)))
+	return hex.EncodeToString(sum[:12])
 }
 
 func randomToken() string {

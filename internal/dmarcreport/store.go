@@ -145,20 +145,24 @@ func DecodeLine(line []byte) (Evaluation, error) {
 	return e, nil
 }
 
-// Backend stores evaluations for reporting. The file backend keeps them on
-// this node; a fleet can share one through another implementation.
+// Backend stores evaluations for reporting, and the record of which
+// reports were sent. The file backend keeps both on this node: each node
+// reports the mail it received.
 type Backend interface {
 	// Append records one evaluation.
 	Append(ctx context.Context, e Evaluation) error
 	// Scan calls fn for every evaluation with begin <= Time < end.
 	Scan(ctx context.Context, begin, end time.Time, fn func(Evaluation) error) error
-	// Claim marks key (one report period) as taken and reports whether
-	// this caller is the first, so that one node sends each report.
+	// Claim records key (one report message queued, one report period
+	// done) and reports whether this caller is the first to record it.
 	Claim(ctx context.Context, key string) (bool, error)
+	// Claimed reports whether key has been recorded.
+	Claimed(ctx context.Context, key string) (bool, error)
 }
 
 // FileBackend keeps evaluations in dir as one JSON-lines file per UTC day
-// (2006-01-02.jsonl), appended to; claims are files under dir/sent/.
+// (2006-01-02.jsonl), appended to; claims (what was sent) are empty
+// files under dir/sent/.
 type FileBackend struct {
 	dir string
 	log *slog.Logger
@@ -306,8 +310,8 @@ func (b *FileBackend) scanFile(path string, begin, end time.Time, fn func(Evalua
 
 // Claim creates dir/sent/<key> exclusively.
 func (b *FileBackend) Claim(ctx context.Context, key string) (bool, error) {
-	if key == "" || strings.ContainsAny(key, "/\\") || key[0] == '.' {
-		return false, fmt.Errorf("bad claim key %q", key)
+	if err := checkClaimKey(key); err != nil {
+		return false, err
 	}
 	f, err := os.OpenFile(filepath.Join(b.dir, "sent", key), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if errors.Is(err, os.ErrExist) {
@@ -320,7 +324,27 @@ func (b *FileBackend) Claim(ctx context.Context, key string) (bool, error) {
 	return true, f.Close()
 }
 
-// Prune removes day files wholly older than before.
+// Claimed reports whether dir/sent/<key> exists.
+func (b *FileBackend) Claimed(ctx context.Context, key string) (bool, error) {
+	if err := checkClaimKey(key); err != nil {
+		return false, err
+	}
+	_, err := os.Lstat(filepath.Join(b.dir, "sent", key))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func checkClaimKey(key string) error {
+	if key == "" || strings.ContainsAny(key, "/\\\x00") || key[0] == '.' {
+		return fmt.Errorf("bad claim key %q", key)
+	}
+	return nil
+}
+
+// Prune removes day files wholly older than before, and the claims of
+// report periods that ended before it.
 func (b *FileBackend) Prune(before time.Time) error {
 	entries, err := os.ReadDir(b.dir)
 	if err != nil {
@@ -339,6 +363,17 @@ func (b *FileBackend) Prune(before time.Time) error {
 		}
 		if err := os.Remove(filepath.Join(b.dir, name)); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	sent, err := os.ReadDir(filepath.Join(b.dir, "sent"))
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, de := range sent {
+		if _, end, ok := claimPeriod(de.Name()); ok && end.Before(before) {
+			if err := os.Remove(filepath.Join(b.dir, "sent", de.Name())); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)
