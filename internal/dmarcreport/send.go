@@ -94,7 +94,7 @@ func (r *Reporter) Run(ctx context.Context, send func(context.Context, Outgoing)
 	defer tick.Stop()
 	for {
 		err := r.Tick(ctx, send)
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			r.log.ErrorContext(ctx, "dmarc reports", "err", err)
 		}
 		if p, ok := r.backend.(interface{ Prune(time.Time) error }); ok {
