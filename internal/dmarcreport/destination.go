@@ -17,36 +17,45 @@ const (
 	tagRUF = "ruf"
 )
 
+// errTryLater marks a destination that could not be checked because DNS
+// failed temporarily: the report is neither sent nor given up.
+var errTryLater = errors.New("destination check failed temporarily; tried again later")
+
 // destinations applies RFC 7489 7.1 to one report URI of policyDomain's
 // record: it returns the mailto: URIs the report goes to, which are the
 // URI itself, or the URIs the destination's verification record names
 // instead, or none (with the reason) when the destination has not
-// agreed to receive reports about policyDomain.
-func destinations(ctx context.Context, resolver pdns.Resolver, policyDomain, tag string, u dmarc.ReportURI) ([]dmarc.ReportURI, string) {
+// agreed to receive reports about policyDomain. The error is errTryLater
+// (wrapped) when the verification record could not be looked up for a
+// temporary reason.
+func destinations(ctx context.Context, resolver pdns.Resolver, policyDomain, tag string, u dmarc.ReportURI) ([]dmarc.ReportURI, string, error) {
 	rcpt := u.Address()
 	if rcpt == "" {
-		return nil, "only mailto: destinations are supported"
+		return nil, "only mailto: destinations are supported", nil
 	}
 	host := hostOf(u)
 	if dmarc.OrganizationalDomain(host) == dmarc.OrganizationalDomain(policyDomain) {
 		// RFC 7489 7.1: only a destination outside the policy domain's
 		// Organizational Domain needs to confirm that it accepts reports.
-		return []dmarc.ReportURI{u}, ""
+		return []dmarc.ReportURI{u}, "", nil
 	}
 	// RFC 7489 7.1 steps 1-4: <policy-domain>._report._dmarc.<destination host>.
 	name := strings.ToLower(strings.TrimSuffix(policyDomain, ".")) + "._report._dmarc." + host
 	txts, err := resolver.LookupTXT(ctx, name)
+	if err != nil && !pdns.IsNotFound(err) {
+		return nil, fmt.Sprintf("%s: %v", name, err), fmt.Errorf("%s: %w: %v", name, errTryLater, err)
+	}
 	if err != nil {
-		return nil, fmt.Sprintf("%s: %v", name, err)
+		return nil, fmt.Sprintf("%s: %v", name, err), nil
 	}
 	override, err := verification(txts, tag, host)
 	if err != nil {
-		return nil, fmt.Sprintf("%s: %v", name, err)
+		return nil, fmt.Sprintf("%s: %v", name, err), nil
 	}
 	if len(override) > 0 {
-		return override, ""
+		return override, "", nil
 	}
-	return []dmarc.ReportURI{u}, ""
+	return []dmarc.ReportURI{u}, "", nil
 }
 
 // Errors of verification.

@@ -237,7 +237,9 @@ func (r *FailureReporter) Build(ctx context.Context, f Failure) []Outgoing {
 	var out []Outgoing
 	seen := map[string]bool{}
 	for _, u := range res.Record.RUF {
-		dests, why := destinations(ctx, r.resolver, res.PolicyDomain, tagRUF, u)
+		// A failure report is about one message, now: one whose
+		// destination cannot be checked for the moment is not sent.
+		dests, why, _ := destinations(ctx, r.resolver, res.PolicyDomain, tagRUF, u)
 		if len(dests) == 0 {
 			r.log.InfoContext(ctx, "dmarc failure report destination not authorised", "domain", res.PolicyDomain, "uri", u.URI, "why", why)
 			continue

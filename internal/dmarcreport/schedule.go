@@ -114,10 +114,15 @@ func (r *Reporter) Tick(ctx context.Context, send func(context.Context, Outgoing
 // returning how many send refused. p is done when none was refused.
 func (r *Reporter) sendPeriod(ctx context.Context, p period, send func(context.Context, Outgoing) error) (int, error) {
 	msgs, err := r.Build(ctx, p.begin, p.end)
-	if err != nil {
+	failed := 0
+	if errors.Is(err, errTryLater) {
+		// The reports that could be built go out now; the period is
+		// not done, so the others are built and tried at the next tick.
+		r.log.WarnContext(ctx, "dmarc report destination not checked; tried again at the next tick", "err", err)
+		failed++
+	} else if err != nil {
 		return 0, err
 	}
-	failed := 0
 	for _, m := range msgs {
 		key := p.sentKey(m.PolicyDomain, strings.Join(m.To, ","))
 		sent, err := r.backend.Claimed(ctx, key)

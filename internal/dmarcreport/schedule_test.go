@@ -147,6 +147,40 @@ func TestTickRetriesRefused(t *testing.T) {
 	}
 }
 
+// A destination whose verification record cannot be looked up for the
+// moment (SERVFAIL) is neither sent to nor given up: the other one goes
+// out, and it goes out at a later tick once DNS answers.
+func TestTickDestinationTryLater(t *testing.T) {
+	srv := dnstest.Start(t, dnstest.Zone{"example.com._report._dmarc.reports.test SERVFAIL": {}})
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	c := &clock{day.Add(24*time.Hour + 5*time.Minute)}
+	rep, b := scheduleReporter(t, t.TempDir(), srv, c, 0)
+	record(t, b, day.Add(10*time.Hour), "example.com", twoMailboxes...)
+
+	sent, err := tickErr(rep, nil)
+	if err == nil {
+		t.Error("no error for the destination that could not be checked")
+	}
+	if got := rcpts(sent); got != "dmarc@example.com" {
+		t.Fatalf("first tick sent to %q", got)
+	}
+	c.now = c.now.Add(10 * time.Minute)
+	if again, _ := tickErr(rep, nil); len(again) != 0 {
+		t.Fatalf("DNS still failing, second tick sent to %q", rcpts(again))
+	}
+	if err := srv.Set(dnstest.Zone{"example.com._report._dmarc.reports.test TXT": {"v=DMARC1"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.now = c.now.Add(10 * time.Minute)
+	if got := rcpts(tick(t, rep, nil)); got != "agg@reports.test" {
+		t.Fatalf("after DNS recovered, sent to %q, want only the unchecked one", got)
+	}
+	c.now = c.now.Add(10 * time.Minute)
+	if more := tick(t, rep, nil); len(more) != 0 {
+		t.Errorf("then sent to %q", rcpts(more))
+	}
+}
+
 // A crash after the spool took a report but before it was recorded: the
 // next start sends it again with the same Report-ID and Message-ID, and
 // the reports not sent yet.

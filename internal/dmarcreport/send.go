@@ -116,12 +116,15 @@ func (r *Reporter) Run(ctx context.Context, send func(context.Context, Outgoing)
 // Build returns the report messages for the period [begin, end): one per
 // policy domain and rua mailbox, leaving out mailboxes that fail the
 // external destination check or whose size limit the report exceeds.
+// When a destination could not be checked because DNS failed for the
+// moment, the others are returned with an error wrapping errTryLater.
 func (r *Reporter) Build(ctx context.Context, begin, end time.Time) ([]Outgoing, error) {
 	aggs, err := collect(ctx, r.backend, begin, end)
 	if err != nil {
 		return nil, err
 	}
 	var out []Outgoing
+	var later error // destinations that could not be checked for now
 	for _, dom := range sortedKeys(aggs) {
 		a := aggs[dom]
 		id := r.reportID(a.policy.Domain, begin, end)
@@ -145,7 +148,11 @@ func (r *Reporter) Build(ctx context.Context, begin, end time.Time) ([]Outgoing,
 			if err != nil {
 				continue
 			}
-			dests, why := destinations(ctx, r.resolver, a.policy.Domain, tagRUA, u)
+			dests, why, err := destinations(ctx, r.resolver, a.policy.Domain, tagRUA, u)
+			if err != nil {
+				later = errors.Join(later, fmt.Errorf("report for %s to %s: %w", dom, u.URI, err))
+				continue
+			}
 			if len(dests) == 0 {
 				r.log.InfoContext(ctx, "dmarc report destination not authorised", "domain", dom, "uri", u.URI, "why", why)
 				continue
@@ -167,7 +174,7 @@ func (r *Reporter) Build(ctx context.Context, begin, end time.Time) ([]Outgoing,
 			}
 		}
 	}
-	return out, nil
+	return out, later
 }
 
 // compose builds the report message (RFC 7489 7.2.1.1).
