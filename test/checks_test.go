@@ -92,8 +92,11 @@ on_error = "tempfail"
 }
 
 func TestChecksDNSBLAtConnect(t *testing.T) {
-	srv := dnstest.Start(t, dnstest.Zone{"2.0.0.127.bl.test. A": {"127.0.0.2"}})
-	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}, Extra: checksConfig(srv, `
+	srv := dnstest.Start(t, dnstest.Zone{"2.0.0.127.bl.test. A": {"127.0.0.2"}, "4.0.0.127.bl.test. A": {"127.0.0.2"}})
+	// sendmail's Connect: OK accepts a client even if the block lists
+	// would refuse it (check_relay looks at the access map first).
+	dir := mapsDir(t, map[string]string{"access": "Connect:127.0.0.4 OK\n"})
+	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}, MapsDir: dir, Extra: checksConfig(srv, `
 [checks.dnsbl]
 stage = "connect"
 [[checks.dnsbl.list]]
@@ -108,6 +111,11 @@ reply = "blocked, see https://bl.test/lookup?ip={ip}"
 	}
 	c = dialFrom(t, "127.0.0.3", s.MTA)
 	c.must("EHLO client.test", 250)
+	c = dialFrom(t, "127.0.0.4", s.MTA)
+	c.must("EHLO client.test", 250)
+	if !strings.Contains(s.logs(), "refusal overridden") || !strings.Contains(s.logs(), "Connect:127.0.0.4 OK") {
+		t.Errorf("the log does not say which entry let the listed client in:\n%s", s.logs())
+	}
 	// The submission listener does not consult the lists.
 	c = dialFrom(t, "127.0.0.2", s.Sub)
 	c.must("EHLO client.test", 250)

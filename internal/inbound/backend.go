@@ -86,7 +86,16 @@ func (b *Backend) NewSession(ctx context.Context, ci smtpd.ConnInfo) (smtpd.Sess
 	}
 	s := &session{b: b, conn: c, log: log}
 	for _, ch := range b.checks.connect {
-		if v := refusal(ch.CheckConnect(ctx, c)); v != nil {
+		v := refusal(ch.CheckConnect(ctx, c))
+		if _, spam := ch.(SpamCheck); v != nil && spam && b.opts.Relay != nil {
+			// An access-map Connect: OK (or RELAY) entry: accept even if
+			// this check would refuse, as at RCPT.
+			if rule, ok := b.opts.Relay.ConnectOK(c.IP(), c.ClientName); ok {
+				log.InfoContext(ctx, "refusal overridden", "client", c.Client(), "rule", v.Rule, "by", rule)
+				continue
+			}
+		}
+		if v != nil {
 			s.logReject(ctx, "connect", v)
 			s.Close()
 			return nil, v.Reply

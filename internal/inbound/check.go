@@ -46,11 +46,12 @@ type RcptChecker interface {
 	CheckRcpt(ctx context.Context, t *Txn, to smtp.Path, rcpt *envelope.Recipient) *Verdict
 }
 
-// SpamCheck is implemented by RCPT checkers that judge the client's
+// SpamCheck is implemented by checkers that judge the client's
 // reputation (DNS block lists, reverse DNS, greylisting): their refusals
 // give way when the relay decision says so (an access-map OK entry for
 // the client or the recipient, sendmail's "accept even if other checks
-// would refuse"). They still run and see every recipient.
+// would refuse"; at connect, the client's entry). They still run and see
+// every recipient.
 type SpamCheck interface {
 	SpamCheck()
 }

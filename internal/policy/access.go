@@ -53,6 +53,18 @@ func (r *Relay) Connect(ip netip.Addr, hostname string) AccessVerdict {
 	return verdictOf(e, "client:")
 }
 
+// ConnectOK reports whether the access map accepts the client outright
+// (Connect: OK or RELAY), and the entry: sendmail's "accept even if
+// other checks would refuse", which check_relay applies before its own
+// block list and reverse DNS checks.
+func (r *Relay) ConnectOK(ip netip.Addr, hostname string) (rule string, ok bool) {
+	e, found := r.connectEntry(r.maps(), Query{Client: ip, ClientName: hostname})
+	if !found || (e.Action != maps.ActionOK && e.Action != maps.ActionRelay) {
+		return "", false
+	}
+	return e.Rule(), true
+}
+
 // Mail is the access map's From: answer for an envelope sender. A RELAY
 // entry accepts here; whether it lets the client relay is decided at RCPT.
 func (r *Relay) Mail(from smtp.Path) AccessVerdict {
