@@ -274,14 +274,24 @@ func (r *SPFRecord) All() (q byte, redirect string) {
 // spfLimit is the DNS lookup budget of one evaluation (RFC 7208 4.6.4).
 const spfLimit = 10
 
-// spfCount walks the record and the records it includes, counting the
-// terms that need DNS lookups. It returns the count, notes on what it
-// could not follow, and an error for a record that cannot be used.
+// spfMaxMX is how many MX names one mx mechanism may look up (RFC 7208
+// 4.6.4: more than 10 is a permanent error).
+const spfMaxMX = 10
+
+// spfVoidLimit is the number of void lookups receivers allow (RFC 7208
+// 4.6.4: more than two is a permanent error).
+const spfVoidLimit = 2
+
+// spfCounter walks the record and the records it includes, counting the
+// terms that need DNS lookups and the lookups that come back empty. It
+// collects notes on what it could not follow, and problems that make the
+// record unusable.
 type spfCounter struct {
 	ctx   context.Context
 	res   dns.Resolver
 	notes []string // problems worth a warning
 	perm  []string // problems that make the record a permanent error
+	void  []string // lookups that returned no records: "name TYPE (reason)"
 	seen  map[string]bool
 	ev    *[]string
 }
@@ -300,6 +310,11 @@ func (s *spfCounter) count(domain string, depth int) int {
 	defer delete(s.seen, key)
 	txt, err := lookupSPF(s.ctx, s.res, domain)
 	if err != nil {
+		// RFC 7208 4.6.4: a query answered with no records at all
+		// (NXDOMAIN or NODATA) is a void lookup.
+		if depth > 0 && errors.Is(err, errNoRecords) {
+			s.voided(domain, "TXT")
+		}
 		var de *net.DNSError
 		if depth > 0 && !(errors.As(err, &de) && dns.IsTemporary(err)) {
 			// RFC 7208 5.2 and 6.1: an include or redirect target
@@ -318,19 +333,106 @@ func (s *spfCounter) count(domain string, depth int) int {
 	}
 	n := 0
 	for _, t := range rec.Terms {
-		if !spfLookupTerms[t.Name] {
+		if !spfLookupTerms[t.Name] || (t.Modifier != (t.Name == "redirect")) {
 			continue
 		}
 		n++
-		if t.Name == "include" || (t.Name == "redirect" && t.Modifier) {
-			if strings.Contains(t.Arg, "%") {
+		target := spfTarget(t, domain)
+		if strings.Contains(target, "%") {
+			// Macros expand to the sender's data, known only at a
+			// receiver.
+			if t.Name == "include" || t.Name == "redirect" {
 				s.notes = append(s.notes, "cannot follow "+t.Name+" with macros: "+t.Arg)
-				continue
 			}
-			n += s.count(t.Arg, depth+1)
+			continue
+		}
+		switch t.Name {
+		case "include", "redirect":
+			n += s.count(target, depth+1)
+		case "a":
+			s.lookupAddr(target, "A/AAAA")
+		case "exists":
+			// RFC 7208 5.7: exists asks for A records only.
+			s.lookupAddr(target, "A")
+		case "mx":
+			s.lookupMX(target)
+		case "ptr":
+			// The ptr mechanism looks up the connecting client's
+			// address, which only exists at a receiver: nothing to
+			// ask here.
 		}
 	}
 	return n
+}
+
+// spfTarget is the domain a term queries: its argument without the
+// CIDR lengths, or the current domain when it has none (RFC 7208 5.3,
+// 5.4).
+func spfTarget(t SPFTerm, domain string) string {
+	arg := t.Arg
+	if t.Name == "a" || t.Name == "mx" {
+		arg, _, _ = strings.Cut(arg, "/")
+	}
+	if arg == "" {
+		return domain
+	}
+	return arg
+}
+
+// voided records a void lookup.
+func (s *spfCounter) voided(name, typ string) {
+	s.void = append(s.void, strings.TrimSuffix(name, ".")+" "+typ)
+}
+
+// lookupAddr does the address lookup of an a or exists mechanism (only
+// A records count when typ is "A").
+func (s *spfCounter) lookupAddr(name, typ string) {
+	ips, err := s.res.LookupIPAddr(s.ctx, name)
+	switch {
+	case err != nil && dns.IsNotFound(err):
+		s.voided(name, typ)
+	case err != nil:
+		s.notes = append(s.notes, name+": "+err.Error())
+	default:
+		n := 0
+		for _, ip := range ips {
+			if typ != "A" || ip.IP.To4() != nil {
+				n++
+			}
+		}
+		if n == 0 {
+			s.voided(name, typ)
+		}
+	}
+}
+
+// lookupMX does the lookups of an mx mechanism: the MX records, then
+// the addresses of each exchange (RFC 7208 5.4).
+func (s *spfCounter) lookupMX(name string) {
+	mxs, err := s.res.LookupMX(s.ctx, name)
+	if err != nil {
+		if dns.IsNotFound(err) {
+			s.voided(name, "MX")
+		} else {
+			s.notes = append(s.notes, name+" MX: "+err.Error())
+		}
+		return
+	}
+	if len(mxs) == 0 {
+		s.voided(name, "MX")
+		return
+	}
+	// RFC 7208 4.6.4: more than 10 MX names is a permanent error.
+	if len(mxs) > spfMaxMX {
+		s.perm = append(s.perm, fmt.Sprintf("%s has %d MX records, over the limit of %d for the mx mechanism (receivers get a permanent error)", name, len(mxs), spfMaxMX))
+		return
+	}
+	for _, mx := range mxs {
+		// A null MX (RFC 7505) names no host to look up.
+		if h := strings.TrimSuffix(mx.Host, "."); h != "" {
+			s.lookupAddr(h, "A/AAAA")
+		}
+	}
 }
 
 // lookupSPF returns the one SPF record of domain (RFC 7208 4.5: zero is
@@ -339,7 +441,7 @@ func lookupSPF(ctx context.Context, res dns.Resolver, domain string) (string, er
 	txts, err := res.LookupTXT(ctx, domain)
 	if err != nil {
 		if dns.IsNotFound(err) {
-			return "", errNoSPF
+			return "", fmt.Errorf("%w: %w", errNoSPF, errNoRecords)
 		}
 		return "", err
 	}
@@ -359,3 +461,7 @@ func lookupSPF(ctx context.Context, res dns.Resolver, domain string) (string, er
 }
 
 var errNoSPF = errors.New("no SPF record")
+
+// errNoRecords marks a lookup that found no records at all (NXDOMAIN or
+// NODATA), a void lookup in RFC 7208 4.6.4.
+var errNoRecords = errors.New("no TXT records")

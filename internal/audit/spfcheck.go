@@ -72,6 +72,21 @@ func (t *target) checkSPF(ctx context.Context, r *Report, res dns.Resolver, d st
 		problems = append(problems, fmt.Sprintf("needs %d DNS lookups, over the limit of %d, so receivers get a permanent error", n, spfLimit))
 		fixes = append(fixes, "flatten includes into ip4/ip6 ranges or drop unused ones")
 	}
+	// RFC 7208 4.6.4: more than two void lookups (NXDOMAIN or no
+	// records) is a permanent error; at exactly two, one more breaks it.
+	for _, v := range counter.void {
+		c.Evidence = append(c.Evidence, "void lookup: "+v)
+	}
+	switch nv := len(counter.void); {
+	case nv > spfVoidLimit:
+		sev = Fail
+		problems = append(problems, fmt.Sprintf("%d lookups return no records (%s), over the limit of %d, so receivers get a permanent error", nv, strings.Join(counter.void, ", "), spfVoidLimit))
+		fixes = append(fixes, "remove the mechanisms whose names no longer exist or have no records")
+	case nv == spfVoidLimit:
+		sev = worst(sev, Warn)
+		problems = append(problems, fmt.Sprintf("%d lookups return no records (%s): one more and receivers get a permanent error (RFC 7208 4.6.4 allows two)", nv, strings.Join(counter.void, ", ")))
+		fixes = append(fixes, "remove the mechanisms whose names no longer exist or have no records")
+	}
 	for _, p := range counter.perm {
 		sev = Fail
 		problems = append(problems, p)
