@@ -16,6 +16,7 @@ import (
 
 	"postern/internal/config"
 	"postern/internal/deliver"
+	"postern/internal/dsn"
 	"postern/internal/envelope"
 	"postern/internal/maps"
 	"postern/internal/smtp"
@@ -113,7 +114,16 @@ type batch struct {
 // Deliver sends each recipient its way and collects one result per
 // recipient, in order.
 func (x *dispatcher) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
+	errs, _ := x.DeliverHandoffs(ctx, env, rcpts, body)
+	return errs
+}
+
+// DeliverHandoffs is Deliver that also tells, for recipients relayed over
+// SMTP, which server took them and whether it took the DSN request
+// (spool.HandoffCourier: the spool sends "relayed" notices from it).
+func (x *dispatcher) DeliverHandoffs(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) ([]error, []dsn.Handoff) {
 	errs := make([]error, len(rcpts))
+	hand := make([]dsn.Handoff, len(rcpts))
 	batches := map[string]*batch{}
 	var order []string
 	add := func(key string, b batch, i int, r envelope.Recipient) {
@@ -187,12 +197,19 @@ func (x *dispatcher) Deliver(ctx context.Context, env *envelope.Envelope, rcpts 
 		b := batches[key]
 		run := func() {
 			var res []error
-			if b.dest != nil {
-				res = x.remote.DeliverTo(ctx, *b.dest, env, b.rcpts, body)
-			} else {
+			var h []dsn.Handoff
+			switch hc, ok := b.courier.(spool.HandoffCourier); {
+			case b.dest != nil:
+				res, h = x.remote.DeliverToHandoffs(ctx, *b.dest, env, b.rcpts, body)
+			case ok:
+				res, h = hc.DeliverHandoffs(ctx, env, b.rcpts, body)
+			default:
 				res = b.courier.Deliver(ctx, env, b.rcpts, body)
 			}
 			for k, i := range b.idx {
+				if k < len(h) {
+					hand[i] = h[k]
+				}
 				if k < len(res) {
 					errs[i] = res[k]
 				} else {
@@ -222,7 +239,7 @@ func (x *dispatcher) Deliver(ctx context.Context, env *envelope.Envelope, rcpts 
 		}()
 	}
 	wg.Wait()
-	return errs
+	return errs, hand
 }
 
 // routeError turns a mailertable error: route into the reply.

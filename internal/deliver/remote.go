@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"postern/internal/dns"
+	"postern/internal/dsn"
 	"postern/internal/envelope"
 	"postern/internal/smtp"
 )
@@ -222,8 +223,16 @@ func (r *Remote) Close() {
 // smarthost when one is set, else to the domain's MX hosts. Recipients of
 // the same domain share one transaction.
 func (r *Remote) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
+	errs, _ := r.DeliverHandoffs(ctx, env, rcpts, body)
+	return errs
+}
+
+// DeliverHandoffs is Deliver that also tells, for each delivered
+// recipient, which server took it and whether it took the DSN request.
+func (r *Remote) DeliverHandoffs(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) ([]error, []dsn.Handoff) {
 	r.init()
 	errs := make([]error, len(rcpts))
+	hand := make([]dsn.Handoff, len(rcpts))
 	groups := map[string][]int{}
 	var order []string
 	for i, rc := range rcpts {
@@ -256,7 +265,8 @@ func (r *Remote) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []en
 			sub[k] = rcpts[i]
 		}
 		if len(order) == 1 {
-			copyResults(errs, idx, r.DeliverTo(ctx, dest, env, sub, body))
+			e, h := r.DeliverToHandoffs(ctx, dest, env, sub, body)
+			copyResults(errs, hand, idx, e, h)
 			break
 		}
 		wg.Add(1)
@@ -275,20 +285,21 @@ func (r *Remote) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []en
 				}
 			}()
 			// Each goroutine writes only its own recipients' results.
-			copyResults(errs, idx, r.DeliverTo(ctx, dest, env, sub, body))
+			e, h := r.DeliverToHandoffs(ctx, dest, env, sub, body)
+			copyResults(errs, hand, idx, e, h)
 		}()
 	}
 	wg.Wait()
-	return errs
+	return errs, hand
 }
 
 // maxParallelDestinations bounds the destinations of one message served
 // at once.
 const maxParallelDestinations = 8
 
-func copyResults(errs []error, idx []int, res []error) {
+func copyResults(errs []error, hand []dsn.Handoff, idx []int, res []error, h []dsn.Handoff) {
 	for k, i := range idx {
-		errs[i] = res[k]
+		errs[i], hand[i] = res[k], h[k]
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 
+	"postern/internal/dsn"
 	"postern/internal/envelope"
 	"postern/internal/smtp"
 	"postern/internal/smtpclient"
@@ -29,8 +30,17 @@ var errTLSFallback = errors.New("STARTTLS failed; retrying in plaintext")
 // or its hops, tried in order until one takes the message. A connection
 // kept from an earlier message to the same destination is used first.
 func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
+	errs, _ := r.DeliverToHandoffs(ctx, dest, env, rcpts, body)
+	return errs
+}
+
+// DeliverToHandoffs is DeliverTo that also tells, for each delivered
+// recipient, which server took it and whether that server took the DSN
+// request too (the spool sends "relayed" notices from it).
+func (r *Remote) DeliverToHandoffs(ctx context.Context, dest Destination, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) ([]error, []dsn.Handoff) {
 	r.init()
 	errs := make([]error, len(rcpts))
+	hand := make([]dsn.Handoff, len(rcpts))
 	fill := func(idx []int, err error) {
 		for _, i := range idx {
 			errs[i] = err
@@ -43,7 +53,7 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 	release, err := r.limits.acquire(ctx, dest.key())
 	if err != nil {
 		fill(pending, err)
-		return errs
+		return errs, hand
 	}
 	defer release()
 
@@ -54,15 +64,15 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 	// A cached session first; a stale one (the server closed it while
 	// idle) fails before any content and the message goes on as usual.
 	if e := r.cache.get(key); e != nil {
-		pending = r.send(ctx, key, e.c, e.t, env, rcpts, pending, body, errs)
+		pending = r.send(ctx, key, e.c, e.t, env, rcpts, pending, body, errs, hand)
 		if len(pending) == 0 {
-			return errs
+			return errs, hand
 		}
 	}
 	targets, err := r.targets(ctx, dest)
 	if err != nil {
 		fill(pending, err)
-		return errs
+		return errs, hand
 	}
 	var last error
 	for _, t := range targets {
@@ -83,9 +93,9 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 			}
 			continue
 		}
-		pending = r.send(ctx, key, c, t, env, rcpts, pending, body, errs)
+		pending = r.send(ctx, key, c, t, env, rcpts, pending, body, errs, hand)
 		if len(pending) == 0 {
-			return errs
+			return errs, hand
 		}
 		last = errs[pending[0]]
 	}
@@ -97,7 +107,7 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 		last = replySessionFailed.With(last)
 	}
 	fill(pending, last)
-	return errs
+	return errs, hand
 }
 
 func isLoop(err error) bool {
@@ -106,10 +116,11 @@ func isLoop(err error) bool {
 }
 
 // send runs one transaction on c for the pending recipients, records
-// their results in errs and returns those that may be tried at another
+// their results in errs (and, for those delivered, the handoff in hand)
+// and returns those that may be tried at another
 // server (the transaction failed as a whole before the content was sent).
 // c goes back to the cache or is closed.
-func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t target, env *envelope.Envelope, rcpts []envelope.Recipient, pending []int, body io.ReaderAt, errs []error) []int {
+func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t target, env *envelope.Envelope, rcpts []envelope.Recipient, pending []int, body io.ReaderAt, errs []error, hand []dsn.Handoff) []int {
 	from := env.From
 	if r.RewriteSender != nil && from != "" {
 		from = r.RewriteSender(from)
@@ -134,6 +145,11 @@ func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t t
 	} else {
 		c.Close()
 	}
+	final := ""
+	if res.Final != nil {
+		final = strings.TrimSpace(fmt.Sprintf("%d %s %s", res.Final.Code, res.Final.Enhanced, firstLine(res.Final.Text)))
+		final = strings.Join(strings.Fields(final), " ")
+	}
 	var again []int
 	var rep *smtp.Reply
 	retryElsewhere := res.Whole != nil && !res.DataSent && !(errors.As(res.Whole, &rep) && rep.Permanent())
@@ -149,16 +165,15 @@ func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t t
 		}
 		if errs[i] == nil {
 			delivered++
+			// RFC 3461 5.2.1/5.2.2: whether the next hop got the DSN
+			// request decides who reports a success from now on.
+			hand[i] = dsn.Handoff{RemoteMTA: t.name, Reply: final, DSN: res.DSN}
 		}
 		if retryElsewhere {
 			again = append(again, i)
 		}
 	}
 	if delivered > 0 {
-		final := ""
-		if res.Final != nil {
-			final = fmt.Sprintf("%d %s", res.Final.Code, firstLine(res.Final.Text))
-		}
 		r.Log.InfoContext(ctx, "sent", "id", env.ID, "relay", t.name, "ip", t.ip.String(), "port", t.port,
 			"rcpts", delivered, "tls", c.TLS() != nil, "reply", final)
 	}

@@ -78,6 +78,18 @@ type Recipient struct {
 	LastAttempt time.Time
 	// WillRetryUntil is when the queue gives up, for delay reports.
 	WillRetryUntil time.Time
+	// Action overrides the report kind's action for this recipient in
+	// a success report (ActionRelayed, ActionExpanded); "" for the
+	// kind's own.
+	Action string
+}
+
+// action is the RFC 3464 2.3.3 Action value of rc in a report of kind k.
+func (rc Recipient) action(k Kind) string {
+	if k == Success && (rc.Action == ActionRelayed || rc.Action == ActionExpanded) {
+		return rc.Action
+	}
+	return k.Action()
 }
 
 // Report is one notification to build.
@@ -238,8 +250,14 @@ func writeHuman(b *bytes.Buffer, r Report, opt Options, full bool) {
 	case r.Kind == Success:
 		line("This is the mail system at " + host + ".")
 		line("")
-		line("Your message was delivered to the recipients below, as you asked")
-		line("to be told.")
+		if relayedAny(r.Rcpts) {
+			line("Your message was delivered to the recipients below, or passed on")
+			line("to a server that will not report its delivery, as you asked to")
+			line("be told.")
+		} else {
+			line("Your message was delivered to the recipients below, as you asked")
+			line("to be told.")
+		}
 	default:
 		line("This is the mail system at " + host + ".")
 		line("")
@@ -259,12 +277,29 @@ func writeHuman(b *bytes.Buffer, r Report, opt Options, full bool) {
 	}
 }
 
+// relayedAny reports whether a recipient went to a next hop that does
+// not report delivery.
+func relayedAny(rcpts []Recipient) bool {
+	for _, rc := range rcpts {
+		if rc.action(Success) == ActionRelayed {
+			return true
+		}
+	}
+	return false
+}
+
 // Kind is the recipient's outcome in words.
 func (rc Recipient) Kind(k Kind) string {
 	switch k {
 	case Delay:
 		return "delivery delayed, still trying"
 	case Success:
+		switch rc.action(k) {
+		case ActionRelayed:
+			return "relayed to a server that does not report delivery"
+		case ActionExpanded:
+			return "delivered to a list, which sent it on"
+		}
 		return "delivered"
 	}
 	return "delivery failed"
@@ -299,7 +334,7 @@ func writeStatus(b *bytes.Buffer, r Report, opt Options) {
 			h("Original-Recipient", o)
 		}
 		h("Final-Recipient", "rfc822; "+clean(rc.Addr))
-		h("Action", r.Kind.Action())
+		h("Action", rc.action(r.Kind))
 		h("Status", statusCode(rc.Status, r.Kind))
 		if rc.RemoteMTA != "" {
 			h("Remote-MTA", "dns; "+clean(rc.RemoteMTA))

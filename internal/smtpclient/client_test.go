@@ -127,7 +127,7 @@ func TestSendWireFormat(t *testing.T) {
 		m := &Message{From: "a@example.org", Size: int64(len(body)), Body: "8BITMIME", Ret: "HDRS", EnvID: "id+1 x",
 			Rcpts: []Rcpt{{Addr: "b@example.net", Notify: "SUCCESS,FAILURE", ORCPT: "rfc822;B@example.net"}, {Addr: "bad@example.net"}}}
 		res := c.Send(context.Background(), m, strings.NewReader(body))
-		if res.Rcpts[0] != nil || !res.DataSent || res.Whole != nil {
+		if res.Rcpts[0] != nil || !res.DataSent || res.Whole != nil || !res.DSN {
 			t.Fatalf("pipelining=%v: %+v", pipelining, res)
 		}
 		rep, ok := IsReply(res.Rcpts[1])
@@ -166,6 +166,9 @@ func TestSendNoDSNNoParams(t *testing.T) {
 	res := c.Send(context.Background(), m, strings.NewReader("x\r\n"))
 	if res.Rcpts[0] != nil {
 		t.Fatal(res.Rcpts[0])
+	}
+	if res.DSN {
+		t.Error("Result.DSN set for a server without DSN")
 	}
 	<-s.cmds // EHLO
 	if got := <-s.cmds; got != "MAIL FROM:<>" {

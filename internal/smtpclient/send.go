@@ -47,6 +47,10 @@ type Result struct {
 	// Final is the reply to the end of the content (the last one, for
 	// LMTP), for the log; nil when no content was sent.
 	Final *smtp.Reply
+	// DSN is set when the server offered DSN, so that the DSN parameters
+	// (RET, ENVID, NOTIFY, ORCPT) went with the transaction: the server
+	// now reports on them itself (RFC 3461 5.2.1).
+	DSN bool
 }
 
 // Replies given for problems found before anything is sent.
@@ -124,7 +128,7 @@ func (c *Client) rcptCommand(r Rcpt) string {
 // envelope goes in one write. A server that refuses the message before
 // any content is sent leaves the connection usable for the next one.
 func (c *Client) Send(ctx context.Context, m *Message, body io.Reader) Result {
-	res := Result{Rcpts: make([]error, len(m.Rcpts))}
+	res := Result{Rcpts: make([]error, len(m.Rcpts)), DSN: c.ext.Has("DSN")}
 	setAll := func(err error) Result {
 		res.Whole = err
 		for i := range res.Rcpts {

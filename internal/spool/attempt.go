@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"postern/internal/dsn"
 	"postern/internal/envelope"
 )
 
@@ -16,6 +17,8 @@ type outcome struct {
 	i       int   // index in the envelope
 	err     error // nil: delivered
 	expired bool  // failed because the queue lifetime ran out
+	// hand tells where a delivered recipient went (zero: delivered here).
+	hand dsn.Handoff
 }
 
 // attempt makes one delivery attempt for the pending recipients of it.
@@ -59,7 +62,7 @@ func (s *Spool) attempt(ctx context.Context, it *item) {
 		dctx = envelope.WithRedelivery(ctx)
 	}
 	content := io.NewSectionReader(f, 0, it.env.Size)
-	errs := s.deliver(dctx, it.env, rcpts, content)
+	errs, hand := s.deliver(dctx, it.env, rcpts, content)
 	now := s.now()
 	var delivered, failed, pending []outcome
 	for j, i := range idx {
@@ -72,7 +75,11 @@ func (s *Spool) attempt(ctx context.Context, it *item) {
 		rcpt := it.env.Rcpts[i].Addr
 		switch {
 		case e == nil:
-			delivered = append(delivered, outcome{i: i})
+			o := outcome{i: i}
+			if j < len(hand) {
+				o.hand = hand[j]
+			}
+			delivered = append(delivered, o)
 			s.log.Info("delivered", "id", id, "rcpt", rcpt)
 		case permanent(e):
 			failed = append(failed, outcome{i: i, err: e})

@@ -71,18 +71,31 @@ func (s *Spool) notifyDelay(it *item, content io.ReaderAt, pending []outcome, no
 	return s.inject(r, now)
 }
 
-// notifySuccess queues a success notice for recipients delivered into a
-// local mailbox that asked for one (NOTIFY=SUCCESS). Mail relayed to
-// another server carries NOTIFY on, and that server reports.
+// notifySuccess queues a success notice for the delivered recipients
+// that asked for one (NOTIFY=SUCCESS): "delivered" for those put into a
+// local mailbox, "relayed" for those passed to a server that does not
+// offer DSN. Mail relayed to a server that offers DSN carries NOTIFY on,
+// and that server reports.
 func (s *Spool) notifySuccess(it *item, content io.ReaderAt, delivered []outcome, now time.Time) error {
 	env := it.env
-	if env.From == "" || s.opt.LocalRecipient == nil {
+	if env.From == "" {
+		// RFC 3461 6.2 and RFC 5321 4.5.5: no notice to the null sender.
 		return nil
 	}
 	r := dsn.Report{Kind: dsn.Success, Env: env, To: env.From, Content: content}
 	for _, o := range delivered {
 		rc := env.Rcpts[o.i]
-		if dsn.Wants(rc.Notify, dsn.Success) && s.opt.LocalRecipient(rc.Addr) {
+		if !dsn.Wants(rc.Notify, dsn.Success) {
+			continue
+		}
+		switch {
+		case o.hand.Relayed():
+			// RFC 3461 5.2.2: the next hop cannot take the request on,
+			// so this host reports, with Action: relayed.
+			r.Rcpts = append(r.Rcpts, dsn.RelayedRecipient(dsn.Recipient{Recipient: rc, LastAttempt: now}, o.hand))
+		case o.hand.Passed():
+			// RFC 3461 5.2.1: NOTIFY and ORCPT went on; the next hop reports.
+		case s.opt.LocalRecipient != nil && s.opt.LocalRecipient(rc.Addr):
 			r.Rcpts = append(r.Rcpts, dsn.Recipient{Recipient: rc, Status: "2.0.0", Diagnostic: "smtp; 250 2.0.0 delivered to the mailbox", LastAttempt: now})
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"postern/internal/dsn"
 	"postern/internal/envelope"
 	"postern/internal/smtp"
 )
@@ -156,18 +157,21 @@ func (s *Spool) unready(it *item) {
 // deliver calls the Courier. A panic in it becomes a temporary error for
 // every recipient: one odd message must not stop the server (and, being
 // retried at every start, keep it from running).
-func (s *Spool) deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) (errs []error) {
+func (s *Spool) deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) (errs []error, hand []dsn.Handoff) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("delivery panicked", "id", env.ID, "panic", p, "stack", string(debug.Stack()))
 			err := fmt.Errorf("internal error in delivery: %v", p)
-			errs = make([]error, len(rcpts))
+			errs, hand = make([]error, len(rcpts)), nil
 			for i := range errs {
 				errs[i] = err
 			}
 		}
 	}()
-	return s.courier.Deliver(ctx, env, rcpts, body)
+	if hc, ok := s.courier.(HandoffCourier); ok {
+		return hc.DeliverHandoffs(ctx, env, rcpts, body)
+	}
+	return s.courier.Deliver(ctx, env, rcpts, body), nil
 }
 
 // later records an attempt that left recipients pending and schedules the
