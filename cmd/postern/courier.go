@@ -16,7 +16,6 @@ import (
 
 	"postern/internal/config"
 	"postern/internal/deliver"
-	"postern/internal/dsn"
 	"postern/internal/envelope"
 	"postern/internal/maps"
 	"postern/internal/smtp"
@@ -114,16 +113,7 @@ type batch struct {
 // Deliver sends each recipient its way and collects one result per
 // recipient, in order.
 func (x *dispatcher) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
-	errs, _ := x.DeliverHandoffs(ctx, env, rcpts, body)
-	return errs
-}
-
-// DeliverHandoffs is Deliver that also tells, for recipients relayed over
-// SMTP, which server took them and whether it took the DSN request
-// (spool.HandoffCourier: the spool sends "relayed" notices from it).
-func (x *dispatcher) DeliverHandoffs(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) ([]error, []dsn.Handoff) {
 	errs := make([]error, len(rcpts))
-	hand := make([]dsn.Handoff, len(rcpts))
 	batches := map[string]*batch{}
 	var order []string
 	add := func(key string, b batch, i int, r envelope.Recipient) {
@@ -197,19 +187,12 @@ func (x *dispatcher) DeliverHandoffs(ctx context.Context, env *envelope.Envelope
 		b := batches[key]
 		run := func() {
 			var res []error
-			var h []dsn.Handoff
-			switch hc, ok := b.courier.(spool.HandoffCourier); {
-			case b.dest != nil:
-				res, h = x.remote.DeliverToHandoffs(ctx, *b.dest, env, b.rcpts, body)
-			case ok:
-				res, h = hc.DeliverHandoffs(ctx, env, b.rcpts, body)
-			default:
+			if b.dest != nil {
+				res = x.remote.DeliverTo(ctx, *b.dest, env, b.rcpts, body)
+			} else {
 				res = b.courier.Deliver(ctx, env, b.rcpts, body)
 			}
 			for k, i := range b.idx {
-				if k < len(h) {
-					hand[i] = h[k]
-				}
 				if k < len(res) {
 					errs[i] = res[k]
 				} else {
@@ -239,7 +222,7 @@ func (x *dispatcher) DeliverHandoffs(ctx context.Context, env *envelope.Envelope
 		}()
 	}
 	wg.Wait()
-	return errs, hand
+	return errs
 }
 
 // routeError turns a mailertable error: route into the reply.

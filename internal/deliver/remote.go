@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"postern/internal/dns"
-	"postern/internal/dsn"
 	"postern/internal/envelope"
 	"postern/internal/smtp"
 )
@@ -223,16 +222,8 @@ func (r *Remote) Close() {
 // smarthost when one is set, else to the domain's MX hosts. Recipients of
 // the same domain share one transaction.
 func (r *Remote) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
-	errs, _ := r.DeliverHandoffs(ctx, env, rcpts, body)
-	return errs
-}
-
-// DeliverHandoffs is Deliver that also tells, for each delivered
-// recipient, which server took it and whether it took the DSN request.
-func (r *Remote) DeliverHandoffs(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) ([]error, []dsn.Handoff) {
 	r.init()
 	errs := make([]error, len(rcpts))
-	hand := make([]dsn.Handoff, len(rcpts))
 	groups := map[string][]int{}
 	var order []string
 	for i, rc := range rcpts {
@@ -265,8 +256,7 @@ func (r *Remote) DeliverHandoffs(ctx context.Context, env *envelope.Envelope, rc
 			sub[k] = rcpts[i]
 		}
 		if len(order) == 1 {
-			e, h := r.DeliverToHandoffs(ctx, dest, env, sub, body)
-			copyResults(errs, hand, idx, e, h)
+			copyResults(errs, idx, r.DeliverTo(ctx, dest, env, sub, body))
 			break
 		}
 		wg.Add(1)
@@ -285,21 +275,20 @@ func (r *Remote) DeliverHandoffs(ctx context.Context, env *envelope.Envelope, rc
 				}
 			}()
 			// Each goroutine writes only its own recipients' results.
-			e, h := r.DeliverToHandoffs(ctx, dest, env, sub, body)
-			copyResults(errs, hand, idx, e, h)
+			copyResults(errs, idx, r.DeliverTo(ctx, dest, env, sub, body))
 		}()
 	}
 	wg.Wait()
-	return errs, hand
+	return errs
 }
 
 // maxParallelDestinations bounds the destinations of one message served
 // at once.
 const maxParallelDestinations = 8
 
-func copyResults(errs []error, hand []dsn.Handoff, idx []int, res []error, h []dsn.Handoff) {
+func copyResults(errs []error, idx []int, res []error) {
 	for k, i := range idx {
-		errs[i], hand[i] = res[k], h[k]
+		errs[i] = res[k]
 	}
 }
 

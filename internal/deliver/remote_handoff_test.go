@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"postern/internal/dnstest"
+	"postern/internal/dsn"
 )
 
 // A recipient delivered to a next hop carries the hop's name and reply,
@@ -27,23 +28,24 @@ func TestRemoteHandoffs(t *testing.T) {
 		env, rcpts, body := message("H1", "a@example.org", body1, "b@example.net", "nobody@example.net")
 		env.DSNRet, env.EnvID = "HDRS", "e1"
 		rcpts[0].Notify, rcpts[0].ORCPT = "SUCCESS", "rfc822;b@example.net"
-		errs, hand := r.DeliverHandoffs(context.Background(), env, rcpts, body)
-		if len(errs) != 2 || len(hand) != 2 {
-			t.Fatalf("dsn=%v: %d results, %d handoffs", withDSN, len(errs), len(hand))
+		hs := &dsn.Handoffs{}
+		errs := r.Deliver(dsn.WithHandoffs(context.Background(), hs), env, rcpts, body)
+		if len(errs) != 2 {
+			t.Fatalf("dsn=%v: %d results", withDSN, len(errs))
 		}
 		if errs[0] != nil {
 			t.Fatalf("dsn=%v: %v", withDSN, errs[0])
 		}
 		wantReply(t, "refused recipient", errs[1], 550, "5.1.1")
-		h := hand[0]
+		h := hs.Lookup("B@Example.net") // addresses compare without case
 		if h.RemoteMTA != "mx.example.net" || h.Reply != "250 2.0.0 queued" || h.DSN != withDSN {
 			t.Errorf("dsn=%v: handoff %+v", withDSN, h)
 		}
 		if h.Relayed() == withDSN || h.Passed() != withDSN {
 			t.Errorf("dsn=%v: Relayed %v Passed %v", withDSN, h.Relayed(), h.Passed())
 		}
-		if hand[1].RemoteMTA != "" {
-			t.Errorf("dsn=%v: handoff for a refused recipient: %+v", withDSN, hand[1])
+		if h := hs.Lookup("nobody@example.net"); h.RemoteMTA != "" {
+			t.Errorf("dsn=%v: handoff for a refused recipient: %+v", withDSN, h)
 		}
 		cmds := strings.Join(rx.Commands(), "\n")
 		sent := strings.Contains(cmds, "NOTIFY=SUCCESS ORCPT=rfc822;b@example.net") && strings.Contains(cmds, "RET=HDRS ENVID=e1")
@@ -53,9 +55,14 @@ func TestRemoteHandoffs(t *testing.T) {
 
 		// DeliverTo, as the mailertable routes use it, tells the same.
 		env2, rcpts2, body2 := message("H2", "a@example.org", body1, "c@example.net")
-		errs, hand = r.DeliverToHandoffs(context.Background(), Destination{Domain: "example.net"}, env2, rcpts2, body2)
-		if errs[0] != nil || hand[0].RemoteMTA != "mx.example.net" || hand[0].DSN != withDSN {
-			t.Errorf("dsn=%v: DeliverToHandoffs %v %+v", withDSN, errs[0], hand[0])
+		errs = r.DeliverTo(dsn.WithHandoffs(context.Background(), hs), Destination{Domain: "example.net"}, env2, rcpts2, body2)
+		if h := hs.Lookup("c@example.net"); errs[0] != nil || h.RemoteMTA != "mx.example.net" || h.DSN != withDSN {
+			t.Errorf("dsn=%v: DeliverTo %v %+v", withDSN, errs[0], h)
+		}
+		// Without Handoffs in the context nothing is recorded, nothing breaks.
+		env3, rcpts3, body3 := message("H3", "a@example.org", body1, "d@example.net")
+		if err := r.Deliver(context.Background(), env3, rcpts3, body3)[0]; err != nil {
+			t.Errorf("dsn=%v: without Handoffs: %v", withDSN, err)
 		}
 	}
 }

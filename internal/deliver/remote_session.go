@@ -29,18 +29,13 @@ var errTLSFallback = errors.New("STARTTLS failed; retrying in plaintext")
 // DeliverTo sends the message to rcpts at one destination: its MX hosts
 // or its hops, tried in order until one takes the message. A connection
 // kept from an earlier message to the same destination is used first.
+//
+// For each delivered recipient, the server that took it and whether it
+// took the DSN request go into the dsn.Handoffs of ctx, if any (the queue
+// sends "relayed" notices from them).
 func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
-	errs, _ := r.DeliverToHandoffs(ctx, dest, env, rcpts, body)
-	return errs
-}
-
-// DeliverToHandoffs is DeliverTo that also tells, for each delivered
-// recipient, which server took it and whether that server took the DSN
-// request too (the spool sends "relayed" notices from it).
-func (r *Remote) DeliverToHandoffs(ctx context.Context, dest Destination, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) ([]error, []dsn.Handoff) {
 	r.init()
 	errs := make([]error, len(rcpts))
-	hand := make([]dsn.Handoff, len(rcpts))
 	fill := func(idx []int, err error) {
 		for _, i := range idx {
 			errs[i] = err
@@ -53,7 +48,7 @@ func (r *Remote) DeliverToHandoffs(ctx context.Context, dest Destination, env *e
 	release, err := r.limits.acquire(ctx, dest.key())
 	if err != nil {
 		fill(pending, err)
-		return errs, hand
+		return errs
 	}
 	defer release()
 
@@ -64,15 +59,15 @@ func (r *Remote) DeliverToHandoffs(ctx context.Context, dest Destination, env *e
 	// A cached session first; a stale one (the server closed it while
 	// idle) fails before any content and the message goes on as usual.
 	if e := r.cache.get(key); e != nil {
-		pending = r.send(ctx, key, e.c, e.t, env, rcpts, pending, body, errs, hand)
+		pending = r.send(ctx, key, e.c, e.t, env, rcpts, pending, body, errs)
 		if len(pending) == 0 {
-			return errs, hand
+			return errs
 		}
 	}
 	targets, err := r.targets(ctx, dest)
 	if err != nil {
 		fill(pending, err)
-		return errs, hand
+		return errs
 	}
 	var last error
 	for _, t := range targets {
@@ -93,9 +88,9 @@ func (r *Remote) DeliverToHandoffs(ctx context.Context, dest Destination, env *e
 			}
 			continue
 		}
-		pending = r.send(ctx, key, c, t, env, rcpts, pending, body, errs, hand)
+		pending = r.send(ctx, key, c, t, env, rcpts, pending, body, errs)
 		if len(pending) == 0 {
-			return errs, hand
+			return errs
 		}
 		last = errs[pending[0]]
 	}
@@ -107,7 +102,7 @@ func (r *Remote) DeliverToHandoffs(ctx context.Context, dest Destination, env *e
 		last = replySessionFailed.With(last)
 	}
 	fill(pending, last)
-	return errs, hand
+	return errs
 }
 
 func isLoop(err error) bool {
@@ -116,11 +111,11 @@ func isLoop(err error) bool {
 }
 
 // send runs one transaction on c for the pending recipients, records
-// their results in errs (and, for those delivered, the handoff in hand)
-// and returns those that may be tried at another
+// their results in errs (and, for those delivered, the handoff in the
+// dsn.Handoffs of ctx) and returns those that may be tried at another
 // server (the transaction failed as a whole before the content was sent).
 // c goes back to the cache or is closed.
-func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t target, env *envelope.Envelope, rcpts []envelope.Recipient, pending []int, body io.ReaderAt, errs []error, hand []dsn.Handoff) []int {
+func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t target, env *envelope.Envelope, rcpts []envelope.Recipient, pending []int, body io.ReaderAt, errs []error) []int {
 	from := env.From
 	if r.RewriteSender != nil && from != "" {
 		from = r.RewriteSender(from)
@@ -167,7 +162,7 @@ func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t t
 			delivered++
 			// RFC 3461 5.2.1/5.2.2: whether the next hop got the DSN
 			// request decides who reports a success from now on.
-			hand[i] = dsn.Handoff{RemoteMTA: t.name, Reply: final, DSN: res.DSN}
+			dsn.RecordHandoff(ctx, rcpts[i].Addr, dsn.Handoff{RemoteMTA: t.name, Reply: final, DSN: res.DSN})
 		}
 		if retryElsewhere {
 			again = append(again, i)

@@ -1,5 +1,11 @@
 package dsn
 
+import (
+	"context"
+	"strings"
+	"sync"
+)
+
 // Handoff is how one delivered recipient left this host. The zero value
 // means delivered here (a mailbox, a program, an LMTP server): the
 // reporting is ours.
@@ -48,3 +54,44 @@ const (
 	// several addresses.
 	ActionExpanded = "expanded"
 )
+
+// Handoffs collects the handoffs of one delivery attempt by recipient
+// address: the queue puts it into the context of the attempt
+// (WithHandoffs), remote delivery records into it, whatever couriers
+// lie in between. The zero value is ready; safe for concurrent use.
+type Handoffs struct {
+	mu sync.Mutex
+	m  map[string]Handoff
+}
+
+// Record notes that addr was delivered as h.
+func (hs *Handoffs) Record(addr string, h Handoff) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.m == nil {
+		hs.m = map[string]Handoff{}
+	}
+	hs.m[strings.ToLower(addr)] = h
+}
+
+// Lookup returns how addr was delivered; the zero Handoff (delivered
+// here) when nothing was recorded.
+func (hs *Handoffs) Lookup(addr string) Handoff {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	return hs.m[strings.ToLower(addr)]
+}
+
+type handoffsKey struct{}
+
+// WithHandoffs returns ctx carrying hs, for delivery to record into.
+func WithHandoffs(ctx context.Context, hs *Handoffs) context.Context {
+	return context.WithValue(ctx, handoffsKey{}, hs)
+}
+
+// RecordHandoff records h for addr in the Handoffs of ctx, if any.
+func RecordHandoff(ctx context.Context, addr string, h Handoff) {
+	if hs, ok := ctx.Value(handoffsKey{}).(*Handoffs); ok && hs != nil {
+		hs.Record(addr, h)
+	}
+}

@@ -1,6 +1,7 @@
 package dsn
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -98,5 +99,22 @@ func TestActionOverrideLimited(t *testing.T) {
 	rel := RelayedRecipient(Recipient{Recipient: f.env.Rcpts[0], Status: "5.1.1"}, Handoff{RemoteMTA: "mx"})
 	if rel.Status != "2.0.0" || rel.Diagnostic != "" {
 		t.Errorf("relayed line %+v", rel)
+	}
+}
+
+func TestHandoffsInContext(t *testing.T) {
+	// Without Handoffs in the context, recording does nothing.
+	RecordHandoff(context.Background(), "a@example.net", Handoff{RemoteMTA: "mx"})
+	hs := &Handoffs{}
+	if h := hs.Lookup("a@example.net"); h != (Handoff{}) {
+		t.Errorf("empty Handoffs: %+v", h)
+	}
+	ctx := WithHandoffs(context.Background(), hs)
+	RecordHandoff(ctx, "A@Example.NET", Handoff{RemoteMTA: "mx.example.net", Reply: "250 ok"})
+	if h := hs.Lookup("a@example.net"); !h.Relayed() || h.RemoteMTA != "mx.example.net" {
+		t.Errorf("recorded handoff: %+v", h)
+	}
+	if h := hs.Lookup("b@example.net"); h != (Handoff{}) {
+		t.Errorf("unrecorded address: %+v", h)
 	}
 }

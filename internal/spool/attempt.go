@@ -62,7 +62,10 @@ func (s *Spool) attempt(ctx context.Context, it *item) {
 		dctx = envelope.WithRedelivery(ctx)
 	}
 	content := io.NewSectionReader(f, 0, it.env.Size)
-	errs, hand := s.deliver(dctx, it.env, rcpts, content)
+	// Remote delivery records here which recipients went to a next hop,
+	// and whether it took the DSN request (for "relayed" notices).
+	hand := &dsn.Handoffs{}
+	errs := s.deliver(dsn.WithHandoffs(dctx, hand), it.env, rcpts, content)
 	now := s.now()
 	var delivered, failed, pending []outcome
 	for j, i := range idx {
@@ -75,11 +78,7 @@ func (s *Spool) attempt(ctx context.Context, it *item) {
 		rcpt := it.env.Rcpts[i].Addr
 		switch {
 		case e == nil:
-			o := outcome{i: i}
-			if j < len(hand) {
-				o.hand = hand[j]
-			}
-			delivered = append(delivered, o)
+			delivered = append(delivered, outcome{i: i, hand: hand.Lookup(rcpt)})
 			s.log.Info("delivered", "id", id, "rcpt", rcpt)
 		case permanent(e):
 			failed = append(failed, outcome{i: i, err: e})

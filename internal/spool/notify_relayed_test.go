@@ -10,20 +10,19 @@ import (
 	"postern/internal/envelope"
 )
 
-// handoffRecorder is a recorder that is also a HandoffCourier: the
+// handoffRecorder is a recorder that relays like remote delivery: the
 // recipients of remote.test go to a next hop, with DSN when their local
-// part starts with "dsn".
+// part starts with "dsn", recorded in the Handoffs of the context.
 type handoffRecorder struct{ *recorder }
 
-func (h handoffRecorder) DeliverHandoffs(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) ([]error, []dsn.Handoff) {
-	errs := h.Deliver(ctx, env, rcpts, body)
-	hand := make([]dsn.Handoff, len(rcpts))
+func (h handoffRecorder) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
+	errs := h.recorder.Deliver(ctx, env, rcpts, body)
 	for i, rc := range rcpts {
-		if strings.HasSuffix(rc.Addr, "@remote.test") {
-			hand[i] = dsn.Handoff{RemoteMTA: "mx.remote.test", Reply: "250 2.0.0 Ok: queued as 4XyZ", DSN: strings.HasPrefix(rc.Addr, "dsn")}
+		if errs[i] == nil && strings.HasSuffix(rc.Addr, "@remote.test") {
+			dsn.RecordHandoff(ctx, rc.Addr, dsn.Handoff{RemoteMTA: "mx.remote.test", Reply: "250 2.0.0 Ok: queued as 4XyZ", DSN: strings.HasPrefix(rc.Addr, "dsn")})
 		}
 	}
-	return errs, hand
+	return errs
 }
 
 // RFC 3461 5.2.1/5.2.2: a recipient with NOTIFY=SUCCESS relayed to a

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"postern/internal/dsn"
 	"postern/internal/envelope"
 	"postern/internal/smtp"
 )
@@ -157,21 +156,18 @@ func (s *Spool) unready(it *item) {
 // deliver calls the Courier. A panic in it becomes a temporary error for
 // every recipient: one odd message must not stop the server (and, being
 // retried at every start, keep it from running).
-func (s *Spool) deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) (errs []error, hand []dsn.Handoff) {
+func (s *Spool) deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) (errs []error) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.Error("delivery panicked", "id", env.ID, "panic", p, "stack", string(debug.Stack()))
 			err := fmt.Errorf("internal error in delivery: %v", p)
-			errs, hand = make([]error, len(rcpts)), nil
+			errs = make([]error, len(rcpts))
 			for i := range errs {
 				errs[i] = err
 			}
 		}
 	}()
-	if hc, ok := s.courier.(HandoffCourier); ok {
-		return hc.DeliverHandoffs(ctx, env, rcpts, body)
-	}
-	return s.courier.Deliver(ctx, env, rcpts, body), nil
+	return s.courier.Deliver(ctx, env, rcpts, body)
 }
 
 // later records an attempt that left recipients pending and schedules the

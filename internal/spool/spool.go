@@ -28,7 +28,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"postern/internal/dsn"
 	"postern/internal/envelope"
 )
 
@@ -39,19 +38,10 @@ type Courier interface {
 	// recipient, in order: nil = delivered; *smtp.Reply with a 5xx code =
 	// permanent failure; any other error (or a 4xx Reply) = try again later.
 	// When ctx is marked with envelope.WithRedelivery, some recipients may
-	// already hold a copy from before a crash.
+	// already hold a copy from before a crash. Recipients relayed over
+	// SMTP are recorded in the dsn.Handoffs of ctx (dsn.RecordHandoff):
+	// the spool sends "relayed" notices from them.
 	Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error
-}
-
-// HandoffCourier is a Courier that also tells how each delivered
-// recipient left this host: to which SMTP server, and whether that server
-// took the DSN request. The spool then sends the "relayed" notices that
-// RFC 3461 5.2.2 asks of it. A plain Courier delivers here.
-type HandoffCourier interface {
-	Courier
-	// DeliverHandoffs is Deliver with one dsn.Handoff per recipient,
-	// in order; only those of delivered recipients are read.
-	DeliverHandoffs(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) ([]error, []dsn.Handoff)
 }
 
 // SyncMode chooses how a group commit makes its message files durable.
@@ -120,8 +110,8 @@ type Options struct {
 	// LocalRecipient reports whether a recipient was delivered into a
 	// local mailbox: those get "delivered" notices (NOTIFY=SUCCESS). A
 	// recipient relayed elsewhere passes NOTIFY on to the next hop, or,
-	// when the next hop does not offer DSN (a HandoffCourier tells), gets
-	// a "relayed" notice. nil: no "delivered" notices.
+	// when the next hop does not offer DSN (dsn.Handoffs tells), gets a
+	// "relayed" notice. nil: no "delivered" notices.
 	LocalRecipient func(addr string) bool
 	// MaxReturn caps the message returned in a bounce; larger ones come
 	// back as headers only. 0 = dsn.DefaultMaxReturn.
