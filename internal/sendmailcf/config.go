@@ -205,6 +205,9 @@ func ParseCF(file, src string) (*Config, error) {
 				if name == "S" {
 					cfg.SmartHost = Setting{Value: val, Line: line}
 				}
+				if name == "L" {
+					cfg.LuserRelay = Setting{Value: val, Line: line}
+				}
 				if name == "M" {
 					cfg.Masquerade = Setting{Value: val, Line: line}
 				}

@@ -37,12 +37,20 @@ type imported struct {
 		Key  string `toml:"key"`
 	} `toml:"tls"`
 	Delivery struct {
-		Mailbox string `toml:"mailbox"`
+		Mailbox    string `toml:"mailbox"`
+		Smarthost  string `toml:"smarthost"`
+		LuserRelay string `toml:"luser_relay"`
 	} `toml:"delivery"`
 	Limits struct {
 		MaxMessageBytes int64 `toml:"max_message_bytes"`
 		MaxRecipients   int   `toml:"max_recipients"`
 	} `toml:"limits"`
+	Milter []struct {
+		Name     string `toml:"name"`
+		Socket   string `toml:"socket"`
+		Flags    string `toml:"flags"`
+		Timeouts string `toml:"timeouts"`
+	} `toml:"milter"`
 }
 
 func TestImport(t *testing.T) {
@@ -81,6 +89,12 @@ func TestImport(t *testing.T) {
 	if c.Limits.MaxMessageBytes != 20971520 || c.Limits.MaxRecipients != 50 {
 		t.Errorf("limits %+v", c.Limits)
 	}
+	if c.Delivery.Smarthost != "[relay.isp.example]" || len(c.Milter) != 0 {
+		t.Errorf("smarthost %q, milters %+v", c.Delivery.Smarthost, c.Milter)
+	}
+	if !strings.Contains(im.Config, "# from sendmail.mc line 10: define(`SMART_HOST', `[relay.isp.example]')\nsmarthost = ") {
+		t.Errorf("smarthost is not commented with its source line:\n%s", im.Config)
+	}
 	for _, name := range []string{"access", "aliases", "virtusertable", "genericstable", "mailertable"} {
 		if im.Maps[name] == "" {
 			t.Errorf("map %s not carried over", name)
@@ -112,8 +126,8 @@ func TestImport(t *testing.T) {
 			t.Errorf("changed notes lack %q:\n%s", want, changed)
 		}
 	}
-	for _, want := range []string{"sendmail.mc:10: SMART_HOST", "sendmail.mc:16: FEATURE(`relay_based_on_MX') is deliberately not carried over",
-		"sendmail.mc:17: FEATURE(`dnsbl'", "sendmail.mc:18: INPUT_MAIL_FILTER", "access:4: Connect:trusted.example.test",
+	for _, want := range []string{"sendmail.mc:16: FEATURE(`relay_based_on_MX') is deliberately not carried over",
+		"sendmail.mc:17: FEATURE(`dnsbl'", "sendmail.mc:18: MAIL_FILTER(`clamav'): not named in confINPUT_MAIL_FILTERS", "access:4: Connect:trusted.example.test",
 		"access:10: value FRIEND", "local-host-names:4: address [192.0.2.25]", "mailertable:3: mailer uucp-dom"} {
 		if !strings.Contains(dropped, want) {
 			t.Errorf("not-carried notes lack %q:\n%s", want, dropped)

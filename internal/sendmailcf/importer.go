@@ -169,6 +169,7 @@ func Import(opt ImportOptions) (*Imported, error) {
 	}
 
 	listeners := importListeners(cfg, im)
+	milters := inputMailFilters(cfg, im)
 	noteUnsupported(cfg, im)
 	for _, l := range [][]Note{im.Changed, im.NotCarried} {
 		sort.SliceStable(l, func(i, j int) bool {
@@ -204,15 +205,43 @@ func Import(opt ImportOptions) (*Imported, error) {
 		fmt.Fprintf(&b, "# sendmail had no STARTTLS certificate; postern generates a self-signed one.\ncert = \"\"\nkey = \"\"\n")
 	}
 	fmt.Fprintf(&b, "\n[delivery]\n# sendmail's local mailer delivered to /var/mail/USER (mbox).\nmailbox = %s\n", tomlString("/var/mail/{user}"))
-	var limits []string
-	if v, err := strconv.ParseInt(strings.TrimSpace(cfg.Options["MaxMessageSize"].Value), 10, 64); err == nil && v > 0 {
-		limits = append(limits, fmt.Sprintf("max_message_bytes = %d", v))
+	if s := cfg.SmartHost; s.Value != "" {
+		src := settingSource(cfg, "SMART_HOST", "DS", s)
+		if v, err := smartHost(s.Value, cfg.Defines["confRELAY_MAILER"].Value); err != nil {
+			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line, Text: "SMART_HOST " + oneLine(s.Value) + ": not written: " + err.Error()})
+		} else {
+			fmt.Fprintf(&b, "# %s\nsmarthost = %s\n", src, tomlString(v))
+		}
 	}
-	if v, err := strconv.Atoi(strings.TrimSpace(cfg.Options["MaxRecipientsPerMessage"].Value)); err == nil && v > 0 {
-		limits = append(limits, fmt.Sprintf("max_recipients = %d", v))
+	if s := cfg.LuserRelay; s.Value != "" {
+		src := settingSource(cfg, "LUSER_RELAY", "DL", s)
+		if v, err := luserRelay(s.Value); err != nil {
+			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line, Text: "LUSER_RELAY " + oneLine(s.Value) + ": not written: " + err.Error()})
+		} else {
+			fmt.Fprintf(&b, "# %s\nluser_relay = %s\n", src, tomlString(v))
+		}
+	}
+	var limits []string
+	if s, ok := cfg.Options["MaxMessageSize"]; ok {
+		if v, err := messageSizeLimit(s.Value); err != nil {
+			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line, Text: "confMAX_MESSAGE_SIZE " + oneLine(s.Value) + ": not written: " + err.Error()})
+		} else {
+			limits = append(limits, fmt.Sprintf("# %s\nmax_message_bytes = %d", settingSource(cfg, "confMAX_MESSAGE_SIZE", "O MaxMessageSize=", s), v))
+		}
+	}
+	if s, ok := cfg.Options["MaxRecipientsPerMessage"]; ok {
+		if v, err := recipientLimit(s.Value); err != nil {
+			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line, Text: "confMAX_RCPTS_PER_MESSAGE " + oneLine(s.Value) + ": not written: " + err.Error()})
+		} else {
+			limits = append(limits, fmt.Sprintf("# %s\nmax_recipients = %d", settingSource(cfg, "confMAX_RCPTS_PER_MESSAGE", "O MaxRecipientsPerMessage=", s), v))
+		}
 	}
 	if len(limits) > 0 {
 		fmt.Fprintf(&b, "\n[limits]\n%s\n", strings.Join(limits, "\n"))
+	}
+	for _, m := range milters {
+		fmt.Fprintf(&b, "\n# %s\n[[milter]]\nname = %s\nsocket = %s\nflags = %s\ntimeouts = %s\n",
+			oneLine(m.source), tomlString(m.name), tomlString(m.socket), tomlString(m.flags), tomlString(m.timeouts))
 	}
 	im.Config = b.String()
 	return im, nil
@@ -261,6 +290,14 @@ func importListeners(cfg *Config, im *Imported) []listener {
 		case addr == "" || addr == "INADDR_ANY":
 			addr = "0.0.0.0"
 		}
+		for k, v := range d.Opts {
+			// sendmail tells daemon options by their first letter; I is
+			// InputMailFilters, the milters of this daemon alone.
+			if k != "" && (k[0] == 'I' || k[0] == 'i') {
+				im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: d.Line,
+					Text: "DAEMON_OPTIONS " + d.Raw + ": " + k + "=" + v + " (the milters of this daemon alone) is not carried over; set listeners = [...] on those [[milter]] tables by hand"})
+			}
+		}
 		mods := d.Opts["M"]
 		mode := "mta"
 		switch {
@@ -284,16 +321,25 @@ func importListeners(cfg *Config, im *Imported) []listener {
 	return out
 }
 
+// settingSource names the line a value came from, for the comment above
+// it in the config: the define of a .mc, the macro or option line of a .cf.
+func settingSource(cfg *Config, define, cfPrefix string, s Setting) string {
+	text := "define(`" + define + "', `" + s.Value + "')"
+	if cfg.Kind == "cf" {
+		text = cfPrefix + s.Value
+	}
+	if s.Line == 0 {
+		return oneLine("from " + cfg.File + ": " + text)
+	}
+	return oneLine(fmt.Sprintf("from %s line %d: %s", cfg.File, s.Line, text))
+}
+
 // noteUnsupported lists the .mc settings with no postern equivalent in
 // this import.
 func noteUnsupported(cfg *Config, im *Imported) {
-	if s := cfg.SmartHost; s.Value != "" {
+	if s, ok := cfg.Options["InputMailFilters"]; ok && cfg.Kind == "cf" {
 		im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line,
-			Text: "SMART_HOST " + s.Value + ": set [delivery] smarthost = " + tomlString(s.Value) + " by hand"})
-	}
-	if s := cfg.LuserRelay; s.Value != "" {
-		im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line,
-			Text: "LUSER_RELAY " + s.Value + ": set [delivery] luser_relay by hand"})
+			Text: "InputMailFilters " + oneLine(s.Value) + ": the milters of a sendmail.cf (X lines) are not read; import the sendmail.mc, or add them as [[milter]] tables by hand"})
 	}
 	if s := cfg.Masquerade; s.Value != "" {
 		im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line,
@@ -301,9 +347,6 @@ func noteUnsupported(cfg *Config, im *Imported) {
 	}
 	for _, c := range cfg.Calls {
 		switch c.Name {
-		case "INPUT_MAIL_FILTER", "MAIL_FILTER":
-			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: c.Line,
-				Text: c.Name + "(" + strings.Join(c.Args, ", ") + "): milters are configured separately in postern"})
 		case "include", "OSTYPE", "DOMAIN", "HACK", "SITECONFIG_FILE":
 			if c.Name == "include" && strings.HasSuffix(c.Arg(0), "m4/cf.m4") {
 				continue // the standard boilerplate every .mc starts with
