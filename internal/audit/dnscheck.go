@@ -23,6 +23,7 @@ func (t *target) checkDNS(ctx context.Context, r *Report) {
 		t.checkDMARC(ctx, r, res, d)
 		t.checkTXTPolicy(ctx, r, res, "dns.mta-sts", "MTA-STS record", "_mta-sts."+d, "v=STSv1",
 			"Publish MTA-STS (RFC 8461): a TXT record _mta-sts."+d+" \"v=STSv1; id=20240101\" and the policy at https://mta-sts."+d+"/.well-known/mta-sts.txt, so senders insist on TLS to you.")
+		t.checkSTSPolicy(ctx, r, res, d)
 		t.checkTXTPolicy(ctx, r, res, "dns.tlsrpt", "TLS reporting (TLSRPT) record", "_smtp._tls."+d, "v=TLSRPTv1",
 			"Publish TLSRPT (RFC 8460): TXT _smtp._tls."+d+" \"v=TLSRPTv1; rua=mailto:tls-reports@"+d+"\" to learn when senders cannot use TLS to you.")
 	}

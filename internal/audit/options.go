@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -57,6 +58,12 @@ type Options struct {
 	Timeout time.Duration
 	// Resolver answers the DNS checks and resolves the target name.
 	Resolver dns.Resolver
+	// HTTPClient fetches the MTA-STS policy (RFC 8461 3.3). nil means a
+	// client that resolves names through Resolver, connects only to
+	// loopback unless AllowRemote, verifies certificates against the
+	// system roots and gives up after Timeout. Redirects are never
+	// followed, whatever the client.
+	HTTPClient *http.Client
 	// Now is the clock for certificate expiry; nil means time.Now.
 	Now func() time.Time
 }
