@@ -10,6 +10,7 @@ import (
 
 	"postern/internal/config"
 	"postern/internal/milter/spec"
+	"postern/internal/smtp"
 )
 
 // This file turns the sendmail.mc settings postern has keys for into
@@ -103,12 +104,25 @@ func smartHost(v, relayMailer string) (string, error) {
 		}
 		return "[" + a.Unmap().String() + "]", nil
 	}
-	n, err := config.NormalizeDomain(name)
+	n, err := hostName(name)
 	if err != nil {
 		return "", err
 	}
 	if bracket {
 		return "[" + n + "]", nil
+	}
+	return n, nil
+}
+
+// hostName normalises a host name as both postern's configuration and its
+// SMTP client take it.
+func hostName(s string) (string, error) {
+	n, err := config.NormalizeDomain(s)
+	if err != nil {
+		return "", err
+	}
+	if _, err := smtp.NormalizeDomain(n); err != nil {
+		return "", err
 	}
 	return n, nil
 }
@@ -168,7 +182,7 @@ func luserRelay(v string) (string, error) {
 		if !validLocalUser(local) || strings.Contains(dom, "@") {
 			return "", fmt.Errorf("%q is not one address", rest)
 		}
-		n, err := config.NormalizeDomain(strings.Trim(dom, "[]"))
+		n, err := hostName(dom)
 		if err != nil || strings.HasPrefix(dom, "[") {
 			return "", fmt.Errorf("%q: the domain must be a host name", rest)
 		}
@@ -350,13 +364,13 @@ func inputMailFilters(cfg *Config, im *Imported) []mailFilter {
 		if listLine > 0 {
 			m.source += fmt.Sprintf(" (used as named in confINPUT_MAIL_FILTERS, line %d)", listLine)
 		}
-		if m.flags == "" {
-			im.Changed = append(im.Changed, Note{File: cfg.File, Line: d.call.Line,
-				Text: "milter " + name + " has no F= flag: as in sendmail, mail passes unfiltered while it is down (postern check warns; set flags = \"T\" to answer 4xx instead)"})
-		}
 		out = append(out, m)
 	}
 	for _, c := range cfg.Calls {
+		if c.Name == "define" && strings.HasPrefix(strings.TrimSpace(c.Arg(0)), "confMILTER_MACROS_") && len(out) > 0 {
+			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: c.Line,
+				Text: strings.TrimSpace(c.Arg(0)) + ": postern sends sendmail's default macros to milters (see milter.md); this list is not carried over"})
+		}
 		if c.Name != "MAIL_FILTER" && c.Name != "INPUT_MAIL_FILTER" {
 			continue
 		}

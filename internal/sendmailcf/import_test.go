@@ -17,6 +17,7 @@ import (
 	"postern/internal/audit"
 	"postern/internal/audit/audittest"
 	"postern/internal/sendmailcf"
+	"postern/internal/testenv"
 )
 
 // imported is the part of postern's config the importer writes.
@@ -294,5 +295,215 @@ func pinTestConfig(t *testing.T, cfg string) {
 	}
 	if err := os.WriteFile(cfg, []byte(s), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImportSettings imports a sendmail.mc with SMART_HOST, LUSER_RELAY,
+// two input milters, one milter not used for input, and limits.
+func TestImportSettings(t *testing.T) {
+	im, err := sendmailcf.Import(sendmailcf.ImportOptions{Dir: "testdata/import/settings", Hostname: "fallback.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c imported
+	md, err := toml.Decode(im.Config, &c)
+	if err != nil {
+		t.Fatalf("config is not TOML: %v\n%s", err, im.Config)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		t.Errorf("keys the test does not know: %v", und)
+	}
+	if c.Delivery.Smarthost != "[smtp.provider.example]" || c.Delivery.LuserRelay != "postmaster" {
+		t.Errorf("delivery %+v", c.Delivery)
+	}
+	if c.Limits.MaxMessageBytes != 10485760 || c.Limits.MaxRecipients != 250 {
+		t.Errorf("limits %+v", c.Limits)
+	}
+	if len(c.Milter) != 2 {
+		t.Fatalf("milters %+v", c.Milter)
+	}
+	if m := c.Milter[0]; m.Name != "clamav" || m.Socket != "unix:/run/clamav/clamav-milter.ctl" || m.Flags != "T" || m.Timeouts != "C:5m;S:4m;R:4m;E:10m" {
+		t.Errorf("first milter %+v", m)
+	}
+	if m := c.Milter[1]; m.Name != "opendkim" || m.Socket != "inet:127.0.0.1:8891" || m.Flags != "" || m.Timeouts != "C:5m;S:10s;R:10s;E:5m" {
+		t.Errorf("second milter %+v", m)
+	}
+	// Each value names the sendmail.mc line it came from.
+	for _, want := range []string{
+		"# from sendmail.mc line 9: define(`SMART_HOST', `esmtp:[smtp.provider.example]')\nsmarthost = ",
+		"# from sendmail.mc line 10: define(`LUSER_RELAY', `local:postmaster')\nluser_relay = ",
+		"# from sendmail.mc line 7: define(`confMAX_MESSAGE_SIZE', `10485760')\nmax_message_bytes = ",
+		"# from sendmail.mc line 8: define(`confMAX_RCPTS_PER_MESSAGE', `250')\nmax_recipients = ",
+		"# from sendmail.mc line 13: INPUT_MAIL_FILTER(`clamav', `S=local:/run/clamav/clamav-milter.ctl, F=T, T=S:4m;R:4m;E:10m')\n[[milter]]",
+		"# from sendmail.mc line 14: INPUT_MAIL_FILTER(`opendkim', `S=inet:8891@127.0.0.1')\n[[milter]]",
+	} {
+		if !strings.Contains(im.Config, want) {
+			t.Errorf("config lacks %q:\n%s", want, im.Config)
+		}
+	}
+	var dropped, changed strings.Builder
+	for _, n := range im.NotCarried {
+		dropped.WriteString(n.String() + "\n")
+	}
+	for _, n := range im.Changed {
+		changed.WriteString(n.String() + "\n")
+	}
+	if !strings.Contains(dropped.String(), "sendmail.mc:12: MAIL_FILTER(`archive'): not named in confINPUT_MAIL_FILTERS") {
+		t.Errorf("the unused MAIL_FILTER is not listed:\n%s", dropped.String())
+	}
+	for _, s := range []string{"SMART_HOST", "LUSER_RELAY", "confMAX", "clamav", "opendkim"} {
+		if strings.Contains(dropped.String(), s) {
+			t.Errorf("%s is written but also listed as not carried over:\n%s", s, dropped.String())
+		}
+	}
+	if changed.Len() > 0 {
+		t.Errorf("changed notes for settings carried over as they were:\n%s", changed.String())
+	}
+}
+
+// TestImportSettingsListed imports values postern cannot express: each is
+// listed with its reason and nothing is written for it.
+func TestImportSettingsListed(t *testing.T) {
+	dir := t.TempDir()
+	mc := "define(`SMART_HOST', `relay:[a.example]:[b.example]')dnl\n" +
+		"define(`LUSER_RELAY', `mailhub.example.test')dnl\n" +
+		"define(`confMAX_MESSAGE_SIZE', `0')dnl\n" +
+		"define(`confMAX_RCPTS_PER_MESSAGE', `0')dnl\n" +
+		"INPUT_MAIL_FILTER(`x', `S=local:/run/x.sock, F=T, T=E:2d')dnl\n"
+	if err := os.WriteFile(filepath.Join(dir, "sendmail.mc"), []byte(mc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	im, err := sendmailcf.Import(sendmailcf.ImportOptions{Dir: dir, Hostname: "mx.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c imported
+	if _, err := toml.Decode(im.Config, &c); err != nil {
+		t.Fatalf("%v\n%s", err, im.Config)
+	}
+	if c.Delivery.Smarthost != "" || c.Delivery.LuserRelay != "" || c.Limits.MaxMessageBytes != 0 || c.Limits.MaxRecipients != 0 || len(c.Milter) != 0 {
+		t.Errorf("values written that postern cannot express:\n%s", im.Config)
+	}
+	var dropped strings.Builder
+	for _, n := range im.NotCarried {
+		dropped.WriteString(n.String() + "\n")
+	}
+	for _, want := range []string{
+		"sendmail.mc:1: SMART_HOST relay:[a.example]:[b.example]: not written: ",
+		"sendmail.mc:2: LUSER_RELAY mailhub.example.test: not written: ",
+		"sendmail.mc:3: confMAX_MESSAGE_SIZE 0: not written: sendmail takes 0 or less as no limit",
+		"sendmail.mc:4: confMAX_RCPTS_PER_MESSAGE 0: not written: ",
+		"sendmail.mc:5: INPUT_MAIL_FILTER(`x', `S=local:/run/x.sock, F=T, T=E:2d'): not written as a [[milter]]",
+	} {
+		if !strings.Contains(dropped.String(), want) {
+			t.Errorf("not-carried notes lack %q:\n%s", want, dropped.String())
+		}
+	}
+}
+
+// TestImportSettingsCheck imports the settings example with the binary and
+// runs `postern check` on the result.
+func TestImportSettingsCheck(t *testing.T) {
+	bin := audittest.Binary(t)
+	audittest.RequireCommand(t, bin, "import-sendmail")
+	audittest.RequireCommand(t, bin, "check")
+	dir := t.TempDir()
+	audittest.OpenTraversal(t, dir)
+	out, data := filepath.Join(dir, "out"), filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	audittest.ChownRunAs(t, data)
+	args := []string{"import-sendmail", "testdata/import/settings", "-out", out, "-data-dir", data, "-hostname", "gw.example.test"}
+	if u := audittest.RunAs(); u != "" {
+		args = append(args, "-user", u)
+	}
+	if b, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("import-sendmail: %v\n%s", err, b)
+	}
+	cfg := filepath.Join(out, "postern.toml")
+	b, err := exec.Command(bin, "check", "-config", cfg).CombinedOutput()
+	c, _ := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatalf("postern check on the imported config: %v\n%s\nconfig:\n%s", err, b, c)
+	}
+	for _, want := range []string{"smarthost = \"[smtp.provider.example]\"", "luser_relay = \"postmaster\"", "name = \"clamav\"", "name = \"opendkim\""} {
+		if !bytes.Contains(c, []byte(want)) {
+			t.Errorf("imported config lacks %s:\n%s", want, c)
+		}
+	}
+	t.Logf("postern check:\n%s", b)
+}
+
+// TestImportSettingsMatchM4 builds the settings example with sendmail's
+// own m4 files (Debian's sendmail-cf, unpacked by .ci/run) and checks
+// that the importer read the same smart host, luser relay and input
+// filter order as m4 put into the sendmail.cf.
+func TestImportSettingsMatchM4(t *testing.T) {
+	root := os.Getenv("POSTERN_SENDMAIL_ROOT")
+	if root == "" {
+		root = "/var/cache/postern-test/sendmail/root"
+	}
+	m4, cf := filepath.Join(root, "usr/bin/m4"), filepath.Join(root, "usr/share/sendmail/cf")
+	for _, p := range []string{m4, filepath.Join(cf, "m4/cf.m4")} {
+		if _, err := os.Stat(p); err != nil {
+			testenv.Missing(t, "sendmail-cf and m4 unpacked under %s (see .ci/run): %v", root, err)
+		}
+	}
+	cmd := exec.Command(m4, "-D_CF_DIR_="+cf+"/", filepath.Join(cf, "m4/cf.m4"), "testdata/import/settings/sendmail.mc")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("m4: %v\n%s", err, stderr.String())
+	}
+	built, err := sendmailcf.ParseCF("sendmail.cf", string(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := sendmailcf.Import(sendmailcf.ImportOptions{Dir: "testdata/import/settings"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c imported
+	if _, err := toml.Decode(im.Config, &c); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range c.Milter {
+		names = append(names, m.Name)
+	}
+	if got, want := strings.Join(names, ", "), built.Options["InputMailFilters"].Value; got != want {
+		t.Errorf("milters written %q, sendmail.cf InputMailFilters %q", got, want)
+	}
+	if built.SmartHost.Value != "esmtp:[smtp.provider.example]" || built.LuserRelay.Value != "local:postmaster" {
+		t.Errorf("sendmail.cf DS %q DL %q", built.SmartHost.Value, built.LuserRelay.Value)
+	}
+	if built.Options["MaxMessageSize"].Value != "10485760" || built.Options["MaxRecipientsPerMessage"].Value != "250" {
+		t.Errorf("sendmail.cf limits %+v %+v", built.Options["MaxMessageSize"], built.Options["MaxRecipientsPerMessage"])
+	}
+	// The .cf itself imports to the same smart host, luser relay and
+	// limits; its milters are listed for the admin.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "sendmail.cf"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fromCF, err := sendmailcf.Import(sendmailcf.ImportOptions{Dir: dir, Hostname: "gw.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cc imported
+	if _, err := toml.Decode(fromCF.Config, &cc); err != nil {
+		t.Fatal(err)
+	}
+	if cc.Delivery != c.Delivery || cc.Limits != c.Limits {
+		t.Errorf("from the .cf: %+v %+v; from the .mc: %+v %+v", cc.Delivery, cc.Limits, c.Delivery, c.Limits)
+	}
+	var dropped strings.Builder
+	for _, n := range fromCF.NotCarried {
+		dropped.WriteString(n.String() + "\n")
+	}
+	if !strings.Contains(dropped.String(), "InputMailFilters clamav, opendkim: the milters of a sendmail.cf") {
+		t.Errorf("the .cf's milters are not listed:\n%s", dropped.String())
 	}
 }
