@@ -418,3 +418,84 @@ func oneLine(s string) string {
 		return r
 	}, s)
 }
+
+// masquerading turns MASQUERADE_AS, MASQUERADE_DOMAIN, EXPOSED_USER and
+// FEATURE(`masquerade_entire_domain') of a .mc into the [delivery]
+// masquerade keys, each line with its source comment. A .cf's classes M
+// and E are not read, so a .cf's masquerading is listed instead.
+func masquerading(cfg *Config, im *Imported) []string {
+	s := cfg.Masquerade
+	if s.Value == "" {
+		return nil
+	}
+	list := func(text string) {
+		im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line, Text: text})
+	}
+	if cfg.Kind != "mc" {
+		list("masquerading ($M " + oneLine(s.Value) + ") of a sendmail.cf is not carried over (its classes M and E are not read): import the sendmail.mc, or set [delivery] masquerade_as by hand")
+		return nil
+	}
+	if strings.Contains(s.Value, "$") {
+		list("MASQUERADE_AS " + oneLine(s.Value) + ": not written: uses sendmail macros, which postern cannot expand")
+		return nil
+	}
+	as, err := config.NormalizeDomain(s.Value)
+	if err != nil {
+		list("MASQUERADE_AS " + oneLine(s.Value) + ": not written: " + err.Error())
+		return nil
+	}
+	out := []string{fmt.Sprintf("# from %s line %d: MASQUERADE_AS(`%s')", cfg.File, s.Line, oneLine(s.Value)), "masquerade_as = " + tomlString(as)}
+	var domains, exposed []string
+	var domainSrc, exposedSrc []string
+	for _, c := range cfg.Calls {
+		switch c.Name {
+		case "MASQUERADE_DOMAIN", "EXPOSED_USER":
+			for _, v := range strings.Fields(c.Arg(0)) {
+				if c.Name == "EXPOSED_USER" {
+					if !validLocalUser(v) {
+						im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: c.Line, Text: "EXPOSED_USER " + oneLine(v) + ": not a user name; not written"})
+						continue
+					}
+					exposed = appendUnique(exposed, v)
+					continue
+				}
+				n, err := config.NormalizeDomain(v)
+				if err != nil {
+					im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: c.Line, Text: "MASQUERADE_DOMAIN " + oneLine(v) + ": not written: " + err.Error()})
+					continue
+				}
+				domains = appendUnique(domains, n)
+			}
+			src := fmt.Sprintf("line %d", c.Line)
+			if c.Name == "EXPOSED_USER" {
+				exposedSrc = append(exposedSrc, src)
+			} else {
+				domainSrc = append(domainSrc, src)
+			}
+		case "MASQUERADE_DOMAIN_FILE", "MASQUERADE_EXCEPTION", "MASQUERADE_EXCEPTION_FILE", "EXPOSED_USER_FILE":
+			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: c.Line,
+				Text: c.Name + "(" + oneLine(strings.Join(c.Args, ", ")) + "): not carried over; list the names in [delivery] masquerade_domains or masquerade_exposed by hand"})
+		}
+	}
+	if len(domains) > 0 {
+		out = append(out, fmt.Sprintf("# from %s MASQUERADE_DOMAIN, %s", cfg.File, strings.Join(domainSrc, ", ")), "masquerade_domains = "+tomlList(domains))
+	}
+	if f, ok := cfg.Features["masquerade_entire_domain"]; ok {
+		out = append(out, fmt.Sprintf("# from %s line %d: FEATURE(`masquerade_entire_domain')", cfg.File, f.Line), "masquerade_entire_domain = true")
+		im.Changed = append(im.Changed, Note{File: cfg.File, Line: f.Line,
+			Text: "FEATURE(`masquerade_entire_domain'): postern masquerades the subdomains of the local domains too, sendmail only those of MASQUERADE_DOMAIN"})
+	}
+	// sendmail 8.10 and later expose nobody unless EXPOSED_USER says so;
+	// postern's default exposes root, so the list is always written.
+	if len(exposedSrc) > 0 {
+		out = append(out, fmt.Sprintf("# from %s EXPOSED_USER, %s", cfg.File, strings.Join(exposedSrc, ", ")))
+	} else {
+		out = append(out, "# sendmail exposes no user unless EXPOSED_USER names one")
+	}
+	out = append(out, "masquerade_exposed = "+tomlList(exposed))
+	if _, ok := cfg.Features["masquerade_envelope"]; !ok {
+		im.Changed = append(im.Changed, Note{File: cfg.File, Line: s.Line,
+			Text: "MASQUERADE_AS " + as + ": sendmail masqueraded header addresses only (no FEATURE(`masquerade_envelope')); postern also rewrites the envelope sender of mail from local users"})
+	}
+	return out
+}

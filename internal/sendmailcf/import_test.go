@@ -20,6 +20,14 @@ import (
 	"postern/internal/testenv"
 )
 
+// Masquerade holds the [delivery] masquerading keys.
+type Masquerade struct {
+	MasqueradeAs           string   `toml:"masquerade_as"`
+	MasqueradeDomains      []string `toml:"masquerade_domains"`
+	MasqueradeEntireDomain bool     `toml:"masquerade_entire_domain"`
+	MasqueradeExposed      []string `toml:"masquerade_exposed"`
+}
+
 // imported is the part of postern's config the importer writes.
 type imported struct {
 	Hostname        string   `toml:"hostname"`
@@ -41,6 +49,7 @@ type imported struct {
 		Mailbox    string `toml:"mailbox"`
 		Smarthost  string `toml:"smarthost"`
 		LuserRelay string `toml:"luser_relay"`
+		Masquerade
 	} `toml:"delivery"`
 	Limits struct {
 		MaxMessageBytes int64 `toml:"max_message_bytes"`
@@ -319,6 +328,10 @@ func TestImportSettings(t *testing.T) {
 	if c.Limits.MaxMessageBytes != 10485760 || c.Limits.MaxRecipients != 250 {
 		t.Errorf("limits %+v", c.Limits)
 	}
+	if m := c.Delivery.Masquerade; m.MasqueradeAs != "example.test" || strings.Join(m.MasqueradeDomains, ",") != "branch.example.test,gw.example.test" ||
+		m.MasqueradeEntireDomain || strings.Join(m.MasqueradeExposed, ",") != "root,postmaster" {
+		t.Errorf("masquerading %+v", m)
+	}
 	if len(c.Milter) != 2 {
 		t.Fatalf("milters %+v", c.Milter)
 	}
@@ -369,7 +382,8 @@ func TestImportSettingsListed(t *testing.T) {
 		"define(`LUSER_RELAY', `mailhub.example.test')dnl\n" +
 		"define(`confMAX_MESSAGE_SIZE', `0')dnl\n" +
 		"define(`confMAX_RCPTS_PER_MESSAGE', `0')dnl\n" +
-		"INPUT_MAIL_FILTER(`x', `S=local:/run/x.sock, F=T, T=E:2d')dnl\n"
+		"INPUT_MAIL_FILTER(`x', `S=local:/run/x.sock, F=T, T=E:2d')dnl\n" +
+		"MASQUERADE_AS(`Example.Test')dnl\nMASQUERADE_DOMAIN_FILE(`/etc/mail/masq')dnl\nFEATURE(`masquerade_entire_domain')dnl\nFEATURE(`allmasquerade')dnl\n"
 	if err := os.WriteFile(filepath.Join(dir, "sendmail.mc"), []byte(mc), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -380,6 +394,19 @@ func TestImportSettingsListed(t *testing.T) {
 	var c imported
 	if _, err := toml.Decode(im.Config, &c); err != nil {
 		t.Fatalf("%v\n%s", err, im.Config)
+	}
+	// Masquerading is written; sendmail exposes nobody by default.
+	if m := c.Delivery.Masquerade; m.MasqueradeAs != "example.test" || !m.MasqueradeEntireDomain || m.MasqueradeExposed == nil || len(m.MasqueradeExposed) != 0 {
+		t.Errorf("masquerading %+v\n%s", m, im.Config)
+	}
+	var changed strings.Builder
+	for _, n := range im.Changed {
+		changed.WriteString(n.String() + "\n")
+	}
+	for _, want := range []string{"sendmail.mc:6: MASQUERADE_AS example.test: sendmail masqueraded header addresses only", "sendmail.mc:8: FEATURE(`masquerade_entire_domain')"} {
+		if !strings.Contains(changed.String(), want) {
+			t.Errorf("changed notes lack %q:\n%s", want, changed.String())
+		}
 	}
 	if c.Delivery.Smarthost != "" || c.Delivery.LuserRelay != "" || c.Limits.MaxMessageBytes != 0 || c.Limits.MaxRecipients != 0 || len(c.Milter) != 0 {
 		t.Errorf("values written that postern cannot express:\n%s", im.Config)
@@ -394,6 +421,8 @@ func TestImportSettingsListed(t *testing.T) {
 		"sendmail.mc:3: confMAX_MESSAGE_SIZE 0: not written: sendmail takes 0 or less as no limit",
 		"sendmail.mc:4: confMAX_RCPTS_PER_MESSAGE 0: not written: ",
 		"sendmail.mc:5: INPUT_MAIL_FILTER(`x', `S=local:/run/x.sock, F=T, T=E:2d'): not written as a [[milter]]",
+		"sendmail.mc:7: MASQUERADE_DOMAIN_FILE(/etc/mail/masq): not carried over",
+		"sendmail.mc:9: FEATURE(`allmasquerade'): postern masquerades the sender",
 	} {
 		if !strings.Contains(dropped.String(), want) {
 			t.Errorf("not-carried notes lack %q:\n%s", want, dropped.String())
@@ -496,14 +525,15 @@ func TestImportSettingsMatchM4(t *testing.T) {
 	if _, err := toml.Decode(fromCF.Config, &cc); err != nil {
 		t.Fatal(err)
 	}
-	if cc.Delivery != c.Delivery || cc.Limits != c.Limits {
+	if cc.Delivery.Smarthost != c.Delivery.Smarthost || cc.Delivery.LuserRelay != c.Delivery.LuserRelay || cc.Limits != c.Limits {
 		t.Errorf("from the .cf: %+v %+v; from the .mc: %+v %+v", cc.Delivery, cc.Limits, c.Delivery, c.Limits)
 	}
 	var dropped strings.Builder
 	for _, n := range fromCF.NotCarried {
 		dropped.WriteString(n.String() + "\n")
 	}
-	if !strings.Contains(dropped.String(), "InputMailFilters clamav, opendkim: the milters of a sendmail.cf") {
+	if !strings.Contains(dropped.String(), "InputMailFilters clamav, opendkim: the milters of a sendmail.cf") ||
+		!strings.Contains(dropped.String(), "masquerading ($M example.test) of a sendmail.cf is not carried over") {
 		t.Errorf("the .cf's milters are not listed:\n%s", dropped.String())
 	}
 }

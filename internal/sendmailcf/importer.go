@@ -170,6 +170,7 @@ func Import(opt ImportOptions) (*Imported, error) {
 
 	listeners := importListeners(cfg, im)
 	milters := inputMailFilters(cfg, im)
+	masquerade := masquerading(cfg, im)
 	noteUnsupported(cfg, im)
 	for _, l := range [][]Note{im.Changed, im.NotCarried} {
 		sort.SliceStable(l, func(i, j int) bool {
@@ -220,6 +221,9 @@ func Import(opt ImportOptions) (*Imported, error) {
 		} else {
 			fmt.Fprintf(&b, "# %s\nluser_relay = %s\n", src, tomlString(v))
 		}
+	}
+	for _, l := range masquerade {
+		fmt.Fprintf(&b, "%s\n", l)
 	}
 	var limits []string
 	if s, ok := cfg.Options["MaxMessageSize"]; ok {
@@ -341,10 +345,6 @@ func noteUnsupported(cfg *Config, im *Imported) {
 		im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line,
 			Text: "InputMailFilters " + oneLine(s.Value) + ": the milters of a sendmail.cf (X lines) are not read; import the sendmail.mc, or add them as [[milter]] tables by hand"})
 	}
-	if s := cfg.Masquerade; s.Value != "" {
-		im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line,
-			Text: "MASQUERADE_AS " + s.Value + ": outbound sender rewriting is done with genericstable in postern"})
-	}
 	for _, c := range cfg.Calls {
 		switch c.Name {
 		case "include", "OSTYPE", "DOMAIN", "HACK", "SITECONFIG_FILE":
@@ -366,7 +366,8 @@ func noteUnsupported(cfg *Config, im *Imported) {
 	for _, f := range features {
 		s := cfg.Features[f]
 		switch f {
-		case "access_db", "use_cw_file", "virtusertable", "genericstable", "mailertable", "no_default_msa", "nouucp":
+		case "access_db", "use_cw_file", "virtusertable", "genericstable", "mailertable", "no_default_msa", "nouucp",
+			"masquerade_envelope", "masquerade_entire_domain":
 			// Carried over by the maps and listeners.
 			continue
 		case "delay_checks":
@@ -385,6 +386,9 @@ func noteUnsupported(cfg *Config, im *Imported) {
 			"accept_unresolvable_domains", "accept_unqualified_senders":
 			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line,
 				Text: "FEATURE(`" + f + "') is deliberately not carried over: postern refuses to be configured that unsafely (see postern lint-sendmail)"})
+		case "allmasquerade":
+			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line,
+				Text: "FEATURE(`allmasquerade'): postern masquerades the sender (envelope, From: and Sender:), never recipient header fields"})
 		case "dnsbl", "enhdnsbl":
 			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line,
 				Text: "FEATURE(`" + f + "', " + s.Value + "): configure the DNSBL in postern's policy settings"})
