@@ -237,3 +237,64 @@ func TestLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestDNSBLFeature(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want dnsblList
+		err  string
+	}{
+		{name: "dnsbl", args: []string{"zen.spamhaus.org"}, want: dnsblList{zone: "zen.spamhaus.org", onError: "ignore"}},
+		{name: "dnsbl", args: []string{"bl.example.", "", "t"}, want: dnsblList{zone: "bl.example", onError: "tempfail"}},
+		{name: "dnsbl", args: []string{"bl.example", `"550 Mail from " $&{client_addr} " refused"`},
+			want: dnsblList{zone: "bl.example", reply: "Mail from {ip} refused", onError: "ignore"}},
+		{name: "dnsbl", args: []string{"bl.example", `"554 5.7.1 Listed"`, `"451 try later"`},
+			want: dnsblList{zone: "bl.example", reply: "Listed", onError: "tempfail"}},
+		{name: "enhdnsbl", args: []string{"zen.spamhaus.org", "", "", "127.0.0.2.", "127.0.0.$-."},
+			want: dnsblList{zone: "zen.spamhaus.org", onError: "ignore", codes: []string{"127.0.0.2", "127.0.0.*"}}},
+		{name: "enhdnsbl", args: []string{"bl.example", "", "t"}, want: dnsblList{zone: "bl.example", onError: "tempfail"}},
+		// Listed, not written.
+		{name: "dnsbl", args: nil, err: "no zone"},
+		{name: "dnsbl", args: []string{"bad zone"}, err: ""},
+		{name: "dnsbl", args: []string{"bl.example", "quarantine"}, err: "quarantine"},
+		{name: "enhdnsbl", args: []string{"bl.example", "discard"}, err: "discard"},
+		{name: "dnsbl", args: []string{"bl.example", `"451 later"`}, err: "5xx"},
+		{name: "dnsbl", args: []string{"bl.example", `"550 from " $&{client_name}`}, err: "cannot fill in"},
+		{name: "dnsbl", args: []string{"bl.example", `"550 unclosed`}, err: "unclosed"},
+		{name: "dnsbl", args: []string{"bl.example", `"550"`}, err: "no text"},
+		{name: "dnsbl", args: []string{"bl.example", "", "", "127.0.0.2."}, err: "three arguments"},
+		{name: "enhdnsbl", args: []string{"bl.example", "", "", "127.0.$+"}, err: "not an address pattern"},
+		{name: "enhdnsbl", args: []string{"bl.example", "", "", "127.0.0.$*."}, err: "not a number"},
+		{name: "enhdnsbl", args: []string{"bl.example", "", "", "127.0.0.999."}, err: ""},
+	} {
+		got, _, err := dnsblFeature(c.name, c.args)
+		if c.err != "" || c.want.zone == "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s %q: %+v, %v; want an error with %q", c.name, c.args, got, err, c.err)
+			}
+			continue
+		}
+		if err != nil || got.zone != c.want.zone || got.reply != c.want.reply || got.onError != c.want.onError ||
+			strings.Join(got.codes, ",") != strings.Join(c.want.codes, ",") {
+			t.Errorf("%s %q: %+v, %v; want %+v", c.name, c.args, got, err, c.want)
+		}
+	}
+}
+
+// TestImportDNSBLOrder reads every FEATURE(`dnsbl') of a .mc in order,
+// not only the last, and takes the stage from delay_checks.
+func TestImportDNSBLOrder(t *testing.T) {
+	cfg, err := ParseMC("t.mc", "FEATURE(`delay_checks')\nFEATURE(`dnsbl', `a.example')\nFEATURE(`enhdnsbl', `b.example', `', `t', `127.0.0.3.')\nFEATURE(`dnsbl', `c.example', `discard')\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := &Imported{}
+	lists, stage := importDNSBL(cfg, im)
+	if stage != "rcpt" || len(lists) != 2 || lists[0].zone != "a.example" || lists[1].zone != "b.example" {
+		t.Errorf("stage %q, lists %+v", stage, lists)
+	}
+	if len(im.NotCarried) != 1 || !strings.Contains(im.NotCarried[0].String(), "t.mc:4: FEATURE(`dnsbl', `c.example', `discard'): not written") {
+		t.Errorf("notes %v", im.NotCarried)
+	}
+}

@@ -55,6 +55,17 @@ type imported struct {
 		MaxMessageBytes int64 `toml:"max_message_bytes"`
 		MaxRecipients   int   `toml:"max_recipients"`
 	} `toml:"limits"`
+	Checks struct {
+		DNSBL struct {
+			Stage string `toml:"stage"`
+			List  []struct {
+				Zone    string   `toml:"zone"`
+				Codes   []string `toml:"codes"`
+				Reply   string   `toml:"reply"`
+				OnError string   `toml:"on_error"`
+			} `toml:"list"`
+		} `toml:"dnsbl"`
+	} `toml:"checks"`
 	Milter []struct {
 		Name     string `toml:"name"`
 		Socket   string `toml:"socket"`
@@ -99,6 +110,10 @@ func TestImport(t *testing.T) {
 	if c.Limits.MaxMessageBytes != 20971520 || c.Limits.MaxRecipients != 50 {
 		t.Errorf("limits %+v", c.Limits)
 	}
+	if d := c.Checks.DNSBL; d.Stage != "connect" || len(d.List) != 1 || d.List[0].Zone != "zen.spamhaus.org" || len(d.List[0].Codes) != 0 ||
+		d.List[0].Reply != "" || d.List[0].OnError != "ignore" {
+		t.Errorf("dnsbl %+v", d)
+	}
 	if c.Delivery.Smarthost != "[relay.isp.example]" || len(c.Milter) != 0 {
 		t.Errorf("smarthost %q, milters %+v", c.Delivery.Smarthost, c.Milter)
 	}
@@ -131,13 +146,13 @@ func TestImport(t *testing.T) {
 	changed, dropped := notes(im.Changed), notes(im.NotCarried)
 	for _, want := range []string{"access:5: ceo@example.test RELAY", "access:6: untagged partner.example.org RELAY written as To:",
 		"access:8: value", "relay-domains:1: domain backup.example.net", "relay-domains:2: network 10.1.2", "aliases:6: pipe target",
-		"aliases:5: file target", "mailertable:1: esmtp"} {
+		"aliases:5: file target", "mailertable:1: esmtp", "sendmail.mc:17: FEATURE(`dnsbl', `zen.spamhaus.org'): sendmail counted any answer"} {
 		if !strings.Contains(changed, want) {
 			t.Errorf("changed notes lack %q:\n%s", want, changed)
 		}
 	}
 	for _, want := range []string{"sendmail.mc:16: FEATURE(`relay_based_on_MX') is deliberately not carried over",
-		"sendmail.mc:17: FEATURE(`dnsbl'", "sendmail.mc:18: MAIL_FILTER(`clamav'): not named in confINPUT_MAIL_FILTERS", "access:4: Connect:trusted.example.test",
+		"sendmail.mc:18: MAIL_FILTER(`clamav'): not named in confINPUT_MAIL_FILTERS", "access:4: Connect:trusted.example.test",
 		"access:10: value FRIEND", "local-host-names:4: address [192.0.2.25]", "mailertable:3: mailer uucp-dom"} {
 		if !strings.Contains(dropped, want) {
 			t.Errorf("not-carried notes lack %q:\n%s", want, dropped)
@@ -369,8 +384,12 @@ func TestImportSettings(t *testing.T) {
 			t.Errorf("%s is written but also listed as not carried over:\n%s", s, dropped.String())
 		}
 	}
-	if changed.Len() > 0 {
+	if changed.String() != "sendmail.mc:19: FEATURE(`enhdnsbl', `bl.spamcop.net', `\"550 Spam blocked see: http://www.spamcop.net/bl.shtml?\" $&{client_addr}', `t', `127.0.0.2.'): sendmail asked about IPv4 clients only; postern asks about IPv6 clients too\n" {
 		t.Errorf("changed notes for settings carried over as they were:\n%s", changed.String())
+	}
+	if d := c.Checks.DNSBL; d.Stage != "connect" || len(d.List) != 1 || d.List[0].Zone != "bl.spamcop.net" || strings.Join(d.List[0].Codes, ",") != "127.0.0.2" ||
+		d.List[0].Reply != "Spam blocked see: http://www.spamcop.net/bl.shtml?{ip}" || d.List[0].OnError != "tempfail" {
+		t.Errorf("dnsbl %+v", d)
 	}
 }
 

@@ -171,6 +171,7 @@ func Import(opt ImportOptions) (*Imported, error) {
 	listeners := importListeners(cfg, im)
 	milters := inputMailFilters(cfg, im)
 	masquerade := masquerading(cfg, im)
+	blocklists, dnsblStage := importDNSBL(cfg, im)
 	noteUnsupported(cfg, im)
 	for _, l := range [][]Note{im.Changed, im.NotCarried} {
 		sort.SliceStable(l, func(i, j int) bool {
@@ -242,6 +243,19 @@ func Import(opt ImportOptions) (*Imported, error) {
 	}
 	if len(limits) > 0 {
 		fmt.Fprintf(&b, "\n[limits]\n%s\n", strings.Join(limits, "\n"))
+	}
+	if len(blocklists) > 0 {
+		fmt.Fprintf(&b, "\n[checks.dnsbl]\n")
+		if dnsblStage == "rcpt" {
+			fmt.Fprintf(&b, "# FEATURE(`delay_checks'): sendmail refused listed clients at RCPT.\n")
+		} else {
+			fmt.Fprintf(&b, "# no FEATURE(`delay_checks'): sendmail refused listed clients for the whole session.\n")
+		}
+		fmt.Fprintf(&b, "stage = %s\n", tomlString(dnsblStage))
+		for _, l := range blocklists {
+			fmt.Fprintf(&b, "\n# %s\n[[checks.dnsbl.list]]\nzone = %s\ncodes = %s\nreply = %s\non_error = %s\n",
+				l.source, tomlString(l.zone), tomlList(l.codes), tomlString(l.reply), tomlString(l.onError))
+		}
 	}
 	for _, m := range milters {
 		fmt.Fprintf(&b, "\n# %s\n[[milter]]\nname = %s\nsocket = %s\nflags = %s\ntimeouts = %s\n",
@@ -390,8 +404,8 @@ func noteUnsupported(cfg *Config, im *Imported) {
 			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line,
 				Text: "FEATURE(`allmasquerade'): postern masquerades the sender (envelope, From: and Sender:), never recipient header fields"})
 		case "dnsbl", "enhdnsbl":
-			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line,
-				Text: "FEATURE(`" + f + "', " + s.Value + "): configure the DNSBL in postern's policy settings"})
+			// Written as [[checks.dnsbl.list]] by importDNSBL.
+			continue
 		default:
 			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: s.Line,
 				Text: "FEATURE(`" + f + "') has no direct postern equivalent"})

@@ -51,6 +51,7 @@ func FuzzImportSettings(f *testing.F) {
 	f.Add("INPUT_MAIL_FILTER(`a', `S=unix:/a, F=T')\nMAIL_FILTER(`b', `S=inet:1@h')\ndefine(`confINPUT_MAIL_FILTERS', `b, a')\n" +
 		"define(`SMART_HOST', `relay:[x.example]')\ndefine(`LUSER_RELAY', `local:root')\ndefine(`confMAX_MESSAGE_SIZE', `100000')\n")
 	f.Add("define(`SMART_HOST', `a\nb')\nINPUT_MAIL_FILTER(`x\ny', `S=unix:/z\n')\n")
+	f.Add("FEATURE(`delay_checks')\nFEATURE(`dnsbl', `a.example', `\"550 x \" $&{client_addr}', `t')\nFEATURE(`enhdnsbl', `b.example', `', `', `127.0.0.$-.', `127.0.0.2.')\n")
 	f.Add("MASQUERADE_AS(`example.test')\nMASQUERADE_DOMAIN(`a.example b\"x')\nEXPOSED_USER(`root a,b')\nFEATURE(`masquerade_entire_domain')\n")
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, in string) {
