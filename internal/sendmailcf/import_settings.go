@@ -314,17 +314,14 @@ func splitFilterList(v string) []string {
 // only the filters named in that list, in its order (cf/README "ADDING
 // NEW MAIL FILTERS"); a filter defined but not named is not used.
 func inputMailFilters(cfg *Config, im *Imported) []mailFilter {
-	type def struct {
-		call Call
-	}
-	defs := map[string]def{}
+	defs := map[string]Call{} // the last definition of each name
 	var list []string
 	listLine := 0
 	for _, c := range cfg.Calls {
 		switch c.Name {
 		case "MAIL_FILTER", "INPUT_MAIL_FILTER":
 			name := strings.TrimSpace(c.Arg(0))
-			defs[name] = def{c}
+			defs[name] = c
 			if c.Name == "INPUT_MAIL_FILTER" {
 				list = append(list, name)
 			}
@@ -346,21 +343,21 @@ func inputMailFilters(cfg *Config, im *Imported) []mailFilter {
 			continue
 		}
 		used[name] = true
-		d, ok := defs[name]
+		call, ok := defs[name]
 		if !ok {
 			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: listLine,
 				Text: "confINPUT_MAIL_FILTERS names " + name + ", which no MAIL_FILTER or INPUT_MAIL_FILTER defines"})
 			continue
 		}
-		raw := d.call.Name + "(`" + d.call.Arg(0) + "', `" + d.call.Arg(1) + "')"
-		m, err := parseMailFilter(name, d.call.Arg(1))
+		raw := call.Name + "(`" + call.Arg(0) + "', `" + call.Arg(1) + "')"
+		m, err := parseMailFilter(name, call.Arg(1))
 		if err != nil {
-			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: d.call.Line,
+			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: call.Line,
 				Text: oneLine(raw) + ": not written as a [[milter]]: " + err.Error() + "; add the milter by hand"})
 			continue
 		}
-		m.line = d.call.Line
-		m.source = fmt.Sprintf("from %s line %d: %s", cfg.File, d.call.Line, raw)
+		m.line = call.Line
+		m.source = fmt.Sprintf("from %s line %d: %s", cfg.File, call.Line, raw)
 		if listLine > 0 {
 			m.source += fmt.Sprintf(" (used as named in confINPUT_MAIL_FILTERS, line %d)", listLine)
 		}
@@ -374,7 +371,7 @@ func inputMailFilters(cfg *Config, im *Imported) []mailFilter {
 		if c.Name != "MAIL_FILTER" && c.Name != "INPUT_MAIL_FILTER" {
 			continue
 		}
-		if name := strings.TrimSpace(c.Arg(0)); !used[name] && defs[name].call.Line == c.Line {
+		if name := strings.TrimSpace(c.Arg(0)); !used[name] && defs[name].Line == c.Line {
 			im.NotCarried = append(im.NotCarried, Note{File: cfg.File, Line: c.Line,
 				Text: c.Name + "(`" + name + "'): not named in confINPUT_MAIL_FILTERS, so sendmail does not call it for incoming mail; not written"})
 		}
