@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"postern/internal/envelope"
@@ -72,6 +73,10 @@ func (l *LMTP) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []enve
 	for _, r := range rcpts {
 		msg.Rcpts = append(msg.Rcpts, smtpclient.Rcpt{Addr: r.Addr, Notify: r.Notify, ORCPT: r.ORCPT})
 	}
+	downgraded, err := fitMessage(c.Extensions(), msg, newContentScan(body, env.Size))
+	if err != nil {
+		return setAll(err)
+	}
 	res := c.Send(ctx, msg, io.NewSectionReader(body, 0, env.Size))
 	n := 0
 	for i, err := range res.Rcpts {
@@ -86,7 +91,11 @@ func (l *LMTP) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []enve
 		}
 	}
 	if n > 0 {
-		log.InfoContext(ctx, "sent", "id", env.ID, "lmtp", l.Address, "rcpts", n)
+		attrs := []any{"id", env.ID, "lmtp", l.Address, "rcpts", n}
+		if len(downgraded) > 0 {
+			attrs = append(attrs, "downgraded", strings.Join(downgraded, ","))
+		}
+		log.InfoContext(ctx, "sent", attrs...)
 	}
 	return errs
 }

@@ -58,8 +58,9 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 	}
 	// A cached session first; a stale one (the server closed it while
 	// idle) fails before any content and the message goes on as usual.
+	scan := newContentScan(body, env.Size)
 	if e := r.cache.get(key); e != nil {
-		pending = r.send(ctx, key, e.c, e.t, env, rcpts, pending, body, errs)
+		pending = r.send(ctx, key, e.c, e.t, env, rcpts, pending, body, scan, errs)
 		if len(pending) == 0 {
 			return errs
 		}
@@ -88,7 +89,7 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 			}
 			continue
 		}
-		pending = r.send(ctx, key, c, t, env, rcpts, pending, body, errs)
+		pending = r.send(ctx, key, c, t, env, rcpts, pending, body, scan, errs)
 		if len(pending) == 0 {
 			return errs
 		}
@@ -114,8 +115,9 @@ func isLoop(err error) bool {
 // their results in errs (and, for those delivered, the handoff in the
 // dsn.Handoffs of ctx) and returns those that may be tried at another
 // server (the transaction failed as a whole before the content was sent).
-// c goes back to the cache or is closed.
-func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t target, env *envelope.Envelope, rcpts []envelope.Recipient, pending []int, body io.ReaderAt, errs []error) []int {
+// c goes back to the cache or is closed. scan is the delivery's pass over
+// the content, made only when a server lacks SMTPUTF8 or 8BITMIME.
+func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t target, env *envelope.Envelope, rcpts []envelope.Recipient, pending []int, body io.ReaderAt, scan *contentScan, errs []error) []int {
 	from := env.From
 	if r.RewriteSender != nil && from != "" {
 		from = r.RewriteSender(from)
@@ -132,7 +134,17 @@ func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t t
 		rc := rcpts[i]
 		msg.Rcpts = append(msg.Rcpts, smtpclient.Rcpt{Addr: rc.Addr, Notify: rc.Notify, ORCPT: rc.ORCPT})
 	}
-	res := c.Send(ctx, msg, io.NewSectionReader(body, 0, env.Size))
+	var res smtpclient.Result
+	downgraded, err := fitMessage(c.Extensions(), msg, scan)
+	if err != nil {
+		// Nothing is sent; the connection stays good for other messages.
+		res = smtpclient.Result{Rcpts: make([]error, len(msg.Rcpts)), Whole: err}
+		for k := range res.Rcpts {
+			res.Rcpts[k] = err
+		}
+	} else {
+		res = c.Send(ctx, msg, io.NewSectionReader(body, 0, env.Size))
+	}
 	if c.Usable() && c.Messages() < r.ConnectionReuse && ctx.Err() == nil {
 		r.cache.put(key, c, t)
 	} else if c.Usable() {
@@ -169,8 +181,13 @@ func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t t
 		}
 	}
 	if delivered > 0 {
-		r.Log.InfoContext(ctx, "sent", "id", env.ID, "relay", t.name, "ip", t.ip.String(), "port", t.port,
-			"rcpts", delivered, "tls", c.TLS() != nil, "reply", final)
+		attrs := []any{"id", env.ID, "relay", t.name, "ip", t.ip.String(), "port", t.port,
+			"rcpts", delivered, "tls", c.TLS() != nil, "reply", final}
+		if len(downgraded) > 0 {
+			// Sent without SMTPUTF8 or BODY=8BITMIME, which it did not need.
+			attrs = append(attrs, "downgraded", strings.Join(downgraded, ","))
+		}
+		r.Log.InfoContext(ctx, "sent", attrs...)
 	}
 	if res.Whole != nil {
 		r.Log.DebugContext(ctx, "transaction failed", "id", env.ID, "relay", t.name, "ip", t.ip.String(), "err", res.Whole, "retry_elsewhere", retryElsewhere)

@@ -17,7 +17,7 @@ type Message struct {
 	Rcpts    []Rcpt
 	Size     int64  // octets of the content, for SIZE=; 0 leaves SIZE= out
 	Body     string // "8BITMIME" when the content is 8-bit MIME (RFC 6152)
-	SMTPUTF8 bool   // addresses or headers need SMTPUTF8 (RFC 6531)
+	SMTPUTF8 bool   // received with SMTPUTF8 (RFC 6531); the caller clears it when nothing needs it
 	Ret      string // DSN RET=FULL|HDRS (RFC 3461 4.3), passed on when the server offers DSN
 	EnvID    string // DSN ENVID (RFC 3461 4.4), plain text; encoded as xtext on the wire
 }
@@ -66,7 +66,9 @@ var (
 )
 
 // Check returns a permanent *smtp.Reply when the message must not be sent
-// to this server at all (SIZE, SMTPUTF8, 8BITMIME), or nil.
+// to this server at all (SIZE, SMTPUTF8, 8BITMIME), or nil. It takes the
+// flags as given: dropping SMTPUTF8 or BODY=8BITMIME from a message that
+// does not need them is for the caller, which can read the content.
 func (c *Client) Check(m *Message) *smtp.Reply {
 	if lim := c.ext.Size(); lim > 0 && m.Size > lim {
 		return replyTooBig.With(fmt.Errorf("%d octets, server limit %d", m.Size, lim))
