@@ -146,6 +146,17 @@ func fitMessage(ext smtpclient.Extensions, msg *smtpclient.Message, scan *conten
 		if scan.headerUTF8 {
 			return nil, replyNeedsUTF8Header
 		}
+		if msg.Body == "" {
+			// RFC 6531 3.1: a server offering SMTPUTF8 also takes 8-bit
+			// content, so a client may send it without BODY=8BITMIME.
+			// Without SMTPUTF8 the BODY parameter has to say it.
+			if err := scan.run(true); err != nil {
+				return nil, replyScanFailed.With(err)
+			}
+			if scan.eightBit {
+				msg.Body = "8BITMIME"
+			}
+		}
 		msg.SMTPUTF8 = false
 		dropped = append(dropped, "smtputf8")
 	}
