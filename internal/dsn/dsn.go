@@ -298,7 +298,7 @@ func (rc Recipient) Kind(k Kind) string {
 		case ActionRelayed:
 			return "relayed to a server that does not report delivery"
 		case ActionExpanded:
-			return "delivered to a list, which sent it on"
+			return "delivered to an alias, which sent it on to several addresses"
 		}
 		return "delivered"
 	}

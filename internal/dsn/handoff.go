@@ -2,6 +2,7 @@ package dsn
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 )
@@ -19,7 +20,17 @@ type Handoff struct {
 	// DSN is set when the server offered DSN and so received the DSN
 	// request (NOTIFY, ORCPT, RET, ENVID) with the message.
 	DSN bool
+	// Targets is how many addresses an alias or .forward file sent the
+	// recipient on to (RecordExpansion); 0 when it was not expanded.
+	Targets int
 }
+
+// Expanded reports whether the recipient was an alias (or .forward
+// file) that sent the message on to several addresses. RFC 3461
+// 5.2.7.3: such an alias gets an "expanded" notice when NOTIFY asked for
+// SUCCESS; RFC 3461 5.2.7.2: an alias to exactly one address is a
+// rewrite, not an expansion, and reports as that address would.
+func (h Handoff) Expanded() bool { return h.Targets >= 2 }
 
 // Relayed reports whether the recipient went to a next hop that did not
 // take the DSN request: RFC 3461 5.2.2 then has the relaying MTA issue a
@@ -44,6 +55,40 @@ func RelayedRecipient(rc Recipient, h Handoff) Recipient {
 		rc.Diagnostic = "smtp; " + h.Reply
 	}
 	return rc
+}
+
+// ExpandedRecipient is the recipient line of an "expanded" notice for
+// rc: RFC 3464 2.3.3 Action expanded (delivered to the address given,
+// then sent on to several others; not a final state), a 2.X.X status.
+func ExpandedRecipient(rc Recipient, targets int) Recipient {
+	rc.Action = ActionExpanded
+	rc.RemoteMTA = ""
+	if rc.Status == "" || rc.Status[0] != '2' {
+		rc.Status = "2.0.0"
+	}
+	rc.Diagnostic = fmt.Sprintf("smtp; 250 2.0.0 alias expanded to %d addresses", targets)
+	return rc
+}
+
+// WithoutSuccess is the NOTIFY for the addresses an alias expands into:
+// RFC 3461 5.2.7.3, the alias's NOTIFY with SUCCESS removed (the
+// "expanded" notice answered it); NEVER when nothing is left. An empty
+// NOTIFY (none given) stays empty.
+func WithoutSuccess(notify string) string {
+	if notify == "" {
+		return ""
+	}
+	var keep []string
+	for _, w := range strings.Split(notify, ",") {
+		w = strings.ToUpper(strings.TrimSpace(w))
+		if w != "" && w != "SUCCESS" {
+			keep = append(keep, w)
+		}
+	}
+	if len(keep) == 0 {
+		return "NEVER"
+	}
+	return strings.Join(keep, ",")
 }
 
 // Per-recipient actions other than a report's own (RFC 3464 2.3.3).
@@ -71,7 +116,26 @@ func (hs *Handoffs) Record(addr string, h Handoff) {
 	if hs.m == nil {
 		hs.m = map[string]Handoff{}
 	}
-	hs.m[strings.ToLower(addr)] = h
+	k := strings.ToLower(addr)
+	if h.Targets == 0 {
+		h.Targets = hs.m[k].Targets
+	}
+	hs.m[k] = h
+}
+
+// RecordExpansion notes that addr was an alias (or .forward file) that
+// sent the message on to targets addresses, keeping any handoff recorded
+// for it.
+func (hs *Handoffs) RecordExpansion(addr string, targets int) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.m == nil {
+		hs.m = map[string]Handoff{}
+	}
+	k := strings.ToLower(addr)
+	h := hs.m[k]
+	h.Targets = targets
+	hs.m[k] = h
 }
 
 // Lookup returns how addr was delivered; the zero Handoff (delivered
@@ -93,5 +157,13 @@ func WithHandoffs(ctx context.Context, hs *Handoffs) context.Context {
 func RecordHandoff(ctx context.Context, addr string, h Handoff) {
 	if hs, ok := ctx.Value(handoffsKey{}).(*Handoffs); ok && hs != nil {
 		hs.Record(addr, h)
+	}
+}
+
+// RecordExpansion records in the Handoffs of ctx, if any, that addr was
+// expanded into targets addresses by an alias or .forward file.
+func RecordExpansion(ctx context.Context, addr string, targets int) {
+	if hs, ok := ctx.Value(handoffsKey{}).(*Handoffs); ok && hs != nil {
+		hs.RecordExpansion(addr, targets)
 	}
 }
