@@ -73,7 +73,8 @@ func (s *Spool) notifyDelay(it *item, content io.ReaderAt, pending []outcome, no
 
 // notifySuccess queues a success notice for the delivered recipients
 // that asked for one (NOTIFY=SUCCESS): "delivered" for those put into a
-// local mailbox, "relayed" for those passed to a server that does not
+// local mailbox, "expanded" for aliases that sent the message on to
+// several addresses, "relayed" for those passed to a server that does not
 // offer DSN. Mail relayed to a server that offers DSN carries NOTIFY on,
 // and that server reports.
 func (s *Spool) notifySuccess(it *item, content io.ReaderAt, delivered []outcome, now time.Time) error {
@@ -89,6 +90,11 @@ func (s *Spool) notifySuccess(it *item, content io.ReaderAt, delivered []outcome
 			continue
 		}
 		switch {
+		case o.hand.Expanded():
+			// RFC 3461 5.2.7.3: an alias that sent the message on to
+			// several addresses gets one "expanded" line; its targets
+			// carry NOTIFY without SUCCESS and report nothing more.
+			r.Rcpts = append(r.Rcpts, dsn.ExpandedRecipient(dsn.Recipient{Recipient: rc, LastAttempt: now}, o.hand.Targets))
 		case o.hand.Relayed():
 			// RFC 3461 5.2.2: the next hop cannot take the request on,
 			// so this host reports, with Action: relayed.
