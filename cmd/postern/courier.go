@@ -33,7 +33,8 @@ type dispatcher struct {
 	local    spool.Courier
 	anyLocal *deliver.Local // mailertable local: routes, for any domain
 	remote   *deliver.Remote
-	maps     *maps.Set // nil without maps_dir
+	lmtp     *deliver.LMTPPool // idle LMTP connections, shared by every lmtp: route
+	maps     *maps.Set         // nil without maps_dir
 	isLocal  func(domain string) bool
 	hostname string
 	log      *slog.Logger
@@ -87,14 +88,18 @@ func newDispatcher(d *deps) (*dispatcher, error) {
 			remote.SmarthostAuth = &deliver.Credentials{User: u, Password: p}
 		}
 	}
+	// LMTP servers get the same reuse and idle time as SMTP next hops.
+	lmtp := &deliver.LMTPPool{MaxMessages: r.ConnectionReuse, Idle: r.ConnectionIdle}
 	d.tasks = append(d.tasks, func(ctx context.Context) {
 		<-ctx.Done()
 		remote.Close()
+		lmtp.Close()
 	})
 	return &dispatcher{
 		local:    &deliver.Local{Mailbox: cfg.Delivery.Mailbox, IsLocal: d.relay.IsLocal, Log: d.log},
 		anyLocal: &deliver.Local{Mailbox: cfg.Delivery.Mailbox, Log: d.log},
 		remote:   remote,
+		lmtp:     lmtp,
 		maps:     d.maps,
 		isLocal:  d.relay.IsLocal,
 		hostname: cfg.Hostname,
@@ -159,7 +164,7 @@ func (x *dispatcher) Deliver(ctx context.Context, env *envelope.Envelope, rcpts 
 			}
 			add("local-any", batch{courier: x.anyLocal}, i, r)
 		case route.Mailer == "lmtp":
-			l := &deliver.LMTP{Network: "unix", Address: route.Socket, Hostname: x.hostname, Log: x.log}
+			l := &deliver.LMTP{Network: "unix", Address: route.Socket, Hostname: x.hostname, Log: x.log, Pool: x.lmtp}
 			if route.Socket == "" && len(route.Hops) > 0 {
 				h := route.Hops[0]
 				port := h.Port

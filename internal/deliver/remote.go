@@ -75,7 +75,7 @@ type Remote struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	once   sync.Once
-	cache  *connCache
+	cache  *connCache[target]
 	limits *destLimits
 }
 
@@ -207,7 +207,7 @@ func (r *Remote) init() {
 		if r.Resolver == nil {
 			r.Resolver = net.DefaultResolver
 		}
-		r.cache = newConnCache(r.ConnectionIdle)
+		r.cache = newConnCache[target](r.ConnectionIdle)
 		r.limits = newDestLimits(r.DestinationConcurrency)
 	})
 }
