@@ -94,3 +94,18 @@ func TestBuildExpanded(t *testing.T) {
 		t.Errorf("human part does not say the alias was expanded:\n%s", p.human)
 	}
 }
+
+// A one-to-one alias that forwarded its copy with the DSN request leaves
+// the reporting to that copy.
+func TestHandoffForwarded(t *testing.T) {
+	hs := &Handoffs{}
+	ctx := WithHandoffs(context.Background(), hs)
+	RecordHandoff(ctx, "info@example.org", Handoff{Forwarded: true})
+	if h := hs.Lookup("info@example.org"); !h.Passed() || h.Relayed() || h.Expanded() {
+		t.Errorf("forwarded one-to-one: %+v passed %v", h, h.Passed())
+	}
+	RecordExpansion(ctx, "info@example.org", 2)
+	if h := hs.Lookup("info@example.org"); h.Passed() || !h.Expanded() {
+		t.Errorf("forwarded and expanded: %+v", h)
+	}
+}

@@ -23,6 +23,10 @@ type Handoff struct {
 	// Targets is how many addresses an alias or .forward file sent the
 	// recipient on to (RecordExpansion); 0 when it was not expanded.
 	Targets int
+	// Forwarded is set when an alias to one address queued a copy for
+	// that address with the DSN request unchanged (RFC 3461 5.2.7.2): the
+	// copy's delivery reports, not this one.
+	Forwarded bool
 }
 
 // Expanded reports whether the recipient was an alias (or .forward
@@ -38,8 +42,10 @@ func (h Handoff) Expanded() bool { return h.Targets >= 2 }
 func (h Handoff) Relayed() bool { return h.RemoteMTA != "" && !h.DSN }
 
 // Passed reports whether the DSN request went on to the next hop, which
-// reports from now on: RFC 3461 5.2.1, no notice from this host.
-func (h Handoff) Passed() bool { return h.RemoteMTA != "" && h.DSN }
+// reports from now on: RFC 3461 5.2.1, no notice from this host. It also
+// went on when a one-to-one alias forwarded the message with it (RFC
+// 3461 5.2.7.2): the forwarded copy reports.
+func (h Handoff) Passed() bool { return h.RemoteMTA != "" && h.DSN || h.Forwarded && !h.Expanded() }
 
 // RelayedRecipient is the recipient line of a "relayed" notice for rc
 // handed off as h: RFC 3464 2.3.3 Action relayed, a 2.X.X status (RFC

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"postern/internal/deliver"
+	"postern/internal/dsn"
 	"postern/internal/envelope"
 	"postern/internal/maps"
 	"postern/internal/smtp"
@@ -71,7 +72,7 @@ func (c *Courier) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []e
 	var pass []int
 	var delivered map[string]bool // Delivered-To header values, read once
 	for i, r := range rcpts {
-		targets, how, ok := c.expand(r.Addr)
+		targets, how, list, ok := c.expand(r.Addr)
 		if !ok {
 			pass = append(pass, i)
 			continue
@@ -85,7 +86,7 @@ func (c *Courier) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []e
 			errs[i] = replyLoop.With(fmt.Errorf("%s: Delivered-To: %s already in the message", how, r.Addr))
 			continue
 		}
-		errs[i] = c.deliverTargets(ctx, env, r, how, targets, body)
+		errs[i] = c.deliverTargets(ctx, env, r, how, list, targets, body)
 	}
 	if len(pass) > 0 {
 		sub := make([]envelope.Recipient, len(pass))
@@ -118,11 +119,12 @@ func (c *Courier) split(addr string) (local, domain string, ok bool) {
 
 // expand returns the targets of a local recipient with an alias (local
 // part, then without its +detail) or a .forward file; ok is false when it
-// has neither and goes to Inner as it is.
-func (c *Courier) expand(addr string) (targets []maps.Target, how string, ok bool) {
+// has neither and goes to Inner as it is. list is set for an alias with
+// an owner-NAME alias: a mailing list, in RFC 3461 5.2.7.1's sense.
+func (c *Courier) expand(addr string) (targets []maps.Target, how string, list, ok bool) {
 	local, domain, isLocal := c.split(addr)
 	if !isLocal {
-		return nil, "", false
+		return nil, "", false, false
 	}
 	var al *maps.Aliases
 	if c.Maps != nil {
@@ -137,16 +139,29 @@ func (c *Courier) expand(addr string) (targets []maps.Target, how string, ok boo
 	for _, n := range names {
 		if _, found := al.Lookup(n); found {
 			x := al.Expand(n, maps.ExpandOptions{AllowFiles: c.AllowFiles, AllowCommands: c.AllowCommands, IsLocal: c.IsLocal})
-			return x.Targets, "alias " + n, true
+			_, owned := al.Lookup("owner-" + n)
+			return x.Targets, "alias " + n, owned, true
 		}
 	}
 	if c.Forward != nil {
 		if ts, path, found := c.Forward.Read(names[len(names)-1]); found {
-			return ts, ".forward " + path, true
+			return ts, ".forward " + path, false, true
 		}
 	}
 	_ = domain
-	return nil, "", false
+	return nil, "", false, false
+}
+
+// expansion counts the addresses (mailboxes, forwards, files, programs)
+// that targets send the message on to; failed targets do not count.
+func expansion(targets []maps.Target) int {
+	n := 0
+	for _, t := range targets {
+		if t.Kind != maps.TargetError {
+			n++
+		}
+	}
+	return n
 }
 
 // outcome gathers the results of one recipient's targets.
@@ -182,8 +197,23 @@ func isPermanent(err error) bool {
 // failed temporarily (targets already done are not done twice: local
 // copies are found by name, forwards by their marker); it bounces when
 // every target failed for good.
-func (c *Courier) deliverTargets(ctx context.Context, env *envelope.Envelope, r envelope.Recipient, how string, targets []maps.Target, body io.ReaderAt) error {
+//
+// The DSN request goes on with the targets: RFC 3461 5.2.7.2, an alias
+// to one address passes NOTIFY and ORCPT on unchanged; RFC 3461 5.2.7.3,
+// one that expands into several passes ORCPT on and NOTIFY without
+// SUCCESS, and the alias itself gets the one "expanded" notice (recorded
+// with dsn.RecordExpansion for the queue). RFC 3461 5.2.7.1: a mailing
+// list (an alias with an owner-NAME) is a final delivery, reported as
+// "delivered"; copies it sends out under its owner's address carry
+// nothing of the original request.
+func (c *Courier) deliverTargets(ctx context.Context, env *envelope.Envelope, r envelope.Recipient, how string, list bool, targets []maps.Target, body io.ReaderAt) error {
 	_, domain, _ := c.split(r.Addr)
+	n := expansion(targets)
+	expanded := !list && n >= 2
+	sub := envelope.Recipient{Addr: r.Addr, ORCPT: orcptOf(r), Notify: r.Notify}
+	if expanded {
+		sub.Notify = dsn.WithoutSuccess(r.Notify)
+	}
 	var o outcome
 	var local []envelope.Recipient
 	forwards := map[string][]string{} // by envelope sender
@@ -220,10 +250,10 @@ func (c *Courier) deliverTargets(ctx context.Context, env *envelope.Envelope, r 
 				o.add(err)
 				continue
 			}
-			local = append(local, envelope.Recipient{Addr: addr, ORCPT: orcptOf(r), Notify: r.Notify})
+			local = append(local, envelope.Recipient{Addr: addr, ORCPT: sub.ORCPT, Notify: sub.Notify})
 		case maps.TargetAddress:
 			if _, d, isLocal := c.split(t.Value); isLocal {
-				local = append(local, envelope.Recipient{Addr: t.Value, ORCPT: orcptOf(r), Notify: r.Notify})
+				local = append(local, envelope.Recipient{Addr: t.Value, ORCPT: sub.ORCPT, Notify: sub.Notify})
 				_ = d
 				continue
 			}
@@ -249,12 +279,17 @@ func (c *Courier) deliverTargets(ctx context.Context, env *envelope.Envelope, r 
 			o.add(err)
 		}
 	}
+	kept := false // a copy went on with the DSN request
 	for from, addrs := range forwards {
 		if c.Forwarder == nil {
 			o.add(&smtp.Reply{Code: 451, Enhanced: "4.3.5", Text: "forwarding not configured", Err: errors.New("no forwarder")})
 			continue
 		}
-		o.add(c.Forwarder.Forward(ctx, env, r.Addr, from, addrs, body))
+		err := c.Forwarder.Forward(ctx, env, sub, from, addrs, body)
+		if err == nil && from == env.From {
+			kept = true
+		}
+		o.add(err)
 	}
 	switch {
 	case o.temp != nil:
@@ -264,6 +299,14 @@ func (c *Courier) deliverTargets(ctx context.Context, env *envelope.Envelope, r 
 			c.log().WarnContext(ctx, "some alias targets failed", "id", env.ID, "rcpt", r.Addr, "via", how, "err", o.permanent)
 		}
 		c.log().InfoContext(ctx, "expanded", "id", env.ID, "rcpt", r.Addr, "via", how, "targets", len(targets))
+		switch {
+		case expanded:
+			dsn.RecordExpansion(ctx, r.Addr, n)
+		case !list && n == 1 && kept:
+			// RFC 3461 5.2.7.2: the one copy took NOTIFY and ORCPT
+			// along; it reports, this recipient does not.
+			dsn.RecordHandoff(ctx, r.Addr, dsn.Handoff{Forwarded: true})
+		}
 		return nil
 	case o.permanent != nil:
 		return o.permanent

@@ -44,8 +44,13 @@ func (f *Forwarder) marker(env *envelope.Envelope, rcpt, from string, to []strin
 }
 
 // Forward queues one copy of env's message for the addresses to, as
-// forwarded by rcpt, with the envelope sender from.
-func (f *Forwarder) Forward(ctx context.Context, env *envelope.Envelope, rcpt, from string, to []string, body io.ReaderAt) error {
+// forwarded by the recipient r, with the envelope sender from. r's NOTIFY
+// and ORCPT are those the copies carry. With the original sender the
+// copy keeps the DSN request (ENVID, RET, and r's NOTIFY and ORCPT: RFC
+// 3461 5.2.7.2 and 5.2.7.3); a copy sent under a list owner's address
+// carries none of it (RFC 3461 5.2.7.1).
+func (f *Forwarder) Forward(ctx context.Context, env *envelope.Envelope, r envelope.Recipient, from string, to []string, body io.ReaderAt) error {
+	rcpt := r.Addr
 	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
 		return &smtp.Reply{Code: 451, Enhanced: "4.3.0", Text: "forwarding failed, will try again", Err: err}
 	}
@@ -55,10 +60,18 @@ func (f *Forwarder) Forward(ctx context.Context, env *envelope.Envelope, rcpt, f
 	}
 	fwd := &envelope.Envelope{
 		From: from, Received: time.Now(), Listener: "forward",
-		SMTPUTF8: env.SMTPUTF8, Body: env.Body, DSNRet: env.DSNRet, EnvID: env.EnvID,
+		SMTPUTF8: env.SMTPUTF8, Body: env.Body,
+	}
+	keep := from == env.From
+	if keep {
+		fwd.DSNRet, fwd.EnvID = env.DSNRet, env.EnvID
 	}
 	for _, a := range to {
-		fwd.Rcpts = append(fwd.Rcpts, envelope.Recipient{Addr: a})
+		rc := envelope.Recipient{Addr: a}
+		if keep {
+			rc.Notify, rc.ORCPT = r.Notify, r.ORCPT
+		}
+		fwd.Rcpts = append(fwd.Rcpts, rc)
 	}
 	content := io.MultiReader(strings.NewReader("Delivered-To: "+rcpt+"\r\n"), io.NewSectionReader(body, 0, env.Size))
 	if err := f.Inject(ctx, fwd, content); err != nil {

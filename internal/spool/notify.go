@@ -100,7 +100,9 @@ func (s *Spool) notifySuccess(it *item, content io.ReaderAt, delivered []outcome
 			// so this host reports, with Action: relayed.
 			r.Rcpts = append(r.Rcpts, dsn.RelayedRecipient(dsn.Recipient{Recipient: rc, LastAttempt: now}, o.hand))
 		case o.hand.Passed():
-			// RFC 3461 5.2.1: NOTIFY and ORCPT went on; the next hop reports.
+			// RFC 3461 5.2.1: NOTIFY and ORCPT went on; the next hop
+			// reports (or, RFC 3461 5.2.7.2, the copy a one-to-one alias
+			// forwarded with them).
 		case s.opt.LocalRecipient != nil && s.opt.LocalRecipient(rc.Addr):
 			r.Rcpts = append(r.Rcpts, dsn.Recipient{Recipient: rc, Status: "2.0.0", Diagnostic: "smtp; 250 2.0.0 delivered to the mailbox", LastAttempt: now})
 		}
