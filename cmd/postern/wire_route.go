@@ -105,6 +105,9 @@ func routeCourier(d *deps, inner spool.Courier) spool.Courier {
 		},
 	}
 	c.Forwarder = fw
+	// The served /file and |command targets are marked next to the
+	// forwarded copies, and pruned with them.
+	c.Done = &route.Marks{Dir: fw.Dir}
 	d.tasks = append(d.tasks, fw.Run)
 	return c
 }

@@ -48,6 +48,10 @@ type Courier struct {
 	Forward *ForwardFiles
 	// Forwarder puts forwarded copies into the queue.
 	Forwarder *Forwarder
+	// Done, when set, records the /file and |command targets served for
+	// a message, so that a retry of the message (another target of the
+	// same recipient failed for now) does not write or run them again.
+	Done *Marks
 	// Postmaster is where a "postmaster" target goes (RFC 5321 4.5.1:
 	// postmaster always exists); "" delivers it like any name.
 	Postmaster string
@@ -264,9 +268,9 @@ func (c *Courier) deliverTargets(ctx context.Context, env *envelope.Envelope, r 
 			}
 			forwards[from] = append(forwards[from], t.Value)
 		case maps.TargetFile:
-			o.add(c.file(ctx, env, r, t, body))
+			o.add(c.once(ctx, env, r, t, body, c.file))
 		case maps.TargetCommand:
-			o.add(c.command(ctx, env, r, t, body))
+			o.add(c.once(ctx, env, r, t, body, c.command))
 		}
 	}
 	if len(local) > 0 {
@@ -333,6 +337,26 @@ func (c *Courier) file(ctx context.Context, env *envelope.Envelope, r envelope.R
 		return &smtp.Reply{Code: 451, Enhanced: "4.2.0", Text: "delivery to file failed, will try again", Err: err}
 	}
 	c.log().InfoContext(ctx, "sent", "id", env.ID, "rcpt", r.Addr, "file", t.Value)
+	return nil
+}
+
+// once serves a /file or |command target with serve, unless an earlier
+// attempt at the message already did, and marks it served.
+func (c *Courier) once(ctx context.Context, env *envelope.Envelope, r envelope.Recipient, t maps.Target, body io.ReaderAt,
+	serve func(context.Context, *envelope.Envelope, envelope.Recipient, maps.Target, io.ReaderAt) error) error {
+	key := []string{"target", strings.ToLower(r.Addr), t.Value}
+	if c.Done != nil && c.Done.Has(env.ID, key...) {
+		c.log().InfoContext(ctx, "alias target already served by an earlier attempt", "id", env.ID, "rcpt", r.Addr, "target", t.Value)
+		return nil
+	}
+	if err := serve(ctx, env, r, t, body); err != nil {
+		return err
+	}
+	if c.Done != nil {
+		if err := c.Done.Add(env.ID, key...); err != nil {
+			c.log().WarnContext(ctx, "alias target mark not written; a retry may serve it again", "id", env.ID, "target", t.Value, "err", err)
+		}
+	}
 	return nil
 }
 

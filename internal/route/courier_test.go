@@ -68,6 +68,7 @@ func newFixture(t *testing.T, aliases string, files map[string]string) *fixture 
 		Users:      userSet{"alice@example.test": true, "bob@example.test": true, "carol@example.test": true},
 		Postmaster: "alice@example.test",
 		Forwarder:  &Forwarder{Inject: queueInject(sp), Dir: filepath.Join(dir, "forwards")},
+		Done:       &Marks{Dir: filepath.Join(dir, "forwards")},
 	}
 	return f
 }
@@ -207,6 +208,49 @@ func TestAliasCommandTarget(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "Subject: hi\nReturn-Path") && !strings.Contains(string(b), "Subject: hi\n") {
 		t.Errorf("command got:\n%s", b)
+	}
+}
+
+// A retry of a recipient whose alias has a program and a file target,
+// after the file failed for now, runs the program only once.
+func TestAliasTargetsServedOnce(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "piped")
+	// The file's directory is for now a plain file: writing fails.
+	later := filepath.Join(t.TempDir(), "later")
+	if err := os.WriteFile(later, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	box := filepath.Join(later, "box")
+	f := newFixture(t, "team: \"|/usr/bin/tee -a "+out+"\", "+box+"\n", nil)
+	f.c.AllowCommands, f.c.AllowFiles = true, true
+	if got := code(f.deliver(t, testMsg, "team@example.test")[0]); got != 451 {
+		t.Fatalf("first attempt: code %d, want 451", got)
+	}
+	if err := os.Remove(later); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(later, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.deliver(t, testMsg, "team@example.test")[0]; err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "Subject: hi"); n != 1 {
+		t.Errorf("the program got the message %d times, want 1", n)
+	}
+	if b, err := os.ReadFile(box); err != nil || strings.Count(string(b), "Subject: hi") != 1 {
+		t.Errorf("file: %q %v", b, err)
+	}
+	// A third attempt (say, after a crash) serves nothing again.
+	if err := f.deliver(t, testMsg, "team@example.test")[0]; err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(box); strings.Count(string(b), "Subject: hi") != 1 {
+		t.Errorf("file written again:\n%s", b)
 	}
 }
 

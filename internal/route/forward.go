@@ -2,8 +2,6 @@ package route
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -37,10 +35,11 @@ type Forwarder struct {
 	Log  *slog.Logger
 }
 
-func (f *Forwarder) marker(env *envelope.Envelope, rcpt, from string, to []string) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s", env.ID, strings.ToLower(rcpt), from, strings.Join(to, ","))
-	return filepath.Join(f.Dir, env.ID+"-"+hex.EncodeToString(h.Sum(nil)[:10]))
+func (f *Forwarder) marks() Marks { return Marks{Dir: f.Dir, Keep: f.Keep} }
+
+// markKey is what a forwarded copy's mark is made of.
+func markKey(rcpt, from string, to []string) []string {
+	return []string{strings.ToLower(rcpt), from, strings.Join(to, ",")}
 }
 
 // Forward queues one copy of env's message for the addresses to, as
@@ -51,11 +50,7 @@ func (f *Forwarder) marker(env *envelope.Envelope, rcpt, from string, to []strin
 // carries none of it (RFC 3461 5.2.7.1).
 func (f *Forwarder) Forward(ctx context.Context, env *envelope.Envelope, r envelope.Recipient, from string, to []string, body io.ReaderAt) error {
 	rcpt := r.Addr
-	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
-		return &smtp.Reply{Code: 451, Enhanced: "4.3.0", Text: "forwarding failed, will try again", Err: err}
-	}
-	mark := f.marker(env, rcpt, from, to)
-	if _, err := os.Stat(mark); err == nil {
+	if f.marks().Has(env.ID, markKey(rcpt, from, to)...) {
 		return nil // queued by an earlier attempt
 	}
 	fwd := &envelope.Envelope{
@@ -79,7 +74,7 @@ func (f *Forwarder) Forward(ctx context.Context, env *envelope.Envelope, r envel
 	}
 	// After the copy is durable: a crash in between may queue it twice
 	// (at least once, as SMTP itself), never zero times.
-	if err := os.WriteFile(mark, nil, 0o600); err != nil && f.Log != nil {
+	if err := f.marks().Add(env.ID, markKey(rcpt, from, to)...); err != nil && f.Log != nil {
 		f.Log.WarnContext(ctx, "forward marker not written", "id", env.ID, "err", err)
 	}
 	if f.Log != nil {
@@ -89,21 +84,7 @@ func (f *Forwarder) Forward(ctx context.Context, env *envelope.Envelope, r envel
 }
 
 // Prune removes markers older than Keep.
-func (f *Forwarder) Prune(now time.Time) {
-	keep := f.Keep
-	if keep <= 0 {
-		keep = 6 * 24 * time.Hour
-	}
-	ents, err := os.ReadDir(f.Dir)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > keep {
-			os.Remove(filepath.Join(f.Dir, e.Name()))
-		}
-	}
-}
+func (f *Forwarder) Prune(now time.Time) { f.marks().Prune(now) }
 
 // Run prunes markers every hour until ctx ends.
 func (f *Forwarder) Run(ctx context.Context) {
