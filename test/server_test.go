@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"postern/internal/dnstest"
+	"postern/internal/testenv"
 )
 
 // server is a running `postern serve`.
@@ -46,15 +47,11 @@ type serverConfig struct {
 	Zone dnstest.Zone
 }
 
-// freePort returns a loopback port that was free a moment ago.
+// freePort returns a loopback port that was free a moment ago and was not
+// handed out before in this run.
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testenv.FreePort(t)
 }
 
 func tomlList(xs []string) string {

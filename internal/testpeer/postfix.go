@@ -176,12 +176,7 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testenv.FreePort(t)
 }
 
 func write(t testing.TB, path, content string) {

@@ -75,12 +75,7 @@ func RequireCommand(t testing.TB, bin, name string) {
 // FreePort returns "127.0.0.1:port" that nothing listened on a moment ago.
 func FreePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testenv.FreePort(t)
 }
 
 // OpenTraversal makes dir and its parents below the temp root searchable

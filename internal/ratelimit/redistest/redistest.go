@@ -4,7 +4,6 @@ package redistest
 
 import (
 	"bufio"
-	"fmt"
 	"net"
 	"os/exec"
 	"strings"
@@ -87,10 +86,6 @@ func (s *Server) Stop() {
 
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	_, port, _ := net.SplitHostPort(testenv.FreePort(t))
+	return port
 }
