@@ -169,6 +169,11 @@ func restoreCmd(args []string, out, errw io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	// What goes into the data dir belongs to this machine's service
+	// user, whatever ids the archive recorded.
+	if err := giveRestored(cfg, restored); err != nil {
+		return fail(err)
+	}
 	fmt.Fprintf(out, "%d paths restored from the backup of %s taken %s; restart postern (or send it SIGHUP) to use them\n",
 		len(restored), a.Manifest.Host, a.Manifest.Created.Format(time.RFC3339))
 	return 0
@@ -213,4 +218,29 @@ func restoredConfig(a *incident.Archive, dest string) (*config.Config, error) {
 		return nil, fmt.Errorf("the configuration in the archive does not load: %w", err)
 	}
 	return cfg, nil
+}
+
+// giveRestored hands the restored paths inside the data dir to the
+// service user.
+func giveRestored(cfg *config.Config, restored []string) error {
+	owner, err := serverOwner(cfg)
+	if err != nil || !owner.IsSet() {
+		return err
+	}
+	top := filepath.Clean(cfg.DataDir)
+	var mine []string
+	for _, p := range restored {
+		if p == top || strings.HasPrefix(p, top+string(filepath.Separator)) {
+			mine = append(mine, p)
+		}
+	}
+	if len(mine) > 0 {
+		mine = append(mine, top)
+	}
+	for _, p := range mine {
+		if err := os.Lchown(p, owner.UID, owner.GID); err != nil {
+			return fmt.Errorf("give %s to %s: %w", p, owner.Name, err)
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,16 @@ func check(w, errw io.Writer, path string) int {
 		fmt.Fprintf(errw, "postern check: %d problem(s) in the configuration\n", n)
 		return 1
 	}
+	// Where the server would work from inside its data dir, so does
+	// the check (the working directory is restored afterwards).
+	if owner, err := serverOwner(cfg); err == nil {
+		if wd, err := os.Getwd(); err == nil {
+			defer os.Chdir(wd)
+		}
+		if c, err := enterDataDir(cfg, owner, slog.New(slog.DiscardHandler)); err == nil {
+			cfg = c
+		}
+	}
 	var problems []string
 	for _, c := range checkers() {
 		r := c(cfg)
@@ -100,7 +111,22 @@ type checker func(cfg *config.Config) checkResult
 // itself loaded. Code that reads more files named by the configuration
 // adds its checker here.
 func checkers() []checker {
-	return []checker{checkPerms, checkMaps, checkUsers, checkTLS, checkRouting, checkLocal}
+	// Maps, users and the data dir are read by the server after it
+	// dropped privileges: check them as its user. The certificate is
+	// read while still root.
+	return []checker{checkPerms, asServer(checkMaps), ifDataDir(asServer(checkUsers)), ifDataDir(asServer(checkDataDir)),
+		checkTLS, checkRouting, checkLocal}
+}
+
+// ifDataDir runs c only when the data dir exists (serve makes it, for
+// its user, when it does not).
+func ifDataDir(c checker) checker {
+	return func(cfg *config.Config) checkResult {
+		if _, err := os.Stat(cfg.DataDir); errors.Is(err, fs.ErrNotExist) {
+			return checkResult{}
+		}
+		return c(cfg)
+	}
 }
 
 // checkPerms refuses group- or world-writable configuration, maps, data

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 
@@ -50,9 +51,11 @@ func build(cfg *config.Config, log *slog.Logger, own []netip.Addr) (*deps, error
 		return nil, err
 	}
 	if d.maps, err = openMaps(cfg, log); err != nil {
-		// Broken maps stay empty; the error names file and line.
-		log.Error("maps", "err", err)
+		// Fail closed: a map that cannot be read would serve as an
+		// empty one (no REJECT entry applied). The error names the file.
+		return nil, fmt.Errorf("%w\npostern does not start with a map it cannot load: %s", err, loadFix)
 	}
+	d.metrics.SetFileLoads(func() []metrics.FileLoad { return fileLoads(d) })
 	d.relay = buildRelay(cfg, d.maps, d.users, own)
 	courier, err := buildCourier(d)
 	if err != nil {

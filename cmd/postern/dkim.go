@@ -14,6 +14,7 @@ import (
 	"postern/internal/config"
 	"postern/internal/dkim"
 	pdns "postern/internal/dns"
+	"postern/internal/privs"
 )
 
 const dkimUsage = `usage: postern dkim keygen -domain DOMAIN -selector SELECTOR [-algo rsa|ed25519] [flags]
@@ -35,6 +36,8 @@ type dkimSettings struct {
 	dir           string // DATA_DIR/dkim
 	activateAfter time.Duration
 	resolver      pdns.Resolver
+	// owner receives the keys written as root: the server's user.
+	owner privs.Owner
 }
 
 func dkimCmd(args []string, out, errw io.Writer) int {
@@ -74,6 +77,10 @@ func dkimCmd(args []string, out, errw io.Writer) int {
 			return 1
 		}
 		st.dir = cfg.DKIMDir()
+		if st.owner, err = makeDataDir(cfg); err != nil {
+			fmt.Fprintf(errw, "postern dkim: %v\n", err)
+			return 1
+		}
 		servers, timeout = cfg.DNS.Servers, cfg.DNS.Timeout
 		activateSet := false
 		fs.Visit(func(f *flag.Flag) { activateSet = activateSet || f.Name == "activate-after" })
@@ -123,12 +130,17 @@ func dkimKeygen(st dkimSettings, domain, selector, algo string, out, errw io.Wri
 		fmt.Fprintf(errw, "postern dkim keygen: %v\n", err)
 		return 1
 	}
+	// The server reads its keys as its own user, never as root.
+	if err := st.owner.Give(st.dir); err != nil {
+		fmt.Fprintf(errw, "postern dkim keygen: %v\n", err)
+		return 1
+	}
 	rec, err := dkim.PublicRecord(key)
 	if err != nil {
 		fmt.Fprintf(errw, "postern dkim keygen: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(out, "Wrote %s (%s, mode 0600).\n\n", path, algo)
+	fmt.Fprintf(out, "Wrote %s (%s, mode 0600%s).\n\n", path, algo, ownerNote(st.owner))
 	fmt.Fprintf(out, "Publish this DNS record now. Postern signs mail from %s with selector %s\n", domain, selector)
 	fmt.Fprintf(out, "from %s (after activate_after = %s), once DNS caches have it;\n", now.Add(st.activateAfter).Format(time.RFC3339), st.activateAfter)
 	fmt.Fprintf(out, "an older selector of the same algorithm stops signing then (keep its record a few days more).\n\n")

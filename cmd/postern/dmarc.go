@@ -14,6 +14,7 @@ import (
 
 	"postern/internal/config"
 	"postern/internal/dmarcreport"
+	"postern/internal/privs"
 )
 
 // runDmarc is "postern dmarc report|import": reading the DMARC aggregate
@@ -129,9 +130,25 @@ func runDmarcImport(args []string) int {
 		return 1
 	}
 	store := dmarcreport.ReceivedStore{Dir: filepath.Join(dir, "dmarc", "received")}
+	status := dmarcImportFiles(store, pos)
+	// Reports stored as root go to the data dir's owner, the server.
+	owner, err := privs.OwnerOf(dir)
+	if err == nil {
+		err = owner.Give(filepath.Join(dir, "dmarc"))
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "postern dmarc import: %v\n", err)
+		status = 1
+	}
+	return status
+}
+
+// dmarcImportFiles stores the reports found in the files (- for stdin).
+func dmarcImportFiles(store dmarcreport.ReceivedStore, pos []string) int {
 	status := 0
 	for _, p := range pos {
 		var data []byte
+		var err error
 		if p == "-" {
 			data, err = io.ReadAll(io.LimitReader(os.Stdin, dmarcreport.MaxReportBytes+1))
 		} else {

@@ -66,6 +66,15 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
 	}
+	if err := privs.CheckPerms(permPaths(cfg)...); err != nil {
+		return err
+	}
+	// Certificates and keys are read while still privileged; a
+	// self-signed one is generated into the data dir first.
+	tlsConf, err := tlsutil.Load(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, cfg.Hostname)
+	if err != nil {
+		return err
+	}
 	if runAs != nil {
 		// Like Postfix's set-permissions: everything under the data dir
 		// belongs to the unprivileged user, whoever created it.
@@ -73,12 +82,12 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 			return err
 		}
 	}
-	if err := privs.CheckPerms(permPaths(cfg)...); err != nil {
+	owner, err := serverOwner(cfg)
+	if err != nil {
 		return err
 	}
-	// Certificates and keys are read while still privileged.
-	tlsConf, err := tlsutil.Load(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, cfg.Hostname)
-	if err != nil {
+	shown := cfg
+	if cfg, err = enterDataDir(cfg, owner, log); err != nil {
 		return err
 	}
 	var lns []net.Listener
@@ -182,11 +191,11 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	// Start-up work (the argon2 dummy hash, TLS set-up) leaves freed
 	// memory behind; give it back before serving.
 	debug.FreeOSMemory()
-	printStartup(cfg, lns)
+	printStartup(shown, lns)
 	if localLn != nil {
-		fmt.Printf("  local submission on %s (postern sendmail)\n", cfg.Local.Socket)
+		fmt.Printf("  local submission on %s (postern sendmail)\n", shown.Local.Socket)
 	}
-	log.Info("postern started", "hostname", cfg.Hostname, "data_dir", cfg.DataDir, "uid", os.Geteuid())
+	log.Info("postern started", "hostname", cfg.Hostname, "data_dir", shown.DataDir, "uid", os.Geteuid())
 
 	select {
 	case <-ctx.Done():

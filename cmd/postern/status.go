@@ -86,6 +86,12 @@ func printStatus(w io.Writer, cfg *config.Config, st metrics.Status, live bool, 
 	} else {
 		fmt.Fprintf(w, "postern on %s: NOT RUNNING or not reachable: %s\n", cfg.Hostname, why)
 	}
+	if len(st.Problems) > 0 {
+		fmt.Fprintln(w, "\nPROBLEMS:")
+		for _, p := range st.Problems {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
 	fmt.Fprintln(w, "\nListeners:")
 	for _, l := range st.Listeners {
 		fmt.Fprintf(w, "  %-12s %-11s %s\n", l.Name, l.Mode, l.Address)

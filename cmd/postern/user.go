@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
-	"strconv"
 	"strings"
 
 	"golang.org/x/term"
@@ -143,21 +141,13 @@ func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 // a server that drops to cfg.User, rewrites give the file to that user,
 // so that the server can still read it.
 func openUsers(cfg *config.Config) (*users.Store, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	owner, err := makeDataDir(cfg)
+	if err != nil {
 		return nil, err
 	}
 	opt := users.Options{}
-	if os.Geteuid() == 0 && cfg.User != "" {
-		u, err := user.Lookup(cfg.User)
-		if err != nil {
-			return nil, err
-		}
-		uid, err1 := strconv.Atoi(u.Uid)
-		gid, err2 := strconv.Atoi(u.Gid)
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("user %q: non-numeric uid or gid", cfg.User)
-		}
-		opt.Owner = &users.Owner{UID: uid, GID: gid}
+	if owner.IsSet() {
+		opt.Owner = &users.Owner{UID: owner.UID, GID: owner.GID}
 	}
 	return users.OpenOptions(cfg.UsersFile(), opt)
 }

@@ -112,7 +112,9 @@ func queueReport(ctx context.Context, d *deps, signer *dkim.Signer, o dmarcrepor
 		dom := o.From[strings.LastIndexByte(o.From, '@')+1:]
 		s, err := signer.Sign(ctx, dom, bytes.NewReader(o.Data))
 		if err != nil {
-			d.log.WarnContext(ctx, "dmarc report not signed", "err", err)
+			// Never unsigned from a domain that signs: the report
+			// waits for a usable key.
+			return fmt.Errorf("dmarc report not queued: the DKIM key of %s cannot be used: %w", dom, err)
 		}
 		sig = s
 	}

@@ -89,6 +89,7 @@ func operatorStages(d *deps) ([]any, error) {
 			if d.alerts != nil {
 				opt.Alerts = d.alerts.Active
 			}
+			opt.Problems = func() []string { return loadProblems(d) }
 			d.log.Info("admin listener", "address", ln.Addr().String())
 			d.tasks = append(d.tasks, func(ctx context.Context) {
 				if err := d.metrics.Serve(ctx, ln, d.log, opt); err != nil {

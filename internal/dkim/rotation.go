@@ -78,15 +78,18 @@ func ReadSchedule(dir, domain string) ([]Selector, error) {
 		known[s.Name] = true
 		out = append(out, s)
 	}
-	files, err := filepath.Glob(filepath.Join(ddir, "*.key"))
+	// ReadDir, not Glob: a directory the server cannot read must be an
+	// error (451), not a domain without keys (mail sent unsigned).
+	ents, err := os.ReadDir(ddir)
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".key")
-		if known[name] || !ValidSelector(name) {
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".key")
+		if !ok || known[name] || !ValidSelector(name) {
 			continue
 		}
+		f := filepath.Join(ddir, e.Name())
 		k, err := LoadKey(f)
 		if err != nil {
 			return nil, err

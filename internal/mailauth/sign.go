@@ -50,7 +50,8 @@ func (s *Signer) CheckData(ctx context.Context, t *inbound.Txn, m *inbound.Messa
 		// A key that cannot be used: better the sender retries than the
 		// mail goes out unsigned and fails DMARC at the receiver.
 		return &inbound.Verdict{
-			Reply: &smtp.Reply{Code: 451, Enhanced: "4.3.0", Text: "temporary local problem, try again later", Err: err},
+			// RFC 3463 X.7.5: the key needed is not available.
+			Reply: &smtp.Reply{Code: 451, Enhanced: "4.7.5", Text: "cannot DKIM-sign mail from " + domains[0] + " now; try again later", Err: err},
 			Rule:  "DKIM signing failed for " + domains[0],
 		}
 	}

@@ -131,6 +131,9 @@ type stamp struct {
 	size   int64
 	ino    uint64
 	dev    uint64
+	// ctime changes with chmod and chown too, so that repairing a file's
+	// permissions makes the next poll read it again.
+	ctime int64
 }
 
 func statFile(path string) (stamp, error) {
@@ -144,6 +147,7 @@ func statFile(path string) (stamp, error) {
 	st := stamp{exists: true, mod: fi.ModTime(), size: fi.Size()}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		st.ino, st.dev = uint64(sys.Ino), uint64(sys.Dev)
+		st.ctime = sys.Ctim.Nano()
 	}
 	return st, nil
 }
@@ -194,9 +198,10 @@ type Set struct {
 	log *slog.Logger
 	cur atomic.Pointer[Maps]
 
-	mu     sync.Mutex // serialises reloads; guards the fields below
-	stamps map[string]stamp
-	errs   map[string]error // files whose last load failed
+	mu       sync.Mutex // serialises reloads; guards the fields below
+	stamps   map[string]stamp
+	errs     map[string]error  // files whose last load failed
+	failures map[string]uint64 // failed loads since start, by file
 }
 
 // Open loads every map from dir (missing files are empty maps). When some
@@ -206,7 +211,8 @@ func Open(dir string, log *slog.Logger) (*Set, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Set{dir: dir, log: log, stamps: make(map[string]stamp), errs: make(map[string]error)}
+	s := &Set{dir: dir, log: log, stamps: make(map[string]stamp), errs: make(map[string]error),
+		failures: make(map[string]uint64)}
 	s.cur.Store(&Maps{})
 	err := s.reload(FileNames(), "load")
 	return s, err
@@ -263,6 +269,27 @@ func (s *Set) Errors() error {
 	return errors.Join(errs...)
 }
 
+// LoadState is one map file's load record, for metrics and status.
+type LoadState struct {
+	File     string
+	Failures uint64 // failed loads since the server started
+	Err      error  // why the latest load failed; nil when it loaded
+}
+
+// LoadStates returns the record of every map file that failed to load
+// at least once, in FileNames order.
+func (s *Set) LoadStates() []LoadState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []LoadState
+	for _, f := range FileNames() {
+		if n := s.failures[f]; n > 0 {
+			out = append(out, LoadState{File: f, Failures: n, Err: s.errs[f]})
+		}
+	}
+	return out
+}
+
 func (s *Set) reload(files []string, why string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -275,6 +302,7 @@ func (s *Set) reload(files []string, why string) error {
 			copyField(&next, old, f)
 			errs = append(errs, err)
 			s.errs[f] = err
+			s.failures[f]++
 			// Remember the failed version so a poll does not retry it
 			// until the file changes again.
 			s.stamps[f] = st

@@ -24,6 +24,10 @@ type Status struct {
 	// Alerts lists users and scopes whose outbound rate tripped and are
 	// still under the alert action.
 	Alerts []string `json:"alerts"`
+	// Problems lists what the server could not load and works around
+	// (a map or the users file kept at its previous version), one line
+	// each, naming the file and the fix.
+	Problems []string `json:"problems"`
 }
 
 // ListenerInfo names one SMTP listener.
@@ -40,6 +44,8 @@ type AdminOptions struct {
 	Status Status
 	// Alerts returns the active alerts; nil means none.
 	Alerts func() []string
+	// Problems returns the current Status.Problems; nil means none.
+	Problems func() []string
 	// Healthy reports whether the server can take mail (nil: always).
 	Healthy func() error
 	// Reload rereads maps and users (POST /reload, as SIGHUP does);
@@ -79,6 +85,9 @@ func (m *Metrics) Handler(opt AdminOptions) http.Handler {
 		st.Rejects = m.RecentRejects()
 		if opt.Alerts != nil {
 			st.Alerts = opt.Alerts()
+		}
+		if opt.Problems != nil {
+			st.Problems = opt.Problems()
 		}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)

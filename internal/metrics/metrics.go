@@ -53,6 +53,7 @@ type Metrics struct {
 	queueMu     sync.Mutex // guards the fields below
 	queue       func() QueueStats
 	limits      func() LimitsSnapshot
+	loads       func() []FileLoad
 	rateHits    map[string]uint64 // through the Recorder
 	backendErrs map[string]uint64
 
@@ -91,7 +92,7 @@ func New() *Metrics {
 	m.recent.max = 20
 	m.reg.MustRegister(m.connections, m.sessions, m.rejects, m.accepted, m.acceptedBytes, m.outbound,
 		m.authResults, m.dnsblHits, m.deliveries, m.latency, m.attempt, m.alerts,
-		&queueCollector{m: m}, &limitsCollector{m: m},
+		&queueCollector{m: m}, &limitsCollector{m: m}, &loadsCollector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

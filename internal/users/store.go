@@ -57,6 +57,11 @@ type Store struct {
 	users   map[string]string // normalised address -> hash
 	stamp   stamp
 	checked time.Time
+	// lastErr is why the latest read failed (nil when it succeeded);
+	// failures counts failed reads since the store was opened.
+	lastErr    error
+	statFailed bool // lastErr came from stat: read again once stat works
+	failures   uint64
 }
 
 // stamp identifies one version of the file.
@@ -159,10 +164,14 @@ func (s *Store) refresh() map[string]string {
 	case err == nil:
 		st = stampOf(fi)
 	case !errors.Is(err, fs.ErrNotExist):
-		s.opt.Log.Error("users file unreadable, keeping the users loaded before", "file", s.path, "err", err)
+		if s.lastErr == nil || s.lastErr.Error() != err.Error() {
+			s.opt.Log.Error("users file unreadable, keeping the users loaded before", "file", s.path, "err", err)
+			s.failures++
+		}
+		s.lastErr, s.statFailed = err, true
 		return s.users
 	}
-	if st == s.stamp {
+	if st == s.stamp && !s.statFailed {
 		return s.users
 	}
 	s.reloadLocked()
@@ -170,17 +179,30 @@ func (s *Store) refresh() map[string]string {
 }
 
 func (s *Store) reloadLocked() error {
+	s.statFailed = false
 	lines, st, err := readFile(s.path)
 	if err != nil {
 		s.opt.Log.Error("users file not reloaded, keeping the users loaded before", "file", s.path, "err", err)
 		if fi, serr := os.Stat(s.path); serr == nil {
 			s.stamp = stampOf(fi) // do not retry until it changes again
 		}
+		s.lastErr = err
+		s.failures++
 		return err
 	}
+	s.lastErr = nil
 	s.set(lines, st)
 	s.opt.Log.Info("users file reloaded", "file", s.path, "users", len(s.users))
 	return nil
+}
+
+// LoadError returns why the latest read of the file failed (the users
+// loaded before stay in force), or nil, and how many reads failed since
+// the store was opened.
+func (s *Store) LoadError() (error, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastErr, s.failures
 }
 
 // Reload reads the file now (for SIGHUP); on error the old data stays.
