@@ -27,6 +27,7 @@ var commands = []command{
 	{"dmarc", "DMARC aggregate reports received: dmarc report|import", runDmarc},
 	{"dns-records", "print the DNS records to publish for a mail domain (MX, SPF, DKIM, DMARC, MTA-STS, TLSRPT)", runDNSRecords},
 	{"check", "validate the configuration, maps and files without starting", runCheck},
+	{"set-permissions", "give the data dir to the service user and make the maps readable to it", runSetPerms},
 	{"user", "add, change, remove or list AUTH users: user add|passwd|del|list|suspend|resume|revoke", runUser},
 	{"serve", "run the mail server", runServe},
 	{"explain", "tell what postern would answer a client, and why", runExplain},

@@ -203,10 +203,13 @@ func lintConfig(c *Config) []Finding {
 			continue
 		}
 		addr := d.Opts["Addr"]
-		if addr == "" || addr == "0.0.0.0" || addr == "::" || addr == "INADDR_ANY" {
+		allAddrs := addr == "" || addr == "0.0.0.0" || addr == "::" || addr == "INADDR_ANY"
+		// M=a requires AUTH on the daemon: a network MSA that every
+		// client must log in to is what the checklists recommend.
+		if allAddrs && !strings.ContainsRune(d.Opts["M"], 'a') {
 			add(d.Line, "msa-all-addresses", SevWarn,
-				"The submission daemon ("+d.Raw+") listens on every address; if it is meant for local programs only, it is exposed to the network.",
-				"Add Addr=127.0.0.1 to this DAEMON_OPTIONS if only local clients submit, or make sure AUTH with the p flag is required (M=Ea) for network users.")
+				"The submission daemon ("+d.Raw+") listens on every address without requiring AUTH (no a in M=): any network client may submit through it.",
+				"Require AUTH for network users with M=Ea in this DAEMON_OPTIONS (and AUTH_OPTIONS with the p flag), or add Addr=127.0.0.1 if only local clients submit.")
 		}
 	}
 	return out

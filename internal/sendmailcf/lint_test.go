@@ -84,6 +84,7 @@ func TestLintRules(t *testing.T) {
 		notWant []string // rules that must not appear
 	}{
 		{"hardened", nil, []string{"*"}},
+		{"checklist-msa", nil, []string{"*"}},
 		{"relay-features", []string{"5 promiscuous-relay", "6 relay-entire-domain", "7 relay-based-on-mx", "8 relay-local-from",
 			"9 relay-mail-from", "10 loose-relay-check", "11 accept-unresolvable-domains", "12 accept-unqualified-senders"}, []string{"privacy-options", "ident-lookups"}},
 		{"auth-plaintext", []string{"5 auth-plaintext"}, []string{"privacy-options"}},
@@ -96,7 +97,7 @@ func TestLintRules(t *testing.T) {
 			"11 access-from-relay", "13 access-relay-hostname", "2 relay-domains-hostname", "3 relay-domains-hostname", "4 relay-domains-network"}, []string{"promiscuous-relay"}},
 		{"banner-forward", []string{"3 banner-version", "0 forward-path", "0 privacy-options", "0 ident-lookups", "0 no-starttls-cert"}, []string{"default-msa"}},
 		{"nested-ifdef", []string{"4 relay-entire-domain", "8 no-starttls-cert"}, nil},
-		{"cf-generated", []string{"0 cf-features-unreadable", "7 privacy-options", "9 auth-plaintext", "10 ident-lookups", "11 forward-path", "13 msa-all-addresses", "17 banner-version"}, []string{"dont-blame-sendmail", "no-starttls-cert"}},
+		{"cf-generated", []string{"0 cf-features-unreadable", "7 privacy-options", "9 auth-plaintext", "10 ident-lookups", "11 forward-path", "17 banner-version"}, []string{"dont-blame-sendmail", "no-starttls-cert", "msa-all-addresses"}},
 		{"cf-with-features", []string{"6 promiscuous-relay", "8 relay-based-on-mx"}, []string{"cf-features-unreadable", "default-msa", "ident-lookups", "privacy-options"}},
 		{"debian-default", []string{"0 ident-lookups", "0 forward-path", "0 no-starttls-cert", "62 privacy-options"}, []string{"default-msa", "msa-all-addresses", "promiscuous-relay"}},
 	}
