@@ -173,10 +173,18 @@ func TestRootKeygenSignsAndUnreadableKeyDefers(t *testing.T) {
 		t.Fatalf("want one message signed by example.org, got %q", got)
 	}
 
-	// A key written by root without the configuration (no owner to give
-	// it to) is closed to the server.
-	if out, err := exec.Command(binary, "dkim", "keygen", "-data-dir", filepath.Join(s.dir, "data"), "-domain", "example.net", "-selector", "n1").CombinedOutput(); err != nil {
+	// A key directory copied in by hand as root is closed to the server.
+	if out, err := s.postern("", "dkim", "keygen", "-domain", "example.net", "-selector", "n1"); err != nil {
 		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	netDir := filepath.Join(s.dir, "data", "dkim", "example.net")
+	if err := filepath.Walk(netDir, func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			err = os.Lchown(p, 0, 0)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 	time.Sleep(1100 * time.Millisecond)
 	msg = strings.Replace(testMessage("Bob <bob@example.net>", "unsigned"), "To: alice@example.test", "To: bob@example.net", 1)

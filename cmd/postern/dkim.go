@@ -91,6 +91,14 @@ func dkimCmd(args []string, out, errw io.Writer) int {
 	if *dataDir != "" {
 		st.dir = filepath.Join(*dataDir, "dkim")
 	}
+	if !st.owner.IsSet() {
+		// Without the configuration's user, the keys go to whoever owns
+		// the data dir (the server, once it has run as root).
+		if st.owner, err = privs.OwnerOf(filepath.Dir(st.dir)); err != nil {
+			fmt.Fprintf(errw, "postern dkim: %v\n", err)
+			return 1
+		}
+	}
 	if *dnsServer != "" {
 		servers = []string{*dnsServer}
 	}
