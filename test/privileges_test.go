@@ -3,8 +3,6 @@ package test
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -44,17 +42,7 @@ func (s *server) serveFails() string {
 // submit logs in on the submission port and sends one message.
 func (s *server) submit(user, pw, from, to, msg string) (int, string) {
 	s.t.Helper()
-	c := dialFrom(s.t, "127.0.0.2", s.Sub)
-	c.must("EHLO client.test", 250)
-	c.must("STARTTLS", 220)
-	tc := tls.Client(c.nc, &tls.Config{InsecureSkipVerify: true})
-	if err := tc.Handshake(); err != nil {
-		s.t.Fatal(err)
-	}
-	c.nc, c.r = tc, bufio.NewReader(tc)
-	c.must("EHLO client.test", 250)
-	c.must("AUTH PLAIN "+base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pw)), 235)
-	return c.sendMail(from, to, msg)
+	return s.login(s.Sub, user, pw).sendMail(from, to, msg)
 }
 
 // greeting connects from src and returns the server's first reply.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -9,9 +10,12 @@ import (
 	"strings"
 
 	"postern/internal/config"
+	"postern/internal/inbound"
 	"postern/internal/maps"
 	"postern/internal/policy"
 	"postern/internal/smtp"
+	"postern/internal/smtpd"
+	"postern/internal/submit"
 	"postern/internal/users"
 )
 
@@ -70,19 +74,9 @@ func runExplain(args []string) int {
 	} else if cv.Rule != "" {
 		fmt.Printf("CONNECT: 220 accepted\n  rule: %s\n", cv.Rule)
 	}
-	_, _, rep := smtp.ParseMail("FROM:<"+*from+">", smtp.ParseOptions{})
-	if rep != nil {
-		fmt.Printf("MAIL FROM:<%s>: %s\n  rule: the address does not parse (%v)\n", *from, replyText(rep), rep.Err)
+	fromPath, ok := explainMail(relay, newLoginCheck(cfg, mapSet, relay, nil), *auth, *from)
+	if !ok {
 		return 1
-	}
-	fromPath, _, _ := smtp.ParseMail("FROM:<"+*from+">", smtp.ParseOptions{})
-	if mv := relay.Mail(fromPath); mv.Reply != nil {
-		fmt.Printf("MAIL FROM:<%s>: %s\n  rule: %s\n", *from, replyText(mv.Reply), mv.Rule)
-		return 1
-	} else if mv.Rule != "" {
-		fmt.Printf("MAIL FROM:<%s>: 250 2.1.0 OK\n  rule: %s\n", *from, mv.Rule)
-	} else {
-		fmt.Printf("MAIL FROM:<%s>: 250 2.1.0 OK\n  rule: no access-map From: entry; the relay decision does not depend on the sender (except From:... RELAY with allow_sender_relay = true)\n", *from)
 	}
 	status := 0
 	for _, r := range rcpts {
@@ -109,6 +103,50 @@ func runExplain(args []string) int {
 		}
 	}
 	return status
+}
+
+// explainMail prints the answer to MAIL FROM: the address's syntax, the
+// access map's From: entries, and whether the login may use it.
+func explainMail(relay *policy.Relay, lc *submit.LoginCheck, auth, from string) (smtp.Path, bool) {
+	fromPath, _, rep := smtp.ParseMail("FROM:<"+from+">", smtp.ParseOptions{})
+	if rep != nil {
+		fmt.Printf("MAIL FROM:<%s>: %s\n  rule: the address does not parse (%v)\n", from, replyText(rep), rep.Err)
+		return fromPath, false
+	}
+	mv := relay.Mail(fromPath)
+	if mv.Reply != nil {
+		fmt.Printf("MAIL FROM:<%s>: %s\n  rule: %s\n", from, replyText(mv.Reply), mv.Rule)
+		return fromPath, false
+	}
+	if auth != "" {
+		t := &inbound.Txn{Conn: &inbound.Conn{AuthUser: auth, Mode: smtpd.ModeSubmission}, From: fromPath}
+		if v := lc.CheckMail(context.Background(), t); v != nil && v.Reply != nil {
+			fmt.Printf("MAIL FROM:<%s>: %s\n  rule: %s\n", from, replyText(v.Reply), v.Rule)
+			return fromPath, false
+		}
+	}
+	fmt.Printf("MAIL FROM:<%s>: 250 2.1.0 OK\n", from)
+	if mv.Rule != "" {
+		fmt.Printf("  rule: %s\n", mv.Rule)
+	} else {
+		fmt.Printf("  rule: no access-map From: entry; the relay decision does not depend on the sender (except From:... RELAY with allow_sender_relay = true)\n")
+	}
+	if auth != "" {
+		fmt.Printf("  sender_login: %s\n", senderLoginRule(lc, auth, fromPath))
+	}
+	return fromPath, true
+}
+
+// senderLoginRule says why the login may use the sender.
+func senderLoginRule(lc *submit.LoginCheck, auth string, from smtp.Path) string {
+	if !lc.Envelope {
+		return "not checked ([sender_login] envelope = \"off\")"
+	}
+	if from.IsNull() {
+		return "the null sender has no owner; any login may use it"
+	}
+	_, rule := lc.Owns(auth, from.String())
+	return rule
 }
 
 func replyText(r *smtp.Reply) string {

@@ -9,6 +9,7 @@ package main
 var stageBuilders = []func(d *deps) ([]any, error){
 	operatorStages,  // metrics first (it counts every connection), alerts, suspension
 	localStages,     // local submission: which senders a local user may use
+	loginStages,     // which senders a logged-in client may use
 	ratelimitStages, // connection, login, message and outbound limits
 	accessStages,    // access map: From: refusals, DISCARD, QUARANTINE
 	checksStages,

@@ -42,7 +42,9 @@ type Config struct {
 	DMARC     DMARC      `toml:"dmarc"`
 	Checks    Checks     `toml:"checks"`
 	Local     Local      `toml:"local"` // local submission (postern sendmail), local.go
-	Queue     Queue      `toml:"queue"` // retries, lifetime, delay notices (queue.go)
+	// SenderLogin: the addresses a logged-in client may send as (senderlogin.go).
+	SenderLogin SenderLogin `toml:"sender_login"`
+	Queue       Queue       `toml:"queue"` // retries, lifetime, delay notices (queue.go)
 
 	// allow_sender_relay (route.go).
 	Routing
@@ -169,7 +171,8 @@ func Default() *Config {
 		DMARC:    defaultDMARC(),
 		// The laptop default: only the user running postern can reach
 		// the data dir, so the socket lives there.
-		Local: defaultLocal(dataDir + "/submit.sock"),
+		Local:       defaultLocal(dataDir + "/submit.sock"),
+		SenderLogin: defaultSenderLogin(),
 
 		RateLimit: defaultRateLimit(),
 	}

@@ -156,6 +156,7 @@ func fileDefaults() *Config {
 		DKIM:            defaultDKIM(),
 		DMARC:           defaultDMARC(),
 		Local:           defaultLocal(DefaultLocalSocket),
+		SenderLogin:     defaultSenderLogin(),
 	}
 }
 

@@ -105,9 +105,10 @@ func TestLoadGood(t *testing.T) {
 		DMARC: DMARC{Check: true, Enforce: true, Quarantine: "junk", ReportInterval: DefaultReportInterval, ReportFrom: "dmarc-reports@mx.example.test",
 			FailureReportInterval: DefaultFailureReportInterval, FailureReportsPerHour: DefaultFailureReportsPerHour},
 
-		RateLimit: defaultRateLimit(),
-		Local:     defaultLocal(DefaultLocalSocket),
-		Queue:     defaultQueue(),
+		RateLimit:   defaultRateLimit(),
+		Local:       defaultLocal(DefaultLocalSocket),
+		SenderLogin: defaultSenderLogin(),
+		Queue:       defaultQueue(),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", c, want)

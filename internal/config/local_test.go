@@ -73,6 +73,8 @@ func TestLocalConfigErrors(t *testing.T) {
 		{"socket too long", "[local]\nsocket = \"/" + strings.Repeat("x", 120) + "\"\n", "a unix socket path may have at most 107", 5},
 		{"socket is the data dir", "[local]\nsocket = \"/var/lib/postern\"\n", "local.socket is the data dir itself", 5},
 		{"empty trusted user", "[local]\ntrusted_users = [\"\"]\n", "local.trusted_users: an empty user name", 5},
+		{"bad sender login", "[sender_login]\nenvelope = \"warn\"\n", `sender_login.envelope must be "refuse" or "off"`, 5},
+		{"bad header from check", "[sender_login]\nheader_from = \"no\"\n", `sender_login.header_from must be "refuse" or "off"`, 5},
 		{"socket not a string", "[local]\nsocket = 3\n", "local.socket", 5},
 	}
 	for _, tc := range tests {

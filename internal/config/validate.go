@@ -43,6 +43,7 @@ func (d *decoder) complete(c *Config, base string) {
 	d.mailauth(c)
 	d.checks(c)
 	d.local(c, base)
+	d.senderLogin(c)
 	d.queue(c)
 }
 

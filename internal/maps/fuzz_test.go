@@ -202,3 +202,25 @@ func FuzzDomainList(f *testing.F) {
 		}
 	})
 }
+
+func FuzzSenderLogin(f *testing.F) {
+	f.Add(testSenderLogin, "boss@example.test", "carol@example.test")
+	f.Add("@example.test a@example.test b\n", "x@EXAMPLE.test.", "b")
+	f.Add("a@[192.0.2.1] l\n", "a@[192.0.2.1]", "l")
+	f.Fuzz(func(t *testing.T, data, addr, login string) {
+		s, err := ParseSenderLogin("fuzz", strings.NewReader(data))
+		checkErr(t, err)
+		if err != nil {
+			return
+		}
+		for _, get := range []func(string) (*SenderLoginEntry, bool){s.Address, s.Domain} {
+			if e, ok := get(addr); ok && (len(e.Logins) == 0 || e.Source.Line < 1) {
+				t.Fatalf("bad entry %+v", e)
+			}
+		}
+		m := &Maps{SenderLogin: s}
+		if ok, rule := m.Owns(login, addr, func(string) bool { return true }); rule == "" {
+			t.Fatalf("Owns(%q, %q) = %v without a rule", login, addr, ok)
+		}
+	})
+}

@@ -25,12 +25,13 @@ const (
 	FileVirtusertable  = "virtusertable"
 	FileGenericstable  = "genericstable"
 	FileMailertable    = "mailertable"
+	FileSenderLogin    = "sender-login"
 )
 
 // FileNames lists the map files a Set reads, in load order.
 func FileNames() []string {
 	return []string{FileAccess, FileRelayDomains, FileLocalHostNames, FileAliases,
-		FileVirtusertable, FileGenericstable, FileMailertable}
+		FileVirtusertable, FileGenericstable, FileMailertable, FileSenderLogin}
 }
 
 // maxMapBytes bounds one map file.
@@ -46,6 +47,7 @@ type Maps struct {
 	Virtusertable  *Virtusertable
 	Genericstable  *Genericstable
 	Mailertable    *Mailertable
+	SenderLogin    *SenderLogin
 }
 
 // Warnings lists dangerous or ignored entries of every map.
@@ -78,6 +80,8 @@ func parseInto(m *Maps, file, path string, r io.Reader) error {
 		m.Genericstable, err = ParseGenericstable(path, r)
 	case FileMailertable:
 		m.Mailertable, err = ParseMailertable(path, r)
+	case FileSenderLogin:
+		m.SenderLogin, err = ParseSenderLogin(path, r)
 	default:
 		err = fmt.Errorf("unknown map %q", file)
 	}
@@ -101,6 +105,8 @@ func copyField(dst, src *Maps, file string) {
 		dst.Genericstable = src.Genericstable
 	case FileMailertable:
 		dst.Mailertable = src.Mailertable
+	case FileSenderLogin:
+		dst.SenderLogin = src.SenderLogin
 	}
 }
 
@@ -120,6 +126,8 @@ func (m *Maps) size(file string) int {
 		return m.Genericstable.Len()
 	case FileMailertable:
 		return m.Mailertable.Len()
+	case FileSenderLogin:
+		return m.SenderLogin.Len()
 	}
 	return 0
 }
