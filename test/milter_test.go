@@ -388,6 +388,10 @@ func TestMilterOpenDKIMSignsSubmission(t *testing.T) {
 	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.99/32"}, Extra: milterConfig(socket, "T", dns)})
 	s.addUser("alice@example.test", "s3cret pass")
 	s.addUser("bob@example.test", "bob-password-1")
+	// alice signs her mail as example.org: the sender-login map lets her.
+	if err := os.WriteFile(filepath.Join(s.dir, "sender-login"), []byte("@example.org alice@example.test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s.start()
 	out, err := exec.Command(swaks, "--server", s.Sub, "--ehlo", "laptop.example.test", "--tls", "--auth", "LOGIN",
 		"--auth-user", "alice@example.test", "--auth-password", "s3cret pass",

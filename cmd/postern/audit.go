@@ -52,7 +52,7 @@ func runAudit(args []string) int {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *configPath != "" {
-		cfg, _, err := config.Load(*configPath)
+		cfg, _, err := loadConfig(*configPath)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "postern audit: %v\n", err)
 			return 2

@@ -61,12 +61,12 @@ func backupSources(cfg *config.Config) []incident.Source {
 
 func backupCmd(args []string, out, errw io.Writer) int {
 	fs := commandFlags("backup", backupUsage, errw)
-	configPath := fs.String("config", "", "configuration `file` (default: the embedded default)")
+	configPath := fs.String("config", "", configFlagHelp)
 	pos, code, done := parseArgs(fs, args, 1, 1)
 	if done {
 		return code
 	}
-	cfg, _, err := config.Load(*configPath)
+	cfg, _, err := loadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintln(errw, err)
 		return 1

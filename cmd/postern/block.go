@@ -27,13 +27,13 @@ func runBlock(args []string) int { return blockCmd(args, os.Stdout, os.Stderr) }
 
 func blockCmd(args []string, out, errw io.Writer) int {
 	fs := commandFlags("block", blockUsage, errw)
-	configPath := fs.String("config", "", "configuration `file` (default: the embedded default)")
+	configPath := fs.String("config", "", configFlagHelp)
 	reason := fs.String("reason", "", "why, written as a comment above the entry")
 	pos, code, done := parseArgs(fs, args, 1, -1)
 	if done {
 		return code
 	}
-	cfg, _, err := config.Load(*configPath)
+	cfg, _, err := loadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintln(errw, err)
 		return 1

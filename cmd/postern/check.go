@@ -24,7 +24,7 @@ import (
 // and everything it names without starting anything.
 func runCheck(args []string) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	configPath := fs.String("config", "", "configuration `file` (default: the embedded default)")
+	configPath := fs.String("config", "", configFlagHelp)
 	dnsRecords := fs.Bool("dns-records", false, "also compare what DNS holds with the records each local domain should publish (see postern dns-records); queries DNS")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: postern check [-config FILE] [-dns-records]\n\nValidates the configuration, the maps, the users file and the TLS files,\nreports every problem at once with its file and line, and warns about\ndangerous settings. Exits 1 when there is a problem.")
@@ -51,7 +51,7 @@ func runCheck(args []string) int {
 // check loads the configuration at path and runs every checker; problems
 // and warnings go to errw, the verdict to w. It returns the exit status.
 func check(w, errw io.Writer, path string) int {
-	cfg, warnings, err := config.Load(path)
+	cfg, warnings, err := loadConfig(path)
 	for _, wn := range warnings {
 		fmt.Fprintln(errw, wn.String())
 	}

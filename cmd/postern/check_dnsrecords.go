@@ -6,7 +6,6 @@ import (
 	"io"
 	"time"
 
-	"postern/internal/config"
 	pdns "postern/internal/dns"
 	"postern/internal/dnsrecords"
 )
@@ -16,7 +15,7 @@ import (
 // missing or different is a problem. It is not part of the default check,
 // which must stay fast and work without the network.
 func checkDNSRecords(w, errw io.Writer, path string) int {
-	cfg, _, err := config.Load(path)
+	cfg, _, err := loadConfig(path)
 	if err != nil {
 		fmt.Fprintln(errw, err)
 		return 1

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"postern/internal/config"
 	"postern/internal/dkim"
 	pdns "postern/internal/dns"
 	"postern/internal/privs"
@@ -48,7 +47,7 @@ func dkimCmd(args []string, out, errw io.Writer) int {
 	sub := args[0]
 	fs := flag.NewFlagSet("dkim "+sub, flag.ContinueOnError)
 	fs.SetOutput(errw)
-	configPath := fs.String("config", "", "configuration `file` (its data_dir and [dns] servers are used)")
+	configPath := fs.String("config", "", configFlagHelp+": its data_dir and [dns] servers are used")
 	dataDir := fs.String("data-dir", "", "data `directory` (default: data_dir of the configuration, else ./postern-data)")
 	dnsServer := fs.String("dns", "", "DNS server `host:port` for status (default: [dns] servers, else the system resolver)")
 	activate := fs.Duration("activate-after", dkim.DefaultActivateAfter, "delay between making a selector and signing with it (default: [dkim] activate_after with -config)")
@@ -70,8 +69,8 @@ func dkimCmd(args []string, out, errw io.Writer) int {
 	st := dkimSettings{dir: filepath.Join("postern-data", "dkim"), activateAfter: *activate}
 	var servers []string
 	var timeout time.Duration
-	if *configPath != "" {
-		cfg, _, err := config.Load(*configPath)
+	if path := configFile(*configPath); path != "" {
+		cfg, _, err := loadConfig(path)
 		if err != nil {
 			fmt.Fprintf(errw, "postern dkim: %v\n", err)
 			return 1

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"postern/internal/config"
 	"postern/internal/dmarcreport"
 	"postern/internal/privs"
 )
@@ -46,7 +45,7 @@ func dmarcUsage(w io.Writer) {
 
 // dmarcCommonFlags adds the flags every dmarc subcommand takes.
 func dmarcCommonFlags(fs *flag.FlagSet) (configFile, dataDir *string) {
-	configFile = fs.String("config", "", "configuration `file` (default: the embedded default); its data_dir is used")
+	configFile = fs.String("config", "", configFlagHelp+"; its data_dir is used")
 	dataDir = fs.String("data-dir", "", "postern's data `directory`, instead of the configuration's data_dir (reports are in DIR/dmarc/received)")
 	return
 }
@@ -57,7 +56,7 @@ func dataDirFrom(cmd, configFile, dataDir string) (string, bool) {
 	if dataDir != "" {
 		return dataDir, true
 	}
-	cfg, _, err := config.Load(configFile)
+	cfg, _, err := loadConfig(configFile)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postern %s: %v\n", cmd, err)
 		return "", false

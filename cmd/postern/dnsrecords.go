@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"postern/internal/config"
 	pdns "postern/internal/dns"
 	"postern/internal/dnsrecords"
 )
@@ -24,7 +23,7 @@ func runDNSRecords(args []string) int {
 		fmt.Fprintln(fs.Output(), "usage: postern dns-records -domain D [-selector S] [-mx HOST] [-check] [flags]")
 		fs.PrintDefaults()
 	}
-	configFile := fs.String("config", "", "configuration `file` (default: the embedded default): its data_dir, [dns] servers, hostname and [dmarc] report_inbox are used")
+	configFile := fs.String("config", "", configFlagHelp+": its data_dir, [dns] servers, hostname and [dmarc] report_inbox are used")
 	dataDir := fs.String("data-dir", "", "postern's data directory, instead of the configuration's (DKIM keys are read from DIR/dkim/DOMAIN/*.key)")
 	dnsServer := fs.String("dns", "", "DNS server HOST:PORT (default: [dns] servers, else /etc/resolv.conf)")
 	domain := fs.String("domain", "", "mail domain (required)")
@@ -41,7 +40,7 @@ func runDNSRecords(args []string) int {
 		fs.Usage()
 		return 2
 	}
-	cfg, _, err := config.Load(*configFile)
+	cfg, _, err := loadConfig(*configFile)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postern dns-records: %v\n", err)
 		return 1

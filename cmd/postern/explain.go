@@ -27,7 +27,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runExplain(args []string) int {
 	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "configuration file (default: the embedded default)")
+	cfgPath := fs.String("config", "", configFlagHelp)
 	client := fs.String("client", "", "the client's IP address (required)")
 	auth := fs.String("auth", "", "the user the client authenticated as, if any")
 	clientName := fs.String("client-name", "", "the client's verified host name, if any (for access-map Connect: entries)")

@@ -13,7 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"postern/internal/config"
 	"postern/internal/control"
 	"postern/internal/envelope"
 	"postern/internal/spool"
@@ -83,7 +82,7 @@ func queueCmd(args []string, out, errw io.Writer, now time.Time) int {
 	}
 	dir := *spoolDir
 	if dir == "" {
-		cfg, _, err := config.Load(*configPath)
+		cfg, _, err := loadConfig(*configPath)
 		if err != nil {
 			fmt.Fprintln(errw, err)
 			return 1
@@ -157,7 +156,7 @@ func printQueue(out io.Writer, items []spool.Item, now time.Time) {
 // queueAction sends req to the running server, or carries it out on the
 // spool directly when no server runs.
 func queueAction(req control.Request, configPath string, out, errw io.Writer) int {
-	cfg, _, err := config.Load(configPath)
+	cfg, _, err := loadConfig(configPath)
 	if err != nil {
 		fmt.Fprintln(errw, err)
 		return 1

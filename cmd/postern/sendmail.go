@@ -39,10 +39,6 @@ const (
 // own SIZE limit is checked before anything is sent.
 const maxSubmission = 1 << 30
 
-// systemConfig is read when neither -C nor -config nor $POSTERN_CONFIG
-// names a file: a sendmail called by cron has no flags of ours.
-const systemConfig = "/etc/postern/postern.toml"
-
 const sendmailUsage = `usage: postern sendmail [flags] [recipient ...]
        (also called as sendmail, mailq and newaliases through a link)
 
@@ -111,7 +107,7 @@ func runSendmail(args []string) int {
 	switch a.mode {
 	case 'p':
 		qargs := []string{"list"}
-		if p := sendmailConfigPath(a.config); p != "" {
+		if p := configFile(a.config); p != "" {
 			qargs = append(qargs, "-config", p)
 		}
 		return runQueue(qargs)
@@ -119,7 +115,7 @@ func runSendmail(args []string) int {
 		return newaliases(a)
 	case 'q':
 		qargs := []string{"flush"}
-		if p := sendmailConfigPath(a.config); p != "" {
+		if p := configFile(a.config); p != "" {
 			qargs = append(qargs, "-config", p)
 		}
 		return runQueue(qargs)
@@ -354,27 +350,11 @@ func checkNotify(n string) error {
 	return nil
 }
 
-// sendmailConfigPath is the configuration file to read: -C or -config,
-// $POSTERN_CONFIG, /etc/postern/postern.toml when it exists, or "" for
-// the embedded default.
-func sendmailConfigPath(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if p := os.Getenv("POSTERN_CONFIG"); p != "" {
-		return p
-	}
-	if _, err := os.Stat(systemConfig); err == nil {
-		return systemConfig
-	}
-	return ""
-}
-
 // sendmailSocket finds the local submission socket in the
 // configuration. A file this user may not read (it may name secrets)
 // means the default socket.
 func sendmailSocket(a *sendmailArgs) (string, int) {
-	path := sendmailConfigPath(a.config)
+	path := configFile(a.config)
 	if path != "" {
 		if f, err := os.Open(path); errors.Is(err, fs.ErrPermission) {
 			fmt.Fprintf(os.Stderr, "postern sendmail: cannot read %s (permission denied); trying the default socket %s\n", path, config.DefaultLocalSocket)
@@ -774,7 +754,7 @@ func sendmailSMTP(sock string, in io.Reader, out io.Writer) int {
 
 // newaliases is -bi: there is nothing to rebuild; the maps are checked.
 func newaliases(a *sendmailArgs) int {
-	cfg, _, err := config.Load(sendmailConfigPath(a.config))
+	cfg, _, err := loadConfig(a.config)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "newaliases: %v\n", err)
 		return exConfig

@@ -29,7 +29,7 @@ import (
 
 func runServe(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "configuration file (default: the embedded default)")
+	cfgPath := fs.String("config", "", configFlagHelp)
 	if _, err := parseFlags(fs, args); err != nil {
 		return 2
 	}
@@ -51,9 +51,6 @@ func runServe(args []string) int {
 }
 
 // loadConfig reads the file, or the embedded default for "".
-func loadConfig(path string) (*config.Config, []config.Warning, error) {
-	return config.Load(path)
-}
 
 // serve builds every piece from the configuration and runs until SIGTERM
 // or SIGINT.

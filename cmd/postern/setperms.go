@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"postern/internal/config"
 	"postern/internal/maps"
 	"postern/internal/privs"
 )
@@ -24,12 +23,12 @@ func runSetPerms(args []string) int { return setPermsCmd(args, os.Stdout, os.Std
 
 func setPermsCmd(args []string, out, errw io.Writer) int {
 	fs := commandFlags("set-permissions", setPermsUsage, errw)
-	configPath := fs.String("config", "", "configuration `file` (default: the embedded default)")
+	configPath := fs.String("config", "", configFlagHelp)
 	dry := fs.Bool("n", false, "only print what would change")
 	if _, code, done := parseArgs(fs, args, 0, 0); done {
 		return code
 	}
-	cfg, _, err := config.Load(*configPath)
+	cfg, _, err := loadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintln(errw, err)
 		return 1

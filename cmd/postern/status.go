@@ -27,12 +27,12 @@ func runStatus(args []string) int { return statusCmd(args, os.Stdout, os.Stderr)
 
 func statusCmd(args []string, out, errw io.Writer) int {
 	fs := commandFlags("status", statusUsage, errw)
-	configPath := fs.String("config", "", "configuration `file` (default: the embedded default)")
+	configPath := fs.String("config", "", configFlagHelp)
 	asJSON := fs.Bool("json", false, "print the status as JSON")
 	if _, code, done := parseArgs(fs, args, 0, 0); done {
 		return code
 	}
-	cfg, _, err := config.Load(*configPath)
+	cfg, _, err := loadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintln(errw, err)
 		return 1

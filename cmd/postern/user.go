@@ -45,7 +45,7 @@ type passwordSource struct {
 
 func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 	fs := commandFlags("user", userUsage, errw)
-	configPath := fs.String("config", "", "configuration `file` (default: the embedded default)")
+	configPath := fs.String("config", "", configFlagHelp)
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	pos, code, done := parseArgs(fs, args, 1, -1)
 	if done {
@@ -66,7 +66,7 @@ func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cfg, _, err := config.Load(*configPath)
+	cfg, _, err := loadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintln(errw, err)
 		return 1
