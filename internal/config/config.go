@@ -44,7 +44,9 @@ type Config struct {
 	Local     Local      `toml:"local"` // local submission (postern sendmail), local.go
 	// SenderLogin: the addresses a logged-in client may send as (senderlogin.go).
 	SenderLogin SenderLogin `toml:"sender_login"`
-	Queue       Queue       `toml:"queue"` // retries, lifetime, delay notices (queue.go)
+	// Sandbox: Landlock confinement of the running server (sandbox.go).
+	Sandbox Sandbox `toml:"sandbox"`
+	Queue   Queue   `toml:"queue"` // retries, lifetime, delay notices (queue.go)
 
 	// allow_sender_relay (route.go).
 	Routing
@@ -173,6 +175,7 @@ func Default() *Config {
 		// the data dir, so the socket lives there.
 		Local:       defaultLocal(dataDir + "/submit.sock"),
 		SenderLogin: defaultSenderLogin(),
+		Sandbox:     defaultSandbox(),
 
 		RateLimit: defaultRateLimit(),
 	}

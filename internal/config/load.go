@@ -157,6 +157,7 @@ func fileDefaults() *Config {
 		DMARC:           defaultDMARC(),
 		Local:           defaultLocal(DefaultLocalSocket),
 		SenderLogin:     defaultSenderLogin(),
+		Sandbox:         defaultSandbox(),
 	}
 }
 

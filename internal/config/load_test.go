@@ -108,6 +108,7 @@ func TestLoadGood(t *testing.T) {
 		RateLimit:   defaultRateLimit(),
 		Local:       defaultLocal(DefaultLocalSocket),
 		SenderLogin: defaultSenderLogin(),
+		Sandbox:     defaultSandbox(),
 		Queue:       defaultQueue(),
 	}
 	if !reflect.DeepEqual(c, want) {

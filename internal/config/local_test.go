@@ -75,6 +75,8 @@ func TestLocalConfigErrors(t *testing.T) {
 		{"empty trusted user", "[local]\ntrusted_users = [\"\"]\n", "local.trusted_users: an empty user name", 5},
 		{"bad sender login", "[sender_login]\nenvelope = \"warn\"\n", `sender_login.envelope must be "refuse" or "off"`, 5},
 		{"bad header from check", "[sender_login]\nheader_from = \"no\"\n", `sender_login.header_from must be "refuse" or "off"`, 5},
+		{"bad sandbox mode", "[sandbox]\nmode = \"on\"\n", `sandbox.mode must be "auto", "require" or "off"`, 5},
+		{"empty sandbox path", "[sandbox]\nread = [\"\"]\n", "sandbox.read: an empty path", 5},
 		{"socket not a string", "[local]\nsocket = 3\n", "local.socket", 5},
 	}
 	for _, tc := range tests {

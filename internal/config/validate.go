@@ -44,6 +44,7 @@ func (d *decoder) complete(c *Config, base string) {
 	d.checks(c)
 	d.local(c, base)
 	d.senderLogin(c)
+	d.sandbox(c, base)
 	d.queue(c)
 }
 

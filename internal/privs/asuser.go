@@ -14,9 +14,13 @@ import (
 // as root, finds the files the server will not be able to read. The zero
 // Owner runs f as the caller.
 //
-// The change is made on one locked OS thread only, which the runtime
-// discards when f returns; the rest of the process keeps its identity.
-// f must not start goroutines that open files.
+// The change is made on one locked OS thread only, and undone before
+// the thread is unlocked; the rest of the process keeps its identity.
+// Should undoing fail, the thread stays locked and the runtime discards
+// it with the goroutine. Never leaving a changed thread behind matters:
+// the main thread cannot be discarded, only parked, and a parked thread
+// would miss a later privilege drop. f must not start goroutines that
+// open files.
 func (o Owner) Do(f func()) error {
 	if !o.set {
 		f()
@@ -24,17 +28,36 @@ func (o Owner) Do(f func()) error {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		// Never unlocked: a goroutine that exits while locked takes its
-		// thread, with the changed identity, with it.
 		runtime.LockOSThread()
-		if err := o.setThreadFS(); err != nil {
+		saved, err := currentFS()
+		if err == nil {
+			err = o.setThreadFS()
+		}
+		if err != nil {
 			errc <- err
+			if saved.setThreadFS() == nil {
+				runtime.UnlockOSThread()
+			}
 			return
 		}
 		f()
 		errc <- nil
+		if saved.setThreadFS() == nil {
+			runtime.UnlockOSThread()
+		}
 	}()
 	return <-errc
+}
+
+// currentFS is the calling thread's file-system identity, to restore.
+func currentFS() (Owner, error) {
+	groups, err := unix.Getgroups()
+	if err != nil {
+		return Owner{}, fmt.Errorf("getgroups: %w", err)
+	}
+	uid, _ := unix.SetfsuidRetUid(-1)
+	gid, _ := unix.SetfsgidRetGid(-1)
+	return Owner{UID: uid, GID: gid, Groups: groups, Name: "the caller", set: true}, nil
 }
 
 // setThreadFS switches the calling thread's file-system identity to o.

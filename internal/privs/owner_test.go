@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -111,5 +112,32 @@ func TestZeroOwnerChangesNothing(t *testing.T) {
 	}
 	if o.Credential() != nil {
 		t.Fatal("zero Owner has a credential")
+	}
+}
+
+// No thread keeps the changed identity after Do: every thread of the
+// process, the main one included, has its file-system uid back, so that
+// a later Drop reaches them all.
+func TestDoLeavesNoThreadChanged(t *testing.T) {
+	o := nobody(t)
+	for i := 0; i < 50; i++ {
+		if err := o.Do(func() { os.Stat("/") }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tasks, err := filepath.Glob("/proc/self/task/*/status")
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("tasks: %v %v", tasks, err)
+	}
+	for _, p := range tasks {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread ended
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 5 && (f[0] == "Uid:" || f[0] == "Gid:") && f[4] != f[2] {
+				t.Errorf("%s: %s (file-system id differs from the effective one)", p, line)
+			}
+		}
 	}
 }

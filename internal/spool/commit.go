@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -89,6 +90,9 @@ func (g *groupCommit) lead() {
 // one fsync of the queue directory. No request is released before all
 // three happened for it.
 func (s *Spool) syncBatch(batch []*syncReq) {
+	if s.opt.syncLatency > 0 {
+		time.Sleep(s.opt.syncLatency)
+	}
 	var files []*syncReq
 	for _, r := range batch {
 		if r.f != nil {

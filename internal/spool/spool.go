@@ -121,6 +121,9 @@ type Options struct {
 	Now func() time.Time
 
 	noGroupCommit bool // every commit syncs alone (for TestCompareSyncModes)
+	// syncLatency, for tests, is added to every batch's syncs: a disk's
+	// fsync takes time, tmpfs's none, and sharing only shows when it does.
+	syncLatency time.Duration
 }
 
 // Defaults of the slow lane.

@@ -479,7 +479,8 @@ func TestHoldAndRelease(t *testing.T) {
 // Concurrent commits share syncs, and each Commit returns only after its
 // file is in the queue under its final name.
 func TestGroupCommit(t *testing.T) {
-	s, err := New(t.TempDir(), courierFunc(nil), nil, Options{})
+	// As slow as a disk even where the test's directory is tmpfs.
+	s, err := New(t.TempDir(), courierFunc(nil), nil, Options{syncLatency: 2 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
