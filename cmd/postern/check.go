@@ -115,7 +115,7 @@ func checkers() []checker {
 	// dropped privileges: check them as its user. The certificate is
 	// read while still root.
 	return []checker{checkPerms, asServer(checkMaps), ifDataDir(asServer(checkUsers)), ifDataDir(asServer(checkDataDir)),
-		checkTLS, checkRouting, checkLocal}
+		checkTLS, checkRouting, checkLocal, checkSandbox}
 }
 
 // ifDataDir runs c only when the data dir exists (serve makes it, for

@@ -38,6 +38,9 @@ type deps struct {
 	// tasks run in the background while the server runs (report
 	// senders, admin listeners...); they return when ctx ends.
 	tasks []func(ctx context.Context)
+	// sandbox is the Landlock line of postern status (wire_sandbox.go),
+	// set before the tasks start.
+	sandbox string
 }
 
 // build makes the shared pieces from the configuration.

@@ -133,6 +133,10 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
 		return err
 	}
+	// Everything is open and built: confine the server to its files.
+	if d.sandbox, err = applySandbox(cfg, log); err != nil {
+		return err
+	}
 	backend := inbound.New(inbound.Options{
 		TmpDir:   tmpDir,
 		Hostname: cfg.Hostname,

@@ -92,6 +92,9 @@ func printStatus(w io.Writer, cfg *config.Config, st metrics.Status, live bool, 
 			fmt.Fprintf(w, "  %s\n", p)
 		}
 	}
+	if st.Sandbox != "" {
+		fmt.Fprintf(w, "\nSandbox: %s\n", st.Sandbox)
+	}
 	fmt.Fprintln(w, "\nListeners:")
 	for _, l := range st.Listeners {
 		fmt.Fprintf(w, "  %-12s %-11s %s\n", l.Name, l.Mode, l.Address)

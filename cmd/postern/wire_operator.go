@@ -90,6 +90,8 @@ func operatorStages(d *deps) ([]any, error) {
 				opt.Alerts = d.alerts.Active
 			}
 			opt.Problems = func() []string { return loadProblems(d) }
+			// Set by serve before the tasks start.
+			opt.Sandbox = func() string { return d.sandbox }
 			d.log.Info("admin listener", "address", ln.Addr().String())
 			d.tasks = append(d.tasks, func(ctx context.Context) {
 				if err := d.metrics.Serve(ctx, ln, d.log, opt); err != nil {

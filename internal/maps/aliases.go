@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -285,4 +286,28 @@ func classify(t Target, w string) ([]Target, error) {
 		t.Kind, t.Value = TargetLocal, strings.ToLower(w)
 	}
 	return []Target{t}, nil
+}
+
+// Includes lists the ":include:" targets of every alias, their paths made
+// absolute, sorted by line: the files delivery reads (for checks that
+// the server can reach them).
+func (a *Aliases) Includes() []Target {
+	if a == nil {
+		return nil
+	}
+	var out []Target
+	for _, al := range a.m {
+		for _, t := range al.Targets {
+			if t.Kind != TargetInclude {
+				continue
+			}
+			if !filepath.IsAbs(t.Value) {
+				t.Value = filepath.Join(a.dir, t.Value)
+			}
+			t.Value = filepath.Clean(t.Value)
+			out = append(out, t)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Source.Line < out[j].Source.Line })
+	return out
 }

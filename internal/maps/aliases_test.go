@@ -251,3 +251,18 @@ func TestAliasesNoExponentialExpansion(t *testing.T) {
 		t.Errorf("diamond: %s", got)
 	}
 }
+
+func TestAliasIncludes(t *testing.T) {
+	a, err := ParseAliases("/etc/mail/aliases", strings.NewReader("staff: :include:lists/staff\nall: bob, :include:/srv/lists/all\nroot: admin\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := a.Includes()
+	if len(got) != 2 || got[0].Value != "/etc/mail/lists/staff" || got[0].Source.Line != 1 || got[1].Value != "/srv/lists/all" {
+		t.Errorf("Includes = %+v", got)
+	}
+	var none *Aliases
+	if none.Includes() != nil {
+		t.Error("nil aliases have includes")
+	}
+}

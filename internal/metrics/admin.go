@@ -28,6 +28,9 @@ type Status struct {
 	// (a map or the users file kept at its previous version), one line
 	// each, naming the file and the fix.
 	Problems []string `json:"problems"`
+	// Sandbox says whether the server is confined (Landlock), and why
+	// not.
+	Sandbox string `json:"sandbox"`
 }
 
 // ListenerInfo names one SMTP listener.
@@ -46,6 +49,8 @@ type AdminOptions struct {
 	Alerts func() []string
 	// Problems returns the current Status.Problems; nil means none.
 	Problems func() []string
+	// Sandbox returns the Status.Sandbox line; nil means none.
+	Sandbox func() string
 	// Healthy reports whether the server can take mail (nil: always).
 	Healthy func() error
 	// Reload rereads maps and users (POST /reload, as SIGHUP does);
@@ -88,6 +93,9 @@ func (m *Metrics) Handler(opt AdminOptions) http.Handler {
 		}
 		if opt.Problems != nil {
 			st.Problems = opt.Problems()
+		}
+		if opt.Sandbox != nil {
+			st.Sandbox = opt.Sandbox()
 		}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)

@@ -31,20 +31,16 @@ func (o Owner) Do(f func()) error {
 		runtime.LockOSThread()
 		saved, err := currentFS()
 		if err == nil {
-			err = o.setThreadFS()
-		}
-		if err != nil {
-			errc <- err
-			if saved.setThreadFS() == nil {
-				runtime.UnlockOSThread()
+			if err = o.setThreadFS(); err == nil {
+				f()
 			}
-			return
 		}
-		f()
-		errc <- nil
-		if saved.setThreadFS() == nil {
+		// Undo before reporting, so that no thread is changed once Do
+		// returns.
+		if saved.set && saved.setThreadFS() == nil {
 			runtime.UnlockOSThread()
 		}
+		errc <- err
 	}()
 	return <-errc
 }
