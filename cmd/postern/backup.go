@@ -1,18 +1,13 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path"
-	"path/filepath"
-	"strings"
 	"time"
 
-	"postern/internal/config"
-	"postern/internal/incident"
-	"postern/internal/maps"
+	"postern/internal/backup"
+	"postern/internal/cliflags"
 )
 
 const backupUsage = `usage: postern backup [-config FILE] ARCHIVE
@@ -34,35 +29,10 @@ either when the archive does not match its manifest.`
 func runBackup(args []string) int  { return backupCmd(args, os.Stdout, os.Stderr) }
 func runRestore(args []string) int { return restoreCmd(args, os.Stdout, os.Stderr) }
 
-// backupSources lists what a backup of cfg holds.
-func backupSources(cfg *config.Config) []incident.Source {
-	var srcs []incident.Source
-	if cfg.File != "" {
-		srcs = append(srcs, incident.Source{Name: "config/postern.toml", Path: cfg.File})
-	}
-	if cfg.MapsDir != "" {
-		for _, f := range maps.FileNames() {
-			srcs = append(srcs, incident.Source{Name: "maps/" + f, Path: filepath.Join(cfg.MapsDir, f), Optional: true})
-		}
-	}
-	srcs = append(srcs,
-		incident.Source{Name: "data/users", Path: cfg.UsersFile(), Optional: true},
-		incident.Source{Name: "data/dkim", Path: filepath.Join(cfg.DataDir, "dkim"), Optional: true},
-		incident.Source{Name: "data/tls", Path: cfg.TLSDir(), Optional: true},
-	)
-	if cfg.TLS.Cert != "" {
-		srcs = append(srcs, incident.Source{Name: "tls/cert", Path: cfg.TLS.Cert})
-	}
-	if cfg.TLS.Key != "" {
-		srcs = append(srcs, incident.Source{Name: "tls/key", Path: cfg.TLS.Key})
-	}
-	return srcs
-}
-
 func backupCmd(args []string, out, errw io.Writer) int {
-	fs := commandFlags("backup", backupUsage, errw)
+	fs := cliflags.New("backup", backupUsage, errw)
 	configPath := fs.String("config", "", configFlagHelp)
-	pos, code, done := parseArgs(fs, args, 1, 1)
+	pos, code, done := cliflags.ParseN(fs, args, 1, 1)
 	if done {
 		return code
 	}
@@ -71,35 +41,12 @@ func backupCmd(args []string, out, errw io.Writer) int {
 		fmt.Fprintln(errw, err)
 		return 1
 	}
-	dst := pos[0]
-	f, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp*")
+	files, err := backup.Write(pos[0], cfg, time.Now())
 	if err != nil {
 		fmt.Fprintf(errw, "postern backup: %v\n", err)
 		return 1
 	}
-	tmp := f.Name()
-	man, err := incident.WriteBackup(f, backupSources(cfg), cfg.Hostname, cfg.File, time.Now())
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		fmt.Fprintf(errw, "postern backup: %v\n", err)
-		return 1
-	}
-	files := 0
-	for _, it := range man.Items {
-		if !it.Dir {
-			files++
-		}
-	}
-	fmt.Fprintf(out, "%s: %d files backed up (config, maps, users, DKIM keys, certificates; not the queue)\n", dst, files)
+	fmt.Fprintf(out, "%s: %d files backed up (config, maps, users, DKIM keys, certificates; not the queue)\n", pos[0], files)
 	if cfg.File == "" {
 		fmt.Fprintln(out, "note: no -config given: the embedded default configuration is not a file and was not saved")
 	}
@@ -107,140 +54,27 @@ func backupCmd(args []string, out, errw io.Writer) int {
 }
 
 func restoreCmd(args []string, out, errw io.Writer) int {
-	fs := commandFlags("restore", restoreUsage, errw)
+	fs := cliflags.New("restore", restoreUsage, errw)
 	configPath := fs.String("config", "", "where the configuration file goes (default: where it was backed up from)")
 	force := fs.Bool("force", false, "overwrite files that exist")
-	pos, code, done := parseArgs(fs, args, 1, 1)
+	pos, code, done := cliflags.ParseN(fs, args, 1, 1)
 	if done {
 		return code
 	}
-	fail := func(err error) int {
+	a, err := backup.Open(pos[0])
+	if err != nil {
 		fmt.Fprintf(errw, "postern restore: %v\n", err)
 		return 1
 	}
-	f, err := os.Open(pos[0])
-	if err != nil {
-		return fail(err)
-	}
-	a, err := incident.ReadBackup(f)
-	f.Close()
-	if err != nil {
-		return fail(fmt.Errorf("%s: %w", pos[0], err))
-	}
-	cfgDest := *configPath
-	if cfgDest == "" {
-		cfgDest = a.Manifest.Config
-	}
-	if cfgDest != "" {
-		if abs, err := filepath.Abs(cfgDest); err == nil {
-			cfgDest = abs
-		}
-	}
-	cfg, err := restoredConfig(a, cfgDest)
-	if err != nil {
-		return fail(err)
-	}
-	dest := func(name string) (string, error) {
-		area, rest, _ := strings.Cut(name, "/")
-		switch area {
-		case "config":
-			return cfgDest, nil
-		case "maps":
-			if cfg.MapsDir == "" {
-				return "", fmt.Errorf("the archive holds maps but the configuration has no maps_dir")
-			}
-			return filepath.Join(cfg.MapsDir, filepath.FromSlash(rest)), nil
-		case "data":
-			return filepath.Join(cfg.DataDir, filepath.FromSlash(rest)), nil
-		case "tls":
-			switch rest {
-			case "cert":
-				return cfg.TLS.Cert, nil // "" skips: the configuration has none
-			case "key":
-				return cfg.TLS.Key, nil
-			}
-		}
-		return "", fmt.Errorf("unexpected archive member %s", path.Clean(name))
-	}
-	restored, err := a.Restore(dest, *force, os.Geteuid() == 0)
+	restored, err := backup.Restore(a, backup.ConfigDest(a, *configPath), *force)
 	for _, p := range restored {
 		fmt.Fprintf(out, "restored %s\n", p)
 	}
 	if err != nil {
-		return fail(err)
-	}
-	// What goes into the data dir belongs to this machine's service
-	// user, whatever ids the archive recorded.
-	if err := giveRestored(cfg, restored); err != nil {
-		return fail(err)
+		fmt.Fprintf(errw, "postern restore: %v\n", err)
+		return 1
 	}
 	fmt.Fprintf(out, "%d paths restored from the backup of %s taken %s; restart postern (or send it SIGHUP) to use them\n",
 		len(restored), a.Manifest.Host, a.Manifest.Created.Format(time.RFC3339))
 	return 0
-}
-
-// restoredConfig loads the configuration the archive holds as if it were
-// at dest (relative paths count from there), or the one at dest when the
-// archive has none.
-func restoredConfig(a *incident.Archive, dest string) (*config.Config, error) {
-	data, ok := a.File("config/postern.toml")
-	if !ok {
-		if dest == "" {
-			return nil, errors.New("the archive holds no configuration: give -config FILE")
-		}
-		cfg, _, err := config.Load(dest)
-		return cfg, err
-	}
-	if dest == "" || !filepath.IsAbs(dest) {
-		abs, err := filepath.Abs(dest)
-		if err != nil || dest == "" {
-			return nil, errors.New("give -config FILE: where the configuration goes")
-		}
-		dest = abs
-	}
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(filepath.Dir(dest), ".postern-restore-*.toml")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	cfg, _, err := config.Load(f.Name())
-	if err != nil {
-		return nil, fmt.Errorf("the configuration in the archive does not load: %w", err)
-	}
-	return cfg, nil
-}
-
-// giveRestored hands the restored paths inside the data dir to the
-// service user.
-func giveRestored(cfg *config.Config, restored []string) error {
-	owner, err := serverOwner(cfg)
-	if err != nil || !owner.IsSet() {
-		return err
-	}
-	top := filepath.Clean(cfg.DataDir)
-	var mine []string
-	for _, p := range restored {
-		if p == top || strings.HasPrefix(p, top+string(filepath.Separator)) {
-			mine = append(mine, p)
-		}
-	}
-	if len(mine) > 0 {
-		mine = append(mine, top)
-	}
-	for _, p := range mine {
-		if err := os.Lchown(p, owner.UID, owner.GID); err != nil {
-			return fmt.Errorf("give %s to %s: %w", p, owner.Name, err)
-		}
-	}
-	return nil
 }

@@ -1,17 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"postern/internal/config"
+	"postern/internal/cliflags"
 	"postern/internal/incident"
+	"postern/internal/status"
 )
 
 const blockUsage = `usage: postern block [-config FILE] [-reason TEXT] IP|CIDR...
@@ -26,10 +26,10 @@ To lift a block, delete the line from the access map.`
 func runBlock(args []string) int { return blockCmd(args, os.Stdout, os.Stderr) }
 
 func blockCmd(args []string, out, errw io.Writer) int {
-	fs := commandFlags("block", blockUsage, errw)
+	fs := cliflags.New("block", blockUsage, errw)
 	configPath := fs.String("config", "", configFlagHelp)
 	reason := fs.String("reason", "", "why, written as a comment above the entry")
-	pos, code, done := parseArgs(fs, args, 1, -1)
+	pos, code, done := cliflags.ParseN(fs, args, 1, -1)
 	if done {
 		return code
 	}
@@ -66,30 +66,10 @@ func blockCmd(args []string, out, errw io.Writer) int {
 		}
 	}
 	if changed {
-		fmt.Fprintln(out, reloadServer(cfg))
+		fmt.Fprintln(out, status.Reload(context.Background(), cfg.Admin.Address))
 	}
 	if failed {
 		return 1
 	}
 	return 0
-}
-
-// reloadServer asks the running server to reread its maps and users now
-// and says what happened.
-func reloadServer(cfg *config.Config) string {
-	const later = "the running server rereads the map within 5 seconds (or send it SIGHUP)"
-	if cfg.Admin.Address == "" {
-		return later
-	}
-	c := &http.Client{Timeout: 3 * time.Second}
-	resp, err := c.Post("http://"+cfg.Admin.Address+"/reload", "text/plain", nil)
-	if err != nil {
-		return "server not reached on the admin address: " + later
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("the server's reload failed (%s): %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	return "the running server reloaded its maps"
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	pdns "postern/internal/dns"
-	"postern/internal/dnsrecords"
+	"postern/internal/publish"
 )
 
 // checkDNSRecords is `postern check -dns-records`: for each local domain,
@@ -23,20 +23,8 @@ func checkDNSRecords(w, errw io.Writer, path string) int {
 	resolver := pdns.New(pdns.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rs := recordSettings{dataDir: cfg.DataDir, hostname: cfg.Hostname, reportInbox: cfg.DMARC.ReportInbox}
-	problems := 0
-	for _, d := range cfg.LocalDomains {
-		recs, err := domainRecords(ctx, resolver, d, rs, errw)
-		if err != nil {
-			fmt.Fprintf(errw, "%s: %v\n", d, err)
-			problems++
-			continue
-		}
-		for _, m := range dnsrecords.Compare(ctx, resolver, d, recs) {
-			fmt.Fprintf(errw, "%s: DNS: %s (see postern dns-records -domain %s)\n", d, m, d)
-			problems++
-		}
-	}
+	rs := publish.Settings{DataDir: cfg.DataDir, Hostname: cfg.Hostname, ReportInbox: cfg.DMARC.ReportInbox}
+	problems := publish.Check(ctx, resolver, cfg.LocalDomains, rs, errw)
 	if problems > 0 {
 		fmt.Fprintf(errw, "postern check: %d DNS record problem(s)\n", problems)
 		return 1

@@ -10,6 +10,7 @@ import (
 
 	"postern/internal/dkim"
 	"postern/internal/dnstest"
+	"postern/internal/publish"
 )
 
 // check -dns-records reports each record a local domain lacks, and is
@@ -40,8 +41,8 @@ func TestCheckDNSRecords(t *testing.T) {
 	if _, err := dkim.WriteKey(filepath.Join(dir, "data", "dkim"), "example.org", "s1", pemKey); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := domainRecords(context.Background(), srv.Resolver(), "example.org",
-		recordSettings{dataDir: filepath.Join(dir, "data"), hostname: "mx.example.org", reportInbox: "reports@example.org"}, &bytes.Buffer{})
+	recs, err := publish.Records(context.Background(), srv.Resolver(), "example.org",
+		publish.Settings{DataDir: filepath.Join(dir, "data"), Hostname: "mx.example.org", ReportInbox: "reports@example.org"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}

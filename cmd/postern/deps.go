@@ -14,6 +14,7 @@ import (
 	"postern/internal/metrics"
 	"postern/internal/policy"
 	"postern/internal/spool"
+	"postern/internal/status"
 	"postern/internal/users"
 )
 
@@ -56,9 +57,9 @@ func build(cfg *config.Config, log *slog.Logger, own []netip.Addr) (*deps, error
 	if d.maps, err = openMaps(cfg, log); err != nil {
 		// Fail closed: a map that cannot be read would serve as an
 		// empty one (no REJECT entry applied). The error names the file.
-		return nil, fmt.Errorf("%w\npostern does not start with a map it cannot load: %s", err, loadFix)
+		return nil, fmt.Errorf("%w\npostern does not start with a map it cannot load: %s", err, status.LoadFix)
 	}
-	d.metrics.SetFileLoads(func() []metrics.FileLoad { return fileLoads(d) })
+	d.metrics.SetFileLoads(fileLoads(d).Metrics)
 	d.relay = buildRelay(cfg, d.maps, d.users, own)
 	courier, err := buildCourier(d)
 	if err != nil {

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
+	"postern/internal/cliflags"
+	"postern/internal/dmarcinbox"
 	"postern/internal/dmarcreport"
 	"postern/internal/privs"
 )
@@ -69,7 +67,7 @@ func runDmarcReport(args []string) int {
 	configFile, dataDir := dmarcCommonFlags(fs)
 	since := fs.String("since", "7d", "period to summarise, e.g. 7d, 36h, 30d")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
-	pos, err := parseFlags(fs, args)
+	pos, err := cliflags.Parse(fs, args)
 	if err != nil {
 		return 2
 	}
@@ -81,42 +79,23 @@ func runDmarcReport(args []string) int {
 	if !ok {
 		return 1
 	}
-	d, err := parseDays(*since)
+	d, err := dmarcinbox.ParseDays(*since)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postern dmarc report: -since: %v\n", err)
 		return 2
 	}
-	from := time.Now().Add(-d)
 	store := dmarcreport.ReceivedStore{Dir: filepath.Join(dir, "dmarc", "received")}
-	reports, err := store.Load(from)
-	if err != nil {
+	if err := dmarcinbox.Summary(os.Stdout, os.Stderr, store, time.Now().Add(-d), *jsonOut); err != nil {
 		fmt.Fprintf(os.Stderr, "postern dmarc report: %v\n", err)
-		if len(reports) == 0 {
-			return 1
-		}
+		return 1
 	}
-	sum := dmarcreport.Summarize(from, reports)
-	if *jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
-			return 1
-		}
-		return 0
-	}
-	if len(reports) == 0 {
-		fmt.Printf("No DMARC aggregate reports received since %s (looked in %s).\n", from.UTC().Format(time.DateTime+" MST"), store.Dir)
-		fmt.Println("Publish rua=mailto:ADDRESS in your _dmarc record and deliver that address's mail to 'postern dmarc import'.")
-		return 0
-	}
-	sum.WriteText(os.Stdout)
 	return 0
 }
 
 func runDmarcImport(args []string) int {
 	fs := flag.NewFlagSet("dmarc import", flag.ContinueOnError)
 	configFile, dataDir := dmarcCommonFlags(fs)
-	pos, err := parseFlags(fs, args)
+	pos, err := cliflags.Parse(fs, args)
 	if err != nil {
 		return 2
 	}
@@ -129,7 +108,10 @@ func runDmarcImport(args []string) int {
 		return 1
 	}
 	store := dmarcreport.ReceivedStore{Dir: filepath.Join(dir, "dmarc", "received")}
-	status := dmarcImportFiles(store, pos)
+	status := 0
+	if !dmarcinbox.Files(store, pos, os.Stdin, os.Stdout, os.Stderr) {
+		status = 1
+	}
 	// Reports stored as root go to the data dir's owner, the server.
 	owner, err := privs.OwnerOf(dir)
 	if err == nil {
@@ -140,64 +122,4 @@ func runDmarcImport(args []string) int {
 		status = 1
 	}
 	return status
-}
-
-// dmarcImportFiles stores the reports found in the files (- for stdin).
-func dmarcImportFiles(store dmarcreport.ReceivedStore, pos []string) int {
-	status := 0
-	for _, p := range pos {
-		var data []byte
-		var err error
-		if p == "-" {
-			data, err = io.ReadAll(io.LimitReader(os.Stdin, dmarcreport.MaxReportBytes+1))
-		} else {
-			data, err = os.ReadFile(p)
-		}
-		if err == nil && len(data) > dmarcreport.MaxReportBytes {
-			err = errors.New("larger than the report size limit")
-		}
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "postern dmarc import: %s: %v\n", p, err)
-			status = 1
-			continue
-		}
-		fbs, err := dmarcreport.ExtractReports(data)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "postern dmarc import: %s: %v\n", p, err)
-			status = 1
-			continue
-		}
-		for _, f := range fbs {
-			path, dup, err := store.Save(f)
-			switch {
-			case err != nil:
-				fmt.Fprintf(os.Stderr, "postern dmarc import: %s: %v\n", p, err)
-				status = 1
-			case dup:
-				fmt.Printf("%s: report %s from %s for %s already stored\n", p, f.Metadata.ReportID, f.Metadata.OrgName, f.Policy.Domain)
-			default:
-				fmt.Printf("%s: report %s from %s for %s: %d records -> %s\n", p, f.Metadata.ReportID, f.Metadata.OrgName, f.Policy.Domain, len(f.Records), path)
-			}
-			for _, pr := range f.Problems {
-				fmt.Fprintf(os.Stderr, "postern dmarc import: %s: %s\n", p, pr)
-			}
-		}
-	}
-	return status
-}
-
-// parseDays is time.ParseDuration that also takes days ("7d").
-func parseDays(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		d, err := strconv.Atoi(n)
-		if err != nil || d <= 0 || d > 100000 {
-			return 0, fmt.Errorf("%q is not a number of days", s)
-		}
-		return time.Duration(d) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q is not a duration like 7d or 36h", s)
-	}
-	return d, nil
 }

@@ -4,15 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"postern/internal/cliflags"
 	pdns "postern/internal/dns"
 	"postern/internal/dnsrecords"
+	"postern/internal/publish"
 )
 
 // runDNSRecords is "postern dns-records -domain D": the records to publish
@@ -32,7 +31,7 @@ func runDNSRecords(args []string) int {
 	rua := fs.String("rua", "", "address for DMARC aggregate reports (default: [dmarc] report_inbox, else dmarc-reports@DOMAIN)")
 	tlsrua := fs.String("tls-rua", "", "address for TLS reports (default tls-reports@DOMAIN)")
 	check := fs.Bool("check", false, "also compare the records with what DNS holds; exit 1 on a difference")
-	pos, err := parseFlags(fs, args)
+	pos, err := cliflags.Parse(fs, args)
 	if err != nil {
 		return 2
 	}
@@ -46,12 +45,12 @@ func runDNSRecords(args []string) int {
 		return 1
 	}
 	d := strings.ToLower(strings.TrimSuffix(*domain, "."))
-	rs := recordSettings{dataDir: cfg.DataDir, mx: *mx, rua: *rua, tlsRUA: *tlsrua, selector: *selector}
+	rs := publish.Settings{DataDir: cfg.DataDir, MX: *mx, RUA: *rua, TLSRUA: *tlsrua, Selector: *selector}
 	if *dataDir != "" {
-		rs.dataDir = *dataDir
+		rs.DataDir = *dataDir
 	}
 	if *configFile != "" {
-		rs.hostname, rs.reportInbox = cfg.Hostname, cfg.DMARC.ReportInbox
+		rs.Hostname, rs.ReportInbox = cfg.Hostname, cfg.DMARC.ReportInbox
 	}
 	servers := cfg.DNS.Servers
 	if *dnsServer != "" {
@@ -61,23 +60,12 @@ func runDNSRecords(args []string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	recs, err := domainRecords(ctx, resolver, d, rs, os.Stderr)
+	recs, err := publish.Records(ctx, resolver, d, rs, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postern dns-records: %v\n", err)
 		return 2
 	}
-	for _, r := range recs {
-		fmt.Printf("; %s: %s\n", r.Purpose, r.Note)
-		if r.Type == "FILE" {
-			fmt.Printf("; serve at %s:\n", r.Name)
-			for _, l := range strings.Split(strings.TrimSuffix(r.Value, "\n"), "\n") {
-				fmt.Printf(";   %s\n", l)
-			}
-		} else if r.Value != "" {
-			fmt.Println(r.ZoneLine())
-		}
-		fmt.Println()
-	}
+	publish.WriteZone(os.Stdout, recs)
 	if !*check {
 		return 0
 	}
@@ -90,76 +78,4 @@ func runDNSRecords(args []string) int {
 		fmt.Println("; MISMATCH", m.String())
 	}
 	return 1
-}
-
-// publicAddrs returns host's public addresses, for SPF ip4:/ip6: terms.
-// Loopback and private addresses (a host file entry, say) are left out;
-// with none left SPF uses the mx mechanism.
-func publicAddrs(ctx context.Context, r pdns.Resolver, host string) []netip.Addr {
-	ips, err := r.LookupIPAddr(ctx, host)
-	if err != nil {
-		return nil
-	}
-	var out []netip.Addr
-	for _, ip := range ips {
-		a, ok := netip.AddrFromSlice(ip.IP)
-		if !ok {
-			continue
-		}
-		a = a.Unmap()
-		if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified() {
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
-}
-
-// recordSettings say how the records of a domain are made.
-type recordSettings struct {
-	dataDir     string // DKIM keys are in dataDir/dkim/DOMAIN
-	hostname    string // the configuration's hostname, "" without one
-	reportInbox string // [dmarc] report_inbox, or ""
-	mx          string // -mx, or ""
-	rua, tlsRUA string // -rua, -tls-rua, or ""
-	selector    string // only this DKIM selector, or ""
-}
-
-// domainRecords builds the records a domain should publish; notes about
-// missing keys go to errw.
-func domainRecords(ctx context.Context, resolver pdns.Resolver, d string, rs recordSettings, errw io.Writer) ([]dnsrecords.Record, error) {
-	host := rs.mx
-	if host == "" {
-		if strings.Contains(rs.hostname, ".") {
-			host = rs.hostname
-		} else if h, err := os.Hostname(); err == nil && strings.Contains(h, ".") {
-			host = h
-		} else {
-			host = "mail." + d
-		}
-	}
-	rua := rs.rua
-	if rua == "" {
-		rua = rs.reportInbox
-	}
-	keys, err := dnsrecords.LoadDKIMKeys(filepath.Join(rs.dataDir, "dkim"), d)
-	if err != nil {
-		fmt.Fprintf(errw, "postern dns-records: %v\n", err)
-	}
-	if rs.selector != "" {
-		var only []dnsrecords.DKIMKey
-		for _, k := range keys {
-			if k.Selector == rs.selector {
-				only = append(only, k)
-			}
-		}
-		if len(only) == 0 {
-			fmt.Fprintf(errw, "postern dns-records: no key %s; create it with: postern dkim keygen -domain %s -selector %s\n",
-				filepath.Join(rs.dataDir, "dkim", d, rs.selector+".key"), d, rs.selector)
-		}
-		keys = only
-	}
-	opt := dnsrecords.Options{Domain: d, MXHost: host, DKIMKeys: keys, ReportAddress: rua, TLSReportAddress: rs.tlsRUA,
-		Addrs: publicAddrs(ctx, resolver, host)}
-	return dnsrecords.Build(opt)
 }

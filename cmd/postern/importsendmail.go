@@ -1,14 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
+	"postern/internal/cliflags"
 	"postern/internal/sendmailcf"
 )
 
@@ -31,7 +30,7 @@ func runImportSendmail(args []string) int {
 	user := fs.String("user", "", "user postern drops to when started as root (written as user = ...)")
 	force := fs.Bool("force", false, "overwrite files already in the output directory")
 	jsonOut := fs.Bool("json", false, "print the notes as JSON instead of text")
-	pos, err := parseFlags(fs, args)
+	pos, err := cliflags.Parse(fs, args)
 	if err != nil {
 		return 2
 	}
@@ -39,97 +38,46 @@ func runImportSendmail(args []string) int {
 		fs.Usage()
 		return 2
 	}
-	dir := "/etc/mail"
+	opt := sendmailcf.ImportOptions{Dir: sendmailcf.DefaultDir, AliasesFile: *aliases, Hostname: *hostname, DataDir: *dataDir, MapsDir: *mapsDir, User: *user}
 	if len(pos) == 1 {
-		dir = pos[0]
+		opt.Dir = pos[0]
 	}
-	if *hostname == "" {
-		*hostname, _ = os.Hostname()
+	if opt.Hostname == "" {
+		opt.Hostname, _ = os.Hostname()
 	}
-	if *aliases == "" {
-		if _, err := os.Stat(filepath.Join(dir, "aliases")); err != nil && dir == "/etc/mail" {
-			*aliases = "/etc/aliases"
-		}
+	if opt.AliasesFile == "" {
+		opt.AliasesFile = sendmailcf.SystemAliases(opt.Dir)
 	}
 	outAbs, err := filepath.Abs(*out)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postern import-sendmail: %v\n", err)
 		return 2
 	}
-	if *mapsDir == "" {
-		*mapsDir = filepath.Join(outAbs, "maps")
+	if opt.MapsDir == "" {
+		opt.MapsDir = filepath.Join(outAbs, "maps")
 	}
-	im, err := sendmailcf.Import(sendmailcf.ImportOptions{Dir: dir, AliasesFile: *aliases, Hostname: *hostname, DataDir: *dataDir, MapsDir: *mapsDir, User: *user})
+	return importSendmail(opt, outAbs, *force, *jsonOut)
+}
+
+// importSendmail converts, writes and reports.
+func importSendmail(opt sendmailcf.ImportOptions, outDir string, force, jsonOut bool) int {
+	im, err := sendmailcf.Import(opt)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postern import-sendmail: %v\n", err)
 		return 2
 	}
-	files := map[string]string{
-		filepath.Join(outAbs, "postern.toml"):     im.Config,
-		filepath.Join(outAbs, "IMPORT-NOTES.txt"): importNotesText(dir, im),
+	names, err := sendmailcf.WriteOutput(im.OutputFiles(opt.Dir, outDir, opt.MapsDir), force)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "postern import-sendmail: %v\n", err)
+		return 2
 	}
-	for name, content := range im.Maps {
-		files[filepath.Join(*mapsDir, name)] = content
-	}
-	if !*force {
-		for p := range files {
-			if _, err := os.Stat(p); err == nil {
-				fmt.Fprintf(os.Stderr, "postern import-sendmail: %s exists; use -force to overwrite\n", p)
-				return 2
-			}
-		}
-	}
-	names := make([]string, 0, len(files))
-	for p := range files {
-		names = append(names, p)
-	}
-	sort.Strings(names)
-	for _, p := range names {
-		// Config and maps must not be writable by group or others:
-		// postern refuses to start otherwise.
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			fmt.Fprintf(os.Stderr, "postern import-sendmail: %v\n", err)
-			return 2
-		}
-		if err := os.WriteFile(p, []byte(files[p]), 0o644); err != nil {
-			fmt.Fprintf(os.Stderr, "postern import-sendmail: %v\n", err)
-			return 2
-		}
-	}
-	if *jsonOut {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(struct {
-			Config     string            `json:"config"`
-			Files      []string          `json:"files"`
-			Changed    []sendmailcf.Note `json:"changed"`
-			NotCarried []sendmailcf.Note `json:"not_carried"`
-		}{filepath.Join(outAbs, "postern.toml"), names, nonNil(im.Changed), nonNil(im.NotCarried)})
+	cfgFile := filepath.Join(outDir, "postern.toml")
+	if jsonOut {
+		im.WriteJSON(os.Stdout, cfgFile, names)
 		return 0
 	}
-	fmt.Print(importNotesText(dir, im))
+	fmt.Print(im.NotesText(opt.Dir))
 	fmt.Printf("\nWrote:\n  %s\n", strings.Join(names, "\n  "))
-	fmt.Printf("Check it with: postern check -config %s\n", filepath.Join(outAbs, "postern.toml"))
+	fmt.Printf("Check it with: postern check -config %s\n", cfgFile)
 	return 0
-}
-
-func nonNil(n []sendmailcf.Note) []sendmailcf.Note {
-	if n == nil {
-		return []sendmailcf.Note{}
-	}
-	return n
-}
-
-func importNotesText(dir string, im *sendmailcf.Imported) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Import of the sendmail setup in %s\n\n", dir)
-	fmt.Fprintf(&b, "Carried over with a change of meaning (%d):\n", len(im.Changed))
-	for _, n := range im.Changed {
-		fmt.Fprintf(&b, "  - %s\n", n)
-	}
-	fmt.Fprintf(&b, "\nNot carried over, needs your decision (%d):\n", len(im.NotCarried))
-	for _, n := range im.NotCarried {
-		fmt.Fprintf(&b, "  - %s\n", n)
-	}
-	return b.String()
 }

@@ -5,12 +5,12 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+
+	"postern/internal/sendmail"
 )
 
 // command is one subcommand. run gets the arguments after the subcommand
@@ -54,7 +54,7 @@ func dispatch(argv []string) int {
 		case "sendmail", "mailq", "newaliases":
 			for _, c := range commands {
 				if c.name == "sendmail" {
-					return c.run(append(sendmailAlias(base(argv[0])), argv[1:]...))
+					return c.run(append(sendmail.Alias(base(argv[0])), argv[1:]...))
 				}
 			}
 		}
@@ -96,58 +96,4 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nEvery command takes -config FILE; run 'postern COMMAND -h' for its flags.")
-}
-
-// commandFlags starts a command's flag set: errors and usage go to errw,
-// the usage text is printed above the flags.
-func commandFlags(name, usage string, errw io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(errw)
-	fs.Usage = func() {
-		fmt.Fprintln(errw, usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseArgs parses the flags and checks the number of positional
-// arguments (at least min, at most max; max < 0: no limit). When done is
-// true the command returns code at once: 0 after -h, 2 after a usage
-// error (already reported).
-func parseArgs(fs *flag.FlagSet, args []string, min, max int) (pos []string, code int, done bool) {
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil, 0, true
-	}
-	if err != nil {
-		return nil, 2, true
-	}
-	if len(pos) < min || max >= 0 && len(pos) > max {
-		fs.Usage()
-		return nil, 2, true
-	}
-	return pos, 0, false
-}
-
-// parseFlags parses fs from args, allowing flags before and after the
-// positional arguments ("postern user add -config f a@b" and
-// "postern user add a@b -config f" mean the same). "--" ends flag parsing.
-// It returns the positional arguments, or an error already reported on
-// the flag set's output.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
-	"postern/internal/maps"
+	"postern/internal/cliflags"
+	"postern/internal/layout"
 	"postern/internal/privs"
 )
 
@@ -22,10 +22,10 @@ root; -n only says what it would change. Then run postern check.`
 func runSetPerms(args []string) int { return setPermsCmd(args, os.Stdout, os.Stderr) }
 
 func setPermsCmd(args []string, out, errw io.Writer) int {
-	fs := commandFlags("set-permissions", setPermsUsage, errw)
+	fs := cliflags.New("set-permissions", setPermsUsage, errw)
 	configPath := fs.String("config", "", configFlagHelp)
 	dry := fs.Bool("n", false, "only print what would change")
-	if _, code, done := parseArgs(fs, args, 0, 0); done {
+	if _, code, done := cliflags.ParseN(fs, args, 0, 0); done {
 		return code
 	}
 	cfg, _, err := loadConfig(*configPath)
@@ -47,10 +47,7 @@ func setPermsCmd(args []string, out, errw io.Writer) int {
 	}
 	var readable []string
 	if cfg.MapsDir != "" {
-		readable = append(readable, cfg.MapsDir)
-		for _, f := range maps.FileNames() {
-			readable = append(readable, filepath.Join(cfg.MapsDir, f))
-		}
+		readable = append([]string{cfg.MapsDir}, layout.MapFiles(cfg)...)
 	}
 	changes, err := privs.Repair(owner, cfg.DataDir, readable, *dry)
 	for _, c := range changes {

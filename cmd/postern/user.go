@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
-	"golang.org/x/term"
-
+	"postern/internal/cliflags"
 	"postern/internal/config"
+	"postern/internal/layout"
 	"postern/internal/maps"
 	"postern/internal/users"
 )
@@ -35,32 +33,23 @@ func runUser(args []string) int {
 	return userCmd(args, os.Stdin, os.Stdout, os.Stderr)
 }
 
-// passwordSource reads a password: from the first line of in, or from the
-// terminal behind in.
-type passwordSource struct {
-	in     io.Reader
-	prompt io.Writer
-	stdin  bool
-}
-
 func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
-	fs := commandFlags("user", userUsage, errw)
+	fs := cliflags.New("user", userUsage, errw)
 	configPath := fs.String("config", "", configFlagHelp)
 	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	pos, code, done := parseArgs(fs, args, 1, -1)
+	pos, code, done := cliflags.ParseN(fs, args, 1, -1)
 	if done {
 		return code
 	}
 	action, rest := pos[0], pos[1:]
-	want := 1
-	switch action {
-	case "list":
-		want = 0
-	case "add", "passwd", "del", "suspend", "resume", "revoke":
-	default:
+	if action != "list" && !users.IsAction(action) {
 		fmt.Fprintf(errw, "postern user: unknown action %q\n", action)
 		fs.Usage()
 		return 2
+	}
+	want := 1 // the address
+	if action == "list" {
+		want = 0
 	}
 	if len(rest) != want {
 		fs.Usage()
@@ -78,17 +67,7 @@ func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 	}
 	if action == "list" {
 		for _, u := range store.List() {
-			st := store.State(u)
-			switch {
-			case st.Suspended && st.Revoked:
-				fmt.Fprintln(out, u, "(suspended, revoked)")
-			case st.Suspended:
-				fmt.Fprintln(out, u, "(suspended)")
-			case st.Revoked:
-				fmt.Fprintln(out, u, "(revoked)")
-			default:
-				fmt.Fprintln(out, u)
-			}
+			fmt.Fprintln(out, store.Describe(u))
 		}
 		return 0
 	}
@@ -97,36 +76,8 @@ func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 		fmt.Fprintf(errw, "postern user: %v\n", err)
 		return 1
 	}
-	pw := passwordSource{in: in, prompt: errw, stdin: *pwStdin}
-	switch action {
-	case "add":
-		if store.Exists(addr) {
-			err = fmt.Errorf("%s: %w", addr, users.ErrExists)
-			break
-		}
-		var p string
-		if p, err = pw.read(); err == nil {
-			err = store.Add(addr, p)
-		}
-	case "passwd":
-		if !store.Exists(addr) {
-			err = fmt.Errorf("%s: %w", addr, users.ErrNotFound)
-			break
-		}
-		var p string
-		if p, err = pw.read(); err == nil {
-			err = store.Passwd(addr, p)
-		}
-	case "del":
-		err = store.Del(addr)
-	case "suspend":
-		err = store.Suspend(addr)
-	case "resume":
-		err = store.Resume(addr)
-	case "revoke":
-		err = store.Revoke(addr)
-	}
-	if err != nil {
+	pw := users.PasswordSource{In: in, Prompt: errw, Stdin: *pwStdin}
+	if err := store.Apply(action, addr, pw.Read); err != nil {
 		fmt.Fprintf(errw, "postern user %s: %v\n", action, err)
 		return 1
 	}
@@ -141,7 +92,7 @@ func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 // a server that drops to cfg.User, rewrites give the file to that user,
 // so that the server can still read it.
 func openUsers(cfg *config.Config) (*users.Store, error) {
-	owner, err := makeDataDir(cfg)
+	owner, err := layout.MakeDataDir(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -168,43 +119,4 @@ func isLocal(cfg *config.Config, addr string) bool {
 	}
 	_, ok := m.LocalHostNames.Contains(dom)
 	return ok
-}
-
-// read returns the password: the first line of standard input, or typed
-// twice on the terminal without echo.
-func (s passwordSource) read() (string, error) {
-	if s.stdin {
-		line, err := bufio.NewReader(s.in).ReadString('\n')
-		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
-			return "", errors.New("no password on standard input")
-		}
-		line = strings.TrimRight(line, "\r\n")
-		if line == "" {
-			return "", errors.New("empty password")
-		}
-		return line, nil
-	}
-	f, ok := s.in.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return "", errors.New("standard input is not a terminal: use --password-stdin")
-	}
-	fmt.Fprint(s.prompt, "Password: ")
-	p1, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(s.prompt)
-	if err != nil {
-		return "", err
-	}
-	fmt.Fprint(s.prompt, "Password again: ")
-	p2, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(s.prompt)
-	if err != nil {
-		return "", err
-	}
-	if string(p1) != string(p2) {
-		return "", errors.New("the passwords differ")
-	}
-	if len(p1) == 0 {
-		return "", errors.New("empty password")
-	}
-	return string(p1), nil
 }

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"runtime/debug"
+
+	"postern/internal/cliflags"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -12,7 +14,7 @@ var version = "dev"
 func runVersion(args []string) int {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.String("config", "", "accepted for uniformity; the version does not depend on it")
-	if _, err := parseFlags(fs, args); err != nil {
+	if _, err := cliflags.Parse(fs, args); err != nil {
 		return 2
 	}
 	v := version

@@ -7,7 +7,6 @@ import (
 
 	"postern/internal/dnsbl"
 	"postern/internal/greylist"
-	"postern/internal/inbound"
 	"postern/internal/reputation"
 )
 
@@ -96,15 +95,3 @@ func greylistStore(d *deps) (greylist.Store, error) {
 	}
 	return s.backend, nil
 }
-
-var (
-	_ inbound.ConnectChecker = (*reputation.DNSBL)(nil)
-	_ inbound.RcptChecker    = (*reputation.DNSBL)(nil)
-	_ inbound.ConnectChecker = (*reputation.RDNS)(nil)
-	_ inbound.RcptChecker    = (*reputation.RDNS)(nil)
-	_ inbound.ConnectChecker = (*reputation.EarlyTalker)(nil)
-	_ inbound.HeloChecker    = (*reputation.EarlyTalker)(nil)
-	_ inbound.HeloChecker    = (*reputation.Helo)(nil)
-	_ inbound.MailChecker    = (*reputation.Helo)(nil)
-	_ inbound.RcptChecker    = (*greylist.Greylist)(nil)
-)

@@ -122,15 +122,7 @@ func queueReport(ctx context.Context, d *deps, signer *dkim.Signer, o dmarcrepor
 	for _, to := range o.To {
 		env.Rcpts = append(env.Rcpts, envelope.Recipient{Addr: to})
 	}
-	w, err := d.spool.Create(env)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if _, err := io.Copy(w, io.MultiReader(strings.NewReader(sig), bytes.NewReader(o.Data))); err != nil {
-		return err
-	}
-	if err := w.Commit(ctx); err != nil {
+	if err := queueMessage(ctx, d.spool, env, io.MultiReader(strings.NewReader(sig), bytes.NewReader(o.Data))); err != nil {
 		return err
 	}
 	d.log.InfoContext(ctx, "dmarc report queued", "msg", env.ID, "domain", o.PolicyDomain, "to", strings.Join(o.To, ","), "report_id", o.ReportID)

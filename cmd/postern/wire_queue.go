@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
-	"path/filepath"
+	"io"
 	"strings"
 	"time"
 
 	"postern/internal/config"
 	"postern/internal/control"
+	"postern/internal/envelope"
+	"postern/internal/layout"
 	"postern/internal/spool"
 )
 
@@ -35,15 +37,12 @@ func spoolOptions(cfg *config.Config, isLocal func(domain string) bool) spool.Op
 	return opt
 }
 
-// controlSocket is where the running server listens for queue commands.
-func controlSocket(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "control.sock") }
-
 // serveControl opens the control socket (after privileges are dropped,
 // so it belongs to the server's user) and adds the task answering on it.
 // Without the socket mail still flows: the error is logged and the queue
 // commands say that the server does not answer.
 func serveControl(d *deps) error {
-	ln, err := control.Listen(controlSocket(d.cfg))
+	ln, err := control.Listen(layout.ControlSocket(d.cfg))
 	if err != nil {
 		d.log.Error("control socket off: postern queue flush|hold|release|remove|bounce cannot reach the server", "err", err)
 		return nil
@@ -55,4 +54,18 @@ func serveControl(d *deps) error {
 		}
 	})
 	return nil
+}
+
+// queueMessage puts a message into the queue: created, written and
+// committed (synced) before it returns.
+func queueMessage(ctx context.Context, sp *spool.Spool, env *envelope.Envelope, content io.Reader) error {
+	w, err := sp.Create(env)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if _, err := io.Copy(w, content); err != nil {
+		return err
+	}
+	return w.Commit(ctx)
 }

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"postern/internal/envelope"
-	"postern/internal/inbound"
 	"postern/internal/maps"
 	"postern/internal/route"
 	"postern/internal/spool"
@@ -30,12 +29,7 @@ func routeStages(d *deps) ([]any, error) {
 	if rw == nil {
 		return nil, nil
 	}
-	return []any{&route.SenderChecker{Rewriter: rw, Applies: func(t *inbound.Txn) bool {
-		ip := t.Conn.IP()
-		// Authenticated users, local submission and trusted clients:
-		// mail from our own users.
-		return t.Conn.AuthUser != "" || t.Conn.LocalUser != "" || !ip.IsValid() || d.cfg.Trusted(ip)
-	}}}, nil
+	return []any{&route.SenderChecker{Rewriter: rw, Applies: route.FromOwnUsers(d.cfg.Trusted)}}, nil
 }
 
 // senderRewriter makes the sender rewriting from [delivery], or nil when
@@ -93,15 +87,7 @@ func routeCourier(d *deps, inner spool.Courier) spool.Courier {
 		Dir: filepath.Join(d.cfg.DataDir, "forwards"),
 		Log: d.log,
 		Inject: func(ctx context.Context, env *envelope.Envelope, content io.Reader) error {
-			w, err := d.spool.Create(env)
-			if err != nil {
-				return err
-			}
-			defer w.Abort()
-			if _, err := io.Copy(w, content); err != nil {
-				return err
-			}
-			return w.Commit(ctx)
+			return queueMessage(ctx, d.spool, env, content)
 		},
 	}
 	c.Forwarder = fw

@@ -2,13 +2,12 @@ package audit
 
 import (
 	"context"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"postern/internal/dkim"
 	"postern/internal/dns"
 )
 
@@ -34,85 +33,82 @@ func (t *target) checkDKIM(ctx context.Context, r *Report, res dns.Resolver, d s
 		}
 		txt := strings.Join(txts, "")
 		c.Evidence = []string{name + ". TXT \"" + txt + "\""}
-		tags := parseTags(txt)
-		c.Status, c.Detail, c.Fix = judgeDKIM(tags)
+		c.Status, c.Detail, c.Fix = judgeDKIM(dkim.ParseKeyRecord(txt))
 		r.add(c)
 	}
 }
 
-// parseTags splits a "k=v; k=v" tag list (RFC 6376 3.2).
-func parseTags(s string) map[string]string {
-	m := map[string]string{}
-	for _, p := range strings.Split(s, ";") {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok {
-			continue
-		}
-		m[strings.TrimSpace(k)] = strings.Join(strings.Fields(v), "")
-	}
-	return m
+const fixAsPrinted = "Publish the key exactly as the key generator printed it."
+
+// keyProblem is what an unusable key record means to its owner.
+type keyProblem struct {
+	detail func(rec *dkim.KeyRecord, cause string) string
+	fix    string
 }
 
-func judgeDKIM(tags map[string]string) (Status, string, string) {
-	if v, ok := tags["v"]; ok && v != "DKIM1" {
-		return Fail, "The record's version is " + strconv.Quote(v) + ", not DKIM1.", "Start the record with v=DKIM1."
-	}
-	p, ok := tags["p"]
-	if !ok {
-		return Fail, "The record has no p= (public key) tag.", "Publish the public key in p=."
-	}
+func says(s string) func(*dkim.KeyRecord, string) string {
+	return func(*dkim.KeyRecord, string) string { return s }
+}
+
+// keyProblems maps each kind of unusable key record (dkim.ParseKeyRecord)
+// to the words of the report. RFC 8301 3.2 keys under 1024 bits are not
+// here: they are reported with the rest of the key.
+var keyProblems = map[error]keyProblem{
+	// RFC 6376 3.2: a malformed tag-list makes the record unusable.
+	dkim.ErrKeyTagList: {func(_ *dkim.KeyRecord, cause string) string {
+		return "The record is malformed, so verifiers reject the key: " + cause + "."
+	}, fixAsPrinted},
+	dkim.ErrKeyVersion: {func(rec *dkim.KeyRecord, _ string) string {
+		return "The record's version is " + strconv.Quote(rec.Version) + ", not DKIM1."
+	}, "Start the record with v=DKIM1."},
+	// RFC 6376 3.6.1: v=, when present, is the first tag.
+	dkim.ErrKeyVersionPos: {says("v=DKIM1 is not the first tag, so verifiers reject the key (RFC 6376 3.6.1)."), "Start the record with v=DKIM1."},
+	dkim.ErrKeyNoData:     {says("The record has no p= (public key) tag."), "Publish the public key in p=."},
 	// RFC 6376 3.6.1: an empty p= means the key was revoked.
-	if p == "" {
-		return Fail, "The key is revoked (empty p=).", "Publish the current key or stop signing with this selector."
-	}
-	der, err := base64.StdEncoding.DecodeString(p)
-	if err != nil {
-		return Fail, "p= is not valid base64: " + err.Error(), "Publish the key exactly as the key generator printed it."
+	dkim.ErrKeyRevoked: {says("The key is revoked (empty p=)."), "Publish the current key or stop signing with this selector."},
+	dkim.ErrKeyBase64: {func(_ *dkim.KeyRecord, cause string) string {
+		return "p= is not valid base64: " + cause
+	}, fixAsPrinted},
+	dkim.ErrKeyRSA: {func(_ *dkim.KeyRecord, cause string) string {
+		return "p= is not an RSA public key: " + cause
+	}, fixAsPrinted},
+	dkim.ErrKeyNotRSA:  {says("k=rsa but p= holds another kind of key."), "Fix k= or p=."},
+	dkim.ErrKeyEd25519: {says("k=ed25519 but p= is not a 32-byte key."), fixAsPrinted},
+	dkim.ErrKeyAlgorithm: {func(rec *dkim.KeyRecord, _ string) string {
+		return "Unknown key type k=" + rec.KeyType + "."
+	}, "Use k=rsa or k=ed25519."},
+}
+
+// judgeDKIM judges a key record as dkim.ParseKeyRecord read it.
+func judgeDKIM(rec *dkim.KeyRecord, err error) (Status, string, string) {
+	var ke *dkim.KeyRecordError
+	if errors.As(err, &ke) && ke.Kind != dkim.ErrKeyTooShort {
+		cause := ""
+		if ke.Cause != nil {
+			cause = ke.Cause.Error()
+		}
+		p := keyProblems[ke.Kind]
+		return Fail, p.detail(rec, cause), p.fix
 	}
 	var problems []string
 	st := Pass
-	k := tags["k"]
-	switch k {
-	case "", "rsa":
-		pub, err := x509.ParsePKIXPublicKey(der)
-		if err != nil {
-			// Some publish a PKCS#1 key.
-			rp, err2 := x509.ParsePKCS1PublicKey(der)
-			if err2 != nil {
-				return Fail, "p= is not an RSA public key: " + err.Error(), "Publish the key exactly as the key generator printed it."
-			}
-			pub = rp
-		}
-		rk, ok := pub.(*rsa.PublicKey)
-		if !ok {
-			return Fail, "k=rsa but p= holds another kind of key.", "Fix k= or p=."
-		}
-		bits := rk.N.BitLen()
-		switch {
-		// RFC 8301 3.2: keys under 1024 bits must not be used.
-		case bits < 1024:
-			st = Fail
-			problems = append(problems, fmt.Sprintf("the RSA key has only %d bits, which verifiers reject (RFC 8301)", bits))
-		case bits < 2048:
-			st = Warn
-			problems = append(problems, fmt.Sprintf("the RSA key has %d bits; 2048 is the current recommendation", bits))
-		default:
-			problems = append(problems, fmt.Sprintf("RSA key of %d bits", bits))
-		}
-	case "ed25519":
-		if len(der) != 32 {
-			return Fail, "k=ed25519 but p= is not a 32-byte key.", "Publish the key exactly as the key generator printed it."
-		}
+	switch bits := rec.Bits; {
+	case rec.Algo == dkim.AlgoEd25519:
 		problems = append(problems, "Ed25519 key (RFC 8463); pair it with an RSA selector for older verifiers")
+	// RFC 8301 3.2: keys under 1024 bits must not be used.
+	case bits < 1024:
+		st = Fail
+		problems = append(problems, fmt.Sprintf("the RSA key has only %d bits, which verifiers reject (RFC 8301)", bits))
+	case bits < 2048:
+		st = Warn
+		problems = append(problems, fmt.Sprintf("the RSA key has %d bits; 2048 is the current recommendation", bits))
 	default:
-		return Fail, "Unknown key type k=" + k + ".", "Use k=rsa or k=ed25519."
+		problems = append(problems, fmt.Sprintf("RSA key of %d bits", bits))
 	}
 	// RFC 6376 3.6.1: t=y marks a domain that is testing DKIM.
-	for _, f := range strings.Split(tags["t"], ":") {
-		if f == "y" {
-			st = worst(st, Warn)
-			problems = append(problems, "the testing flag t=y is set, so verifiers treat failures as if unsigned")
-		}
+	if rec.Testing {
+		st = worst(st, Warn)
+		problems = append(problems, "the testing flag t=y is set, so verifiers treat failures as if unsigned")
 	}
 	fix := ""
 	if st != Pass {

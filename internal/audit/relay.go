@@ -93,16 +93,32 @@ func addrLiteral(ip net.IP) string {
 func (t *target) checkRelay(ctx context.Context, r *Report) {
 	chk := Check{ID: "relay.open", Category: "relay", Title: "Refuses to relay for strangers"}
 	var tr []string
+	c, err := t.runRelayProbes(ctx, &chk, &tr)
+	if c != nil {
+		defer c.quit() // after the verdict: the last QUIT is no evidence
+	}
+	chk.Evidence = tr
+	if err != nil {
+		chk.Status = Warn
+		chk.Detail = "Could not open a session for the relay probes, so relaying was not tested: " + err.Error()
+		chk.Fix = "Look at the evidence; run the audit again when the server accepts sessions from this address."
+		r.add(chk)
+		return
+	}
+	t.judgeRelay(&chk, tr)
+	r.add(chk)
+}
+
+// runRelayProbes sends the probes, probesPerConnection to a session, into
+// chk.Probes; tr gets the sessions' transcript. It fails only when not
+// even the first session opens; a later session that fails leaves its
+// probes skipped. It returns the session still open, if any.
+func (t *target) runRelayProbes(ctx context.Context, chk *Check, tr *[]string) (*client, error) {
 	local := t.domain
 	if local == "" {
 		local = "localhost"
 	}
 	var c *client
-	defer func() {
-		if c != nil {
-			c.quit()
-		}
-	}()
 	var probes []relayProbe
 	used := 0
 	for i := 0; probes == nil || i < len(probes); i++ {
@@ -111,24 +127,16 @@ func (t *target) checkRelay(ctx context.Context, r *Report) {
 				c.quit()
 			}
 			var err error
-			c, err = t.session(ctx, t.port, &tr)
-			if err != nil && probes != nil {
+			if c, err = t.session(ctx, t.port, tr); err != nil {
+				if probes == nil {
+					return nil, err
+				}
 				// Judge what ran; the rest could not be sent.
-				c = nil
 				for _, p := range probes[i:] {
 					chk.Probes = append(chk.Probes, Probe{Name: p.name, From: "<" + p.from + ">", To: "<" + p.to + ">",
 						Result: "error", Reply: "no session: " + err.Error(), Verdict: Skip})
 				}
-				break
-			}
-			if err != nil {
-				c = nil
-				chk.Status = Warn
-				chk.Detail = "Could not open a session for the relay probes, so relaying was not tested: " + err.Error()
-				chk.Fix = "Look at the evidence; run the audit again when the server accepts sessions from this address."
-				chk.Evidence = tr
-				r.add(chk)
-				return
+				return nil, nil
 			}
 			used = 0
 			if probes == nil {
@@ -138,8 +146,7 @@ func (t *target) checkRelay(ctx context.Context, r *Report) {
 		if ctx.Err() != nil {
 			break
 		}
-		p := probes[i]
-		res := runRelayProbe(c, p)
+		res := runRelayProbe(c, probes[i])
 		used++
 		chk.Probes = append(chk.Probes, res)
 		if res.Result == "error" {
@@ -147,19 +154,23 @@ func (t *target) checkRelay(ctx context.Context, r *Report) {
 			c = nil
 		}
 	}
+	return c, nil
+}
 
+// judgeRelay sets chk's verdict from its probes' verdicts; tr is the
+// transcript.
+func (t *target) judgeRelay(chk *Check, tr []string) {
 	var accepted, ambiguous, inconclusive []string
 	for _, p := range chk.Probes {
-		switch {
-		case p.Verdict == Fail:
+		switch p.Verdict {
+		case Fail:
 			accepted = append(accepted, p.Name)
-		case p.Verdict == Warn:
+		case Warn:
 			ambiguous = append(ambiguous, p.Name)
-		case p.Verdict == Skip:
+		case Skip:
 			inconclusive = append(inconclusive, p.Name)
 		}
 	}
-	chk.Evidence = tr
 	switch {
 	case len(accepted) > 0:
 		chk.Status = Fail
@@ -187,7 +198,6 @@ func (t *target) checkRelay(ctx context.Context, r *Report) {
 	if t.opt.From == nil && len(accepted) > 0 {
 		chk.Detail += " Note: the probes came from " + sourceOf(tr) + "; if the server trusts that network, run again with -from set to an address it does not trust."
 	}
-	r.add(chk)
 }
 
 func sourceOf(tr []string) string {

@@ -28,24 +28,7 @@ func (t *target) checkTLS(ctx context.Context, r *Report, port int, label string
 		return
 	}
 	defer c.quit()
-
-	// AUTH before TLS sends passwords in clear (RFC 4954 4: a server
-	// should not offer plaintext mechanisms without a security layer).
-	ap := Check{ID: id("auth.plaintext"), Category: "auth", Title: "No AUTH before TLS on " + portName, Evidence: append([]string(nil), tr...)}
-	if c.has("AUTH") {
-		ap.Status = Fail
-		ap.Detail = "AUTH (" + c.ext["AUTH"] + ") is offered on a connection without TLS: "
-		if m := strings.ToUpper(c.ext["AUTH"]); strings.Contains(m, "PLAIN") || strings.Contains(m, "LOGIN") {
-			ap.Detail += "PLAIN and LOGIN send the password as it is, readable by anyone on the path."
-		} else {
-			ap.Detail += "challenge-response exchanges (CRAM-MD5, DIGEST-MD5) seen on the wire can be cracked off-line, and they need the passwords stored in clear on the server."
-		}
-		ap.Fix = "Offer AUTH only after STARTTLS: Postfix smtpd_tls_auth_only = yes; sendmail define(`confAUTH_OPTIONS', `A p y'); postern does this always."
-	} else {
-		ap.Status = Pass
-		ap.Detail = "AUTH is not offered before TLS."
-	}
-	r.add(ap)
+	r.add(checkPlainAuth(c, id("auth.plaintext"), portName, tr))
 
 	st := Check{ID: id("tls.starttls"), Category: "tls", Title: "STARTTLS offered on " + portName}
 	if !c.has("STARTTLS") {
@@ -81,23 +64,51 @@ func (t *target) checkTLS(ctx context.Context, r *Report, port int, label string
 
 	// After TLS, RFC 3207 4.2 requires a fresh EHLO.
 	if _, err := c.ehlo(heloName(c)); err == nil {
-		am := Check{ID: id("auth.mechanisms"), Category: "auth", Title: "AUTH mechanisms after TLS on " + portName, Evidence: append([]string(nil), tr[start:]...)}
-		mechs := strings.Fields(strings.ToUpper(c.ext["AUTH"]))
-		switch {
-		case len(mechs) > 0:
-			am.Status = Pass
-			am.Detail = "AUTH after TLS offers: " + strings.Join(mechs, " ") + "."
-			r.add(am)
-		case sub:
-			am.Status = Warn
-			am.Detail = "The submission port offers no AUTH even after TLS, so users cannot authenticate to send."
-			am.Fix = "Enable SASL on the submission port (Postfix smtpd_sasl_auth_enable = yes in master.cf for submission), or check that this is intended."
-			r.add(am)
-		}
+		checkAuthAfterTLS(r, c, id("auth.mechanisms"), portName, sub, tr[start:])
 	}
 
 	t.checkCertificate(r, state, label, portName)
 	t.checkVersions(ctx, r, port, label, portName)
+}
+
+// checkPlainAuth checks that c, before TLS, offers no AUTH: it would send
+// passwords in clear (RFC 4954 4: a server should not offer plaintext
+// mechanisms without a security layer). tr is the session so far.
+func checkPlainAuth(c *client, id, portName string, tr []string) Check {
+	ap := Check{ID: id, Category: "auth", Title: "No AUTH before TLS on " + portName, Evidence: append([]string(nil), tr...)}
+	if !c.has("AUTH") {
+		ap.Status = Pass
+		ap.Detail = "AUTH is not offered before TLS."
+		return ap
+	}
+	ap.Status = Fail
+	ap.Detail = "AUTH (" + c.ext["AUTH"] + ") is offered on a connection without TLS: "
+	if m := strings.ToUpper(c.ext["AUTH"]); strings.Contains(m, "PLAIN") || strings.Contains(m, "LOGIN") {
+		ap.Detail += "PLAIN and LOGIN send the password as it is, readable by anyone on the path."
+	} else {
+		ap.Detail += "challenge-response exchanges (CRAM-MD5, DIGEST-MD5) seen on the wire can be cracked off-line, and they need the passwords stored in clear on the server."
+	}
+	ap.Fix = "Offer AUTH only after STARTTLS: Postfix smtpd_tls_auth_only = yes; sendmail define(`confAUTH_OPTIONS', `A p y'); postern does this always."
+	return ap
+}
+
+// checkAuthAfterTLS reports the AUTH mechanisms c offers after TLS; none
+// is worth a check only on the submission port (sub). tr is the session
+// since STARTTLS.
+func checkAuthAfterTLS(r *Report, c *client, id, portName string, sub bool, tr []string) {
+	am := Check{ID: id, Category: "auth", Title: "AUTH mechanisms after TLS on " + portName, Evidence: append([]string(nil), tr...)}
+	mechs := strings.Fields(strings.ToUpper(c.ext["AUTH"]))
+	switch {
+	case len(mechs) > 0:
+		am.Status = Pass
+		am.Detail = "AUTH after TLS offers: " + strings.Join(mechs, " ") + "."
+		r.add(am)
+	case sub:
+		am.Status = Warn
+		am.Detail = "The submission port offers no AUTH even after TLS, so users cannot authenticate to send."
+		am.Fix = "Enable SASL on the submission port (Postfix smtpd_sasl_auth_enable = yes in master.cf for submission), or check that this is intended."
+		r.add(am)
+	}
 }
 
 // certName is the name the certificate should be valid for.

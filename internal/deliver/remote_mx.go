@@ -204,16 +204,6 @@ func orderMX(hosts []mxHost) {
 
 // literalAddr reads "[192.0.2.1]" or "[IPv6:2001:db8::1]".
 func literalAddr(d string) (netip.Addr, bool) {
-	if !strings.HasPrefix(d, "[") || !strings.HasSuffix(d, "]") {
-		return netip.Addr{}, false
-	}
-	s := d[1 : len(d)-1]
-	if len(s) > 5 && strings.EqualFold(s[:5], "IPv6:") {
-		s = s[5:]
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
-		return netip.Addr{}, false
-	}
-	return a.Unmap(), true
+	a, err := smtp.ParseAddressLiteral(d)
+	return a, err == nil
 }

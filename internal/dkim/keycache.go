@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -114,95 +112,19 @@ func lookupKey(ctx context.Context, resolver pdns.Resolver, cache *keyCache, nam
 	return k, nil
 }
 
-// parseKeyRecord reads a key record (RFC 6376 3.6.1; Ed25519 keys RFC
-// 8463 4.2).
+// parseKeyRecord reads a key record (ParseKeyRecord) into the form the
+// verifier uses, or the verifier's error.
 func parseKeyRecord(txt string) *pubKey {
-	bad := func(e *verifyError) *pubKey { return &pubKey{err: e} }
-	tags, err := parseTagList([]byte(txt), nil)
+	rec, err := ParseKeyRecord(txt)
+	if errors.Is(err, ErrKeyTooShort) {
+		// RFC 8301 3.2: keys under 1024 bits are refused by policy.
+		return &pubKey{err: &verifyError{Policy, "RSA key under 1024 bits", err.Error()}}
+	}
 	if err != nil {
-		return bad(permFail("key record error: " + err.Error()))
+		return &pubKey{err: permFail(err.Error())}
 	}
-	get := func(name string) (string, bool) {
-		t, ok := lookupTag(tags, name)
-		return string(t.value), ok
-	}
-	if v, ok := get("v"); ok {
-		// RFC 6376 3.6.1: v= is DKIM1, and when present the first tag.
-		if v != "DKIM1" {
-			return bad(permFail("incompatible public key version"))
-		}
-		if string(tags[0].name) != "v" {
-			return bad(permFail("key record: v= is not the first tag"))
-		}
-	}
-	p, ok := lookupTag(tags, "p")
-	if !ok {
-		return bad(permFail("key syntax error: missing public key data"))
-	}
-	if len(p.value) == 0 {
-		// RFC 6376 3.6.1: an empty p= means the key was revoked.
-		return bad(permFail("key revoked"))
-	}
-	raw, err := base64.StdEncoding.DecodeString(noFWS(p.value))
-	if err != nil {
-		return bad(permFail("key syntax error: " + err.Error()))
-	}
-	k := &pubKey{email: true}
-	kt, _ := get("k")
-	switch kt {
-	case "rsa", "":
-		// RFC 6376 3.6.1 says RSAPublicKey in one place and
-		// SubjectPublicKeyInfo in another; erratum 3017 accepts both.
-		pub, err := x509.ParsePKIXPublicKey(raw)
-		if err != nil {
-			pub, err = x509.ParsePKCS1PublicKey(raw)
-			if err != nil {
-				return bad(permFail("key syntax error: " + err.Error()))
-			}
-		}
-		rk, ok := pub.(*rsa.PublicKey)
-		if !ok {
-			return bad(permFail("key syntax error: not an RSA public key"))
-		}
-		if rk.N.BitLen() < 1024 {
-			// RFC 8301 3.2: keys under 1024 bits must not be accepted.
-			return bad(&verifyError{Policy, "RSA key under 1024 bits",
-				fmt.Sprintf("key is too short: want 1024 bits, has %d bits", rk.N.BitLen())})
-		}
-		k.algo, k.rsa = AlgoRSA, rk
-	case "ed25519":
-		// RFC 8463 4.2: the raw 32-octet public key.
-		if len(raw) != ed25519.PublicKeySize {
-			return bad(permFail(fmt.Sprintf("invalid Ed25519 public key size: %d bytes", len(raw))))
-		}
-		k.algo, k.ed = AlgoEd25519, ed25519.PublicKey(raw)
-	default:
-		return bad(permFail("unsupported key algorithm"))
-	}
-	if h, ok := lookupTag(tags, "h"); ok {
-		k.hashes = splitList(h.value)
-	}
-	if s, ok := lookupTag(tags, "s"); ok {
-		svc := splitList(s.value)
-		k.email = listHas(svc, "email") || listHas(svc, "*")
-	}
-	if t, ok := lookupTag(tags, "t"); ok {
-		flags := splitList(t.value)
-		k.testing = listHas(flags, "y")
-		k.strict = listHas(flags, "s")
-	}
-	return k
-}
-
-// splitList splits a colon-separated tag value into its items.
-func splitList(v []byte) []string {
-	var out []string
-	for rest := v; rest != nil; {
-		var item []byte
-		item, rest = nextListItem(rest)
-		out = append(out, noFWS(item))
-	}
-	return out
+	return &pubKey{algo: rec.Algo, rsa: rec.RSA, ed: rec.Ed25519, hashes: rec.Hashes,
+		email: rec.Email, testing: rec.Testing, strict: rec.Strict}
 }
 
 // verifyError is why a signature did not pass: the RFC 8601 result, the

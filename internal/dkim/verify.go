@@ -1,9 +1,9 @@
 // Package dkim verifies DKIM signatures (RFC 6376, with Ed25519 from
 // RFC 8463 and the algorithm rules of RFC 8301) and signs outgoing mail
 // with keys kept under data_dir/dkim. Verification is postern's own
-// (canon.go, signature.go, keycache.go): it runs on every received
-// message, so it streams the body once for all signatures and keeps
-// parsed keys. Signing uses github.com/emersion/go-msgauth/dkim, which
+// (canon.go, taglist.go, signature.go, record.go, keycache.go): it runs
+// on every received message, so it streams the body once for all
+// signatures and keeps parsed keys. Signing uses github.com/emersion/go-msgauth/dkim, which
 // the tests also use as a second opinion on verification.
 package dkim
 
@@ -22,8 +22,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/emersion/go-msgauth/authres"
 
 	pdns "postern/internal/dns"
 )
@@ -48,65 +46,6 @@ type VerifyOptions struct {
 	MaxSignatures int              // signatures checked per message; 0 means DefaultMaxSignatures
 	KeyCache      int              // parsed key records a Verifier keeps; 0 means DefaultKeyCache
 	Now           func() time.Time // clock for x= (expiry); nil means time.Now
-}
-
-// Results of one signature, as RFC 8601 2.7.1 names them.
-const (
-	Pass      = "pass"
-	Fail      = "fail"
-	Policy    = "policy"
-	Neutral   = "neutral"
-	TempError = "temperror"
-	PermError = "permerror"
-	None      = "none"
-)
-
-// Result is the outcome of checking one DKIM-Signature.
-type Result struct {
-	Result    string // Pass, Fail, Policy, Neutral, TempError or PermError
-	Reason    string // short words for the header and the log
-	Domain    string // d=, the signing domain (SDID)
-	Selector  string // s=
-	AUID      string // i=, or "@" + d= when absent
-	Algorithm string // a=
-	B         string // b=, the signature, white space removed
-	Err       error  // the verifier's error, for the log; nil on pass
-}
-
-// AuthResult returns the dkim= clause for Authentication-Results
-// (RFC 8601 2.7.1), with header.d, header.i, header.s, header.a and the
-// first 8 characters of header.b (RFC 6008 2, enough to tell signatures
-// of one domain apart).
-func (r Result) AuthResult() authres.Result {
-	b := r.B
-	if len(b) > 8 {
-		b = b[:8]
-	}
-	return &authres.GenericResult{
-		Method: "dkim",
-		Value:  authres.ResultValue(r.Result),
-		Params: map[string]string{
-			"reason":   r.Reason,
-			"header.d": printable(r.Domain),
-			"header.i": printable(r.AUID),
-			"header.s": printable(r.Selector),
-			"header.a": printable(r.Algorithm),
-			"header.b": printable(b),
-		},
-	}
-}
-
-// AuthResults returns the dkim= clauses for a message: one per checked
-// signature, or a single dkim=none when there were none (RFC 8601 2.7.1).
-func AuthResults(results []Result) []authres.Result {
-	if len(results) == 0 {
-		return []authres.Result{&authres.GenericResult{Method: "dkim", Value: authres.ResultNone, Params: map[string]string{}}}
-	}
-	out := make([]authres.Result, len(results))
-	for i, r := range results {
-		out[i] = r.AuthResult()
-	}
-	return out
 }
 
 // Verifier checks DKIM signatures (RFC 6376 6). It keeps parsed key
@@ -157,19 +96,9 @@ type verifyState struct {
 // A *bufio.Reader of at least 4 KiB is read as it is, and a header that
 // fits in its buffer is read in place.
 func (v *Verifier) Verify(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, msg io.Reader) ([]Result, error) {
-	br, ok := msg.(*bufio.Reader)
-	if !ok || br.Size() < minReaderSize {
-		r, _ := v.readers.Get().(*bufio.Reader)
-		if r == nil {
-			r = bufio.NewReaderSize(msg, readerSize)
-		} else {
-			r.Reset(msg)
-		}
-		defer func() {
-			r.Reset(nil)
-			v.readers.Put(r)
-		}()
-		br = r
+	br, own := v.reader(msg)
+	if own != nil {
+		defer v.putReader(own)
 	}
 	st, _ := v.states.Get().(*verifyState)
 	if st == nil {
@@ -177,14 +106,66 @@ func (v *Verifier) Verify(ctx context.Context, resolver pdns.Resolver, log *slog
 	}
 	defer v.states.Put(st)
 
-	// The header: in place in br's buffer when it fits (valid until br
-	// is read again), else copied out.
+	head, pending, err := st.splitHeader(br)
+	if err != nil {
+		return nil, err
+	}
+	max := v.opt.MaxSignatures
+	total := st.parseSignatures(head, max, v.opt.Now())
+	if total == 0 {
+		return nil, nil
+	}
+	if total > max {
+		// RFC 6376 6.1: a verifier may limit the signatures it checks.
+		log.InfoContext(ctx, "dkim signatures over the limit", "signatures", total, "checked", max)
+	}
+
+	v.lookupKeys(ctx, resolver, st.sigs)
+	need := st.checkHeaders(head)
+
+	// The body, once, through each canonicalization a remaining
+	// signature uses.
+	if need[canonSimple] || need[canonRelaxed] {
+		br.Discard(pending)
+		if err := st.hashBody(br, need); err != nil {
+			return nil, fmt.Errorf("dkim: reading body: %w", err)
+		}
+	}
+	return st.results(ctx, log), nil
+}
+
+// reader returns msg as a *bufio.Reader big enough to read the header in
+// place; own is the pooled reader to give back, nil when msg was used as
+// it is.
+func (v *Verifier) reader(msg io.Reader) (br, own *bufio.Reader) {
+	if br, ok := msg.(*bufio.Reader); ok && br.Size() >= minReaderSize {
+		return br, nil
+	}
+	r, _ := v.readers.Get().(*bufio.Reader)
+	if r == nil {
+		r = bufio.NewReaderSize(msg, readerSize)
+	} else {
+		r.Reset(msg)
+	}
+	return r, r
+}
+
+func (v *Verifier) putReader(r *bufio.Reader) {
+	r.Reset(nil)
+	v.readers.Put(r)
+}
+
+// splitHeader reads the header and splits it into fields: in place in
+// br's buffer when it fits (valid until br is read again; pending is then
+// its length, still to be discarded from br), else copied out.
+func (st *verifyState) splitHeader(br *bufio.Reader) (head []byte, pending int, err error) {
 	head, inPlace := peekHeader(br)
-	headLen := len(head)
-	if !inPlace {
+	if inPlace {
+		pending = len(head)
+	} else {
 		h, err := readHeader(br)
 		if err != nil {
-			return nil, fmt.Errorf("dkim: reading header: %w", err)
+			return nil, 0, fmt.Errorf("dkim: reading header: %w", err)
 		}
 		head = terminateHeader(h)
 	}
@@ -192,11 +173,14 @@ func (v *Verifier) Verify(ctx context.Context, resolver pdns.Resolver, log *slog
 		st.norm, head = n, n
 	}
 	st.fields = splitFields(head, st.fields[:0])
+	return head, pending, nil
+}
 
-	max := v.opt.MaxSignatures
+// parseSignatures reads the first max DKIM-Signature fields into st.sigs
+// (parseSignature) and returns how many the header has.
+func (st *verifyState) parseSignatures(head []byte, max int, now time.Time) int {
 	total := 0
 	st.sigs = st.sigs[:0]
-	now := v.opt.Now()
 	for i, f := range st.fields {
 		if !sameName(f.name, []byte("DKIM-Signature")) {
 			continue
@@ -215,17 +199,13 @@ func (v *Verifier) Verify(ctx context.Context, resolver pdns.Resolver, log *slog
 		}
 		st.tags = parseSignature(s, raw, valueStart, st.tags, now)
 	}
-	if total == 0 {
-		return nil, nil
-	}
-	if total > max {
-		// RFC 6376 6.1: a verifier may limit the signatures it checks.
-		log.InfoContext(ctx, "dkim signatures over the limit", "signatures", total, "checked", max)
-	}
+	return total
+}
 
-	v.lookupKeys(ctx, resolver, st.sigs)
-
-	var need [numCanons]bool
+// checkHeaders applies the checks that need the key and verifies b= over
+// the header of each signature still in the running; it returns the body
+// canonicalizations the remaining signatures need.
+func (st *verifyState) checkHeaders(head []byte) (need [numCanons]bool) {
 	for i := range st.sigs {
 		s := &st.sigs[i]
 		if s.res.Err != nil {
@@ -249,18 +229,12 @@ func (v *Verifier) Verify(ctx context.Context, resolver pdns.Resolver, log *slog
 		}
 		need[s.bodyCanon] = true
 	}
+	return need
+}
 
-	// The body, once, through each canonicalization a remaining
-	// signature uses.
-	if need[canonSimple] || need[canonRelaxed] {
-		if inPlace {
-			br.Discard(headLen)
-		}
-		if err := st.hashBody(br, need); err != nil {
-			return nil, fmt.Errorf("dkim: reading body: %w", err)
-		}
-	}
-
+// results finishes each signature with the body hash and the key's t=s,
+// and returns the results in header order.
+func (st *verifyState) results(ctx context.Context, log *slog.Logger) []Result {
 	results := make([]Result, 0, len(st.sigs))
 	for i := range st.sigs {
 		s := &st.sigs[i]
@@ -283,7 +257,7 @@ func (v *Verifier) Verify(ctx context.Context, resolver pdns.Resolver, log *slog
 		}
 		results = append(results, r)
 	}
-	return results, nil
+	return results
 }
 
 // growSigs extends sigs by one, reusing the decode buffers of an earlier
@@ -466,29 +440,4 @@ func (st *verifyState) hashBody(br *bufio.Reader, need [numCanons]bool) error {
 		}
 	}
 	return nil
-}
-
-// printable drops control characters and invalid UTF-8 from text put in
-// a header.
-func printable(s string) string {
-	if plainASCII(s) {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == 0xfffd {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, ""))
-}
-
-// plainASCII reports whether s is printable ASCII only, which printable
-// leaves as it is (the usual case, and cheap to tell).
-func plainASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }

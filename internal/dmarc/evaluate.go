@@ -111,7 +111,8 @@ type Result struct {
 	Err         error // the DNS or record problem behind temperror/permerror/none
 }
 
-// Evaluate applies DMARC to one message.
+// Evaluate applies DMARC to one message: find the policy, check
+// alignment, then apply pct sampling and local overrides to a failure.
 func Evaluate(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, in Input) Result {
 	from := asciiDomain(in.FromDomain)
 	res := Result{Value: ValueNone, FromDomain: from, Disposition: PolicyNone}
@@ -123,22 +124,7 @@ func Evaluate(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, in 
 
 	rec, domain, err := discover(ctx, resolver, from, res.OrgDomain)
 	res.PolicyDomain = domain
-	switch {
-	case errors.Is(err, ErrTemporary):
-		res.Value, res.Err = ValueTempError, err
-		log.DebugContext(ctx, "dmarc temperror", "from", from, "err", err)
-		return res
-	case errors.Is(err, ErrInvalidPolicy) && rec != nil && len(rec.RUA) > 0:
-		// RFC 7489 6.6.3: without a valid p (or with an invalid sp) but with
-		// a valid rua, act as if p=none was published.
-		rec.Policy, rec.SubdomainPolicy = PolicyNone, ""
-		res.Reasons = append(res.Reasons, Reason{Type: "other", Comment: "invalid policy in record; p=none assumed"})
-	case errors.Is(err, ErrInvalidPolicy):
-		// RFC 7489 6.6.3: otherwise no DMARC processing is applied.
-		res.Value, res.Err = ValuePermError, err
-		return res
-	case err != nil:
-		res.Err = err
+	if !res.usable(ctx, log, rec, err) {
 		return res
 	}
 	res.Record = rec
@@ -150,41 +136,14 @@ func Evaluate(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, in 
 		res.Policy = rec.SubdomainPolicy
 	}
 
-	// RFC 7489 4.2: DMARC passes when SPF or DKIM passes for an aligned identifier.
-	if strings.EqualFold(in.SPFResult, "pass") && Aligned(rec.SPFAlignment, in.SPFDomain, from) {
-		res.SPFAligned = true
-	}
-	for _, d := range in.DKIM {
-		if strings.EqualFold(d.Result, "pass") && Aligned(rec.DKIMAlignment, d.Domain, from) {
-			res.DKIMAligned, res.DKIMDomain = true, normalize(d.Domain)
-			break
-		}
-	}
+	res.align(rec, in)
 	if res.SPFAligned || res.DKIMAligned {
 		res.Value = ValuePass
 		return res
 	}
 	res.Value = ValueFail
 	res.Disposition = res.Policy
-
-	// RFC 7489 6.6.4: a message not selected by pct gets the next less strict policy.
-	if res.Disposition != PolicyNone && rec.Percent < 100 {
-		var n int
-		if in.Local.Rand != nil {
-			n = in.Local.Rand.IntN(100)
-		} else {
-			n = rand.IntN(100)
-		}
-		if n >= rec.Percent {
-			if res.Disposition == PolicyReject {
-				res.Disposition = PolicyQuarantine
-			} else {
-				res.Disposition = PolicyNone
-			}
-			res.Reasons = append(res.Reasons, Reason{Type: "sampled_out",
-				Comment: fmt.Sprintf("pct=%d", rec.Percent)})
-		}
-	}
+	res.sample(rec, in.Local.Rand)
 
 	// RFC 7489 6.7: local policy may override; the reason is reported (Appendix C).
 	if res.Disposition != PolicyNone {
@@ -194,6 +153,67 @@ func Evaluate(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, in 
 		}
 	}
 	return res
+}
+
+// usable decides from discover's answer whether DMARC applies, setting
+// the result's value and error when it does not.
+func (res *Result) usable(ctx context.Context, log *slog.Logger, rec *Record, err error) bool {
+	switch {
+	case errors.Is(err, ErrTemporary):
+		res.Value, res.Err = ValueTempError, err
+		log.DebugContext(ctx, "dmarc temperror", "from", res.FromDomain, "err", err)
+		return false
+	case errors.Is(err, ErrInvalidPolicy) && rec != nil && len(rec.RUA) > 0:
+		// RFC 7489 6.6.3: without a valid p (or with an invalid sp) but with
+		// a valid rua, act as if p=none was published.
+		rec.Policy, rec.SubdomainPolicy = PolicyNone, ""
+		res.Reasons = append(res.Reasons, Reason{Type: "other", Comment: "invalid policy in record; p=none assumed"})
+	case errors.Is(err, ErrInvalidPolicy):
+		// RFC 7489 6.6.3: otherwise no DMARC processing is applied.
+		res.Value, res.Err = ValuePermError, err
+		return false
+	case err != nil:
+		res.Err = err
+		return false
+	}
+	return true
+}
+
+// align checks the identifiers. RFC 7489 4.2: DMARC passes when SPF or
+// DKIM passes for an aligned identifier.
+func (res *Result) align(rec *Record, in Input) {
+	if strings.EqualFold(in.SPFResult, "pass") && Aligned(rec.SPFAlignment, in.SPFDomain, res.FromDomain) {
+		res.SPFAligned = true
+	}
+	for _, d := range in.DKIM {
+		if strings.EqualFold(d.Result, "pass") && Aligned(rec.DKIMAlignment, d.Domain, res.FromDomain) {
+			res.DKIMAligned, res.DKIMDomain = true, normalize(d.Domain)
+			break
+		}
+	}
+}
+
+// sample applies pct. RFC 7489 6.6.4: a message not selected by pct gets
+// the next less strict policy.
+func (res *Result) sample(rec *Record, rnd interface{ IntN(n int) int }) {
+	if res.Disposition == PolicyNone || rec.Percent >= 100 {
+		return
+	}
+	var n int
+	if rnd != nil {
+		n = rnd.IntN(100)
+	} else {
+		n = rand.IntN(100)
+	}
+	if n < rec.Percent {
+		return
+	}
+	if res.Disposition == PolicyReject {
+		res.Disposition = PolicyQuarantine
+	} else {
+		res.Disposition = PolicyNone
+	}
+	res.Reasons = append(res.Reasons, Reason{Type: "sampled_out", Comment: fmt.Sprintf("pct=%d", rec.Percent)})
 }
 
 func (lp LocalPolicy) trusted(ip netip.Addr, host string) (string, bool) {

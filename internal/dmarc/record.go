@@ -80,17 +80,34 @@ var (
 	ErrInvalidPolicy = errors.New("DMARC record without a valid policy")
 )
 
+// MalformedError is ParseRecord's error for a TXT string that starts with
+// v=DMARC1 but is not a tag-list. It is an ErrNotDMARC: receivers ignore
+// the record (RFC 7489 6.6.3), which its owner will want to know.
+type MalformedError struct {
+	Detail string // what is wrong, e.g. "\"junk\" is not tag=value"
+}
+
+func (e *MalformedError) Error() string { return ErrNotDMARC.Error() + ": " + e.Detail }
+
+// Unwrap makes a MalformedError an ErrNotDMARC.
+func (e *MalformedError) Unwrap() error { return ErrNotDMARC }
+
 // ParseRecord parses a DMARC TXT record. It returns ErrNotDMARC for TXT
-// strings that are not DMARC records and ErrInvalidPolicy (wrapped, with
-// the record) when p is missing or invalid or sp is invalid. Syntax errors
-// in other tags are tolerated and listed in Warnings.
+// strings that are not DMARC records (a *MalformedError when one starts
+// with v=DMARC1) and ErrInvalidPolicy (wrapped, with the record) when p
+// is missing or invalid or sp is invalid. Syntax errors in other tags are
+// tolerated and listed in Warnings.
 func ParseRecord(s string) (*Record, error) {
 	tags, err := splitTags(s)
-	if err != nil {
-		return nil, err
-	}
 	// RFC 7489 6.3: v MUST be the first tag and MUST match "DMARC1" precisely.
-	if len(tags) == 0 || tags[0].k != "v" || tags[0].v != "DMARC1" {
+	isDMARC := len(tags) > 0 && tags[0].k == "v" && tags[0].v == "DMARC1"
+	if err != nil && isDMARC {
+		return nil, &MalformedError{Detail: err.Error()}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotDMARC, err)
+	}
+	if !isDMARC {
 		return nil, ErrNotDMARC
 	}
 	r := &Record{Raw: s, DKIMAlignment: AlignRelaxed, SPFAlignment: AlignRelaxed,
@@ -99,71 +116,17 @@ func ParseRecord(s string) (*Record, error) {
 	var policyErr error
 	for _, t := range tags[1:] {
 		if seen[t.k] {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("tag %s repeated; later value ignored", t.k))
+			r.warn("tag %s repeated; later value ignored", t.k)
 			continue
 		}
 		seen[t.k] = true
-		switch t.k {
-		case "p":
-			p, ok := parsePolicy(t.v)
-			if !ok {
-				policyErr = fmt.Errorf("%w: p=%q", ErrInvalidPolicy, t.v)
-				continue
-			}
-			r.Policy = p
-		case "sp":
-			p, ok := parsePolicy(t.v)
-			if !ok {
-				// RFC 7489 6.6.3: an invalid sp makes the record unusable as published.
-				policyErr = fmt.Errorf("%w: sp=%q", ErrInvalidPolicy, t.v)
-				continue
-			}
-			r.SubdomainPolicy = p
-		case "adkim", "aspf":
-			a := Alignment(strings.ToLower(t.v))
-			if a != AlignRelaxed && a != AlignStrict {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("%s=%q is not r or s; relaxed used", t.k, t.v))
-				continue
-			}
-			if t.k == "adkim" {
-				r.DKIMAlignment = a
-			} else {
-				r.SPFAlignment = a
-			}
-		case "pct":
-			n, err := strconv.Atoi(t.v)
-			if err != nil || n < 0 || n > 100 {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("pct=%q is not 0-100; 100 used", t.v))
-				continue
-			}
-			r.Percent = n
-		case "rua", "ruf":
-			uris, bad := parseURIs(t.v)
-			for _, b := range bad {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: %s", t.k, b))
-			}
-			if t.k == "rua" {
-				r.RUA = uris
-			} else {
-				r.RUF = uris
-			}
-		case "fo":
-			if !validFO(t.v) {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("fo=%q invalid; 0 used", t.v))
-				continue
-			}
-			r.FailureOptions = t.v
-		case "rf":
-			r.ReportFormat = t.v
-		case "ri":
-			n, err := strconv.ParseUint(t.v, 10, 31)
-			if err != nil || n == 0 {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("ri=%q invalid; 86400 used", t.v))
-				continue
-			}
-			r.ReportInterval = int(n)
-		default:
+		rule, ok := tagRules[t.k]
+		if !ok {
 			// RFC 7489 6.3: unknown tags MUST be ignored.
+			continue
+		}
+		if err := rule(r, t); err != nil {
+			policyErr = err
 		}
 	}
 	if policyErr == nil && r.Policy == "" {
@@ -173,6 +136,106 @@ func ParseRecord(s string) (*Record, error) {
 		return r, policyErr
 	}
 	return r, nil
+}
+
+// tagRule applies one tag to the record. RFC 7489 6.3: a value with a
+// syntax error is discarded for the default, with a warning in
+// r.Warnings; for p and sp it is an error wrapping ErrInvalidPolicy.
+type tagRule func(r *Record, t tag) error
+
+// warn adds a warning about a tag ignored because of a syntax error.
+func (r *Record) warn(format string, a ...any) {
+	r.Warnings = append(r.Warnings, fmt.Sprintf(format, a...))
+}
+
+// tagRules are the tags of RFC 7489 6.3.
+var tagRules = map[string]tagRule{
+	"p":     policyRule(func(r *Record) *Policy { return &r.Policy }),
+	"sp":    policyRule(func(r *Record) *Policy { return &r.SubdomainPolicy }),
+	"adkim": alignRule(func(r *Record) *Alignment { return &r.DKIMAlignment }),
+	"aspf":  alignRule(func(r *Record) *Alignment { return &r.SPFAlignment }),
+	"pct":   pctRule,
+	"rua":   uriRule(func(r *Record) *[]ReportURI { return &r.RUA }),
+	"ruf":   uriRule(func(r *Record) *[]ReportURI { return &r.RUF }),
+	"fo":    foRule,
+	"rf":    rfRule,
+	"ri":    riRule,
+}
+
+// policyRule reads p or sp. RFC 7489 6.6.3: an invalid p, or an invalid
+// sp, makes the record unusable as published.
+func policyRule(field func(*Record) *Policy) tagRule {
+	return func(r *Record, t tag) error {
+		p, ok := parsePolicy(t.v)
+		if !ok {
+			return fmt.Errorf("%w: %s=%q", ErrInvalidPolicy, t.k, t.v)
+		}
+		*field(r) = p
+		return nil
+	}
+}
+
+// alignRule reads adkim or aspf (RFC 7489 3.1): r or s.
+func alignRule(field func(*Record) *Alignment) tagRule {
+	return func(r *Record, t tag) error {
+		a := Alignment(strings.ToLower(t.v))
+		if a != AlignRelaxed && a != AlignStrict {
+			r.warn("%s=%q is not r or s; relaxed used", t.k, t.v)
+			return nil
+		}
+		*field(r) = a
+		return nil
+	}
+}
+
+// pctRule reads pct: RFC 7489 6.3, an integer from 0 to 100.
+func pctRule(r *Record, t tag) error {
+	n, err := strconv.Atoi(t.v)
+	if err != nil || n < 0 || n > 100 {
+		r.warn("pct=%q is not 0-100; 100 used", t.v)
+		return nil
+	}
+	r.Percent = n
+	return nil
+}
+
+// uriRule reads rua or ruf, keeping the URIs that parse.
+func uriRule(field func(*Record) *[]ReportURI) tagRule {
+	return func(r *Record, t tag) error {
+		uris, bad := parseURIs(t.v)
+		for _, b := range bad {
+			r.warn("%s: %s", t.k, b)
+		}
+		*field(r) = uris
+		return nil
+	}
+}
+
+// foRule reads fo: RFC 7489 6.3, a colon-separated list of 0, 1, d, s.
+func foRule(r *Record, t tag) error {
+	if !validFO(t.v) {
+		r.warn("fo=%q invalid; 0 used", t.v)
+		return nil
+	}
+	r.FailureOptions = t.v
+	return nil
+}
+
+// rfRule reads rf, the failure report format (RFC 7489 6.3).
+func rfRule(r *Record, t tag) error {
+	r.ReportFormat = t.v
+	return nil
+}
+
+// riRule reads ri: RFC 7489 6.3, a 32-bit unsigned count of seconds.
+func riRule(r *Record, t tag) error {
+	n, err := strconv.ParseUint(t.v, 10, 31)
+	if err != nil || n == 0 {
+		r.warn("ri=%q invalid; 86400 used", t.v)
+		return nil
+	}
+	r.ReportInterval = int(n)
+	return nil
 }
 
 // String renders the record in canonical tag order (for printing what to
@@ -229,6 +292,7 @@ func formatSize(n int64) string {
 type tag struct{ k, v string }
 
 // splitTags splits a tag-value list (RFC 7489 6.4, after RFC 6376 3.2).
+// On error the tags before the bad one are returned too.
 func splitTags(s string) ([]tag, error) {
 	var tags []tag
 	for _, part := range strings.Split(s, ";") {
@@ -238,11 +302,11 @@ func splitTags(s string) ([]tag, error) {
 		}
 		k, v, ok := strings.Cut(part, "=")
 		if !ok {
-			return nil, fmt.Errorf("%w: %q is not tag=value", ErrNotDMARC, part)
+			return tags, fmt.Errorf("%q is not tag=value", part)
 		}
 		k = strings.TrimSpace(k)
 		if k == "" {
-			return nil, fmt.Errorf("%w: empty tag name", ErrNotDMARC)
+			return tags, errors.New("empty tag name")
 		}
 		// Tag names are case-sensitive in RFC 6376 3.2 but receivers
 		// commonly fold them; v is checked exactly by the caller.

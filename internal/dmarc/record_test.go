@@ -140,3 +140,25 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestParseRecordMalformed: a v=DMARC1 record that is not a tag-list is
+// not a DMARC record, and says why.
+func TestParseRecordMalformed(t *testing.T) {
+	for in, want := range map[string]bool{
+		"v=DMARC1; p=none; junk": true,
+		"v=DMARC1;=x":            true,
+		"junk; v=DMARC1":         false,
+		"not dmarc":              false,
+	} {
+		_, err := ParseRecord(in)
+		var me *MalformedError
+		if !errors.Is(err, ErrNotDMARC) || errors.As(err, &me) != want {
+			t.Errorf("%q: %v, want malformed=%v", in, err, want)
+		}
+	}
+	_, err := ParseRecord("v=DMARC1; p=none; junk")
+	var me *MalformedError
+	if errors.As(err, &me) && (me.Detail != `"junk" is not tag=value` || err.Error() != `not a DMARC record: "junk" is not tag=value`) {
+		t.Errorf("detail %q, error %q", me.Detail, err)
+	}
+}

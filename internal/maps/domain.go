@@ -1,20 +1,12 @@
 package maps
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
 
-	"golang.org/x/net/idna"
-)
-
-// RFC 1035 2.3.4: labels are at most 63 octets; a name is at most 253
-// characters in text form without the trailing dot.
-const (
-	maxLabelLen  = 63
-	maxDomainLen = 253
+	"postern/internal/smtp"
 )
 
 // normDomain gives the form of a domain name used for every comparison:
@@ -22,53 +14,7 @@ const (
 // Labels may hold letters, digits, '-' and '_' (host names in the wild
 // carry underscores; map keys must still match them).
 func normDomain(s string) (string, error) {
-	// RFC 1034 3.1: a trailing dot marks an absolute name; it names the same domain.
-	s = strings.TrimSuffix(s, ".")
-	if s == "" {
-		return "", errors.New("empty domain")
-	}
-	if !isASCII(s) {
-		// RFC 5890: U-labels are compared in their A-label form.
-		a, err := idna.Lookup.ToASCII(s)
-		if err != nil {
-			return "", fmt.Errorf("domain %q: %v", s, err)
-		}
-		s = a
-	}
-	s = strings.ToLower(s)
-	if len(s) > maxDomainLen {
-		return "", fmt.Errorf("domain longer than %d characters", maxDomainLen)
-	}
-	labels := strings.Split(s, ".")
-	// RFC 3696 2: a top-level domain is never all-numeric; an address is
-	// written as the literal "[192.0.2.1]".
-	if isDigits(labels[len(labels)-1]) {
-		return "", fmt.Errorf("%q is not a domain (an address is written [192.0.2.1])", s)
-	}
-	for _, l := range labels {
-		if l == "" {
-			return "", fmt.Errorf("domain %q has an empty label", s)
-		}
-		if len(l) > maxLabelLen {
-			return "", fmt.Errorf("domain %q has a label longer than %d characters", s, maxLabelLen)
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return "", fmt.Errorf("domain %q: character %q not allowed", s, c)
-			}
-		}
-	}
-	return s, nil
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
+	return smtp.NormalizeName(s)
 }
 
 // lookupDomain normalises a domain given to a lookup. Input that does not
@@ -138,30 +84,13 @@ func lookupDomainOrLiteral(d string) string {
 
 // parseLiteral parses an address literal as in RFC 5321 4.1.3.
 func parseLiteral(s string) (netip.Addr, error) {
-	if len(s) < 3 || s[0] != '[' || s[len(s)-1] != ']' {
-		return netip.Addr{}, fmt.Errorf("address literal %q not in brackets", s)
-	}
-	in := s[1 : len(s)-1]
-	// RFC 5321 4.1.3: IPv6 literals carry the "IPv6:" tag.
-	if len(in) > 5 && strings.EqualFold(in[:5], "ipv6:") {
-		a, err := netip.ParseAddr(in[5:])
-		if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
-			return netip.Addr{}, fmt.Errorf("bad IPv6 literal %q", s)
-		}
-		return a, nil
-	}
-	a, err := netip.ParseAddr(in)
-	if err != nil || !a.Is4() {
-		return netip.Addr{}, fmt.Errorf("bad address literal %q", s)
-	}
-	return a, nil
+	return smtp.ParseAddressLiteral(s)
 }
 
+// formatLiteral is the key form of an address literal: lower case, as
+// every key is compared.
 func formatLiteral(a netip.Addr) string {
-	if a.Is4() {
-		return "[" + a.String() + "]"
-	}
-	return "[ipv6:" + a.String() + "]"
+	return strings.ToLower(smtp.FormatLiteral(a))
 }
 
 // normDomainOrLiteral validates and normalises a key that is a domain or an

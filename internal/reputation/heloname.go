@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
+
+	"postern/internal/smtp"
 )
 
 // HeloName is a parsed HELO/EHLO argument.
@@ -30,73 +32,25 @@ func ParseHelo(s string) (HeloName, error) {
 		return HeloName{}, errors.New("name longer than 255 characters")
 	}
 	if s[0] == '[' {
-		return parseLiteral(s)
-	}
-	d := strings.TrimSuffix(s, ".")
-	if d == "" {
-		return HeloName{}, errors.New("empty name")
-	}
-	for _, label := range strings.Split(d, ".") {
-		if err := checkLabel(label); err != nil {
+		a, err := smtp.ParseAddressLiteral(s)
+		if err != nil {
 			return HeloName{}, err
 		}
+		return HeloName{Literal: a}, nil
 	}
-	if _, err := netip.ParseAddr(d); err == nil {
+	if _, err := netip.ParseAddr(strings.TrimSuffix(s, ".")); err == nil {
 		return HeloName{}, errors.New("a bare IP address; an address literal is written in brackets, such as [192.0.2.1]")
 	}
-	return HeloName{Domain: strings.ToLower(d)}, nil
-}
-
-// checkLabel checks one sub-domain: letters, digits and inner hyphens
-// (RFC 5321 4.1.2: sub-domain = Let-dig [Ldh-str]).
-func checkLabel(l string) error {
-	if l == "" {
-		return errors.New("empty label (two dots in a row)")
-	}
-	if len(l) > 63 {
-		// RFC 1035 2.3.4: labels are 63 octets or less.
-		return errors.New("label longer than 63 characters")
-	}
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '-' && i > 0 && i < len(l)-1:
-		case c == '-':
-			return errors.New("label starts or ends with a hyphen")
-		default:
-			return errors.New("character not allowed in a domain name")
+	// RFC 6531 3.7.1: EHLO comes before SMTPUTF8 is agreed, so the name
+	// is ASCII (A-labels); RFC 5321 4.1.2: sub-domain = Let-dig [Ldh-str].
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return HeloName{}, errors.New("character not allowed in a domain name (write U-labels as A-labels, xn--)")
 		}
 	}
-	return nil
-}
-
-func parseLiteral(s string) (HeloName, error) {
-	inner, ok := strings.CutSuffix(s[1:], "]")
-	if !ok {
-		return HeloName{}, errors.New("address literal without closing ]")
+	d, err := smtp.NormalizeDomain(s)
+	if err != nil {
+		return HeloName{}, err
 	}
-	var a netip.Addr
-	var err error
-	if v6, ok := cutPrefixFold(inner, "IPv6:"); ok {
-		// RFC 5321 4.1.3: IPv6-address-literal = "IPv6:" IPv6-addr.
-		a, err = netip.ParseAddr(v6)
-		if err != nil || !a.Is6() || a.Is4In6() && !strings.Contains(v6, ":") || a.Zone() != "" {
-			return HeloName{}, errors.New("bad IPv6 address literal")
-		}
-	} else {
-		// RFC 5321 4.1.3: IPv4-address-literal = Snum 3("." Snum).
-		a, err = netip.ParseAddr(inner)
-		if err != nil || !a.Is4() {
-			return HeloName{}, errors.New("bad address literal (IPv6 ones start with IPv6:)")
-		}
-	}
-	return HeloName{Literal: a.Unmap()}, nil
-}
-
-func cutPrefixFold(s, prefix string) (string, bool) {
-	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
-		return s[len(prefix):], true
-	}
-	return s, false
+	return HeloName{Domain: d}, nil
 }

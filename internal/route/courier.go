@@ -214,87 +214,17 @@ func (c *Courier) deliverTargets(ctx context.Context, env *envelope.Envelope, r 
 	_, domain, _ := c.split(r.Addr)
 	n := expansion(targets)
 	expanded := !list && n >= 2
-	sub := envelope.Recipient{Addr: r.Addr, ORCPT: orcptOf(r), Notify: r.Notify}
+	tr := &targetRun{env: env, r: r, how: how, domain: domain, body: body, forwards: map[string][]string{},
+		sub: envelope.Recipient{Addr: r.Addr, ORCPT: orcptOf(r), Notify: r.Notify}}
 	if expanded {
-		sub.Notify = dsn.WithoutSuccess(r.Notify)
+		tr.sub.Notify = dsn.WithoutSuccess(r.Notify)
 	}
-	var o outcome
-	var local []envelope.Recipient
-	forwards := map[string][]string{} // by envelope sender
 	for _, t := range targets {
-		switch t.Kind {
-		case maps.TargetError:
-			code, enh := 550, "5.1.1"
-			if errors.Is(t.Err, maps.ErrAliasLoop) || errors.Is(t.Err, maps.ErrAliasDepth) {
-				// RFC 3463 3.5: X.4.6 routing loop detected.
-				code, enh = 554, "5.4.6"
-			}
-			if errors.Is(t.Err, maps.ErrTargetNotAllowed) {
-				code, enh = 550, "5.7.1"
-			}
-			if t.Temporary {
-				code, enh = 451, "4.3.0"
-			}
-			err := &smtp.Reply{Code: code, Enhanced: enh, Text: "alias expansion failed", Err: fmt.Errorf("%s: %w", how, t.Err)}
-			c.log().WarnContext(ctx, "alias target failed", "id", env.ID, "rcpt", r.Addr, "via", how, "err", t.Err)
-			o.add(err)
-		case maps.TargetLocal:
-			addr := t.Value + "@" + domain
-			if t.Value == "postmaster" && c.Postmaster != "" && !strings.EqualFold(c.Postmaster, addr) {
-				// Not an alias itself: the postmaster setting.
-				if _, _, isLocal := c.split(c.Postmaster); !isLocal {
-					forwards[env.From] = append(forwards[env.From], c.Postmaster)
-					continue
-				}
-				addr = c.Postmaster
-			} else if c.Users != nil && !c.Users.Exists(addr) {
-				err := &smtp.Reply{Code: 550, Enhanced: "5.1.1", Text: "alias target has no mailbox",
-					Err: fmt.Errorf("%s: %s (%s) has no mailbox", how, addr, t.Source.Human())}
-				c.log().WarnContext(ctx, "alias target failed", "id", env.ID, "rcpt", r.Addr, "via", how, "err", err.Err)
-				o.add(err)
-				continue
-			}
-			local = append(local, envelope.Recipient{Addr: addr, ORCPT: sub.ORCPT, Notify: sub.Notify})
-		case maps.TargetAddress:
-			if _, d, isLocal := c.split(t.Value); isLocal {
-				local = append(local, envelope.Recipient{Addr: t.Value, ORCPT: sub.ORCPT, Notify: sub.Notify})
-				_ = d
-				continue
-			}
-			from := env.From
-			if t.Owner != "" && env.From != "" {
-				// Errors for a list go to its owner-NAME alias.
-				from = t.Owner + "@" + domain
-			}
-			forwards[from] = append(forwards[from], t.Value)
-		case maps.TargetFile:
-			o.add(c.once(ctx, env, r, t, body, c.file))
-		case maps.TargetCommand:
-			o.add(c.once(ctx, env, r, t, body, c.command))
-		}
+		c.target(ctx, tr, t)
 	}
-	if len(local) > 0 {
-		// A retry may find copies made by an earlier attempt.
-		res := c.Inner.Deliver(envelope.WithRedelivery(ctx), env, local, body)
-		for i, err := range res {
-			if err != nil {
-				c.log().WarnContext(ctx, "alias target failed", "id", env.ID, "rcpt", r.Addr, "target", local[i].Addr, "via", how, "err", err)
-			}
-			o.add(err)
-		}
-	}
-	kept := false // a copy went on with the DSN request
-	for from, addrs := range forwards {
-		if c.Forwarder == nil {
-			o.add(&smtp.Reply{Code: 451, Enhanced: "4.3.5", Text: "forwarding not configured", Err: errors.New("no forwarder")})
-			continue
-		}
-		err := c.Forwarder.Forward(ctx, env, sub, from, addrs, body)
-		if err == nil && from == env.From {
-			kept = true
-		}
-		o.add(err)
-	}
+	c.deliverLocal(ctx, tr)
+	kept := c.deliverForwards(ctx, tr)
+	o := tr.o
 	switch {
 	case o.temp != nil:
 		return o.temp
@@ -317,6 +247,119 @@ func (c *Courier) deliverTargets(ctx context.Context, env *envelope.Envelope, r 
 	}
 	// An alias whose every target was a duplicate of another: nothing to do.
 	return nil
+}
+
+// targetRun is the delivery of one recipient's expansion: what it is,
+// and what its targets come to so far.
+type targetRun struct {
+	env    *envelope.Envelope
+	r      envelope.Recipient
+	how    string // "alias NAME" or ".forward PATH"
+	domain string // the recipient's (local) domain
+	sub    envelope.Recipient
+	body   io.ReaderAt
+
+	o        outcome
+	local    []envelope.Recipient
+	forwards map[string][]string // by envelope sender
+}
+
+// target sorts one target: a failure is counted, a mailbox goes to
+// local, an address elsewhere to forwards; a file or command is served
+// at once.
+func (c *Courier) target(ctx context.Context, tr *targetRun, t maps.Target) {
+	switch t.Kind {
+	case maps.TargetError:
+		tr.o.add(c.aliasError(ctx, tr, t))
+	case maps.TargetLocal:
+		c.localTarget(ctx, tr, t)
+	case maps.TargetAddress:
+		if _, _, isLocal := c.split(t.Value); isLocal {
+			tr.local = append(tr.local, envelope.Recipient{Addr: t.Value, ORCPT: tr.sub.ORCPT, Notify: tr.sub.Notify})
+			return
+		}
+		from := tr.env.From
+		if t.Owner != "" && tr.env.From != "" {
+			// Errors for a list go to its owner-NAME alias.
+			from = t.Owner + "@" + tr.domain
+		}
+		tr.forwards[from] = append(tr.forwards[from], t.Value)
+	case maps.TargetFile:
+		tr.o.add(c.once(ctx, tr.env, tr.r, t, tr.body, c.file))
+	case maps.TargetCommand:
+		tr.o.add(c.once(ctx, tr.env, tr.r, t, tr.body, c.command))
+	}
+}
+
+// aliasError is the reply for a target the expansion could not make.
+func (c *Courier) aliasError(ctx context.Context, tr *targetRun, t maps.Target) error {
+	code, enh := 550, "5.1.1"
+	if errors.Is(t.Err, maps.ErrAliasLoop) || errors.Is(t.Err, maps.ErrAliasDepth) {
+		// RFC 3463 3.5: X.4.6 routing loop detected.
+		code, enh = 554, "5.4.6"
+	}
+	if errors.Is(t.Err, maps.ErrTargetNotAllowed) {
+		code, enh = 550, "5.7.1"
+	}
+	if t.Temporary {
+		code, enh = 451, "4.3.0"
+	}
+	c.log().WarnContext(ctx, "alias target failed", "id", tr.env.ID, "rcpt", tr.r.Addr, "via", tr.how, "err", t.Err)
+	return &smtp.Reply{Code: code, Enhanced: enh, Text: "alias expansion failed", Err: fmt.Errorf("%s: %w", tr.how, t.Err)}
+}
+
+// localTarget is a local name: the postmaster setting for
+// "postmaster", else a mailbox of the recipient's domain, which must
+// exist.
+func (c *Courier) localTarget(ctx context.Context, tr *targetRun, t maps.Target) {
+	addr := t.Value + "@" + tr.domain
+	if t.Value == "postmaster" && c.Postmaster != "" && !strings.EqualFold(c.Postmaster, addr) {
+		// Not an alias itself: the postmaster setting.
+		if _, _, isLocal := c.split(c.Postmaster); !isLocal {
+			tr.forwards[tr.env.From] = append(tr.forwards[tr.env.From], c.Postmaster)
+			return
+		}
+		addr = c.Postmaster
+	} else if c.Users != nil && !c.Users.Exists(addr) {
+		err := &smtp.Reply{Code: 550, Enhanced: "5.1.1", Text: "alias target has no mailbox",
+			Err: fmt.Errorf("%s: %s (%s) has no mailbox", tr.how, addr, t.Source.Human())}
+		c.log().WarnContext(ctx, "alias target failed", "id", tr.env.ID, "rcpt", tr.r.Addr, "via", tr.how, "err", err.Err)
+		tr.o.add(err)
+		return
+	}
+	tr.local = append(tr.local, envelope.Recipient{Addr: addr, ORCPT: tr.sub.ORCPT, Notify: tr.sub.Notify})
+}
+
+// deliverLocal hands the local targets to Inner.
+func (c *Courier) deliverLocal(ctx context.Context, tr *targetRun) {
+	if len(tr.local) == 0 {
+		return
+	}
+	// A retry may find copies made by an earlier attempt.
+	res := c.Inner.Deliver(envelope.WithRedelivery(ctx), tr.env, tr.local, tr.body)
+	for i, err := range res {
+		if err != nil {
+			c.log().WarnContext(ctx, "alias target failed", "id", tr.env.ID, "rcpt", tr.r.Addr, "target", tr.local[i].Addr, "via", tr.how, "err", err)
+		}
+		tr.o.add(err)
+	}
+}
+
+// deliverForwards queues the forwarded copies, one per envelope sender;
+// kept reports whether a copy went on with the DSN request.
+func (c *Courier) deliverForwards(ctx context.Context, tr *targetRun) (kept bool) {
+	for from, addrs := range tr.forwards {
+		if c.Forwarder == nil {
+			tr.o.add(&smtp.Reply{Code: 451, Enhanced: "4.3.5", Text: "forwarding not configured", Err: errors.New("no forwarder")})
+			continue
+		}
+		err := c.Forwarder.Forward(ctx, tr.env, tr.sub, from, addrs, tr.body)
+		if err == nil && from == tr.env.From {
+			kept = true
+		}
+		tr.o.add(err)
+	}
+	return kept
 }
 
 func orcptOf(r envelope.Recipient) string {

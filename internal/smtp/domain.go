@@ -21,6 +21,18 @@ const (
 // the IDNA lookup profile, lower case, LDH labels of 1 to 63 characters and
 // at most 253 characters in all. It does not accept address literals.
 func NormalizeDomain(s string) (string, error) {
+	return normalize(s, checkLabel)
+}
+
+// NormalizeName is NormalizeDomain for names as they stand in DNS data and
+// in sendmail's maps: labels may also hold '_' and start or end with '-'
+// (host names in the wild carry both, and a map key must still match
+// them). The A-label, length and top-level rules are the same.
+func NormalizeName(s string) (string, error) {
+	return normalize(s, checkNameLabel)
+}
+
+func normalize(s string, check func(string) error) (string, error) {
 	// RFC 1034 3.1: a trailing dot marks an absolute name; it names the same domain.
 	s = strings.TrimSuffix(s, ".")
 	if s == "" {
@@ -45,7 +57,7 @@ func NormalizeDomain(s string) (string, error) {
 	}
 	labels := strings.Split(s, ".")
 	for _, l := range labels {
-		if err := checkLabel(l); err != nil {
+		if err := check(l); err != nil {
 			return "", fmt.Errorf("domain %q: %w", s, err)
 		}
 		if ascii && strings.HasPrefix(l, "xn--") {
@@ -58,25 +70,37 @@ func NormalizeDomain(s string) (string, error) {
 	// RFC 3696 2: a top-level domain is never all-numeric; "1.2.3.4" is an
 	// address, which SMTP writes as the literal "[1.2.3.4]".
 	if allDigits(labels[len(labels)-1]) {
-		return "", fmt.Errorf("domain %q: all-numeric top-level label", s)
+		return "", fmt.Errorf("domain %q: all-numeric top-level label (an address is written [192.0.2.1])", s)
 	}
 	return s, nil
 }
 
 // checkLabel enforces the LDH rule (RFC 1035 2.3.1, RFC 1123 2.1).
 func checkLabel(l string) error {
+	if err := checkNameLabel(l); err != nil {
+		return err
+	}
+	if l[0] == '-' || l[len(l)-1] == '-' {
+		return fmt.Errorf("label %q starts or ends with a hyphen", l)
+	}
+	if strings.IndexByte(l, '_') >= 0 {
+		return fmt.Errorf("label %q: character '_' not allowed", l)
+	}
+	return nil
+}
+
+// checkNameLabel allows letters, digits, '-' and '_' (RFC 2181 11: DNS
+// itself puts no rule on the octets; these are what names carry).
+func checkNameLabel(l string) error {
 	if l == "" {
 		return errors.New("empty label")
 	}
 	if len(l) > maxLabelLen {
 		return fmt.Errorf("label longer than %d characters", maxLabelLen)
 	}
-	if l[0] == '-' || l[len(l)-1] == '-' {
-		return fmt.Errorf("label %q starts or ends with a hyphen", l)
-	}
 	for i := 0; i < len(l); i++ {
 		c := l[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			return fmt.Errorf("label %q: character %q not allowed", l, c)
 		}
 	}

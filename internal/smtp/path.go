@@ -52,7 +52,7 @@ func (p Path) LiteralAddr() (netip.Addr, bool) {
 	if !p.IsLiteral() {
 		return netip.Addr{}, false
 	}
-	a, err := parseAddressLiteral(p.Domain)
+	a, err := ParseAddressLiteral(p.Domain)
 	if err != nil {
 		return netip.Addr{}, false
 	}
@@ -168,11 +168,16 @@ func parseMailbox(s string) (Path, error) {
 		return Path{}, errors.New("empty domain")
 	}
 	if dom[0] == '[' {
-		a, err := parseAddressLiteral(dom)
+		a, err := ParseAddressLiteral(dom)
 		if err != nil {
 			return Path{}, err
 		}
-		return Path{Local: local, Domain: formatLiteral(a)}, nil
+		if a.Is4() && strings.Contains(dom, ":") {
+			// A mailbox has one spelling: an IPv4-mapped literal is refused,
+			// not read as the IPv4 address it hides.
+			return Path{}, fmt.Errorf("IPv4-mapped address literal %q: write it as IPv4", dom)
+		}
+		return Path{Local: local, Domain: FormatLiteral(a)}, nil
 	}
 	if strings.IndexByte(dom, '@') >= 0 {
 		return Path{}, errors.New("more than one '@'")
@@ -243,11 +248,15 @@ func isAtext(c byte) bool {
 	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
 }
 
-// parseAddressLiteral parses "[192.0.2.1]" or "[IPv6:2001:db8::1]".
-// General address literals ("[tag:...]") are refused.
-func parseAddressLiteral(s string) (netip.Addr, error) {
-	if len(s) < 3 || s[0] != '[' || s[len(s)-1] != ']' {
+// ParseAddressLiteral parses "[192.0.2.1]" or "[IPv6:2001:db8::1]"
+// (RFC 5321 4.1.3). General address literals ("[tag:...]"), zones and
+// IPv4-mapped IPv6 literals are refused.
+func ParseAddressLiteral(s string) (netip.Addr, error) {
+	if len(s) < 2 || s[0] != '[' {
 		return netip.Addr{}, fmt.Errorf("bad address literal %q", s)
+	}
+	if s[len(s)-1] != ']' {
+		return netip.Addr{}, fmt.Errorf("address literal %q without closing ]", s)
 	}
 	in := s[1 : len(s)-1]
 	// RFC 5321 4.1.3: IPv6-address-literal = "IPv6:" IPv6-addr (tag case-insensitive).
@@ -256,21 +265,23 @@ func parseAddressLiteral(s string) (netip.Addr, error) {
 		if err != nil || !a.Is6() || a.Zone() != "" {
 			return netip.Addr{}, fmt.Errorf("bad IPv6 address literal %q", s)
 		}
-		if a.Is4In6() {
-			// An IPv4-mapped literal would be a second spelling of an IPv4 address.
-			return netip.Addr{}, fmt.Errorf("IPv4-mapped address literal %q", s)
-		}
-		return a, nil
+		// An IPv4-mapped literal is a second spelling of an IPv4 address.
+		return a.Unmap(), nil
 	}
 	// RFC 5321 4.1.3: IPv4-address-literal = Snum 3("."  Snum); netip refuses leading zeros.
 	a, err := netip.ParseAddr(in)
-	if err != nil || !a.Is4() {
+	if err == nil && a.Is6() {
+		return netip.Addr{}, fmt.Errorf("bad address literal %q: IPv6 literals start with IPv6:", s)
+	}
+	if err != nil {
 		return netip.Addr{}, fmt.Errorf("bad or unsupported address literal %q", s)
 	}
 	return a, nil
 }
 
-func formatLiteral(a netip.Addr) string {
+// FormatLiteral writes a as an address literal, the form
+// ParseAddressLiteral reads.
+func FormatLiteral(a netip.Addr) string {
 	if a.Is4() {
 		return "[" + a.String() + "]"
 	}

@@ -35,11 +35,13 @@ const (
 	IdentityHelo     = "helo"
 )
 
-// RFC 7208 4.6.4: at most 10 mechanisms or modifiers that query DNS.
-const lookupLimit = 10
+// LookupLimit is the DNS lookup budget of one evaluation. RFC 7208
+// 4.6.4: at most 10 mechanisms or modifiers that query DNS.
+const LookupLimit = 10
 
-// RFC 7208 4.6.4: the void lookup limit SHOULD default to two.
-const voidLookupLimit = 2
+// VoidLookupLimit is how many lookups may come back empty. RFC 7208
+// 4.6.4: the void lookup limit SHOULD default to two.
+const VoidLookupLimit = 2
 
 // Result is the outcome of one SPF check.
 type Result struct {
@@ -93,8 +95,8 @@ func evaluate(ctx context.Context, resolver pdns.Resolver, log *slog.Logger, ip 
 	opts := []libspf.Option{
 		libspf.WithContext(ctx),
 		libspf.WithResolver(lr),
-		libspf.OverrideLookupLimit(lookupLimit),
-		libspf.OverrideVoidLookupLimit(voidLookupLimit),
+		libspf.OverrideLookupLimit(LookupLimit),
+		libspf.OverrideVoidLookupLimit(VoidLookupLimit),
 	}
 	if log.Enabled(ctx, slog.LevelDebug) {
 		opts = append(opts, libspf.WithTraceFunc(func(f string, a ...any) {

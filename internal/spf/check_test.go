@@ -2,6 +2,7 @@ package spf
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -180,13 +181,29 @@ func TestMacroExpand(t *testing.T) {
 
 func FuzzParseRecord(f *testing.F) {
 	for _, s := range []string{"v=spf1 -all", "v=spf1 a:%{d}.x.example//64 ~all", "v=spf1 redirect=%{o}",
-		"v=spf1 ip6:::1/128 exists:%{ir}.%{l1r+-}._spf.%{d}", "v=spf1 foo=%{h}"} {
+		"v=spf1 ip6:::1/128 exists:%{ir}.%{l1r+-}._spf.%{d}", "v=spf1 foo=%{h}",
+		"v=spf1 a mx/24//64 include:x.example ~all", "v=spf1 exists:%{ir}.%{v}._spf.%{d2} redirect=x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		rec, err := ParseRecord(s)
 		if err == nil && rec == nil {
 			t.Fatal("nil record without error")
+		}
+		if err != nil {
+			var se *SyntaxError
+			if !errors.As(err, &se) || se.Msg == "" {
+				t.Fatalf("error %v is not a SyntaxError with a message", err)
+			}
+			return
+		}
+		rec.All()
+		for _, term := range rec.Terms {
+			// What the audit's walk looks up must be a valid domain-spec.
+			if term.Domain != "" && checkDomainSpec(term.Domain, false) != nil {
+				t.Fatalf("term %+v: invalid domain", term)
+			}
+			term.NeedsLookup()
 		}
 	})
 }

@@ -10,7 +10,7 @@ import (
 // Any problem means no explanation (RFC 7208 6.2).
 func explain(env *macroEnv, lr *lookupRecorder) string {
 	domain := env.domain
-	for hops := 0; hops <= lookupLimit; hops++ {
+	for hops := 0; hops <= LookupLimit; hops++ {
 		rec, ok := lr.record(domain)
 		if !ok {
 			return ""
@@ -41,13 +41,8 @@ func explain(env *macroEnv, lr *lookupRecorder) string {
 // hasAll reports whether a record has an "all" mechanism, which makes any
 // redirect= in it unused (RFC 7208 6.1).
 func hasAll(rec *Record) bool {
-	for _, t := range rec.Terms {
-		t = strings.TrimLeft(t, "+-~?")
-		if strings.EqualFold(t, "all") {
-			return true
-		}
-	}
-	return false
+	q, _ := rec.All()
+	return q != 0
 }
 
 // expandExp fetches and expands the explanation (RFC 7208 6.2): the

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-msgauth/authres"
+
+	"postern/internal/smtp"
 )
 
 // ReceivedSPF returns the Received-SPF header field (RFC 7208 9.1), with
@@ -77,9 +79,9 @@ func (r Result) comment() string {
 func (r Result) AuthResult() *authres.SPFResult {
 	a := &authres.SPFResult{Value: authres.ResultValue(r.Result)}
 	if r.Identity == IdentityHelo {
-		a.Helo = printable(r.Helo)
+		a.Helo = smtp.Printable(r.Helo)
 	} else {
-		a.From = printable(r.Sender)
+		a.From = smtp.Printable(r.Sender)
 	}
 	return a
 }
@@ -87,7 +89,7 @@ func (r Result) AuthResult() *authres.SPFResult {
 // commentText makes s safe inside a header comment: no control
 // characters, and parentheses and backslashes quoted (RFC 5322 3.2.2).
 func commentText(s string) string {
-	s = printable(s)
+	s = smtp.Printable(s)
 	if !strings.ContainsAny(s, "()\\") {
 		return s
 	}
@@ -104,7 +106,7 @@ func commentText(s string) string {
 // atomOrQuoted writes v as a dot-atom when it is one, else as a
 // quoted-string (RFC 5322 3.2.3, 3.2.4).
 func atomOrQuoted(v string) string {
-	v = printable(v)
+	v = smtp.Printable(v)
 	if isDotAtom(v) {
 		return v
 	}
@@ -131,31 +133,6 @@ func isDotAtom(s string) bool {
 			continue
 		}
 		return false
-	}
-	return true
-}
-
-// printable drops control characters and anything that is not valid
-// UTF-8, so that peer-supplied text cannot break a header.
-func printable(s string) string {
-	if plainASCII(s) {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == 0xfffd {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, ""))
-}
-
-// plainASCII reports whether s is printable ASCII only, which printable
-// leaves as it is (the usual case, and cheap to tell).
-func plainASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
 	}
 	return true
 }

@@ -1,22 +1,68 @@
 package spf
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
 )
 
-// Record is an SPF record split into the parts postern itself needs: the
-// library evaluates mechanisms, postern checks the whole record's syntax
-// first and handles the redirect= and exp= modifiers for the explanation.
-type Record struct {
-	Terms    []string // every directive and modifier, in order
-	Redirect string   // domain-spec of redirect=, "" if none
-	Exp      string   // domain-spec of exp=, "" if none
+// Term is one directive or modifier of an SPF record (RFC 7208 4.6.1).
+type Term struct {
+	Qualifier byte   // '+', '-', '~' or '?' for a mechanism; 0 for a modifier
+	Name      string // mechanism or modifier name, lower case
+	Modifier  bool
+	// Arg is what follows the name and its ":" or "=": the domain-spec
+	// of include, exists and ptr, the domain-spec and CIDR lengths of a
+	// and mx ("example.org/24", "/24//64"), the network of ip4 and ip6,
+	// a modifier's value; "" when there is none.
+	Arg string
+	// Domain is the domain-spec alone, for the mechanisms and modifiers
+	// that take one; "" when absent (the current domain is used).
+	Domain string
 }
+
+// lookupTerms are the terms that cost a DNS lookup (RFC 7208 4.6.4).
+var lookupTerms = map[string]bool{"include": true, "a": true, "mx": true, "ptr": true, "exists": true}
+
+// NeedsLookup reports whether the term counts against the DNS lookup
+// limit: the include, a, mx, ptr and exists mechanisms and the redirect
+// modifier (RFC 7208 4.6.4).
+func (t Term) NeedsLookup() bool {
+	if t.Modifier {
+		return t.Name == "redirect"
+	}
+	return lookupTerms[t.Name]
+}
+
+// Record is a parsed SPF record. The library evaluates the mechanisms;
+// postern checks the whole record's syntax first, handles the redirect=
+// and exp= modifiers for the explanation, and the audit reads the terms.
+type Record struct {
+	Terms    []Term // every directive and modifier, in order
+	Redirect string // domain-spec of redirect=, "" if none
+	Exp      string // domain-spec of exp=, "" if none
+}
+
+// All returns the qualifier of the "all" mechanism (0 when absent) and
+// the redirect target ("" when absent).
+func (r *Record) All() (q byte, redirect string) {
+	for _, t := range r.Terms {
+		if t.Name == "all" && !t.Modifier {
+			q = t.Qualifier
+		}
+	}
+	return q, r.Redirect
+}
+
+// SyntaxError is why a record does not parse. RFC 7208 4.6: a syntax
+// error anywhere in the record makes check_host() return permerror.
+type SyntaxError struct {
+	Term string // the term at fault; "" when the version is wrong
+	Msg  string // what is wrong, naming the mechanism or modifier
+}
+
+func (e *SyntaxError) Error() string { return e.Msg }
 
 // IsRecord reports whether a TXT string is an SPF version 1 record.
 // RFC 7208 4.5: a record starts with "v=spf1" followed by a space or the
@@ -29,136 +75,206 @@ func IsRecord(txt string) bool {
 }
 
 // ParseRecord checks the syntax of a whole SPF record against the ABNF of
-// RFC 7208 12. RFC 7208 4.6: a syntax error anywhere in the record makes
+// RFC 7208 12, and the names it holds against RFC 1035; the error is a
+// *SyntaxError. RFC 7208 4.6: a syntax error anywhere in the record makes
 // check_host() return permerror, even if an earlier mechanism matches.
 func ParseRecord(txt string) (*Record, error) {
 	if !IsRecord(txt) {
-		return nil, errors.New("not an SPF record (no v=spf1)")
+		return nil, &SyntaxError{Msg: "record does not start with v=spf1"}
 	}
 	rec := &Record{}
 	// RFC 7208 4.6.1: terms are separated by one or more spaces (SP only,
 	// not other whitespace).
-	for _, term := range strings.Split(txt[6:], " ") {
-		if term == "" {
+	for _, f := range strings.Split(txt[6:], " ") {
+		if f == "" {
 			continue
 		}
-		if err := rec.addTerm(term); err != nil {
-			return nil, fmt.Errorf("term %q: %w", term, err)
+		if err := rec.addTerm(f); err != nil {
+			return nil, &SyntaxError{Term: f, Msg: err.Error()}
 		}
-		rec.Terms = append(rec.Terms, term)
 	}
 	return rec, nil
 }
 
-var (
-	modifierName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]*=`)
-	// dual-cidr-length as the suffix of a/mx: [ "/" ip4 ] [ "//" ip6 ].
-	dualCIDR = regexp.MustCompile(`(/([0-9]+))?(//([0-9]+))?$`)
-)
+// modifierName matches name "=" (RFC 7208 4.6.1: name = ALPHA *( ALPHA /
+// DIGIT / "-" / "_" / "." )).
+var modifierName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]*=`)
 
-func (rec *Record) addTerm(term string) error {
-	// Modifiers first: a name followed by "=" (RFC 7208 4.6.1).
-	if m := modifierName.FindString(term); m != "" {
-		name, value := strings.ToLower(m[:len(m)-1]), term[len(m):]
-		switch name {
-		case "redirect":
-			// RFC 7208 6: redirect and exp MUST NOT appear more than once.
-			if rec.Redirect != "" {
-				return errors.New("redirect= appears twice")
-			}
-			if err := checkDomainSpec(value, false); err != nil {
-				return err
-			}
-			rec.Redirect = value
-		case "exp":
-			if rec.Exp != "" {
-				return errors.New("exp= appears twice")
-			}
-			if err := checkDomainSpec(value, false); err != nil {
-				return err
-			}
-			rec.Exp = value
-		default:
-			// RFC 7208 6: unknown modifiers are ignored, but their
-			// value must still be a valid macro-string.
-			if err := checkMacroString(value, false); err != nil {
-				return err
-			}
+// addTerm parses one term and appends it to rec.
+func (rec *Record) addTerm(f string) error {
+	// RFC 7208 12: every term is made of printable US-ASCII (VCHAR).
+	for _, r := range f {
+		if r < 0x21 || r > 0x7e {
+			return fmt.Errorf("term %q: character %q not allowed", f, r)
 		}
+	}
+	var t Term
+	var err error
+	if m := modifierName.FindString(f); m != "" {
+		t, err = rec.parseModifier(strings.ToLower(m[:len(m)-1]), f[len(m):])
+	} else {
+		t, err = parseMechanism(f)
+	}
+	if err != nil {
+		return err
+	}
+	rec.Terms = append(rec.Terms, t)
+	return nil
+}
+
+// parseModifier checks a modifier (RFC 7208 6) and records redirect= and
+// exp= in rec.
+func (rec *Record) parseModifier(name, value string) (Term, error) {
+	t := Term{Name: name, Arg: value, Modifier: true}
+	var slot *string
+	switch name {
+	case "redirect":
+		slot = &rec.Redirect
+	case "exp":
+		slot = &rec.Exp
+	default:
+		// RFC 7208 6: unknown modifiers are ignored, but their value
+		// must still be a valid macro-string.
+		if err := checkMacroString(value, false); err != nil {
+			return t, fmt.Errorf("modifier %s: %w", name, err)
+		}
+		return t, nil
+	}
+	if value == "" {
+		return t, fmt.Errorf("modifier %s needs a domain", name)
+	}
+	if err := checkDomainSpec(value, false); err != nil {
+		return t, fmt.Errorf("modifier %s: %w", name, err)
+	}
+	// RFC 7208 6: redirect and exp MUST NOT appear more than once.
+	if *slot != "" {
+		return t, fmt.Errorf("modifier %s appears twice", name)
+	}
+	*slot, t.Domain = value, value
+	return t, nil
+}
+
+// parseMechanism checks a directive: an optional qualifier (RFC 7208
+// 4.6.2), the mechanism's name and its argument, checked by the rule of
+// that mechanism.
+func parseMechanism(f string) (Term, error) {
+	t := Term{Qualifier: '+'}
+	if strings.IndexByte("+-~?", f[0]) >= 0 {
+		t.Qualifier, f = f[0], f[1:]
+	}
+	name, arg, _ := cutAny(f, ":/")
+	t.Name = strings.ToLower(name)
+	check, ok := mechanisms[t.Name]
+	if !ok {
+		return t, fmt.Errorf("unknown mechanism %q", name)
+	}
+	return t, check(&t, arg)
+}
+
+// mechanisms maps each mechanism of RFC 7208 5 to the check of its
+// argument (arg keeps its leading ":" or "/"; "" when there is none).
+var mechanisms = map[string]func(t *Term, arg string) error{
+	"all":     checkAll,
+	"include": checkDomainMech,
+	"exists":  checkDomainMech,
+	"a":       checkAddrMech,
+	"mx":      checkAddrMech,
+	"ptr":     checkPTR,
+	"ip4":     checkIPMech,
+	"ip6":     checkIPMech,
+}
+
+// checkAll: RFC 7208 5.1, all = "all", without an argument.
+func checkAll(t *Term, arg string) error {
+	if arg != "" {
+		return fmt.Errorf("all takes no argument")
+	}
+	return nil
+}
+
+// checkDomainMech: RFC 7208 5.2 and 5.7, include and exists need
+// ":" domain-spec.
+func checkDomainMech(t *Term, arg string) error {
+	if !strings.HasPrefix(arg, ":") || len(arg) < 2 {
+		return fmt.Errorf("%s needs :domain", t.Name)
+	}
+	t.Arg, t.Domain = arg[1:], arg[1:]
+	if err := checkDomainSpec(t.Domain, false); err != nil {
+		return fmt.Errorf("%s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// checkPTR: RFC 7208 5.5, ptr = "ptr" [ ":" domain-spec ], no CIDR.
+func checkPTR(t *Term, arg string) error {
+	if arg == "" {
 		return nil
 	}
-	if strings.ContainsRune(term, '=') && !strings.ContainsAny(term[:strings.IndexByte(term, '=')], ":/") {
-		return errors.New("invalid modifier name")
+	if !strings.HasPrefix(arg, ":") || len(arg) < 2 {
+		return fmt.Errorf("ptr: bad argument")
 	}
-	// RFC 7208 4.6.2: optional qualifier.
-	mech := term
-	if strings.ContainsRune("+-~?", rune(mech[0])) {
-		mech = mech[1:]
+	t.Arg, t.Domain = arg[1:], arg[1:]
+	if err := checkDomainSpec(t.Domain, false); err != nil {
+		return fmt.Errorf("ptr: %w", err)
 	}
-	name, arg, hasArg := cutAny(mech, ":/")
-	lname := strings.ToLower(name)
-	switch lname {
-	case "all":
-		if hasArg {
-			return errors.New("all takes no argument")
+	return nil
+}
+
+// dualCIDR is the dual-cidr-length at the end of an a or mx argument:
+// [ "/" ip4-cidr-length ] [ "//" ip6-cidr-length ] (RFC 7208 5.6).
+var dualCIDR = regexp.MustCompile(`(/([0-9]+))?(//([0-9]+))?$`)
+
+// checkAddrMech: RFC 7208 5.3 and 5.4, a and mx take an optional
+// ":" domain-spec, then an optional dual-cidr-length.
+func checkAddrMech(t *Term, arg string) error {
+	loc := dualCIDR.FindStringSubmatchIndex(arg)
+	spec, cidr := arg[:loc[0]], arg[loc[0]:]
+	if err := checkDualCIDR(cidr); err != nil {
+		return fmt.Errorf("%s: %w", t.Name, err)
+	}
+	t.Arg = strings.TrimPrefix(arg, ":")
+	switch {
+	case spec == "":
+		return nil
+	case spec == ":":
+		return fmt.Errorf("%s: empty domain", t.Name)
+	case spec[0] != ':':
+		return fmt.Errorf("%s: bad argument %q", t.Name, arg)
+	}
+	t.Domain = spec[1:]
+	if err := checkDomainSpec(t.Domain, false); err != nil {
+		return fmt.Errorf("%s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// checkIPMech: RFC 7208 5.6, ip4 and ip6 take ":" network
+// [ "/" prefix-length ].
+func checkIPMech(t *Term, arg string) error {
+	if !strings.HasPrefix(arg, ":") {
+		return fmt.Errorf("%s needs :network", t.Name)
+	}
+	t.Arg = arg[1:]
+	addr, bits, hasBits := strings.Cut(t.Arg, "/")
+	a, err := netip.ParseAddr(addr)
+	max := 32
+	if t.Name == "ip4" {
+		ok := err == nil && a.Is4()
+		if !ok {
+			return fmt.Errorf("ip4: bad address %q", addr)
 		}
-	case "include", "exists":
-		if !hasArg || arg[0] != ':' {
-			return errors.New(lname + " needs a domain")
-		}
-		return checkDomainSpec(arg[1:], false)
-	case "ptr":
-		if !hasArg {
-			return nil
-		}
-		if arg[0] != ':' {
-			return errors.New("ptr takes no CIDR length")
-		}
-		return checkDomainSpec(arg[1:], false)
-	case "a", "mx":
-		if !hasArg {
-			return nil
-		}
-		loc := dualCIDR.FindStringSubmatchIndex(arg)
-		cidr, spec := arg[loc[0]:], arg[:loc[0]]
-		if err := checkDualCIDR(cidr); err != nil {
-			return err
-		}
-		if spec == "" {
-			return nil
-		}
-		if spec[0] != ':' {
-			return errors.New("bad " + lname + " argument")
-		}
-		return checkDomainSpec(spec[1:], false)
-	case "ip4":
-		if !hasArg || arg[0] != ':' {
-			return errors.New("ip4 needs an address")
-		}
-		addr, bits, hasBits := strings.Cut(arg[1:], "/")
-		a, err := netip.ParseAddr(addr)
-		if err != nil || !a.Is4() {
-			return errors.New("bad ip4 address")
-		}
-		if hasBits {
-			return checkCIDR(bits, 32)
-		}
-	case "ip6":
-		if !hasArg || arg[0] != ':' {
-			return errors.New("ip6 needs an address")
-		}
-		addr, bits, hasBits := strings.Cut(arg[1:], "/")
-		a, err := netip.ParseAddr(addr)
+	} else {
 		// RFC 7208 5.6: ip6-network is an IPv6 address in RFC 4291 text
 		// form; an IPv4-mapped form is still written as IPv6.
+		max = 128
 		if err != nil || !a.Is6() || a.Zone() != "" {
-			return errors.New("bad ip6 address")
+			return fmt.Errorf("ip6: bad address %q", addr)
 		}
-		if hasBits {
-			return checkCIDR(bits, 128)
+	}
+	if hasBits {
+		if err := checkCIDR(bits, max); err != nil {
+			return fmt.Errorf("%s: %w", t.Name, err)
 		}
-	default:
-		return errors.New("unknown mechanism")
 	}
 	return nil
 }
@@ -172,6 +288,7 @@ func cutAny(s, seps string) (before, rest string, found bool) {
 	return s, "", false
 }
 
+// checkDualCIDR checks the dual-cidr-length that dualCIDR matched.
 func checkDualCIDR(s string) error {
 	if s == "" {
 		return nil
@@ -191,168 +308,20 @@ func checkDualCIDR(s string) error {
 }
 
 // checkCIDR checks a prefix length. RFC 7208 12: ip4-cidr-length is "0" or
-// a number without leading zero up to 32 (128 for IPv6).
+// a number without leading zero up to 32 (128 for IPv6), digits only.
 func checkCIDR(s string, max int) error {
 	if s == "" || len(s) > 3 || (len(s) > 1 && s[0] == '0') {
-		return fmt.Errorf("bad CIDR length %q", s)
+		return fmt.Errorf("bad prefix length %q", s)
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n > max {
-		return fmt.Errorf("bad CIDR length %q", s)
-	}
-	return nil
-}
-
-// checkDomainSpec checks domain-spec = macro-string domain-end, where
-// domain-end is "." toplabel ["."] or a macro-expand (RFC 7208 7.1).
-func checkDomainSpec(s string, exp bool) error {
-	if s == "" {
-		return errors.New("empty domain-spec")
-	}
-	endsInMacro, err := scanMacroString(s, exp)
-	if err != nil {
-		return err
-	}
-	if endsInMacro {
-		return nil
-	}
-	t := strings.TrimSuffix(s, ".")
-	i := strings.LastIndexByte(t, '.')
-	if i < 0 {
-		return errors.New("domain-spec has no top label")
-	}
-	if !validTopLabel(t[i+1:]) {
-		return fmt.Errorf("bad top label %q", t[i+1:])
-	}
-	return nil
-}
-
-// validTopLabel: toplabel = ( *alphanum ALPHA *alphanum ) /
-// ( 1*alphanum "-" *( alphanum / "-" ) alphanum ) (RFC 7208 12).
-func validTopLabel(l string) bool {
-	if l == "" || l[0] == '-' || l[len(l)-1] == '-' {
-		return false
-	}
-	alpha := false
-	for i := 0; i < len(l); i++ {
-		c := l[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-			alpha = true
-		case c >= '0' && c <= '9':
-		case c == '-':
-			alpha = true // a dash makes the second form, which may be all digits otherwise
-		default:
-			return false
-		}
-	}
-	return alpha
-}
-
-// checkMacroString checks macro-string = *( macro-expand / macro-literal )
-// (RFC 7208 7.1). The letters c, r and t are only allowed in exp text.
-func checkMacroString(s string, exp bool) error {
-	_, err := scanMacroString(s, exp)
-	return err
-}
-
-// scanMacroString checks a macro-string and reports whether it ends with
-// a macro-expand.
-func scanMacroString(s string, exp bool) (endsInMacro bool, err error) {
+	n := 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		endsInMacro = false
-		if c != '%' {
-			// macro-literal = %x21-24 / %x26-7E; in exp text a space is
-			// also allowed (RFC 7208 7.1, explain-string).
-			if (c < 0x21 || c > 0x7e) && !(exp && c == ' ') {
-				return false, fmt.Errorf("invalid character %q", c)
-			}
-			continue
+		if s[i] < '0' || s[i] > '9' {
+			return fmt.Errorf("bad prefix length %q", s)
 		}
-		endsInMacro = true
-		if i+1 >= len(s) {
-			return false, errors.New("lone % at the end")
-		}
-		switch s[i+1] {
-		case '%', '_', '-':
-			i++
-			continue
-		case '{':
-		default:
-			return false, fmt.Errorf("invalid macro %q", s[i:i+2])
-		}
-		end := strings.IndexByte(s[i:], '}')
-		if end < 0 {
-			return false, errors.New("unterminated macro")
-		}
-		if _, err := parseMacro(s[i+2:i+end], exp); err != nil {
-			return false, err
-		}
-		i += end
+		n = n*10 + int(s[i]-'0')
 	}
-	return endsInMacro, nil
-}
-
-// macro is one parsed "%{...}" expansion.
-type macro struct {
-	letter  byte // lower case
-	upper   bool // URL-escape the result (RFC 7208 7.3)
-	digits  int  // keep this many right-hand parts; 0 means all
-	reverse bool
-	delims  string // split on these; "" means "."
-}
-
-// parseMacro parses the inside of "%{...}": macro-letter transformers
-// *delimiter.
-func parseMacro(s string, exp bool) (macro, error) {
-	var m macro
-	if s == "" {
-		return m, errors.New("empty macro")
+	if n > max {
+		return fmt.Errorf("bad prefix length %q", s)
 	}
-	l := s[0]
-	m.upper = l >= 'A' && l <= 'Z'
-	if m.upper {
-		l += 'a' - 'A'
-	}
-	switch l {
-	case 's', 'l', 'o', 'd', 'i', 'p', 'h', 'v':
-	case 'c', 'r', 't':
-		// RFC 7208 7.1: c, r and t are only allowed in "exp" text.
-		if !exp {
-			return m, fmt.Errorf("macro letter %q only allowed in exp", l)
-		}
-	default:
-		return m, fmt.Errorf("unknown macro letter %q", s[0])
-	}
-	m.letter = l
-	rest := s[1:]
-	j := 0
-	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
-		j++
-	}
-	if j > 0 {
-		n, err := strconv.Atoi(rest[:j])
-		// RFC 7208 7.3: a transformer of zero is a syntax error; very
-		// large ones are taken as "all parts".
-		if err != nil && j < 4 || n == 0 && err == nil {
-			return m, fmt.Errorf("bad macro digits %q", rest[:j])
-		}
-		if err != nil || n > 128 {
-			n = 128
-		}
-		m.digits = n
-	}
-	rest = rest[j:]
-	if rest != "" && (rest[0] == 'r' || rest[0] == 'R') {
-		m.reverse = true
-		rest = rest[1:]
-	}
-	for k := 0; k < len(rest); k++ {
-		if !strings.ContainsRune(".-+,/_=", rune(rest[k])) {
-			return m, fmt.Errorf("bad macro delimiter %q", rest[k])
-		}
-	}
-	m.delims = rest
-	return m, nil
+	return nil
 }

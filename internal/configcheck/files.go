@@ -1,0 +1,97 @@
+package configcheck
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"postern/internal/config"
+	"postern/internal/layout"
+	"postern/internal/maps"
+	"postern/internal/privs"
+	"postern/internal/tlsutil"
+	"postern/internal/users"
+)
+
+// checkPerms refuses group- or world-writable configuration, maps, data
+// and key files, as serve does.
+func checkPerms(cfg *config.Config) Result {
+	return Result{Problems: ErrorLines(privs.CheckPerms(layout.PermPaths(cfg)...))}
+}
+
+// checkUsers parses the users file and looks at its mode.
+func checkUsers(cfg *config.Config) Result {
+	var r Result
+	path := cfg.UsersFile()
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return r
+	}
+	if err != nil {
+		return Result{Problems: []string{err.Error()}}
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%s: readable by group or others (mode %04o): run chmod 600 %s", path, fi.Mode().Perm(), path))
+	}
+	s, err := users.Open(path)
+	if err != nil {
+		r.Problems = append(r.Problems, err.Error())
+		return r
+	}
+	var local *maps.DomainList
+	if cfg.MapsDir != "" {
+		if m, err := maps.Load(cfg.MapsDir); m != nil && err == nil {
+			local = m.LocalHostNames
+		}
+	}
+	for _, u := range s.List() {
+		dom := u[strings.LastIndexByte(u, '@')+1:]
+		if cfg.IsLocalDomain(dom) {
+			continue
+		}
+		if _, ok := local.Contains(dom); ok {
+			continue
+		}
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s: warning: %s is not in a local domain: it can log in but has no mailbox here", path, u))
+	}
+	return r
+}
+
+// checkTLS loads the configured certificate and key without generating
+// anything, and looks at names, expiry and the key's mode.
+func checkTLS(cfg *config.Config) Result {
+	var r Result
+	if cfg.TLS.SelfSigned() {
+		return r
+	}
+	tc, err := tlsutil.Load(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, cfg.Hostname)
+	if err != nil {
+		r.Problems = append(r.Problems, fmt.Sprintf("%s: %v", cfg.TLS.Cert, err))
+		return r
+	}
+	if fi, err := os.Stat(cfg.TLS.Key); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		r.Problems = append(r.Problems, fmt.Sprintf("%s: private key readable by group or others (mode %04o): run chmod 600 %s", cfg.TLS.Key, fi.Mode().Perm(), cfg.TLS.Key))
+	}
+	leaf, err := x509.ParseCertificate(tc.Certificates[0].Certificate[0])
+	if err != nil {
+		r.Problems = append(r.Problems, fmt.Sprintf("%s: %v", cfg.TLS.Cert, err))
+		return r
+	}
+	now := time.Now()
+	switch {
+	case now.After(leaf.NotAfter):
+		r.Problems = append(r.Problems, fmt.Sprintf("%s: certificate expired on %s", cfg.TLS.Cert, leaf.NotAfter.Format(time.DateOnly)))
+	case now.Before(leaf.NotBefore):
+		r.Problems = append(r.Problems, fmt.Sprintf("%s: certificate not valid before %s", cfg.TLS.Cert, leaf.NotBefore.Format(time.DateOnly)))
+	case leaf.NotAfter.Sub(now) < 14*24*time.Hour:
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s: warning: certificate expires on %s", cfg.TLS.Cert, leaf.NotAfter.Format(time.DateOnly)))
+	}
+	if err := leaf.VerifyHostname(cfg.Hostname); err != nil {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("%s: warning: certificate does not name hostname %s", cfg.TLS.Cert, cfg.Hostname))
+	}
+	return r
+}
