@@ -71,6 +71,10 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	stsLn, err := bindMTASTS(cfg)
+	if err != nil {
+		return err
+	}
 	// Bind first, then give up root before reading any network input.
 	if os.Geteuid() == 0 {
 		if err := privs.Drop(cfg.User); err != nil {
@@ -81,6 +85,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	serveMTASTS(d, stsLn, tlsConf)
 	return run(d, srv, b, shown)
 }
 

@@ -47,6 +47,8 @@ type Config struct {
 	// Sandbox: Landlock confinement of the running server (sandbox.go).
 	Sandbox Sandbox `toml:"sandbox"`
 	Queue   Queue   `toml:"queue"` // retries, lifetime, delay notices (queue.go)
+	// MTASTS: MTA-STS enforced outbound and our own policy (mtasts.go).
+	MTASTS MTASTS `toml:"mta_sts"`
 
 	// allow_sender_relay (route.go).
 	Routing
@@ -176,6 +178,7 @@ func Default() *Config {
 		Local:       defaultLocal(dataDir + "/submit.sock"),
 		SenderLogin: defaultSenderLogin(),
 		Sandbox:     defaultSandbox(),
+		MTASTS:      defaultMTASTS(),
 
 		RateLimit: defaultRateLimit(),
 	}

@@ -158,6 +158,7 @@ func fileDefaults() *Config {
 		Local:           defaultLocal(DefaultLocalSocket),
 		SenderLogin:     defaultSenderLogin(),
 		Sandbox:         defaultSandbox(),
+		MTASTS:          defaultMTASTS(),
 	}
 }
 

@@ -110,6 +110,8 @@ func TestLoadGood(t *testing.T) {
 		SenderLogin: defaultSenderLogin(),
 		Sandbox:     defaultSandbox(),
 		Queue:       defaultQueue(),
+		MTASTS: MTASTS{Outbound: MTASTSEnforce, MX: []string{"mx.example.test"},
+			MaxAge: DefaultMTASTSMaxAge, Listen: ":443"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", c, want)

@@ -46,6 +46,7 @@ func (d *decoder) complete(c *Config, base string) {
 	d.senderLogin(c)
 	d.sandbox(c, base)
 	d.queue(c)
+	d.mtaSTS(c)
 }
 
 func (d *decoder) hostname(c *Config) {

@@ -1,8 +1,9 @@
 // Package mtasts is MTA-STS (RFC 8461): the _mta-sts TXT record, the
 // policy file, matching MX hosts against a policy, and fetching the policy
-// over HTTPS. The audit judges a domain's MTA-STS setup with it; outbound
-// delivery is to enforce it. It holds no state: callers pass the context,
-// the HTTP client and the resolver.
+// over HTTPS, the Cache of policies that outbound delivery enforces (kept
+// on disk for their max_age), and our own policy file served to others.
+// The audit judges a domain's MTA-STS setup with it. Callers pass the
+// context, the HTTP client and the resolver.
 package mtasts
 
 import (
