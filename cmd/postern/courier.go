@@ -60,12 +60,19 @@ func newRemote(d *deps) (*deliver.Remote, error) {
 		return nil, err
 	}
 	pol.Maps = mapsFunc(d.maps)
-	remote.TLSPolicy = pol.Lookup
 	if r.TLSCAFile != "" {
 		if remote.RootCAs, err = caPool(r.TLSCAFile); err != nil {
 			return nil, err
 		}
 	}
+	sts, err := newSTSCache(d, remote.RootCAs)
+	if err != nil {
+		return nil, err
+	}
+	if sts != nil {
+		pol.STS = sts
+	}
+	remote.TLS = pol
 	if r.Smarthost != "" {
 		h, err := deliver.ParseHop(r.Smarthost)
 		if err != nil {

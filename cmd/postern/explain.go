@@ -52,8 +52,14 @@ func runExplain(args []string) int {
 		fmt.Fprintln(os.Stderr, "maps:", err)
 	}
 	relay := buildRelay(cfg, mapSet, store, server.ConfiguredAddrs(listenerAddrs(cfg)))
+	tlsLines, err := explainTLS(cfg, mapSet)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "outbound TLS:", err)
+		return 1
+	}
 	r := cfg.Delivery.DeliveryRoute
 	e := &explain.Explainer{
+		TLS:           tlsLines,
 		Relay:         relay,
 		Login:         newLoginCheck(cfg, mapSet, relay, nil),
 		Maps:          mapsFunc(mapSet),

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"postern/internal/config"
@@ -24,6 +26,31 @@ func bindMTASTS(cfg *config.Config) (net.Listener, error) {
 		return nil, fmt.Errorf("mta_sts.listen %s: %w", cfg.MTASTS.Listen, err)
 	}
 	return ln, nil
+}
+
+// stsCacheDir is where the MTA-STS policies of other domains are kept.
+func stsCacheDir(cfg *config.Config) string { return filepath.Join(cfg.DataDir, "mta-sts") }
+
+// newSTSCache builds the MTA-STS policy cache delivery enforces, with the
+// policies kept from before a restart, and its background refresh; nil
+// when [mta_sts] outbound = "off". roots verify the policy servers
+// (the system roots and tls_ca_file). A cache directory that cannot be
+// read stops the server: its policies would otherwise be forgotten.
+func newSTSCache(d *deps, roots *x509.CertPool) (*mtasts.Cache, error) {
+	if d.cfg.MTASTS.Outbound == config.MTASTSOff {
+		return nil, nil
+	}
+	c := &mtasts.Cache{
+		Dir:      stsCacheDir(d.cfg),
+		Resolver: d.resolver,
+		Client:   mtasts.NewClient((&mtasts.Dialer{Resolver: d.resolver}).DialContext, roots, 0),
+		Log:      d.log,
+	}
+	if err := c.Load(); err != nil {
+		return nil, fmt.Errorf("MTA-STS policy cache %s: %w (fix its permissions, or remove it to fetch the policies again)", c.Dir, err)
+	}
+	d.tasks = append(d.tasks, func(ctx context.Context) { c.Run(ctx, 0) })
+	return c, nil
 }
 
 // ownPolicy is our MTA-STS policy file, from [mta_sts].

@@ -38,11 +38,11 @@ type Remote struct {
 	// ever over TLS (TLS is then required with it).
 	SmarthostAuth *Credentials
 
-	// TLSPolicy gives the TLS policy for a destination domain (""
-	// for a smarthost or an explicit route) and server host name and
-	// address; nil means PolicyMay for everyone.
-	TLSPolicy func(domain, host string, ip netip.Addr) TLSPolicy
-	// RootCAs verify server certificates; nil means the system roots.
+	// TLS gives the TLS policy of each server, and why; nil means
+	// PolicyMay for everyone.
+	TLS TLSRules
+	// RootCAs verify server certificates (PolicyVerify, MTA-STS); nil
+	// means the system roots.
 	RootCAs *x509.CertPool
 
 	// ConnectTimeout bounds one TCP connection attempt [30s].

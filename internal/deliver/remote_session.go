@@ -20,6 +20,9 @@ var (
 	// RFC 3463 3.5: X.4.2 bad connection (it broke, or the peer spoke no SMTP).
 	replySessionFailed = &smtp.Reply{Code: 451, Enhanced: "4.4.2", Text: "connection with the next-hop server failed, will try again"}
 	replyTLSRequired   = &smtp.Reply{Code: 451, Enhanced: "4.7.5", Text: "TLS required with the next-hop server but not available, will try again"}
+	// A TLS policy that could not be looked up (MTA-STS, DANE): never
+	// taken for "no policy".
+	replyTLSPolicyTemp = &smtp.Reply{Code: 451, Enhanced: "4.7.5", Text: "TLS policy of the destination not known, will try again"}
 	replyAuthFailed    = &smtp.Reply{Code: 451, Enhanced: "4.7.0", Text: "authentication with the next-hop server failed, will try again"}
 )
 
@@ -65,6 +68,11 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 			return errs
 		}
 	}
+	rules, err := r.domainTLS(ctx, dest)
+	if err != nil {
+		fill(pending, err)
+		return errs
+	}
 	targets, err := r.targets(ctx, dest)
 	if err != nil {
 		fill(pending, err)
@@ -76,11 +84,11 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 			last = err
 			break
 		}
-		c, err := r.open(ctx, env.ID, dest, t, false)
+		c, err := r.open(ctx, env.ID, dest, rules, t, false)
 		if errors.Is(err, errTLSFallback) {
 			// Like Postfix: under opportunistic TLS, a server whose TLS
 			// handshake fails gets the message in plaintext.
-			c, err = r.open(ctx, env.ID, dest, t, true)
+			c, err = r.open(ctx, env.ID, dest, rules, t, true)
 		}
 		if err != nil {
 			last = err
@@ -200,25 +208,50 @@ func firstLine(s string) string {
 	return l
 }
 
-// policy is the TLS policy for a server of dest.
-func (r *Remote) policy(dest Destination, t target) TLSPolicy {
-	p := PolicyMay
-	if r.TLSPolicy != nil {
-		p = r.TLSPolicy(dest.Domain, t.name, t.ip)
+// domainTLS asks the TLS rules about dest once for this attempt.
+func (r *Remote) domainTLS(ctx context.Context, dest Destination) (DomainTLS, error) {
+	if r.TLS == nil {
+		return StaticTLS(PolicyMay), nil
 	}
-	if dest.Auth != nil {
+	rules, err := r.TLS.Domain(ctx, dest.Domain, len(dest.Hops) == 0)
+	if err != nil {
+		var rep *smtp.Reply
+		if errors.As(err, &rep) {
+			return nil, err
+		}
+		return nil, replyTLSPolicyTemp.With(fmt.Errorf("%s: %w", dest.key(), err))
+	}
+	return rules, nil
+}
+
+// policy is the TLS policy for server t of dest, and why.
+func (r *Remote) policy(ctx context.Context, dest Destination, rules DomainTLS, t target) (TLSChoice, error) {
+	choice, err := rules.Host(ctx, t.name, t.ip)
+	if err != nil {
+		var rep *smtp.Reply
+		if errors.As(err, &rep) {
+			return choice, err
+		}
+		return choice, replyTLSPolicyTemp.With(fmt.Errorf("%s[%s]: %w", t.name, t.ip, err))
+	}
+	if dest.Auth != nil && choice.Policy.Stricter(PolicyRequired) != choice.Policy {
 		// Credentials never travel in plaintext.
-		p = p.Stricter(PolicyRequired)
+		choice.Policy = PolicyRequired
+		choice.Why += "; TLS required to send credentials"
 	}
-	return p
+	return choice, nil
 }
 
 // open connects to t and gets the session ready for MAIL: greeting,
 // EHLO, STARTTLS per policy, EHLO again, AUTH when dest has credentials.
 // With plain set STARTTLS is not tried (the fallback after a failed
 // handshake).
-func (r *Remote) open(ctx context.Context, id string, dest Destination, t target, plain bool) (*smtpclient.Client, error) {
-	policy := r.policy(dest, t)
+func (r *Remote) open(ctx context.Context, id string, dest Destination, rules DomainTLS, t target, plain bool) (*smtpclient.Client, error) {
+	choice, err := r.policy(ctx, dest, rules, t)
+	if err != nil {
+		r.Log.InfoContext(ctx, "next hop passed over by TLS policy", "id", id, "host", t.name, "ip", t.ip.String(), "err", err)
+		return nil, err
+	}
 	dial := r.Dial
 	if dial == nil {
 		d := &net.Dialer{Timeout: r.ConnectTimeout}
@@ -254,35 +287,16 @@ func (r *Remote) open(ctx context.Context, id string, dest Destination, t target
 	if err := c.Hello(ctx, r.Hostname); err != nil {
 		return fail(err)
 	}
-	if policy != PolicyNever && !plain {
-		if !c.Extensions().Has("STARTTLS") {
-			if policy >= PolicyRequired {
-				return fail(replyTLSRequired.With(fmt.Errorf("%s[%s] does not offer STARTTLS (policy %s)", t.name, t.ip, policy)))
-			}
-		} else if err := c.StartTLS(ctx, r.tlsConfig(t)); err != nil {
-			var rep *smtp.Reply
-			switch {
-			case policy >= PolicyRequired:
-				return fail(replyTLSRequired.With(fmt.Errorf("%s[%s]: STARTTLS: %w", t.name, t.ip, err)))
-			case errors.As(err, &rep) && c.Usable():
-				// STARTTLS refused with a reply: go on in plaintext on
-				// the same connection.
-				r.Log.InfoContext(ctx, "STARTTLS refused by next hop", "id", id, "host", t.name, "ip", t.ip.String(), "reply", err)
-			default:
+	if choice.Policy == PolicyNever {
+		r.Log.InfoContext(ctx, "plaintext to next hop by policy", "id", id, "host", t.name, "ip", t.ip.String(), "why", choice.Why)
+	}
+	if choice.Policy != PolicyNever && !plain {
+		if err := r.startTLS(ctx, c, id, t, choice); err != nil {
+			if errors.Is(err, errTLSFallback) {
 				c.Close()
-				r.Log.WarnContext(ctx, "TLS handshake with next hop failed, retrying without TLS", "id", id, "host", t.name, "ip", t.ip.String(), "err", err)
-				return nil, errTLSFallback
+				return nil, err
 			}
-		} else {
-			verr := r.verifyPeer(c.TLS(), t.name)
-			r.logTLS(ctx, id, t, c.TLS(), verr)
-			if policy == PolicyVerify && verr != nil {
-				return fail(replyTLSRequired.With(fmt.Errorf("%s[%s]: certificate not verified: %w", t.name, t.ip, verr)))
-			}
-			// RFC 3207 4.2: EHLO again; what was said before TLS is void.
-			if err := c.Hello(ctx, r.Hostname); err != nil {
-				return fail(err)
-			}
+			return fail(err)
 		}
 	}
 	if dest.Auth != nil {

@@ -362,7 +362,7 @@ func TestRemoteTLSPolicies(t *testing.T) {
 	}
 	// verify without the CA: deferred; with it: delivered.
 	r = newRemote(t, zone, rx.Port)
-	r.TLSPolicy = func(domain, host string, ip netip.Addr) TLSPolicy { return PolicyVerify }
+	r.TLS = StaticTLS(PolicyVerify)
 	wantReply(t, "verify, unknown CA", send(r, "T2"), 451, "4.7.5")
 	r.RootCAs = pool
 	if err := send(r, "T3"); err != nil {
@@ -371,7 +371,7 @@ func TestRemoteTLSPolicies(t *testing.T) {
 	// never: no STARTTLS at all.
 	before := rx.tlsConns.Load()
 	r = newRemote(t, zone, rx.Port)
-	r.TLSPolicy = func(domain, host string, ip netip.Addr) TLSPolicy { return PolicyNever }
+	r.TLS = StaticTLS(PolicyNever)
 	if err := send(r, "T4"); err != nil {
 		t.Fatal(err)
 	}
@@ -390,12 +390,12 @@ func TestRemoteTLSPolicies(t *testing.T) {
 		t.Errorf("fallback: %d connections, %d messages", n, len(broken.Data()))
 	}
 	r = newRemote(t, zone, broken.Port)
-	r.TLSPolicy = func(domain, host string, ip netip.Addr) TLSPolicy { return PolicyRequired }
+	r.TLS = StaticTLS(PolicyRequired)
 	wantReply(t, "required with broken TLS", send(r, "T6"), 451, "4.7.5")
 	// required with a server that offers no STARTTLS at all.
 	plain := startReceiver(t, &receiver{})
 	r = newRemote(t, zone, plain.Port)
-	r.TLSPolicy = func(domain, host string, ip netip.Addr) TLSPolicy { return PolicyRequired }
+	r.TLS = StaticTLS(PolicyRequired)
 	wantReply(t, "required without STARTTLS", send(r, "T7"), 451, "4.7.5")
 	if len(plain.Data()) != 0 {
 		t.Error("sent in plaintext under policy required")

@@ -28,7 +28,10 @@ type Explainer struct {
 	Maps func() *maps.Maps
 	// AllowFiles and AllowCommands are delivery's alias settings.
 	AllowFiles, AllowCommands bool
-	Out                       io.Writer
+	// TLS, when set, tells how mail for a remote domain would leave and
+	// the TLS policy with each server, one line each.
+	TLS func(ctx context.Context, domain string) []string
+	Out io.Writer
 }
 
 // Query is the client and transaction to explain.
@@ -60,7 +63,7 @@ func (e *Explainer) Explain(ctx context.Context, q Query) int {
 	}
 	status := 0
 	for _, r := range q.Rcpts {
-		if !e.rcpt(q, from, r) {
+		if !e.rcpt(ctx, q, from, r) {
 			status = 1
 		}
 	}
@@ -113,7 +116,7 @@ func (e *Explainer) senderLoginRule(auth string, from smtp.Path) string {
 
 // rcpt prints the answer to one RCPT TO, and what delivery does with an
 // accepted local alias; it reports whether the recipient is accepted.
-func (e *Explainer) rcpt(q Query, from smtp.Path, r string) bool {
+func (e *Explainer) rcpt(ctx context.Context, q Query, from smtp.Path, r string) bool {
 	arg := r
 	if !strings.HasPrefix(arg, "<") {
 		arg = "<" + arg + ">"
@@ -133,6 +136,7 @@ func (e *Explainer) rcpt(q Query, from smtp.Path, r string) bool {
 	if fv := e.Relay.RcptFate(to); fv.Rule != "" {
 		fmt.Fprintf(e.Out, "  message: %s\n", fv.Rule)
 	}
+	e.delivery(ctx, d.Mailbox)
 	return true
 }
 
@@ -161,6 +165,18 @@ func (e *Explainer) aliases(addr string) {
 			continue
 		}
 		fmt.Fprintf(e.Out, "    %s %s (%s)\n", t.Kind, t.Value, t.Source.Human())
+	}
+}
+
+// delivery prints how mail for a remote mailbox would leave, with the
+// TLS policy of each server and its reason.
+func (e *Explainer) delivery(ctx context.Context, mailbox string) {
+	at := strings.LastIndexByte(mailbox, '@')
+	if e.TLS == nil || at <= 0 || e.Relay.IsLocal(mailbox[at+1:]) {
+		return
+	}
+	for _, l := range e.TLS(ctx, mailbox[at+1:]) {
+		fmt.Fprintf(e.Out, "  delivery: %s\n", l)
 	}
 }
 

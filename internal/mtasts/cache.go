@@ -24,7 +24,10 @@ type TXTResolver interface {
 // HTTPS on the delivery path; checking for a new one happens in the
 // background (Refresh, Run).
 type Cache struct {
-	Dir      string // where policies are kept; "" keeps them in memory only
+	Dir string // where policies are kept; "" keeps them in memory only
+	// ReadOnly loads Dir but never writes to it: the CLI, run as root,
+	// must not leave files there that the server cannot replace.
+	ReadOnly bool
 	Resolver TXTResolver
 	Client   *http.Client // NewClient's, or a test's
 	Timeout  time.Duration

@@ -27,7 +27,7 @@ func fileName(dir, domain string) string {
 // save writes e to disk: a temporary file, synced, then renamed, so that a
 // crash leaves the old policy or the new one, never half of one.
 func (c *Cache) save(e *Entry) {
-	if c.Dir == "" {
+	if c.Dir == "" || c.ReadOnly {
 		return
 	}
 	if err := writeEntry(c.Dir, e); err != nil {

@@ -1,18 +1,32 @@
 package route
 
 import (
+	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 
 	"postern/internal/deliver"
 	"postern/internal/maps"
+	"postern/internal/mtasts"
+	"postern/internal/smtp"
 )
 
-// TLSPolicies decides how hard remote delivery insists on STARTTLS with
-// a next hop: the policy of the recipient domain (or of a ".parent" of
-// it), else of the server's host name (or a parent), else of its
-// address, else the access map's Try_TLS: entries (host name, address),
-// else Default.
+// TLSPolicies decide how hard remote delivery insists on TLS with each
+// next hop, strongest rule first:
+//
+//  1. the operator's [[delivery.tls_destination]] for the recipient
+//     domain (or a ".parent" of it), then for the server's host name (or
+//     a parent), then for its address;
+//  2. the recipient domain's MTA-STS policy (RFC 8461), when its MX
+//     hosts are used: in mode enforce an MX host the policy does not list
+//     is not used and the others need a certificate that verifies; in
+//     mode testing failures are logged and mail goes on as below;
+//  3. the access map's Try_TLS: entries (host name, address), which never
+//     weaken a published policy;
+//  4. Default (tls_policy).
+//
+// It implements deliver.TLSRules; postern explain prints its choices.
 type TLSPolicies struct {
 	Default deliver.TLSPolicy
 	// Destinations are the policies by domain, ".parent" domain, host
@@ -21,41 +35,121 @@ type TLSPolicies struct {
 	Destinations map[string]deliver.TLSPolicy
 	// Maps returns the maps in force (the access map); nil: none.
 	Maps func() *maps.Maps
+	// STS gives the recipient domains' MTA-STS policies (an
+	// *mtasts.Cache); nil turns MTA-STS off ([mta_sts] outbound = "off").
+	STS STSPolicies
 }
 
-// Lookup is deliver.Remote's TLSPolicy function.
-func (p *TLSPolicies) Lookup(domain, host string, ip netip.Addr) deliver.TLSPolicy {
-	if pol, ok := p.byName(domain); ok {
-		return pol
+// STSPolicies looks up a domain's MTA-STS policy in force; an error
+// means it could not be known, and the mail waits.
+type STSPolicies interface {
+	Lookup(ctx context.Context, domain string) (mtasts.Decision, error)
+}
+
+// replySTSNoMX refuses an MX host that an enforced policy does not list.
+var replySTSNoMX = &smtp.Reply{Code: 451, Enhanced: "4.7.5", Text: "MX host not allowed by the destination's MTA-STS policy, will try again"}
+
+// Domain implements deliver.TLSRules.
+func (p *TLSPolicies) Domain(ctx context.Context, domain string, viaMX bool) (deliver.DomainTLS, error) {
+	d := &domainTLS{p: p, domain: strings.ToLower(strings.TrimSuffix(domain, "."))}
+	if pol, key, ok := p.byName(d.domain); ok {
+		d.explicit = &deliver.TLSChoice{Policy: pol, Why: "tls_destination " + key}
+		return d, nil
 	}
-	if pol, ok := p.byName(host); ok {
-		return pol
+	if !viaMX || p.STS == nil || d.domain == "" || strings.HasPrefix(d.domain, "[") {
+		return d, nil
 	}
-	if pol, ok := p.Destinations[ip.String()]; ok {
-		return pol
+	dec, err := p.STS.Lookup(ctx, d.domain)
+	if err != nil {
+		return nil, err
 	}
+	d.sts = dec
+	return d, nil
+}
+
+// domainTLS is one destination's rules for one delivery attempt.
+type domainTLS struct {
+	p        *TLSPolicies
+	domain   string
+	explicit *deliver.TLSChoice // tls_destination for the domain
+	sts      mtasts.Decision
+}
+
+// Host implements deliver.DomainTLS.
+func (d *domainTLS) Host(_ context.Context, host string, ip netip.Addr) (deliver.TLSChoice, error) {
+	if d.explicit != nil {
+		return *d.explicit, nil
+	}
+	if c, ok := d.p.explicitHost(host, ip); ok {
+		return c, nil
+	}
+	if pol := d.sts.Policy; pol != nil {
+		why := fmt.Sprintf("MTA-STS policy of %s, mode %s (%s)", d.domain, pol.Mode, d.sts.Reason)
+		listed := pol.Matches(host)
+		if pol.Mode == mtasts.Enforce {
+			if !listed {
+				return deliver.TLSChoice{Why: why}, replySTSNoMX.With(fmt.Errorf("%s is not among mx: %s of the %s",
+					host, strings.Join(pol.MX, ", "), why))
+			}
+			return deliver.TLSChoice{Policy: deliver.PolicyVerify, Why: why}, nil
+		}
+		c := d.p.fallback(host, ip)
+		c.Why += "; " + why + ": not enforced"
+		if !listed {
+			c.Why += ", and " + host + " is not among its mx"
+		}
+		return c, nil
+	}
+	c := d.p.fallback(host, ip)
+	if d.sts.Reason != "" {
+		c.Why += "; " + d.sts.Reason
+	}
+	return c, nil
+}
+
+// explicitHost is the tls_destination of a server's name or address.
+func (p *TLSPolicies) explicitHost(host string, ip netip.Addr) (deliver.TLSChoice, bool) {
+	if pol, key, ok := p.byName(host); ok {
+		return deliver.TLSChoice{Policy: pol, Why: "tls_destination " + key}, true
+	}
+	if ip.IsValid() {
+		if pol, ok := p.Destinations[ip.String()]; ok {
+			return deliver.TLSChoice{Policy: pol, Why: "tls_destination " + ip.String()}, true
+		}
+	}
+	return deliver.TLSChoice{}, false
+}
+
+// fallback is the policy where no published policy applies: Try_TLS:,
+// else the default.
+func (p *TLSPolicies) fallback(host string, ip netip.Addr) deliver.TLSChoice {
 	if pol, ok := p.tryTLS(host, ip); ok {
-		return pol
+		who := host
+		if ip.IsValid() {
+			who += " [" + ip.String() + "]"
+		}
+		return deliver.TLSChoice{Policy: pol, Why: "access map Try_TLS: entry for " + who}
 	}
-	return p.Default
+	return deliver.TLSChoice{Policy: p.Default, Why: "default tls_policy " + p.Default.String()}
 }
 
-// byName finds the policy of a name or of the nearest ".parent".
-func (p *TLSPolicies) byName(name string) (deliver.TLSPolicy, bool) {
+// byName finds the policy of a name or of the nearest ".parent", and the
+// key it was found under.
+func (p *TLSPolicies) byName(name string) (deliver.TLSPolicy, string, bool) {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	if name == "" {
-		return 0, false
+		return 0, "", false
 	}
 	if pol, ok := p.Destinations[name]; ok {
-		return pol, true
+		return pol, name, true
 	}
 	for d := name; ; {
 		_, parent, ok := strings.Cut(d, ".")
 		if !ok || parent == "" {
-			return 0, false
+			return 0, "", false
 		}
 		if pol, ok := p.Destinations["."+parent]; ok {
-			return pol, true
+			return pol, "." + parent, true
 		}
 		d = parent
 	}
