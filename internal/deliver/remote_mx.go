@@ -47,66 +47,87 @@ type mxHost struct {
 
 // targets resolves a destination into the ordered addresses to try.
 func (r *Remote) targets(ctx context.Context, dest Destination) ([]target, error) {
-	var hosts []mxHost
-	if len(dest.Hops) > 0 {
-		for _, h := range dest.Hops {
-			port := h.Port
-			if port == 0 {
-				port = r.Port
-			}
-			if h.NoMX {
-				hosts = append(hosts, mxHost{name: h.Host, port: port})
-				continue
-			}
-			mx, err := r.lookupMX(ctx, h.Host)
-			if err != nil {
-				return nil, err
-			}
-			for _, m := range mx {
-				m.port = port
-				hosts = append(hosts, m)
-			}
-		}
-	} else {
+	hosts, err := r.hosts(ctx, dest)
+	if err != nil {
+		return nil, err
+	}
+	return r.addresses(ctx, dest, hosts)
+}
+
+// hosts are the servers of dest in the order to try them: its hops (an
+// MX lookup for those without brackets), else the domain's MX hosts
+// better than this one.
+func (r *Remote) hosts(ctx context.Context, dest Destination) ([]mxHost, error) {
+	if len(dest.Hops) == 0 {
 		mx, err := r.lookupMX(ctx, dest.Domain)
 		if err != nil {
 			return nil, err
 		}
+		for i := range mx {
+			mx[i].port = r.Port
+		}
+		return r.betterThanSelf(dest, mx)
+	}
+	var hosts []mxHost
+	for _, h := range dest.Hops {
+		port := h.Port
+		if port == 0 {
+			port = r.Port
+		}
+		if h.NoMX {
+			hosts = append(hosts, mxHost{name: h.Host, port: port})
+			continue
+		}
+		mx, err := r.lookupMX(ctx, h.Host)
+		if err != nil {
+			return nil, err
+		}
 		for _, m := range mx {
-			m.port = r.Port
+			m.port = port
 			hosts = append(hosts, m)
 		}
 	}
-	// RFC 5321 5.1: when we are one of the MX hosts, only hosts more
-	// preferred than we are may be tried; none left is a loop.
-	if len(dest.Hops) == 0 {
-		self := -1
-		for _, h := range hosts {
-			if strings.EqualFold(h.name, r.Hostname) && (self < 0 || h.pref < self) {
-				self = h.pref
-			}
-		}
-		if self >= 0 {
-			hosts = slices.DeleteFunc(hosts, func(h mxHost) bool { return h.pref >= self })
-			if len(hosts) == 0 {
-				return nil, replyLoopsBack.With(fmt.Errorf("%s: this host (%s) is the best MX", dest.Domain, r.Hostname))
-			}
+	return hosts, nil
+}
+
+// betterThanSelf keeps, when we are one of the MX hosts, only the hosts
+// more preferred than we are (RFC 5321 5.1); none left is a loop.
+func (r *Remote) betterThanSelf(dest Destination, hosts []mxHost) ([]mxHost, error) {
+	self := -1
+	for _, h := range hosts {
+		if strings.EqualFold(h.name, r.Hostname) && (self < 0 || h.pref < self) {
+			self = h.pref
 		}
 	}
+	if self < 0 {
+		return hosts, nil
+	}
+	hosts = slices.DeleteFunc(hosts, func(h mxHost) bool { return h.pref >= self })
+	if len(hosts) == 0 {
+		return nil, replyLoopsBack.With(fmt.Errorf("%s: this host (%s) is the best MX", dest.Domain, r.Hostname))
+	}
+	return hosts, nil
+}
+
+// addresses looks up the hosts' addresses, at most maxTargets in all,
+// leaving out our own listeners.
+func (r *Remote) addresses(ctx context.Context, dest Destination, hosts []mxHost) ([]target, error) {
 	var out []target
 	var tempErr, lastErr error
 	selfSeen := false
+	add := func(t target) {
+		if r.isSelf(t) {
+			selfSeen = true
+		} else if len(out) < maxTargets {
+			out = append(out, t)
+		}
+	}
 	for _, h := range hosts {
 		if len(out) >= maxTargets {
 			break
 		}
 		if a, err := netip.ParseAddr(h.name); err == nil {
-			t := target{name: a.String(), ip: a.Unmap(), port: h.port}
-			if r.isSelf(t) {
-				selfSeen = true
-				continue
-			}
-			out = append(out, t)
+			add(target{name: a.String(), ip: a.Unmap(), port: h.port})
 			continue
 		}
 		addrs, err := r.Resolver.LookupIPAddr(ctx, h.name)
@@ -118,16 +139,9 @@ func (r *Remote) targets(ctx context.Context, dest Destination) ([]target, error
 			continue
 		}
 		for _, a := range addrs {
-			ip, ok := netip.AddrFromSlice(a.IP)
-			if !ok || len(out) >= maxTargets {
-				continue
+			if ip, ok := netip.AddrFromSlice(a.IP); ok {
+				add(target{name: h.name, ip: ip.Unmap(), port: h.port})
 			}
-			t := target{name: h.name, ip: ip.Unmap(), port: h.port}
-			if r.isSelf(t) {
-				selfSeen = true
-				continue
-			}
-			out = append(out, t)
 		}
 	}
 	switch {

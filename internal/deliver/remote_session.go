@@ -23,6 +23,8 @@ var (
 	// A TLS policy that could not be looked up (MTA-STS, DANE): never
 	// taken for "no policy".
 	replyTLSPolicyTemp = &smtp.Reply{Code: 451, Enhanced: "4.7.5", Text: "TLS policy of the destination not known, will try again"}
+	// RFC 8689 4.2.1: REQUIRETLS needs MX hosts from DNSSEC or MTA-STS.
+	replyRequireTLSName = &smtp.Reply{Code: 550, Enhanced: "5.7.30", Text: "REQUIRETLS: the next-hop server's name is not authenticated (no MTA-STS policy lists it, its MX record is not DNSSEC-signed)"}
 	replyAuthFailed    = &smtp.Reply{Code: 451, Enhanced: "4.7.0", Text: "authentication with the next-hop server failed, will try again"}
 )
 
@@ -62,6 +64,10 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 	// A cached session first; a stale one (the server closed it while
 	// idle) fails before any content and the message goes on as usual.
 	scan := newContentScan(body, env.Size)
+	if env.RequireTLS {
+		// A cached session may not meet REQUIRETLS: open a new one.
+		key += "|requiretls"
+	}
 	if e := r.cache.get(key); e != nil {
 		pending = r.send(ctx, key, e.c, e.t, env, rcpts, pending, body, scan, errs)
 		if len(pending) == 0 {
@@ -84,11 +90,11 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 			last = err
 			break
 		}
-		c, err := r.open(ctx, env.ID, dest, rules, t, false)
+		c, err := r.open(ctx, env, dest, rules, t, false)
 		if errors.Is(err, errTLSFallback) {
 			// Like Postfix: under opportunistic TLS, a server whose TLS
 			// handshake fails gets the message in plaintext.
-			c, err = r.open(ctx, env.ID, dest, rules, t, true)
+			c, err = r.open(ctx, env, dest, rules, t, true)
 		}
 		if err != nil {
 			last = err
@@ -137,6 +143,8 @@ func (r *Remote) send(ctx context.Context, key string, c *smtpclient.Client, t t
 		SMTPUTF8: env.SMTPUTF8,
 		Ret:      env.DSNRet,
 		EnvID:    env.EnvID,
+
+		RequireTLS: env.RequireTLS,
 	}
 	for _, i := range pending {
 		rc := rcpts[i]
@@ -225,7 +233,7 @@ func (r *Remote) domainTLS(ctx context.Context, dest Destination) (DomainTLS, er
 }
 
 // policy is the TLS policy for server t of dest, and why.
-func (r *Remote) policy(ctx context.Context, dest Destination, rules DomainTLS, t target) (TLSChoice, error) {
+func (r *Remote) policy(ctx context.Context, env *envelope.Envelope, dest Destination, rules DomainTLS, t target) (TLSChoice, error) {
 	choice, err := rules.Host(ctx, t.name, t.ip)
 	if err != nil {
 		var rep *smtp.Reply
@@ -239,6 +247,15 @@ func (r *Remote) policy(ctx context.Context, dest Destination, rules DomainTLS, 
 		choice.Policy = PolicyRequired
 		choice.Why += "; TLS required to send credentials"
 	}
+	if env.RequireTLS {
+		if !choice.NameSecure {
+			return choice, replyRequireTLSName.With(fmt.Errorf("%s[%s] (%s)", t.name, t.ip, choice.Why))
+		}
+		if choice.Policy != PolicyVerify {
+			choice.Policy = PolicyVerify
+			choice.Why += "; verified TLS for REQUIRETLS"
+		}
+	}
 	return choice, nil
 }
 
@@ -246,8 +263,9 @@ func (r *Remote) policy(ctx context.Context, dest Destination, rules DomainTLS, 
 // EHLO, STARTTLS per policy, EHLO again, AUTH when dest has credentials.
 // With plain set STARTTLS is not tried (the fallback after a failed
 // handshake).
-func (r *Remote) open(ctx context.Context, id string, dest Destination, rules DomainTLS, t target, plain bool) (*smtpclient.Client, error) {
-	choice, err := r.policy(ctx, dest, rules, t)
+func (r *Remote) open(ctx context.Context, env *envelope.Envelope, dest Destination, rules DomainTLS, t target, plain bool) (*smtpclient.Client, error) {
+	id := env.ID
+	choice, err := r.policy(ctx, env, dest, rules, t)
 	if err != nil {
 		r.Log.InfoContext(ctx, "next hop passed over by TLS policy", "id", id, "host", t.name, "ip", t.ip.String(), "err", err)
 		return nil, err

@@ -82,6 +82,11 @@ type TLSChoice struct {
 	// Verify, when set, checks the server's certificates in place of
 	// the roots and host name check of PolicyVerify (DANE).
 	Verify func(st *tls.ConnectionState) error
+	// NameSecure says the server's name comes from a source an attacker
+	// on the network cannot forge: the operator's own route or
+	// smarthost, an MTA-STS policy that lists it, or a DNSSEC-validated
+	// MX record. REQUIRETLS (RFC 8689 4.2.1) needs it.
+	NameSecure bool
 }
 
 // StaticTLS is one policy for every server, as when no rule applies.

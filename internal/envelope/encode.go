@@ -68,6 +68,9 @@ func (e *Envelope) Encode() []byte {
 	if e.Hold {
 		b.WriteString("hold 1\n")
 	}
+	if e.RequireTLS {
+		b.WriteString("requiretls 1\n")
+	}
 	b.WriteString("size ")
 	b.WriteString(strconv.FormatInt(e.Size, 10))
 	b.WriteByte('\n')
@@ -170,6 +173,11 @@ func (e *Envelope) decodeField(key, val string) error {
 			return errors.New("want 1")
 		}
 		e.Hold = true
+	case "requiretls":
+		if val != "1" {
+			return errors.New("want 1")
+		}
+		e.RequireTLS = true
 	case "folder":
 		e.Folder, err = unquoteAll(val)
 	case "size":

@@ -35,6 +35,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		{"ipv4 client", &Envelope{ID: "Y", From: "a@b", ClientIP: netip.MustParseAddr("127.0.0.1"), Rcpts: []Recipient{{Addr: "c@d"}}}},
 		{"utf8", &Envelope{ID: "Z", From: "jörg@bücher.example", Rcpts: []Recipient{{Addr: "用户@例子.广告"}}, SMTPUTF8: true}},
 		{"hold and folder", &Envelope{ID: "H", From: "a@b.example", Rcpts: []Recipient{{Addr: "c@d.example"}}, Hold: true, Folder: "Junk"}},
+		{"requiretls", &Envelope{ID: "R", From: "a@b.example", Rcpts: []Recipient{{Addr: "c@d.example"}}, RequireTLS: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,6 +87,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"negative size", "postern-envelope 1\nid \"A\"\nfrom \"\"\nsize -1\n.\n"},
 		{"bad ip", "postern-envelope 1\nid \"A\"\nfrom \"\"\nclient-ip \"300.1.1.1\"\n.\n"},
 		{"bad smtputf8", "postern-envelope 1\nid \"A\"\nfrom \"\"\nsmtputf8 yes\n.\n"},
+		{"bad requiretls", "postern-envelope 1\nid \"A\"\nfrom \"\"\nrequiretls 0\n.\n"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,6 +27,9 @@ type Envelope struct {
 	Listener   string     // name of the listener ("mta", "submission", ...)
 
 	SMTPUTF8 bool   // SMTPUTF8 was given on MAIL FROM
+	// RequireTLS: MAIL FROM carried REQUIRETLS (RFC 8689): the message
+	// leaves only over verified TLS to servers that offer REQUIRETLS.
+	RequireTLS bool
 	Body     string // BODY= parameter: "", "7BIT", "8BITMIME"
 	DSNRet   string // RET=FULL|HDRS, or ""
 	EnvID    string // ENVID=, xtext-decoded, or ""

@@ -93,6 +93,7 @@ func (s *session) Mail(ctx context.Context, from smtp.Path, p smtp.Params) *smtp
 			TLS:        c.TLS,
 			Listener:   c.Listener,
 			SMTPUTF8:   p.SMTPUTF8,
+			RequireTLS: p.RequireTLS,
 			Body:       p.Body,
 			DSNRet:     p.Ret,
 			EnvID:      p.EnvID,

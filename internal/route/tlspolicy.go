@@ -51,7 +51,7 @@ var replySTSNoMX = &smtp.Reply{Code: 451, Enhanced: "4.7.5", Text: "MX host not 
 
 // Domain implements deliver.TLSRules.
 func (p *TLSPolicies) Domain(ctx context.Context, domain string, viaMX bool) (deliver.DomainTLS, error) {
-	d := &domainTLS{p: p, domain: strings.ToLower(strings.TrimSuffix(domain, "."))}
+	d := &domainTLS{p: p, domain: strings.ToLower(strings.TrimSuffix(domain, ".")), viaMX: viaMX}
 	if pol, key, ok := p.byName(d.domain); ok {
 		d.explicit = &deliver.TLSChoice{Policy: pol, Why: "tls_destination " + key}
 		return d, nil
@@ -73,10 +73,19 @@ type domainTLS struct {
 	domain   string
 	explicit *deliver.TLSChoice // tls_destination for the domain
 	sts      mtasts.Decision
+	viaMX    bool // the servers come from MX records, not a route of ours
 }
 
 // Host implements deliver.DomainTLS.
-func (d *domainTLS) Host(_ context.Context, host string, ip netip.Addr) (deliver.TLSChoice, error) {
+func (d *domainTLS) Host(ctx context.Context, host string, ip netip.Addr) (deliver.TLSChoice, error) {
+	c, err := d.host(ctx, host, ip)
+	if !d.viaMX {
+		c.NameSecure = true // the operator's route names the server
+	}
+	return c, err
+}
+
+func (d *domainTLS) host(_ context.Context, host string, ip netip.Addr) (deliver.TLSChoice, error) {
 	if d.explicit != nil {
 		return *d.explicit, nil
 	}
@@ -91,10 +100,11 @@ func (d *domainTLS) Host(_ context.Context, host string, ip netip.Addr) (deliver
 				return deliver.TLSChoice{Why: why}, replySTSNoMX.With(fmt.Errorf("%s is not among mx: %s of the %s",
 					host, strings.Join(pol.MX, ", "), why))
 			}
-			return deliver.TLSChoice{Policy: deliver.PolicyVerify, Why: why}, nil
+			return deliver.TLSChoice{Policy: deliver.PolicyVerify, Why: why, NameSecure: true}, nil
 		}
 		c := d.p.fallback(host, ip)
 		c.Why += "; " + why + ": not enforced"
+		c.NameSecure = listed
 		if !listed {
 			c.Why += ", and " + host + " is not among its mx"
 		}

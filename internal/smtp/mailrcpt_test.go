@@ -139,6 +139,11 @@ func TestParseMail(t *testing.T) {
 		{arg: "FROM:<user@example.com> ENVID=a+0Db", opt: ParseOptions{DSN: true}, code: 501, enh: "5.5.4"},
 		{arg: "FROM:<user@example.com> NOTIFY=NEVER", opt: ParseOptions{DSN: true}, code: 555, enh: "5.5.4"},
 		{arg: "FROM:<user@example.com> X-FOO=bar", code: 555, enh: "5.5.4"},
+		// RFC 8689: REQUIRETLS only where offered (over TLS), no value.
+		{arg: "FROM:<user@example.com> REQUIRETLS", code: 555, enh: "5.5.4"},
+		{arg: "FROM:<user@example.com> requiretls", opt: ParseOptions{RequireTLS: true}, local: "user", domain: "example.com"},
+		{arg: "FROM:<user@example.com> REQUIRETLS=yes", opt: ParseOptions{RequireTLS: true}, code: 501, enh: "5.5.4"},
+		{arg: "FROM:<user@example.com> REQUIRETLS REQUIRETLS", opt: ParseOptions{RequireTLS: true}, code: 501, enh: "5.5.4"},
 		{arg: "FROM:<user@example.com> -FOO=bar", code: 501, enh: "5.5.2"},
 		{arg: "FROM:<user@example.com> FOO=b=r", code: 501, enh: "5.5.2"},
 		{arg: "FROM:<user@example.com> FOO=bär", code: 501, enh: "5.5.2"},
@@ -148,6 +153,9 @@ func TestParseMail(t *testing.T) {
 		{arg: "FROM:user@example.com", code: 501, enh: "5.5.2"},
 		{arg: "FROM", code: 501, enh: "5.5.2"},
 		{arg: "", code: 501, enh: "5.5.2"},
+	}
+	if _, p, r := ParseMail("FROM:<a@example.com> REQUIRETLS", ParseOptions{RequireTLS: true}); r != nil || !p.RequireTLS {
+		t.Errorf("REQUIRETLS not parsed: %v %+v", r, p)
 	}
 	for _, c := range cases {
 		p, _, r := ParseMail(c.arg, c.opt)

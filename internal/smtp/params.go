@@ -17,6 +17,9 @@ type Params struct {
 	Ret      string // MAIL RET=FULL|HDRS (RFC 3461)
 	EnvID    string // MAIL ENVID=, xtext-decoded
 	Auth     string // MAIL AUTH= (RFC 4954), xtext-decoded; "<>" as sent for "unknown"; "" if absent
+	// RequireTLS is MAIL REQUIRETLS (RFC 8689): the message may only
+	// travel over verified TLS.
+	RequireTLS bool
 	Notify   string // RCPT NOTIFY=NEVER or comma list of SUCCESS,FAILURE,DELAY (upper-cased)
 	ORCPT    string // RCPT ORCPT=, kept as "rfc822;decoded-address"
 }
@@ -25,6 +28,9 @@ type Params struct {
 type ParseOptions struct {
 	SMTPUTF8 bool // RCPT only: the MAIL command of this transaction carried SMTPUTF8, so UTF-8 in paths is allowed
 	DSN      bool // the server offered DSN: RET/ENVID/NOTIFY/ORCPT allowed; otherwise they get 555
+	// RequireTLS: the server offered REQUIRETLS (only over TLS, RFC
+	// 8689 4); otherwise the parameter gets 555.
+	RequireTLS bool
 }
 
 // Limits of parameter values.
@@ -73,6 +79,11 @@ func parseParams(s string, set paramSet, opt ParseOptions) (Params, *Reply) {
 				r = ReplyParamValue.With(errors.New("SMTPUTF8 takes no value"))
 			}
 			p.SMTPUTF8 = true
+		case opt.RequireTLS && set == mailParams && key == "REQUIRETLS":
+			if hasVal {
+				r = ReplyParamValue.With(errors.New("REQUIRETLS takes no value"))
+			}
+			p.RequireTLS = true
 		case set == mailParams && key == "AUTH":
 			r = p.setAuth(val, hasVal)
 		case opt.DSN && set == mailParams && key == "RET":

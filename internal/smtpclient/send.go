@@ -20,6 +20,9 @@ type Message struct {
 	SMTPUTF8 bool   // received with SMTPUTF8 (RFC 6531); the caller clears it when nothing needs it
 	Ret      string // DSN RET=FULL|HDRS (RFC 3461 4.3), passed on when the server offers DSN
 	EnvID    string // DSN ENVID (RFC 3461 4.4), plain text; encoded as xtext on the wire
+	// RequireTLS sends MAIL REQUIRETLS (RFC 8689); a server that does not
+	// offer it is refused the message (550 5.7.30).
+	RequireTLS bool
 }
 
 // Rcpt is one recipient with its DSN parameters.
@@ -63,10 +66,13 @@ var (
 	// RFC 6152 3: 8-bit content must not go to a server without
 	// 8BITMIME unless converted; postern does not convert.
 	replyNo8bit = &smtp.Reply{Code: 554, Enhanced: "5.6.3", Text: "next-hop server does not support 8BITMIME"}
+	// RFC 8689 4.2.1: a REQUIRETLS message goes only to servers that
+	// offer REQUIRETLS.
+	replyNoRequireTLS = &smtp.Reply{Code: 550, Enhanced: "5.7.30", Text: "REQUIRETLS support required: the next-hop server does not offer it"}
 )
 
 // Check returns a permanent *smtp.Reply when the message must not be sent
-// to this server at all (SIZE, SMTPUTF8, 8BITMIME), or nil. It takes the
+// to this server at all (SIZE, SMTPUTF8, 8BITMIME, REQUIRETLS), or nil. It takes the
 // flags as given: dropping SMTPUTF8 or BODY=8BITMIME from a message that
 // does not need them is for the caller, which can read the content.
 func (c *Client) Check(m *Message) *smtp.Reply {
@@ -78,6 +84,9 @@ func (c *Client) Check(m *Message) *smtp.Reply {
 	}
 	if strings.EqualFold(m.Body, "8BITMIME") && !c.ext.Has("8BITMIME") {
 		return replyNo8bit
+	}
+	if m.RequireTLS && (!c.ext.Has("REQUIRETLS") || c.TLS() == nil) {
+		return replyNoRequireTLS
 	}
 	return nil
 }
@@ -96,6 +105,9 @@ func (c *Client) mailCommand(m *Message) string {
 	}
 	if m.SMTPUTF8 && c.ext.Has("SMTPUTF8") {
 		b.WriteString(" SMTPUTF8")
+	}
+	if m.RequireTLS {
+		b.WriteString(" REQUIRETLS")
 	}
 	// RFC 3461 4: DSN parameters go only to a server that offers DSN.
 	if c.ext.Has("DSN") {

@@ -98,6 +98,10 @@ func (c *conn) hello(verb, arg string) {
 	if o.TLS != nil && !c.tls && c.mode != ModeLocal {
 		lines = append(lines, "STARTTLS")
 	}
+	// RFC 8689 4: REQUIRETLS only on a session that is itself over TLS.
+	if c.tls {
+		lines = append(lines, "REQUIRETLS")
+	}
 	// AUTH only where users submit, and only under TLS: never offer a
 	// plaintext password exchange.
 	if c.mode != ModeMTA && c.mode != ModeLocal && c.tls && c.authUser == "" {

@@ -28,7 +28,7 @@ func (c *conn) mail(arg string) {
 		c.fail(smtp.ReplyAuthRequired)
 		return
 	}
-	from, p, rep := smtp.ParseMail(arg, smtp.ParseOptions{DSN: c.srv.opts.DSN})
+	from, p, rep := smtp.ParseMail(arg, smtp.ParseOptions{DSN: c.srv.opts.DSN, RequireTLS: c.tls})
 	if rep != nil {
 		c.fail(rep)
 		return

@@ -232,14 +232,18 @@ func TestGreetingAndEHLO(t *testing.T) {
 			t.Errorf("EHLO lacks %s: %q", want, ext)
 		}
 	}
-	if strings.Contains(ext, "AUTH") {
-		t.Errorf("mta listener offers AUTH: %q", ext)
+	if strings.Contains(ext, "AUTH") || strings.Contains(ext, "REQUIRETLS") {
+		t.Errorf("mta listener offers AUTH or REQUIRETLS in plaintext: %q", ext)
 	}
+	c.cmd("MAIL FROM:<a@example.org> REQUIRETLS", 555)
+	c.cmd("RSET", 250)
 	c.startTLS()
 	ext = c.cmd("EHLO client.example", 250)
-	if strings.Contains(ext, "AUTH") || strings.Contains(ext, "STARTTLS") {
+	if strings.Contains(ext, "AUTH") || strings.Contains(ext, "STARTTLS") || !strings.Contains(ext, "REQUIRETLS") {
 		t.Errorf("mta listener after TLS: %q", ext)
 	}
+	c.cmd("MAIL FROM:<a@example.org> REQUIRETLS", 250)
+	c.cmd("RSET", 250)
 	c.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=", 503)
 }
 
