@@ -40,7 +40,16 @@ type selfDecoder interface {
 	decodeTOML(raw any) error
 }
 
-// decode stores raw into v (settable), naming problems after path.
+// typeDecoders decode the setting types whose TOML form is not their
+// kind's: a duration is a string such as "5m", not an integer.
+var typeDecoders = map[reflect.Type]func(d *decoder, path string, raw any, v reflect.Value){
+	durationType: (*decoder).decodeDuration,
+	prefixType:   (*decoder).decodePrefix,
+}
+
+// decode stores raw into v (settable), naming problems after path. A
+// selfDecoder decodes itself, the typeDecoders their types; other values
+// are decoded by their kind.
 func (d *decoder) decode(path string, raw any, v reflect.Value) {
 	d.defined[path] = true
 	if v.CanAddr() {
@@ -51,35 +60,8 @@ func (d *decoder) decode(path string, raw any, v reflect.Value) {
 			return
 		}
 	}
-	switch {
-	case v.Type() == durationType:
-		s, ok := raw.(string)
-		if !ok {
-			d.errorf(path, "%s must be a duration such as \"5m\" or \"30s\", not %s", path, typeName(raw))
-			return
-		}
-		dur, err := time.ParseDuration(s)
-		if err != nil || dur <= 0 {
-			d.errorf(path, "%s: %q is not a positive duration such as \"5m\" or \"30s\"", path, s)
-			return
-		}
-		v.SetInt(int64(dur))
-		return
-	case v.Type() == prefixType:
-		s, ok := raw.(string)
-		if !ok {
-			d.errorf(path, "%s must be a string with an address or CIDR network, not %s", path, typeName(raw))
-			return
-		}
-		p, warn, err := parsePrefix(s)
-		if err != nil {
-			d.errorf(path, "%s: %v", path, err)
-			return
-		}
-		if warn != "" {
-			d.warnf(path, "%s: %s", path, warn)
-		}
-		v.Set(reflect.ValueOf(p))
+	if dec, ok := typeDecoders[v.Type()]; ok {
+		dec(d, path, raw, v)
 		return
 	}
 	switch v.Kind() {
@@ -98,20 +80,7 @@ func (d *decoder) decode(path string, raw any, v reflect.Value) {
 		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Int64, reflect.Int32:
-		n, ok := raw.(int64)
-		if !ok {
-			d.errorf(path, "%s must be an integer, not %s", path, typeName(raw))
-			return
-		}
-		if n < 0 {
-			d.errorf(path, "%s must not be negative", path)
-			return
-		}
-		if v.OverflowInt(n) || n > math.MaxInt32 && v.Kind() == reflect.Int32 {
-			d.errorf(path, "%s: %d is too large", path, n)
-			return
-		}
-		v.SetInt(n)
+		d.decodeInt(path, raw, v)
 	case reflect.Slice:
 		d.decodeSlice(path, raw, v)
 	case reflect.Struct:
@@ -124,6 +93,58 @@ func (d *decoder) decode(path string, raw any, v reflect.Value) {
 	default:
 		d.errorf(path, "%s: unsupported setting type %s", path, v.Type())
 	}
+}
+
+// decodeDuration stores a positive duration written as a string.
+func (d *decoder) decodeDuration(path string, raw any, v reflect.Value) {
+	s, ok := raw.(string)
+	if !ok {
+		d.errorf(path, "%s must be a duration such as \"5m\" or \"30s\", not %s", path, typeName(raw))
+		return
+	}
+	dur, err := time.ParseDuration(s)
+	if err != nil || dur <= 0 {
+		d.errorf(path, "%s: %q is not a positive duration such as \"5m\" or \"30s\"", path, s)
+		return
+	}
+	v.SetInt(int64(dur))
+}
+
+// decodePrefix stores an address or CIDR network written as a string,
+// warning when it needed fixing (parsePrefix).
+func (d *decoder) decodePrefix(path string, raw any, v reflect.Value) {
+	s, ok := raw.(string)
+	if !ok {
+		d.errorf(path, "%s must be a string with an address or CIDR network, not %s", path, typeName(raw))
+		return
+	}
+	p, warn, err := parsePrefix(s)
+	if err != nil {
+		d.errorf(path, "%s: %v", path, err)
+		return
+	}
+	if warn != "" {
+		d.warnf(path, "%s: %s", path, warn)
+	}
+	v.Set(reflect.ValueOf(p))
+}
+
+// decodeInt stores a non-negative integer that fits v.
+func (d *decoder) decodeInt(path string, raw any, v reflect.Value) {
+	n, ok := raw.(int64)
+	if !ok {
+		d.errorf(path, "%s must be an integer, not %s", path, typeName(raw))
+		return
+	}
+	if n < 0 {
+		d.errorf(path, "%s must not be negative", path)
+		return
+	}
+	if v.OverflowInt(n) || n > math.MaxInt32 && v.Kind() == reflect.Int32 {
+		d.errorf(path, "%s: %d is too large", path, n)
+		return
+	}
+	v.SetInt(n)
 }
 
 func (d *decoder) decodeSlice(path string, raw any, v reflect.Value) {

@@ -189,6 +189,11 @@ func TestLoadErrors(t *testing.T) {
 		{"bad postmaster", "user = \"nobody\"\npostmaster = \"nobody\"\n", 2, "not an address"},
 		{"table as key", "user = \"nobody\"\ntls = 1\n", 2, "tls must be a table"},
 		{"inline listener", "user = \"nobody\"\nlistener = [{address = \"127.0.0.1:25\", mode = \"mtaa\"}]\n", 2, "mode \"mtaa\""},
+		{"string as int", "user = \"nobody\"\nhostname = 5\n", 2, "hostname must be a string, not an integer"},
+		{"bool as string", "user = \"nobody\"\nallow_sender_relay = \"yes\"\n", 2, "allow_sender_relay must be true or false, not a string"},
+		{"network as int", "user = \"nobody\"\ntrusted_networks = [5]\n", 2, "trusted_networks[0] must be a string with an address or CIDR network, not an integer"},
+		{"int as string", "user = \"nobody\"\n[limits]\nmax_errors = \"3\"\n", 3, "limits.max_errors must be an integer, not a string"},
+		{"tables as int", "user = \"nobody\"\nlistener = 3\n", 2, "listener must be an array of tables ([[listener]]), not an integer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

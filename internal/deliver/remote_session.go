@@ -25,7 +25,7 @@ var (
 	replyTLSPolicyTemp = &smtp.Reply{Code: 451, Enhanced: "4.7.5", Text: "TLS policy of the destination not known, will try again"}
 	// RFC 8689 4.2.1: REQUIRETLS needs MX hosts from DNSSEC or MTA-STS.
 	replyRequireTLSName = &smtp.Reply{Code: 550, Enhanced: "5.7.30", Text: "REQUIRETLS: the next-hop server's name is not authenticated (no MTA-STS policy lists it, its MX record is not DNSSEC-signed)"}
-	replyAuthFailed    = &smtp.Reply{Code: 451, Enhanced: "4.7.0", Text: "authentication with the next-hop server failed, will try again"}
+	replyAuthFailed     = &smtp.Reply{Code: 451, Enhanced: "4.7.0", Text: "authentication with the next-hop server failed, will try again"}
 )
 
 // errTLSFallback asks for the same server again without STARTTLS.

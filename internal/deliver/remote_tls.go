@@ -87,6 +87,50 @@ type TLSChoice struct {
 	// smarthost, an MTA-STS policy that lists it, or a DNSSEC-validated
 	// MX record. REQUIRETLS (RFC 8689 4.2.1) needs it.
 	NameSecure bool
+	// Report, when set, is told the outcome of each TLS negotiation
+	// under this choice (for TLS reports, RFC 8460).
+	Report func(TLSOutcome)
+}
+
+// TLSOutcome is how one session's TLS went.
+type TLSOutcome struct {
+	Host string     // the server's name
+	IP   netip.Addr // its address
+	// Result is "" for a success, else an RFC 8460 4.3 result type:
+	// "starttls-not-supported", "certificate-host-mismatch",
+	// "certificate-expired", "certificate-not-trusted",
+	// "validation-failure".
+	Result string
+	Detail string // the error, for the report's additional information
+}
+
+// outcome reports a session's TLS result under choice, if it asks.
+func (choice TLSChoice) outcome(t target, result string, err error) {
+	if choice.Report == nil {
+		return
+	}
+	o := TLSOutcome{Host: t.name, IP: t.ip, Result: result}
+	if err != nil {
+		o.Detail = err.Error()
+	}
+	choice.Report(o)
+}
+
+// certResult is the RFC 8460 result type of a certificate that did not
+// verify.
+func certResult(err error) string {
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var unknown x509.UnknownAuthorityError
+	switch {
+	case errors.As(err, &host):
+		return "certificate-host-mismatch"
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return "certificate-expired"
+	case errors.As(err, &unknown):
+		return "certificate-not-trusted"
+	}
+	return "validation-failure"
 }
 
 // StaticTLS is one policy for every server, as when no rule applies.
@@ -117,6 +161,7 @@ func (p TLSPolicy) Stricter(q TLSPolicy) TLSPolicy {
 func (r *Remote) startTLS(ctx context.Context, c *smtpclient.Client, id string, t target, choice TLSChoice) error {
 	policy := choice.Policy
 	if !c.Extensions().Has("STARTTLS") {
+		choice.outcome(t, "starttls-not-supported", nil)
 		if policy >= PolicyRequired {
 			return replyTLSRequired.With(fmt.Errorf("%s[%s] does not offer STARTTLS (policy %s: %s)", t.name, t.ip, policy, choice.Why))
 		}
@@ -125,6 +170,7 @@ func (r *Remote) startTLS(ctx context.Context, c *smtpclient.Client, id string, 
 		return nil
 	}
 	if err := c.StartTLS(ctx, r.tlsConfig(t)); err != nil {
+		choice.outcome(t, "validation-failure", err)
 		var rep *smtp.Reply
 		switch {
 		case policy >= PolicyRequired:
@@ -145,6 +191,12 @@ func (r *Remote) startTLS(ctx context.Context, c *smtpclient.Client, id string, 
 		verr = r.verifyPeer(c.TLS(), t.name)
 	}
 	r.logTLS(ctx, id, t, c.TLS(), choice, verr)
+	switch {
+	case policy == PolicyVerify && verr != nil:
+		choice.outcome(t, certResult(verr), verr)
+	default:
+		choice.outcome(t, "", nil)
+	}
 	if policy == PolicyVerify && verr != nil {
 		return replyTLSRequired.With(fmt.Errorf("%s[%s]: certificate not verified: %w (policy %s: %s)", t.name, t.ip, verr, policy, choice.Why))
 	}

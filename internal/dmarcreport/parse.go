@@ -29,30 +29,15 @@ func ParseFeedback(data []byte) (*Feedback, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Feedback{}
-	d := newDecoder(data)
-	// Find the root element.
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return nil, fmt.Errorf("not an aggregate report: %w", err)
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			if se.Name.Local != "feedback" {
-				return nil, fmt.Errorf("not an aggregate report: root element <%s>", se.Name.Local)
-			}
-			f.XMLName = se.Name
-			break
-		}
+	p := &feedbackParser{f: &Feedback{}, data: data, d: newDecoder(data)}
+	if err := p.root(); err != nil {
+		return nil, err
 	}
-	base := 0 // offset of d's input within data
-	sawMeta, sawPolicy := false, false
-	nrec := 0 // records seen, parsed or not
 	for {
-		startOff := base + int(d.InputOffset())
-		tok, err := d.Token()
+		startOff := p.base + int(p.d.InputOffset())
+		tok, err := p.d.Token()
 		if err == io.EOF {
-			f.Problems = append(f.Problems, "report ends without </feedback>")
+			p.f.Problems = append(p.f.Problems, "report ends without </feedback>")
 			break
 		}
 		if err != nil {
@@ -65,44 +50,92 @@ func ParseFeedback(data []byte) (*Feedback, error) {
 		if !ok {
 			continue
 		}
-		switch se.Name.Local {
-		case "version":
-			err = d.DecodeElement(&f.Version, &se)
-			f.Version = strings.TrimSpace(f.Version)
-		case "report_metadata":
-			err = d.DecodeElement(&f.Metadata, &se)
-			sawMeta = true
-		case "policy_published":
-			err = d.DecodeElement(&f.Policy, &se)
-			sawPolicy = true
-		case "record":
-			var r Record
-			nrec++
-			if rerr := d.DecodeElement(&r, &se); rerr != nil {
-				f.Problems = append(f.Problems, fmt.Sprintf("record %d skipped: %v", nrec, rerr))
-				// Resynchronise after this record's end tag.
-				next := recordEnd.FindIndex(data[startOff:])
-				if next == nil {
-					f.Problems = append(f.Problems, "report truncated after a broken record")
-					return f, f.check(sawMeta, sawPolicy)
-				}
-				base = startOff + next[1]
-				d = newDecoder(data[base:])
-				continue
-			}
-			normalizeRecord(&r)
-			if _, perr := netip.ParseAddr(r.Row.SourceIP); perr != nil {
-				f.Problems = append(f.Problems, fmt.Sprintf("record %d: source_ip %q is not an IP address", nrec, r.Row.SourceIP))
-			}
-			f.Records = append(f.Records, r)
-		default:
-			err = d.Skip()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("aggregate report <%s>: %w", se.Name.Local, err)
+		if done, err := p.child(se, startOff); err != nil {
+			return nil, err
+		} else if done {
+			break
 		}
 	}
-	return f, f.check(sawMeta, sawPolicy)
+	return p.f, p.f.check(p.sawMeta, p.sawPolicy)
+}
+
+// feedbackParser is the state of ParseFeedback.
+type feedbackParser struct {
+	f                  *Feedback
+	data               []byte // the whole report, in UTF-8
+	d                  *xml.Decoder
+	base               int // offset of d's input within data
+	sawMeta, sawPolicy bool
+	nrec               int // records seen, parsed or not
+}
+
+// root finds the root element, which must be <feedback>.
+func (p *feedbackParser) root() error {
+	for {
+		tok, err := p.d.Token()
+		if err != nil {
+			return fmt.Errorf("not an aggregate report: %w", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if se.Name.Local != "feedback" {
+				return fmt.Errorf("not an aggregate report: root element <%s>", se.Name.Local)
+			}
+			p.f.XMLName = se.Name
+			return nil
+		}
+	}
+}
+
+// child reads one child element of <feedback>, whose start tag began at
+// startOff in p.data. done is true when the report ends with it (a broken
+// record without an end tag).
+func (p *feedbackParser) child(se xml.StartElement, startOff int) (done bool, err error) {
+	f, d := p.f, p.d
+	switch se.Name.Local {
+	case "version":
+		err = d.DecodeElement(&f.Version, &se)
+		f.Version = strings.TrimSpace(f.Version)
+	case "report_metadata":
+		err = d.DecodeElement(&f.Metadata, &se)
+		p.sawMeta = true
+	case "policy_published":
+		err = d.DecodeElement(&f.Policy, &se)
+		p.sawPolicy = true
+	case "record":
+		return !p.record(&se, startOff), nil
+	default:
+		err = d.Skip()
+	}
+	if err != nil {
+		return false, fmt.Errorf("aggregate report <%s>: %w", se.Name.Local, err)
+	}
+	return false, nil
+}
+
+// record reads one <record>. A malformed record is skipped and listed in
+// Problems, and reading goes on after its end tag; ok is false when it
+// has none, the report being truncated there.
+func (p *feedbackParser) record(se *xml.StartElement, startOff int) (ok bool) {
+	var r Record
+	p.nrec++
+	if rerr := p.d.DecodeElement(&r, se); rerr != nil {
+		p.f.Problems = append(p.f.Problems, fmt.Sprintf("record %d skipped: %v", p.nrec, rerr))
+		// Resynchronise after this record's end tag.
+		next := recordEnd.FindIndex(p.data[startOff:])
+		if next == nil {
+			p.f.Problems = append(p.f.Problems, "report truncated after a broken record")
+			return false
+		}
+		p.base = startOff + next[1]
+		p.d = newDecoder(p.data[p.base:])
+		return true
+	}
+	normalizeRecord(&r)
+	if _, perr := netip.ParseAddr(r.Row.SourceIP); perr != nil {
+		p.f.Problems = append(p.f.Problems, fmt.Sprintf("record %d: source_ip %q is not an IP address", p.nrec, r.Row.SourceIP))
+	}
+	p.f.Records = append(p.f.Records, r)
+	return true
 }
 
 var recordEnd = regexp.MustCompile(`</([A-Za-z_][-\w.]*:)?record\s*>`)

@@ -270,6 +270,33 @@ func TestParseFeedbackErrors(t *testing.T) {
 	}
 }
 
+func TestParseFeedbackMessages(t *testing.T) {
+	meta := "<report_metadata><org_name> x </org_name></report_metadata><policy_published><domain> A.example </domain><p>Reject</p></policy_published>"
+	for _, c := range []struct{ in, err string }{
+		{"", "not an aggregate report: EOF"},
+		{"<html/>", "not an aggregate report: root element <html>"},
+		{"<feedback>" + meta, "aggregate report: XML syntax error on line 1: unexpected EOF"},
+		{"<feedback>" + meta + "<extra><a></extra></feedback>", "aggregate report <extra>: XML syntax error on line 1: element <a> closed by </extra>"},
+		{"<feedback><report_metadata><org_name>x</report_metadata></feedback>", "aggregate report <report_metadata>: XML syntax error on line 1: element <org_name> closed by </report_metadata>"},
+		{"<feedback>" + meta + "</bogus>", "aggregate report: XML syntax error on line 1: element <feedback> closed by </bogus>"},
+	} {
+		if f, err := ParseFeedback([]byte(c.in)); err == nil || err.Error() != c.err {
+			t.Errorf("ParseFeedback(%q) = %+v, %v; want error %q", c.in, f, err, c.err)
+		}
+	}
+	// A broken record without an end tag ends the report there.
+	f, err := ParseFeedback([]byte("<feedback>" + meta + "<record><row><count>x</count></row>"))
+	want := []string{`record 1 skipped: "x" is not an integer`, "report truncated after a broken record"}
+	if err != nil || !reflect.DeepEqual(f.Problems, want) || len(f.Records) != 0 || f.Policy.Domain != "a.example" || f.Policy.P != "reject" || f.Metadata.OrgName != "x" {
+		t.Errorf("truncated record: %+v, %v", f, err)
+	}
+	// Unknown elements, text and comments between the children are skipped.
+	f, err = ParseFeedback([]byte("<feedback><version> 1.0 </version>" + meta + "<extra><a/></extra>text<!-- c --></feedback>"))
+	if err != nil || f.Version != "1.0" || len(f.Problems) != 0 || f.XMLName.Local != "feedback" {
+		t.Errorf("unknown elements: %+v, %v", f, err)
+	}
+}
+
 func FuzzParseFeedback(f *testing.F) {
 	f.Add([]byte(`<feedback><report_metadata><org_name>a</org_name><report_id>1</report_id><date_range><begin>1</begin><end>2</end></date_range></report_metadata><policy_published><domain>example.com</domain><p>none</p></policy_published><record><row><source_ip>192.0.2.1</source_ip><count>1</count><policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>fail</spf></policy_evaluated></row><identifiers><header_from>example.com</header_from></identifiers></record></feedback>`))
 	f.Add([]byte(`<?xml version="1.0" encoding="windows-1252"?><ns1:feedback xmlns:ns1="http://dmarc.org/dmarc-xml/0.1"><report_metadata/><policy_published><domain>x</domain></policy_published><record><row><count>1.0</count></row></record><record><a<b</record></ns1:feedback>`))

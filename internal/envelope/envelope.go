@@ -26,14 +26,14 @@ type Envelope struct {
 	TLS        string     // e.g. "TLSv1.3 TLS_AES_128_GCM_SHA256"; "" when plaintext
 	Listener   string     // name of the listener ("mta", "submission", ...)
 
-	SMTPUTF8 bool   // SMTPUTF8 was given on MAIL FROM
+	SMTPUTF8 bool // SMTPUTF8 was given on MAIL FROM
 	// RequireTLS: MAIL FROM carried REQUIRETLS (RFC 8689): the message
 	// leaves only over verified TLS to servers that offer REQUIRETLS.
 	RequireTLS bool
-	Body     string // BODY= parameter: "", "7BIT", "8BITMIME"
-	DSNRet   string // RET=FULL|HDRS, or ""
-	EnvID    string // ENVID=, xtext-decoded, or ""
-	Size     int64  // bytes of the message as stored
+	Body       string // BODY= parameter: "", "7BIT", "8BITMIME"
+	DSNRet     string // RET=FULL|HDRS, or ""
+	EnvID      string // ENVID=, xtext-decoded, or ""
+	Size       int64  // bytes of the message as stored
 
 	Folder string // local delivery into this Maildir folder ("Junk"), "" for the inbox
 	Hold   bool   // kept in the queue until an admin releases it

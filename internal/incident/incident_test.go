@@ -124,6 +124,43 @@ func TestParseManifest(t *testing.T) {
 	}
 }
 
+func TestParseManifestErrors(t *testing.T) {
+	head := "postern-backup 1\ncreated 2026-11-21T01:02:03Z\nconfig \"/c\"\n"
+	sum := strings.Repeat("0", 64)
+	tests := []struct{ in, want string }{
+		{"", "empty manifest"},
+		{"postern-backup 2\n", `manifest line 1: not a postern backup (want "postern-backup 1")`},
+		{"postern-backup 1\nhost mx\n", "manifest lacks its created or config line"},
+		{"postern-backup 1\ncreated 2026-11-21T01:02:03Z\n", "manifest lacks its created or config line"},
+		{"postern-backup 1\ncreated soon\n", `manifest line 2: bad time "soon"`},
+		{"postern-backup 1\ncreated a b\n", "manifest line 2: want created TIME"},
+		{head + "host a b\n", "manifest line 4: want host NAME"},
+		{head + "config\n", "manifest line 4: want config PATH"},
+		{head + "host \"mx\n", "manifest line 4: bad quoted string"},
+		{head + "host \"mx\"x\n", "manifest line 4: no space after a quoted string"},
+		{head + "link a b\n", `manifest line 4: unknown item "link"`},
+		{head + "\n", `manifest line 4: unknown item ""`},
+		{head + "dir 0700 \"data/x\"\n", "manifest line 4: dir wants 3 fields, has 2"},
+		{head + "file 0600 1 \"data/x\" \"/x\"\n", "manifest line 4: file wants 5 fields, has 4"},
+		{head + "dir 1777 \"data/x\" \"/x\"\n", `manifest line 4: bad mode "1777"`},
+		{head + "file 0600 -1 " + sum + " \"data/x\" \"/x\"\n", `manifest line 4: bad size "-1"`},
+		{head + "file 0600 1 " + strings.Repeat("A", 64) + " \"data/x\" \"/x\"\n", `manifest line 4: bad sha256 "` + strings.Repeat("A", 64) + `"`},
+		{head + "dir 0700 \"data/../x\" \"/x\"\n", `manifest line 4: bad member name "data/../x"`},
+		{head + "dir 0700 \"spool/x\" \"/x\"\n", `manifest line 4: member "spool/x" is not under config, maps, data, tls`},
+		{head + "dir 0700 \"data/x\" \"/x\"\nfile 0600 0 " + sum + " \"data/x\" \"/y\"\n", "manifest line 5: data/x listed twice"},
+	}
+	for _, tt := range tests {
+		m, err := ParseManifest([]byte(tt.in))
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("ParseManifest(%q) = %+v, %v; want error %q", tt.in, m, err, tt.want)
+		}
+	}
+	m, err := ParseManifest([]byte(head + "host \"\"\nhost \"mx\"\ndir 0755 \"tls/x\" \"/t\"\n"))
+	if err != nil || m.Host != "mx" || m.Config != "/c" || len(m.Items) != 1 || m.Items[0].Mode != 0o755 || !m.Items[0].Dir {
+		t.Errorf("later host line: %+v, %v", m, err)
+	}
+}
+
 func FuzzParseManifest(f *testing.F) {
 	f.Add([]byte("postern-backup 1\ncreated 2026-11-21T01:02:03Z\nhost \"mx\"\nconfig \"/c\"\ndir 0700 \"data/dkim\" \"/d\"\n"))
 	f.Add([]byte("postern-backup 1\nfile 0600 1 " + strings.Repeat("0", 64) + " \"maps/access\" \"/m\"\n"))

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -67,81 +68,12 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	}
 	sc := bufio.NewScanner(strings.NewReader(string(data)))
 	sc.Buffer(make([]byte, 0, 4096), maxManifest)
-	m := &Manifest{}
+	p := &manifestParser{m: &Manifest{}, seen: map[string]bool{}}
 	n := 0
-	seen := map[string]bool{}
-	var sawCreated, sawConfig bool
 	for sc.Scan() {
 		n++
-		line := sc.Text()
-		if n == 1 {
-			if line != manifestMagic {
-				return nil, fmt.Errorf("manifest line 1: not a postern backup (want %q)", manifestMagic)
-			}
-			continue
-		}
-		word, rest, _ := strings.Cut(line, " ")
-		fields, err := splitQuoted(rest)
-		if err != nil {
-			return nil, fmt.Errorf("manifest line %d: %v", n, err)
-		}
-		bad := func(format string, args ...any) error {
-			return fmt.Errorf("manifest line %d: %s", n, fmt.Sprintf(format, args...))
-		}
-		switch word {
-		case "created":
-			if len(fields) != 1 {
-				return nil, bad("want created TIME")
-			}
-			if m.Created, err = time.Parse(time.RFC3339, fields[0]); err != nil {
-				return nil, bad("bad time %q", fields[0])
-			}
-			sawCreated = true
-		case "host":
-			if len(fields) != 1 {
-				return nil, bad("want host NAME")
-			}
-			m.Host = fields[0]
-		case "config":
-			if len(fields) != 1 {
-				return nil, bad("want config PATH")
-			}
-			m.Config = fields[0]
-			sawConfig = true
-		case "file", "dir":
-			it := Item{Dir: word == "dir"}
-			want := 5
-			if it.Dir {
-				want = 3
-			}
-			if len(fields) != want {
-				return nil, bad("%s wants %d fields, has %d", word, want, len(fields))
-			}
-			mode, err := strconv.ParseUint(fields[0], 8, 32)
-			if err != nil || mode > 0o777 {
-				return nil, bad("bad mode %q", fields[0])
-			}
-			it.Mode = fs.FileMode(mode)
-			if !it.Dir {
-				if it.Size, err = strconv.ParseInt(fields[1], 10, 64); err != nil || it.Size < 0 {
-					return nil, bad("bad size %q", fields[1])
-				}
-				it.SHA256 = fields[2]
-				if len(it.SHA256) != 64 || strings.Trim(it.SHA256, "0123456789abcdef") != "" {
-					return nil, bad("bad sha256 %q", it.SHA256)
-				}
-			}
-			it.Name, it.Source = fields[want-2], fields[want-1]
-			if err := checkName(it.Name); err != nil {
-				return nil, bad("%v", err)
-			}
-			if seen[it.Name] {
-				return nil, bad("%s listed twice", it.Name)
-			}
-			seen[it.Name] = true
-			m.Items = append(m.Items, it)
-		default:
-			return nil, bad("unknown item %q", word)
+		if err := p.line(n, sc.Text()); err != nil {
+			return nil, err
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -150,10 +82,116 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("empty manifest")
 	}
-	if !sawCreated || !sawConfig {
+	if !p.sawCreated || !p.sawConfig {
 		return nil, fmt.Errorf("manifest lacks its created or config line")
 	}
-	return m, nil
+	return p.m, nil
+}
+
+// manifestParser is the state of ParseManifest.
+type manifestParser struct {
+	m                     *Manifest
+	seen                  map[string]bool // item names so far
+	sawCreated, sawConfig bool
+}
+
+// manifestItems read the lines after the magic one, by their first
+// word, given the fields after it.
+var manifestItems = map[string]func(p *manifestParser, word string, fields []string) error{
+	"created": (*manifestParser).created,
+	"host":    (*manifestParser).host,
+	"config":  (*manifestParser).config,
+	"file":    (*manifestParser).item,
+	"dir":     (*manifestParser).item,
+}
+
+// line reads line n: the magic first, then one item a line.
+func (p *manifestParser) line(n int, line string) error {
+	if n == 1 {
+		if line != manifestMagic {
+			return fmt.Errorf("manifest line 1: not a postern backup (want %q)", manifestMagic)
+		}
+		return nil
+	}
+	word, rest, _ := strings.Cut(line, " ")
+	fields, err := splitQuoted(rest)
+	if err != nil {
+		return fmt.Errorf("manifest line %d: %v", n, err)
+	}
+	if read, ok := manifestItems[word]; ok {
+		err = read(p, word, fields)
+	} else {
+		err = fmt.Errorf("unknown item %q", word)
+	}
+	if err != nil {
+		return fmt.Errorf("manifest line %d: %s", n, err)
+	}
+	return nil
+}
+
+func (p *manifestParser) created(_ string, fields []string) error {
+	if len(fields) != 1 {
+		return errors.New("want created TIME")
+	}
+	t, err := time.Parse(time.RFC3339, fields[0])
+	if err != nil {
+		return fmt.Errorf("bad time %q", fields[0])
+	}
+	p.m.Created, p.sawCreated = t, true
+	return nil
+}
+
+func (p *manifestParser) host(_ string, fields []string) error {
+	if len(fields) != 1 {
+		return errors.New("want host NAME")
+	}
+	p.m.Host = fields[0]
+	return nil
+}
+
+func (p *manifestParser) config(_ string, fields []string) error {
+	if len(fields) != 1 {
+		return errors.New("want config PATH")
+	}
+	p.m.Config, p.sawConfig = fields[0], true
+	return nil
+}
+
+// item reads a file line (mode, size, sha256, name, source) or a dir
+// line (mode, name, source).
+func (p *manifestParser) item(word string, fields []string) error {
+	it := Item{Dir: word == "dir"}
+	want := 5
+	if it.Dir {
+		want = 3
+	}
+	if len(fields) != want {
+		return fmt.Errorf("%s wants %d fields, has %d", word, want, len(fields))
+	}
+	mode, err := strconv.ParseUint(fields[0], 8, 32)
+	if err != nil || mode > 0o777 {
+		return fmt.Errorf("bad mode %q", fields[0])
+	}
+	it.Mode = fs.FileMode(mode)
+	if !it.Dir {
+		if it.Size, err = strconv.ParseInt(fields[1], 10, 64); err != nil || it.Size < 0 {
+			return fmt.Errorf("bad size %q", fields[1])
+		}
+		it.SHA256 = fields[2]
+		if len(it.SHA256) != 64 || strings.Trim(it.SHA256, "0123456789abcdef") != "" {
+			return fmt.Errorf("bad sha256 %q", it.SHA256)
+		}
+	}
+	it.Name, it.Source = fields[want-2], fields[want-1]
+	if err := checkName(it.Name); err != nil {
+		return err
+	}
+	if p.seen[it.Name] {
+		return fmt.Errorf("%s listed twice", it.Name)
+	}
+	p.seen[it.Name] = true
+	p.m.Items = append(p.m.Items, it)
+	return nil
 }
 
 // areas are the top directories of archive member names.

@@ -37,83 +37,110 @@ func (l *Line) Get(key string) (string, bool) {
 // cannot read gives an error saying where.
 func ParseLine(s string) (*Line, error) {
 	s = strings.TrimSuffix(s, "\n")
-	if len(s) < len(stampLayout)+1 {
-		return nil, errors.New("line too short for a syslog timestamp")
-	}
-	t, err := time.Parse(stampLayout, s[:len(stampLayout)])
+	l := &Line{}
+	rest, err := l.parseHeader(s)
 	if err != nil {
-		return nil, fmt.Errorf("timestamp: %v", err)
+		return nil, err
 	}
-	l := &Line{Time: t}
-	rest := s[len(stampLayout):]
-	if rest == "" || rest[0] != ' ' {
-		return nil, errors.New("no space after the timestamp")
-	}
-	rest = rest[1:]
-	sp := strings.IndexByte(rest, ' ')
-	if sp <= 0 {
-		return nil, errors.New("no host name")
-	}
-	l.Host, rest = rest[:sp], rest[sp+1:]
-	end := strings.Index(rest, "]: ")
-	open := strings.IndexByte(rest, '[')
-	if end < 0 || open <= 0 || open > end {
-		return nil, errors.New("no tag[pid]: after the host name")
-	}
-	l.Tag = rest[:open]
-	if l.PID, err = strconv.Atoi(rest[open+1 : end]); err != nil || l.PID < 0 {
-		return nil, fmt.Errorf("bad pid %q", rest[open+1:end])
-	}
-	rest = rest[end+3:]
 	for _, lv := range []string{"warning", "error", "debug"} {
 		if strings.HasPrefix(rest, lv+": ") {
 			l.Level, rest = lv, rest[len(lv)+2:]
 			break
 		}
 	}
-	// The event: one quoted string, or the words before the first key=value.
+	if rest, err = l.parseEvent(rest); err != nil {
+		return nil, err
+	}
+	if err := l.parseFields(rest); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// parseHeader reads the syslog part of the line: the timestamp, the host
+// name and tag[pid]: . It returns the rest of the line.
+func (l *Line) parseHeader(s string) (string, error) {
+	if len(s) < len(stampLayout)+1 {
+		return "", errors.New("line too short for a syslog timestamp")
+	}
+	t, err := time.Parse(stampLayout, s[:len(stampLayout)])
+	if err != nil {
+		return "", fmt.Errorf("timestamp: %v", err)
+	}
+	l.Time = t
+	rest := s[len(stampLayout):]
+	if rest == "" || rest[0] != ' ' {
+		return "", errors.New("no space after the timestamp")
+	}
+	rest = rest[1:]
+	sp := strings.IndexByte(rest, ' ')
+	if sp <= 0 {
+		return "", errors.New("no host name")
+	}
+	l.Host, rest = rest[:sp], rest[sp+1:]
+	end := strings.Index(rest, "]: ")
+	open := strings.IndexByte(rest, '[')
+	if end < 0 || open <= 0 || open > end {
+		return "", errors.New("no tag[pid]: after the host name")
+	}
+	l.Tag = rest[:open]
+	if l.PID, err = strconv.Atoi(rest[open+1 : end]); err != nil || l.PID < 0 {
+		return "", fmt.Errorf("bad pid %q", rest[open+1:end])
+	}
+	return rest[end+3:], nil
+}
+
+// parseEvent reads the event: one quoted string, or the words before the
+// first key=value. It returns the rest, the fields, each after a space.
+func (l *Line) parseEvent(rest string) (string, error) {
 	if strings.HasPrefix(rest, `"`) {
 		q, n, err := unquotePrefix(rest)
 		if err != nil {
-			return nil, fmt.Errorf("event: %v", err)
+			return "", fmt.Errorf("event: %v", err)
 		}
-		l.Event, rest = q, rest[n:]
-	} else {
-		var words []string
-		for rest != "" {
-			w := rest
-			if i := strings.IndexByte(rest, ' '); i >= 0 {
-				w = rest[:i]
-			}
-			if strings.ContainsAny(w, `="`) {
-				break
-			}
-			words = append(words, w)
-			rest = strings.TrimPrefix(rest[len(w):], " ")
-		}
-		l.Event = strings.Join(words, " ")
-		if rest != "" {
-			rest = " " + rest
-		}
+		l.Event = q
+		return rest[n:], nil
 	}
+	var words []string
+	for rest != "" {
+		w := rest
+		if i := strings.IndexByte(rest, ' '); i >= 0 {
+			w = rest[:i]
+		}
+		if strings.ContainsAny(w, `="`) {
+			break
+		}
+		words = append(words, w)
+		rest = strings.TrimPrefix(rest[len(w):], " ")
+	}
+	l.Event = strings.Join(words, " ")
+	if rest != "" {
+		rest = " " + rest
+	}
+	return rest, nil
+}
+
+// parseFields reads the key=value fields, each after a space; a value is
+// one word or a quoted string.
+func (l *Line) parseFields(rest string) error {
 	for rest != "" {
 		if rest[0] != ' ' {
-			return nil, fmt.Errorf("want a space before %.20q", rest)
+			return fmt.Errorf("want a space before %.20q", rest)
 		}
 		rest = rest[1:]
 		eq := strings.IndexByte(rest, '=')
 		if eq <= 0 {
-			return nil, fmt.Errorf("want key=value at %.20q", rest)
+			return fmt.Errorf("want key=value at %.20q", rest)
 		}
 		f := Field{Key: rest[:eq]}
 		if strings.ContainsAny(f.Key, ` "`) {
-			return nil, fmt.Errorf("bad key %q", f.Key)
+			return fmt.Errorf("bad key %q", f.Key)
 		}
 		rest = rest[eq+1:]
 		if strings.HasPrefix(rest, `"`) {
 			q, n, err := unquotePrefix(rest)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %v", f.Key, err)
+				return fmt.Errorf("%s: %v", f.Key, err)
 			}
 			f.Value, rest = q, rest[n:]
 		} else {
@@ -125,7 +152,7 @@ func ParseLine(s string) (*Line, error) {
 		}
 		l.Fields = append(l.Fields, f)
 	}
-	return l, nil
+	return nil
 }
 
 // unquotePrefix unquotes the Go-quoted string at the start of s and

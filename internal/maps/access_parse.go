@@ -34,37 +34,16 @@ func ParseAccess(name string, r io.Reader) (*Access, error) {
 	return a, nil
 }
 
+// parseLine adds one entry: its tag, its value (checked for the tag),
+// then its key, a tag's default (no key), a network or a name.
 func (a *Access) parseLine(el *errList, line int, key, val string) {
 	src := Source{File: el.file, Line: line}
 	tag, rest, ok := splitTag(key)
-	if !ok {
-		if i := strings.IndexByte(key, ':'); i > 0 {
-			t := key[:i]
-			for _, ig := range ignoredTags {
-				if strings.EqualFold(t, ig) {
-					a.warnings = append(a.warnings, Warning{src, fmt.Sprintf("tag %s: is not used by postern; entry ignored", ig)})
-					return
-				}
-			}
-			if isTagWord(t) {
-				if _, isNet, _ := parseNetKey(key); !isNet {
-					el.add(line, "unknown tag %q", t+":")
-					return
-				}
-			}
-		}
+	if !ok && a.otherTag(el, src, key) {
+		return
 	}
 	e := &AccessEntry{Tag: tag, Source: src}
-	var err error
-	switch tag {
-	case TagClientRate, TagClientConn:
-		e.Number, err = parseCount(val)
-	case TagTryTLS:
-		e.TLS, err = parseTLSPolicy(val)
-	default:
-		err = parseAction(e, val)
-	}
-	if err != nil {
+	if err := parseValue(e, val); err != nil {
 		el.add(line, "%s", err)
 		return
 	}
@@ -74,18 +53,71 @@ func (a *Access) parseLine(el *errList, line int, key, val string) {
 		a.tags[tag] = keys
 	}
 	if rest == "" {
-		if tag != TagClientRate && tag != TagClientConn && tag != TagTryTLS {
-			el.add(line, "empty key")
-			return
-		}
-		if keys.def != nil {
-			el.add(line, "duplicate default %s: entry (first at line %d)", tag, keys.def.Source.Line)
-			return
-		}
-		keys.def = e
-		a.n++
+		a.addDefault(el, keys, e)
 		return
 	}
+	a.addKey(el, keys, e, key, rest)
+}
+
+// otherTag handles a key with a tag postern does not use: a tag of
+// sendmail's that postern ignores gives a warning, another word before
+// a ':' an error, unless the key is a network (IPv6). It reports whether
+// the entry is done with.
+func (a *Access) otherTag(el *errList, src Source, key string) bool {
+	i := strings.IndexByte(key, ':')
+	if i <= 0 {
+		return false
+	}
+	t := key[:i]
+	for _, ig := range ignoredTags {
+		if strings.EqualFold(t, ig) {
+			a.warnings = append(a.warnings, Warning{src, fmt.Sprintf("tag %s: is not used by postern; entry ignored", ig)})
+			return true
+		}
+	}
+	if isTagWord(t) {
+		if _, isNet, _ := parseNetKey(key); !isNet {
+			el.add(src.Line, "unknown tag %q", t+":")
+			return true
+		}
+	}
+	return false
+}
+
+// parseValue reads the value of e as its tag wants it.
+func parseValue(e *AccessEntry, val string) error {
+	var err error
+	switch e.Tag {
+	case TagClientRate, TagClientConn:
+		e.Number, err = parseCount(val)
+	case TagTryTLS:
+		e.TLS, err = parseTLSPolicy(val)
+	default:
+		err = parseAction(e, val)
+	}
+	return err
+}
+
+// addDefault adds the entry of a tag without a key, which only the
+// numeric and Try_TLS tags have.
+func (a *Access) addDefault(el *errList, keys *accessKeys, e *AccessEntry) {
+	line, tag := e.Source.Line, e.Tag
+	if tag != TagClientRate && tag != TagClientConn && tag != TagTryTLS {
+		el.add(line, "empty key")
+		return
+	}
+	if keys.def != nil {
+		el.add(line, "duplicate default %s: entry (first at line %d)", tag, keys.def.Source.Line)
+		return
+	}
+	keys.def = e
+	a.n++
+}
+
+// addKey adds the entry under rest, the key without its tag: a network,
+// or else a name (nameKey). key is the key as written, for errors.
+func (a *Access) addKey(el *errList, keys *accessKeys, e *AccessEntry, key, rest string) {
+	line, tag := e.Source.Line, e.Tag
 	p, isNet, err := parseNetKey(rest)
 	if err != nil {
 		el.add(line, "%s", err)

@@ -20,8 +20,8 @@ type Params struct {
 	// RequireTLS is MAIL REQUIRETLS (RFC 8689): the message may only
 	// travel over verified TLS.
 	RequireTLS bool
-	Notify   string // RCPT NOTIFY=NEVER or comma list of SUCCESS,FAILURE,DELAY (upper-cased)
-	ORCPT    string // RCPT ORCPT=, kept as "rfc822;decoded-address"
+	Notify     string // RCPT NOTIFY=NEVER or comma list of SUCCESS,FAILURE,DELAY (upper-cased)
+	ORCPT      string // RCPT ORCPT=, kept as "rfc822;decoded-address"
 }
 
 // ParseOptions says what the current session allows.
