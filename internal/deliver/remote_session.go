@@ -57,17 +57,10 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 	}
 	defer release()
 
-	key := dest.key()
-	if dest.Auth != nil {
-		key += "|" + dest.Auth.User
-	}
+	key := cacheKey(dest, env)
 	// A cached session first; a stale one (the server closed it while
 	// idle) fails before any content and the message goes on as usual.
 	scan := newContentScan(body, env.Size)
-	if env.RequireTLS {
-		// A cached session may not meet REQUIRETLS: open a new one.
-		key += "|requiretls"
-	}
 	if e := r.cache.get(key); e != nil {
 		pending = r.send(ctx, key, e.c, e.t, env, rcpts, pending, body, scan, errs)
 		if len(pending) == 0 {
@@ -118,6 +111,20 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 	}
 	fill(pending, last)
 	return errs
+}
+
+// cacheKey names the sessions a message to dest may share: those of the
+// same destination and credentials, and for REQUIRETLS only sessions
+// opened for REQUIRETLS.
+func cacheKey(dest Destination, env *envelope.Envelope) string {
+	key := dest.key()
+	if dest.Auth != nil {
+		key += "|" + dest.Auth.User
+	}
+	if env.RequireTLS {
+		key += "|requiretls"
+	}
+	return key
 }
 
 func isLoop(err error) bool {
