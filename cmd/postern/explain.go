@@ -10,6 +10,7 @@ import (
 
 	"postern/internal/cliflags"
 	"postern/internal/explain"
+	"postern/internal/policy"
 	"postern/internal/server"
 	"postern/internal/users"
 )
@@ -21,6 +22,8 @@ func runExplain(args []string) int {
 	auth := fs.String("auth", "", "the user the client authenticated as, if any")
 	clientName := fs.String("client-name", "", "the client's verified host name, if any (for access-map Connect: entries)")
 	from := fs.String("from", "", "the MAIL FROM address (\"\" for the null sender)")
+	certIssuer := fs.String("cert-issuer", "", "the issuer of the client's verified certificate, as sendmail writes it (/C=US/O=Example/CN=Example CA)")
+	certSubject := fs.String("cert-subject", "", "the subject of the client's verified certificate")
 	var rcpts cliflags.StringList
 	fs.Var(&rcpts, "rcpt", "a RCPT TO address (repeatable)")
 	fs.Usage = func() {
@@ -67,5 +70,6 @@ func runExplain(args []string) int {
 		AllowCommands: r.AllowAliasCommands,
 		Out:           os.Stdout,
 	}
-	return e.Explain(context.Background(), explain.Query{Client: ip, ClientName: *clientName, Auth: *auth, From: *from, Rcpts: rcpts})
+	return e.Explain(context.Background(), explain.Query{Client: ip, ClientName: *clientName, Auth: *auth, From: *from, Rcpts: rcpts,
+		TLS: policy.ClientTLS{On: *certIssuer != "", Issuer: *certIssuer, Subject: *certSubject}})
 }

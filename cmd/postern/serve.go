@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -75,13 +76,18 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Read while privileged, as the server's own certificate is.
+	clientCAs, err := tlsutil.LoadClientCAs(cfg.TLS.ClientCAFile)
+	if err != nil {
+		return err
+	}
 	// Bind first, then give up root before reading any network input.
 	if os.Geteuid() == 0 {
 		if err := privs.Drop(cfg.User); err != nil {
 			return err
 		}
 	}
-	d, srv, err := assemble(cfg, log, b.Own, tlsConf)
+	d, srv, err := assemble(cfg, log, b.Own, tlsConf, clientCAs)
 	if err != nil {
 		return err
 	}
@@ -126,7 +132,7 @@ func listenSpecs(cfg *config.Config) []server.Spec {
 
 // assemble builds the shared pieces, the control socket, the stages and
 // the SMTP server, then confines the process to its files.
-func assemble(cfg *config.Config, log *slog.Logger, own []netip.Addr, tlsConf *tls.Config) (*deps, *smtpd.Server, error) {
+func assemble(cfg *config.Config, log *slog.Logger, own []netip.Addr, tlsConf *tls.Config, clientCAs *x509.CertPool) (*deps, *smtpd.Server, error) {
 	d, err := build(cfg, log, own)
 	if err != nil {
 		return nil, nil, err
@@ -148,24 +154,26 @@ func assemble(cfg *config.Config, log *slog.Logger, own []netip.Addr, tlsConf *t
 		return nil, nil, err
 	}
 	backend := inbound.New(inbound.Options{
-		TmpDir:   tmpDir,
-		Hostname: cfg.Hostname,
-		Relay:    d.relay,
-		Spool:    d.spool,
-		Auth:     d.users,
-		Log:      log,
-		Checkers: stages,
+		TmpDir:    tmpDir,
+		Hostname:  cfg.Hostname,
+		Relay:     d.relay,
+		Spool:     d.spool,
+		Auth:      d.users,
+		Log:       log,
+		Checkers:  stages,
+		ClientCAs: clientCAs,
 	})
 	srv := smtpd.New(backend, log, smtpd.Options{
-		Hostname:        cfg.Hostname,
-		TLS:             tlsConf,
-		MaxMessageBytes: cfg.Limits.MaxMessageBytes,
-		MaxRecipients:   cfg.Limits.MaxRecipients,
-		MaxErrors:       cfg.Limits.MaxErrors,
-		MaxLineLength:   cfg.Limits.MaxCommandLineBytes,
-		CommandTimeout:  cfg.Limits.CommandTimeout,
-		DataTimeout:     cfg.Limits.DataTimeout,
-		Chunking:        true,
+		Hostname:          cfg.Hostname,
+		TLS:               tlsConf,
+		RequestClientCert: clientCAs != nil,
+		MaxMessageBytes:   cfg.Limits.MaxMessageBytes,
+		MaxRecipients:     cfg.Limits.MaxRecipients,
+		MaxErrors:         cfg.Limits.MaxErrors,
+		MaxLineLength:     cfg.Limits.MaxCommandLineBytes,
+		CommandTimeout:    cfg.Limits.CommandTimeout,
+		DataTimeout:       cfg.Limits.DataTimeout,
+		Chunking:          true,
 		// RFC 3461: DSN parameters are kept and honoured by the queue.
 		DSN: true,
 	})

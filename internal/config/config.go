@@ -85,6 +85,11 @@ func (l Listener) Auth() bool { return l.Mode == ModeSubmission || l.Mode == Mod
 type TLS struct {
 	Cert string `toml:"cert"` // PEM certificate chain file
 	Key  string `toml:"key"`  // PEM private key file
+	// ClientCAFile holds the CAs (PEM) whose client certificates count
+	// as verified: for the access map's CertIssuer:/CertSubject: relay
+	// entries and TLS_Clt: VERIFY. When set, every client is asked for
+	// a certificate (Srv_Features: V turns that off per client).
+	ClientCAFile string `toml:"client_ca_file"`
 }
 
 // SelfSigned reports whether postern generates its own certificate.

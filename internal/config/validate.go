@@ -265,6 +265,9 @@ func (d *decoder) tls(c *Config, base string) {
 	if c.TLS.Key != "" {
 		c.TLS.Key = d.dir("tls.key", c.TLS.Key, base, false)
 	}
+	if c.TLS.ClientCAFile != "" {
+		c.TLS.ClientCAFile = d.dir("tls.client_ca_file", c.TLS.ClientCAFile, base, false)
+	}
 }
 
 func (d *decoder) dns(c *Config) {

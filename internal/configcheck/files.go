@@ -65,6 +65,9 @@ func checkUsers(cfg *config.Config) Result {
 // anything, and looks at names, expiry and the key's mode.
 func checkTLS(cfg *config.Config) Result {
 	var r Result
+	if _, err := tlsutil.LoadClientCAs(cfg.TLS.ClientCAFile); err != nil {
+		r.Problems = append(r.Problems, err.Error()+": the server would not start")
+	}
 	if cfg.TLS.SelfSigned() {
 		return r
 	}

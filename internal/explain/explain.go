@@ -41,6 +41,9 @@ type Query struct {
 	Auth       string // the user the client logged in as, or ""
 	From       string // MAIL FROM ("" for the null sender)
 	Rcpts      []string
+	// TLS is the client's TLS session: a verified certificate's issuer
+	// and subject, for the access map's CERTISSUER: entries.
+	TLS policy.ClientTLS
 }
 
 // Explain prints the answer at each step, each with the rule that gave
@@ -126,7 +129,7 @@ func (e *Explainer) rcpt(ctx context.Context, q Query, from smtp.Path, r string)
 		fmt.Fprintf(e.Out, "RCPT TO:%s: %s\n  rule: the address does not parse (%v)\n", arg, replyText(rep), rep.Err)
 		return false
 	}
-	d := e.Relay.Decide(policy.Query{Client: q.Client, ClientName: q.ClientName, AuthUser: q.Auth, From: from, HasFrom: true, To: to})
+	d := e.Relay.Decide(policy.Query{Client: q.Client, ClientName: q.ClientName, AuthUser: q.Auth, From: from, HasFrom: true, To: to, TLS: q.TLS})
 	if !d.Accepted() {
 		fmt.Fprintf(e.Out, "RCPT TO:%s: %s\n  rule: %s\n", arg, replyText(d.Reply), d.Rule)
 		return false

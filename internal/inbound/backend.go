@@ -4,6 +4,7 @@ package inbound
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"os"
 	"sync"
@@ -37,6 +38,9 @@ type Options struct {
 	// refused as looping (Postfix's hopcount_limit). 0 means 50.
 	MaxHops int
 	Now     func() time.Time // nil means time.Now
+	// ClientCAs verify the certificates clients present ([tls]
+	// client_ca_file); nil: no certificate counts as verified.
+	ClientCAs *x509.CertPool
 }
 
 // Backend makes one session per SMTP connection.
@@ -100,6 +104,11 @@ func (b *Backend) NewSession(ctx context.Context, ci smtpd.ConnInfo) (smtpd.Sess
 			s.Close()
 			return nil, v.Reply
 		}
+	}
+	if v := s.srvFeatures(ctx); v != nil {
+		s.logReject(ctx, "connect", v)
+		s.Close()
+		return nil, v.Reply
 	}
 	return s, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"postern/internal/envelope"
+	"postern/internal/policy"
 	"postern/internal/smtp"
 	"postern/internal/smtpd"
 )
@@ -116,6 +117,9 @@ type Conn struct {
 	AuthUser   string // authenticated user, or ""; the LocalUser for local submission
 	AuthMech   string // SASL mechanism AuthUser authenticated with ("PLAIN", "LOGIN"), or ""
 	ClientName string // forward-confirmed reverse DNS name, or "" (set by a checker)
+	// ClientTLS is the session's TLS for the access map (TLS_Clt:,
+	// CertIssuer:); zero in plaintext.
+	ClientTLS policy.ClientTLS
 	// PeerUID and LocalUser name the local user of a local submission
 	// (smtpd.ModeLocal, a unix socket): the uid the kernel reports and its
 	// login name ("uid1234" without a passwd entry). PeerUID is -1 and

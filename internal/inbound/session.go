@@ -24,6 +24,8 @@ type session struct {
 	txn  *Txn // the transaction under way, or nil
 	// hangup is set by a verdict that ends the connection.
 	hangup bool
+	// features are what smtpd offers this client (Srv_Features:).
+	features smtpd.Features
 }
 
 // Hangup implements smtpd.Hanger.
@@ -54,6 +56,7 @@ func (s *session) Hello(ctx context.Context, name string, extended bool) *smtp.R
 func (s *session) TLS(cs tls.ConnectionState) {
 	s.conn.TLS = tlsutil.Describe(cs)
 	s.conn.AuthUser, s.conn.AuthMech = "", ""
+	s.clientTLS(context.Background(), cs)
 }
 
 func (s *session) Auth(ctx context.Context, user, password string) *smtp.Reply {
@@ -81,6 +84,9 @@ func (s *session) Auth(ctx context.Context, user, password string) *smtp.Reply {
 }
 
 func (s *session) Mail(ctx context.Context, from smtp.Path, p smtp.Params) *smtp.Reply {
+	if rep := s.checkClientTLS(ctx); rep != nil {
+		return rep
+	}
 	c := s.conn
 	t := &Txn{
 		Conn: c, From: from, Params: p, Values: map[any]any{},
@@ -112,7 +118,7 @@ func (s *session) Mail(ctx context.Context, from smtp.Path, p smtp.Params) *smtp
 func (s *session) Rcpt(ctx context.Context, to smtp.Path, p smtp.Params) *smtp.Reply {
 	t := s.txn
 	d := s.b.opts.Relay.Decide(policy.Query{Client: s.conn.IP(), ClientName: s.conn.ClientName,
-		AuthUser: s.conn.AuthUser, From: t.From, HasFrom: true, To: to})
+		AuthUser: s.conn.AuthUser, From: t.From, HasFrom: true, To: to, TLS: s.conn.ClientTLS})
 	if !d.Accepted() {
 		s.logReject(ctx, "rcpt", &Verdict{Reply: d.Reply, Rule: d.Rule}, "from", t.Env.From, "to", to.String())
 		return d.Reply

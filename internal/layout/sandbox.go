@@ -39,7 +39,7 @@ func SandboxPaths(cfg *config.Config) (p sandbox.Paths, why string) {
 	if cfg.MapsDir != "" {
 		p.ReadDirs = append(p.ReadDirs, abs(cfg.MapsDir))
 	}
-	for _, f := range []string{cfg.TLS.Cert, cfg.TLS.Key, cfg.Delivery.SmarthostAuthFile, cfg.Delivery.TLSCAFile} {
+	for _, f := range []string{cfg.TLS.Cert, cfg.TLS.Key, cfg.TLS.ClientCAFile, cfg.Delivery.SmarthostAuthFile, cfg.Delivery.TLSCAFile} {
 		if f != "" {
 			p.ReadFiles = append(p.ReadFiles, abs(f))
 		}

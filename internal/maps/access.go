@@ -41,8 +41,7 @@ const (
 // with one of them is skipped with a warning rather than rejected, so an
 // existing /etc/mail/access can be copied as it is.
 var ignoredTags = []string{
-	"TLS_Srv", "TLS_Clt", "TLS_Rcpt", "Spam", "GreetPause", "Srv_Features",
-	"Clt_Features", "CertIssuer", "CertSubject", "Compat", "QGRP",
+	"TLS_Rcpt", "Spam", "GreetPause", "Clt_Features", "Compat", "QGRP",
 }
 
 // TLSPolicy is the value of a Try_TLS: entry.
@@ -61,15 +60,20 @@ func (p TLSPolicy) String() string {
 
 // AccessEntry is one line of the access map, as found by a lookup.
 type AccessEntry struct {
-	Tag      string    // canonical tag ("Connect", "From", ...), "" for untagged
-	Key      string    // normalised key as written (without the tag)
-	Action   Action    // for Connect/From/To and untagged entries
-	Code     int       // ActionError: reply code (4xx or 5xx)
-	Enhanced string    // ActionError: RFC 3463 code, "" when the entry gave none
-	Text     string    // ActionError text, ActionQuarantine reason
-	Number   int       // ClientRate / ClientConn value
-	TLS      TLSPolicy // Try_TLS value
-	Source   Source
+	Tag      string         // canonical tag ("Connect", "From", ...), "" for untagged
+	Key      string         // normalised key as written (without the tag)
+	Action   Action         // for Connect/From/To and untagged entries
+	Code     int            // ActionError: reply code (4xx or 5xx)
+	Enhanced string         // ActionError: RFC 3463 code, "" when the entry gave none
+	Text     string         // ActionError text, ActionQuarantine reason
+	Number   int            // ClientRate / ClientConn value
+	TLS      TLSPolicy      // Try_TLS value
+	Features Features       // Srv_Features value
+	TLSReq   TLSRequirement // TLS_Clt / TLS_Srv value
+	// CheckSubject: a CertIssuer: SUBJECT entry, which relays only for
+	// subjects with a CertSubject: RELAY entry.
+	CheckSubject bool
+	Source       Source
 
 	// Lookup is the kind of lookup that found the entry (TagConnect,
 	// TagFrom, TagTo, ...): an untagged entry found by a From lookup has
@@ -92,6 +96,12 @@ func (e AccessEntry) value() string {
 		return fmt.Sprint(e.Number)
 	case e.Tag == TagTryTLS:
 		return e.TLS.String()
+	case e.Tag == TagSrvFeatures:
+		return e.Features.String()
+	case e.Tag == TagTLSClt || e.Tag == TagTLSSrv:
+		return e.TLSReq.String()
+	case e.CheckSubject:
+		return "SUBJECT"
 	case e.Action == ActionError:
 		if e.Enhanced != "" {
 			return fmt.Sprintf("ERROR:%s:%d %s", e.Enhanced, e.Code, e.Text)
@@ -348,19 +358,5 @@ func (a *Access) numeric(tag string, ip netip.Addr) (AccessEntry, bool) {
 // and parent domains, then by its address and shorter prefixes, then the
 // default entry "Try_TLS:" with no key.
 func (a *Access) TryTLS(host string, ip netip.Addr) (AccessEntry, bool) {
-	if a == nil {
-		return AccessEntry{}, false
-	}
-	if host != "" {
-		if e := a.byDomain(TagTryTLS, lookupDomainOrLiteral(host)); e != nil {
-			return found(e, TagTryTLS)
-		}
-	}
-	if e := a.byIP(TagTryTLS, ip); e != nil {
-		return found(e, TagTryTLS)
-	}
-	if k := a.tags[TagTryTLS]; k != nil && k.def != nil {
-		return found(k.def, TagTryTLS)
-	}
-	return AccessEntry{}, false
+	return a.peer(TagTryTLS, host, ip)
 }

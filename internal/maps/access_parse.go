@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-var knownTags = []string{TagConnect, TagFrom, TagTo, TagClientRate, TagClientConn, TagTryTLS}
+var knownTags = []string{TagConnect, TagFrom, TagTo, TagClientRate, TagClientConn, TagTryTLS,
+	TagSrvFeatures, TagTLSClt, TagTLSSrv, TagCertIssuer, TagCertSubject}
 
 // ParseAccess reads an access map in sendmail's text form: one entry per
 // line, "[Tag:]key value", '#' comments and blank lines. name is used in
@@ -86,6 +87,9 @@ func (a *Access) otherTag(el *errList, src Source, key string) bool {
 
 // parseValue reads the value of e as its tag wants it.
 func parseValue(e *AccessEntry, val string) error {
+	if ok, err := parsePeerValue(e, val); ok {
+		return err
+	}
 	var err error
 	switch e.Tag {
 	case TagClientRate, TagClientConn:
@@ -102,7 +106,7 @@ func parseValue(e *AccessEntry, val string) error {
 // numeric and Try_TLS tags have.
 func (a *Access) addDefault(el *errList, keys *accessKeys, e *AccessEntry) {
 	line, tag := e.Source.Line, e.Tag
-	if tag != TagClientRate && tag != TagClientConn && tag != TagTryTLS {
+	if tag != TagClientRate && tag != TagClientConn && tag != TagTryTLS && tag != TagSrvFeatures {
 		el.add(line, "empty key")
 		return
 	}
@@ -118,6 +122,10 @@ func (a *Access) addDefault(el *errList, keys *accessKeys, e *AccessEntry) {
 // or else a name (nameKey). key is the key as written, for errors.
 func (a *Access) addKey(el *errList, keys *accessKeys, e *AccessEntry, key, rest string) {
 	line, tag := e.Source.Line, e.Tag
+	if isCertTag(tag) {
+		a.addCertKey(el, keys, e, key, rest)
+		return
+	}
 	p, isNet, err := parseNetKey(rest)
 	if err != nil {
 		el.add(line, "%s", err)
@@ -152,6 +160,22 @@ func (a *Access) addKey(el *errList, keys *accessKeys, e *AccessEntry, key, rest
 	a.warn(e)
 }
 
+// addCertKey adds a CertIssuer: or CertSubject: entry under its DN.
+func (a *Access) addCertKey(el *errList, keys *accessKeys, e *AccessEntry, key, rest string) {
+	nk, err := certKey(rest)
+	if err != nil {
+		el.add(e.Source.Line, "%s", err)
+		return
+	}
+	if old, dup := keys.names[nk]; dup {
+		el.add(e.Source.Line, "duplicate key %q (first at line %d)", key, old.Source.Line)
+		return
+	}
+	e.Key = rest
+	keys.names[nk] = e
+	a.n++
+}
+
 // nameKey validates and normalises a non-network key.
 func (a *Access) nameKey(tag, k string, e *AccessEntry) (string, error) {
 	if k == "<>" {
@@ -174,7 +198,7 @@ func (a *Access) nameKey(tag, k string, e *AccessEntry) (string, error) {
 		return "", fmt.Errorf("bad address literal %q", k)
 	}
 	if local, domain, ok := splitAddress(k); ok {
-		if tag == TagConnect || tag == TagTryTLS {
+		if isHostTag(tag) {
 			return "", fmt.Errorf("%s: keys are host names or addresses, not mail addresses (%q)", tag, k)
 		}
 		if e.Action == ActionSkip {

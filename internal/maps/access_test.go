@@ -42,7 +42,7 @@ ClientConn:192.0.2.0/24    3
 Try_TLS:broken.example     NO
 Try_TLS:partner.example    REQUIRED
 Try_TLS:192.0.2.99         NO
-TLS_Srv:secure.example     ENCR:112
+GreetPause:secure.example  5000
 `
 
 func mustAccess(t *testing.T, s string) *Access {
@@ -198,7 +198,7 @@ func TestAccessRelaysAndWarnings(t *testing.T) {
 		if strings.Contains(w.Msg, "From:partner.example RELAY relays on a forgeable sender") && w.Source.Line == 21 {
 			sawFrom = true
 		}
-		if strings.Contains(w.Msg, "TLS_Srv") && w.Source.Line == 36 {
+		if strings.Contains(w.Msg, "GreetPause") && w.Source.Line == 36 {
 			sawIgnored = true
 		}
 	}

@@ -59,6 +59,10 @@ func FuzzAccess(f *testing.F) {
 		check(a.ClientRate(ip))
 		check(a.ClientConn(ip))
 		check(a.TryTLS(probe, ip))
+		check(a.SrvFeatures(probe, ip))
+		check(a.TLSClient(probe, ip))
+		check(a.TLSServer(probe, ip))
+		check(a.CertRelay(probe, probe))
 		// Every IP key written as an address finds its own entry.
 		for _, ln := range strings.Split(data, "\n") {
 			k, _ := splitKV(ln)

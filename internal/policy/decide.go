@@ -19,6 +19,9 @@ type Query struct {
 	From    smtp.Path
 	HasFrom bool // From is known (false: not looked up)
 	To      smtp.Path
+	// TLS is the client's session: a verified certificate may relay by
+	// the access map's CertIssuer:/CertSubject: entries.
+	TLS ClientTLS
 }
 
 func (r *Relay) maps() *maps.Maps {
@@ -242,6 +245,10 @@ func (r *Relay) remote(q Query, m *maps.Maps, why string, conn maps.AccessEntry,
 	}
 	if connOK && conn.Action == maps.ActionRelay {
 		return Decision{Class: Outbound, Mailbox: q.To.String(), Rule: why + "; client may relay: " + conn.Rule()}
+	}
+	if e, ok := certRelay(m, q.TLS); ok {
+		return Decision{Class: Outbound, Mailbox: q.To.String(), Rule: fmt.Sprintf("%s; client certificate %s (issuer %s, verified) may relay: %s",
+			why, q.TLS.Subject, q.TLS.Issuer, e.Rule())}
 	}
 	extra := ""
 	if m != nil && q.HasFrom {

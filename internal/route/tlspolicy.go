@@ -26,6 +26,9 @@ import (
 //     weaken a published policy;
 //  4. Default (tls_policy).
 //
+// Whatever the rule, the access map's TLS_Srv: entry for the server
+// raises the result (VERIFY: verify; ENCR: required), never lowers it.
+//
 // It implements deliver.TLSRules; postern explain prints its choices.
 type TLSPolicies struct {
 	Default deliver.TLSPolicy
@@ -82,7 +85,36 @@ func (d *domainTLS) Host(ctx context.Context, host string, ip netip.Addr) (deliv
 	if !d.viaMX {
 		c.NameSecure = true // the operator's route names the server
 	}
+	if err == nil {
+		c = d.p.tlsSrv(c, host, ip)
+	}
 	return c, err
+}
+
+// tlsSrv raises a choice to the access map's TLS_Srv: entry for the
+// server, which only ever asks for more: VERIFY means verify, ENCR
+// means required.
+func (p *TLSPolicies) tlsSrv(c deliver.TLSChoice, host string, ip netip.Addr) deliver.TLSChoice {
+	if p.Maps == nil {
+		return c
+	}
+	m := p.Maps()
+	if m == nil {
+		return c
+	}
+	e, ok := m.Access.TLSServer(host, ip)
+	if !ok {
+		return c
+	}
+	want := deliver.PolicyRequired
+	if e.TLSReq.Verify {
+		want = deliver.PolicyVerify
+	}
+	if c.Policy.Stricter(want) != c.Policy {
+		c.Policy = want
+		c.Why += "; raised to " + want.String() + " by access map " + e.Rule()
+	}
+	return c
 }
 
 func (d *domainTLS) host(_ context.Context, host string, ip netip.Addr) (deliver.TLSChoice, error) {

@@ -48,7 +48,7 @@ func (s stsTable) Lookup(_ context.Context, domain string) (mtasts.Decision, err
 // The rules in their order: tls_destination, MTA-STS, Try_TLS, default.
 func TestTLSPoliciesMTASTS(t *testing.T) {
 	mapsDir := t.TempDir()
-	os.WriteFile(filepath.Join(mapsDir, "access"), []byte("Try_TLS:mx.sts.example NO\nTry_TLS:mx.testing.example NO\n"), 0o644)
+	os.WriteFile(filepath.Join(mapsDir, "access"), []byte("Try_TLS:mx.sts.example NO\nTry_TLS:mx.testing.example NO\nTLS_Srv:mx.plain.example VERIFY\nTLS_Srv:mx2.sts.example ENCR:128\n"), 0o644)
 	set, err := maps.Open(mapsDir, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,8 @@ func TestTLSPoliciesMTASTS(t *testing.T) {
 		{"override.example", "mx.sts.example", deliver.PolicyNever, "tls_destination override.example"},
 		{"testing.example", "mx.testing.example", deliver.PolicyNever, "Try_TLS"},
 		{"testing.example", "other.example", deliver.PolicyMay, "is not among its mx"},
-		{"plain.example", "mx.plain.example", deliver.PolicyMay, "no MTA-STS record"},
+		{"plain.example", "mx.plain.example", deliver.PolicyVerify, "raised to verify by access map"},
+		{"plain.example", "mx.other.example", deliver.PolicyMay, "no MTA-STS record"},
 	} {
 		got := lookupTLS(t, pol, c.domain, c.host, ip)
 		if got.Policy != c.want || !strings.Contains(got.Why, c.why) {

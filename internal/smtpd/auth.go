@@ -30,7 +30,7 @@ func (c *conn) auth(arg string) {
 		// Never take a password in plaintext, on any listener.
 		c.fail(smtp.ReplyEncryptionNeeded)
 		return
-	case c.mode == ModeMTA:
+	case c.mode == ModeMTA, c.features().NoAUTH:
 		c.fail(replyAuthUnavail)
 		return
 	case !c.ehlo:

@@ -81,21 +81,24 @@ func (c *conn) hello(verb, arg string) {
 		return
 	}
 	o := &c.srv.opts
-	lines := []string{
-		c.srv.opts.Hostname,
-		"PIPELINING",
-		"SIZE " + strconv.FormatInt(o.MaxMessageBytes, 10),
+	f := c.features()
+	lines := []string{c.srv.opts.Hostname}
+	if !f.NoPipelining {
+		lines = append(lines, "PIPELINING")
+	}
+	lines = append(lines,
+		"SIZE "+strconv.FormatInt(o.MaxMessageBytes, 10),
 		"8BITMIME",
 		"ENHANCEDSTATUSCODES",
 		"SMTPUTF8",
-	}
+	)
 	if o.Chunking {
 		lines = append(lines, "CHUNKING")
 	}
-	if o.DSN {
+	if c.dsn() {
 		lines = append(lines, "DSN")
 	}
-	if o.TLS != nil && !c.tls && c.mode != ModeLocal {
+	if o.TLS != nil && !c.tls && c.mode != ModeLocal && !f.NoSTARTTLS {
 		lines = append(lines, "STARTTLS")
 	}
 	// RFC 8689 4: REQUIRETLS only on a session that is itself over TLS.
@@ -104,7 +107,7 @@ func (c *conn) hello(verb, arg string) {
 	}
 	// AUTH only where users submit, and only under TLS: never offer a
 	// plaintext password exchange.
-	if c.mode != ModeMTA && c.mode != ModeLocal && c.tls && c.authUser == "" {
+	if c.mode != ModeMTA && c.mode != ModeLocal && c.tls && c.authUser == "" && !f.NoAUTH {
 		lines = append(lines, "AUTH PLAIN LOGIN")
 	}
 	c.reply(&smtp.Reply{Code: 250, Text: strings.Join(lines, "\n")})

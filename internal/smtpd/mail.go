@@ -27,8 +27,13 @@ func (c *conn) mail(arg string) {
 	case c.mode != ModeMTA && c.authUser == "":
 		c.fail(smtp.ReplyAuthRequired)
 		return
+	case c.features().RequireAuth && c.authUser == "":
+		// Srv_Features: l. On an mta listener, where AUTH is never
+		// offered, this refuses the client's mail.
+		c.fail(smtp.ReplyAuthRequired)
+		return
 	}
-	from, p, rep := smtp.ParseMail(arg, smtp.ParseOptions{DSN: c.srv.opts.DSN, RequireTLS: c.tls})
+	from, p, rep := smtp.ParseMail(arg, smtp.ParseOptions{DSN: c.dsn(), RequireTLS: c.tls})
 	if rep != nil {
 		c.fail(rep)
 		return
@@ -63,7 +68,7 @@ func (c *conn) rcpt(arg string) {
 		c.fail(smtp.ReplyTooManyRcpts)
 		return
 	}
-	to, p, rep := smtp.ParseRcpt(arg, smtp.ParseOptions{SMTPUTF8: c.smtputf8, DSN: c.srv.opts.DSN})
+	to, p, rep := smtp.ParseRcpt(arg, smtp.ParseOptions{SMTPUTF8: c.smtputf8, DSN: c.dsn()})
 	if rep != nil {
 		c.fail(rep)
 		return

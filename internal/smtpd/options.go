@@ -55,6 +55,10 @@ func ParseMode(s string) (Mode, bool) {
 type Options struct {
 	Hostname string      // name in the greeting and EHLO reply; "" means "localhost"
 	TLS      *tls.Config // nil: no STARTTLS, no smtps, no AUTH
+	// RequestClientCert asks every client for a certificate in the TLS
+	// handshake (a client's Features may say otherwise); the session
+	// verifies what it gets.
+	RequestClientCert bool
 
 	MaxMessageBytes int64 // 0 means 35 MiB (36700160); announced in SIZE
 	// RFC 5321 4.5.3.1.8: a server must accept at least 100 recipients.

@@ -26,6 +26,9 @@ type Server struct {
 	wg        sync.WaitGroup
 	nextID    atomic.Uint64
 	idPrefix  string
+
+	askOnce sync.Once
+	askTLS  *tls.Config // opts.TLS asking for a client certificate (tlsFor)
 }
 
 // New returns a server; call Serve for each listener.
@@ -177,7 +180,12 @@ func addrPort(a net.Addr) netip.AddrPort {
 
 // handshake runs the TLS server handshake on nc within the TLS timeout.
 func (s *Server) handshake(nc net.Conn) (*tls.Conn, error) {
-	tc := tls.Server(nc, s.opts.TLS)
+	return s.handshakeWith(nc, s.tlsFor(s.opts.RequestClientCert))
+}
+
+// handshakeWith is handshake with a configuration of the client's.
+func (s *Server) handshakeWith(nc net.Conn, conf *tls.Config) (*tls.Conn, error) {
+	tc := tls.Server(nc, conf)
 	tc.SetDeadline(time.Now().Add(s.opts.TLSTimeout))
 	err := tc.Handshake()
 	tc.SetDeadline(time.Time{})

@@ -13,7 +13,7 @@ func (c *conn) startTLS(arg string) {
 	case c.tls:
 		c.fail(&smtp.Reply{Code: 503, Enhanced: "5.5.1", Text: "TLS already active"})
 		return
-	case c.srv.opts.TLS == nil, c.mode == ModeLocal:
+	case c.srv.opts.TLS == nil, c.mode == ModeLocal, c.features().NoSTARTTLS:
 		// A unix socket never leaves the host: nothing to encrypt.
 		c.fail(&smtp.Reply{Code: 454, Enhanced: "4.7.0", Text: "TLS not available"})
 		return
@@ -34,7 +34,7 @@ func (c *conn) startTLS(arg string) {
 		c.quit = true
 		return
 	}
-	tc, err := c.srv.handshake(c.nc)
+	tc, err := c.srv.handshakeWith(c.nc, c.tlsConfig())
 	if err != nil {
 		c.log.Info("tls handshake failed", "client", c.info.Remote.String(), "err", err)
 		c.quit = true

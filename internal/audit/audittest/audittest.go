@@ -230,6 +230,17 @@ func NewCA(t testing.TB) *CA {
 // which belongs to the RunAs user).
 func (ca *CA) Issue(t testing.TB, dir string, notAfter time.Time, names ...string) (certFile, keyFile string) {
 	t.Helper()
+	return ca.issue(t, dir, notAfter, x509.ExtKeyUsageServerAuth, names...)
+}
+
+// IssueClient is Issue for a client certificate (client authentication).
+func (ca *CA) IssueClient(t testing.TB, dir string, notAfter time.Time, names ...string) (certFile, keyFile string) {
+	t.Helper()
+	return ca.issue(t, dir, notAfter, x509.ExtKeyUsageClientAuth, names...)
+}
+
+func (ca *CA) issue(t testing.TB, dir string, notAfter time.Time, usage x509.ExtKeyUsage, names ...string) (certFile, keyFile string) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +252,7 @@ func (ca *CA) Issue(t testing.TB, dir string, notAfter time.Time, names ...strin
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
