@@ -16,6 +16,8 @@ type answer struct {
 	rrs      []dns.RR      // records of the asked type, at the end of the CNAME chain
 	notFound bool          // NXDOMAIN or NODATA
 	ttl      time.Duration // how long the answer may be kept; 0: do not keep
+	owner    string        // the name at the end of the CNAME chain, canonical
+	secure   bool          // DNSSEC: AD set by a trusted server (queryDNSSEC)
 }
 
 // readAnswer extracts the records of type qtype for fqdn from a NOERROR
@@ -44,7 +46,7 @@ func readAnswer(m *dns.Msg, name, fqdn string, qtype uint16) (answer, error) {
 			for _, rr := range found {
 				ttl = min(ttl, rrTTL(rr.Header().Ttl))
 			}
-			return answer{rrs: found, ttl: seconds(ttl)}, nil
+			return answer{rrs: found, ttl: seconds(ttl), owner: owner}, nil
 		}
 		if cname == nil {
 			break
@@ -68,7 +70,7 @@ func readAnswer(m *dns.Msg, name, fqdn string, qtype uint16) (answer, error) {
 		neg = min(rrTTL(soa.Hdr.Ttl), rrTTL(soa.Minttl))
 	}
 	// RFC 2308 5: without an SOA a negative answer should not be cached.
-	return answer{notFound: true, ttl: seconds(min(ttl, neg))}, nil
+	return answer{notFound: true, ttl: seconds(min(ttl, neg)), owner: owner}, nil
 }
 
 func authoritySOA(m *dns.Msg) *dns.SOA {

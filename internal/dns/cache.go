@@ -44,7 +44,7 @@ type CacheOptions struct {
 }
 
 type cacheKey struct {
-	kind byte // 't' TXT, 'm' MX, 'i' IPAddr, 'h' Host, 'a' Addr
+	kind byte // 't' TXT, 'm' MX, 'i' IPAddr, 'h' Host, 'a' Addr; DNSSEC: 'M' MX, 'I' IPAddr, 'T' TLSA
 	name string
 }
 

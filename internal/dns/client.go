@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -18,6 +19,9 @@ type Client struct {
 	conf     *resolvConf // the system servers
 	timeout  time.Duration
 	attempts int
+	// trust says whether a server's AD bit is believed (see
+	// Options.DNSSECTrusted): loopback servers and those listed.
+	trust func(netip.Addr) bool
 }
 
 const (
@@ -29,7 +33,7 @@ const (
 )
 
 func newClient(opt Options) *Client {
-	c := &Client{timeout: opt.Timeout, attempts: attempts}
+	c := &Client{timeout: opt.Timeout, attempts: attempts, trust: trustRule(opt.DNSSECTrusted)}
 	if c.timeout <= 0 {
 		c.timeout = defaultTimeout
 	}
@@ -60,8 +64,10 @@ func (c *Client) serverList() []string {
 // answer (NOERROR or NXDOMAIN). The servers are tried in random order;
 // one that answered with another code (SERVFAIL, REFUSED, ...) is not
 // asked again in this lookup, one that gave no reply is, up to
-// c.attempts times. name is the caller's name, for errors.
-func (c *Client) exchange(ctx context.Context, name, fqdn string, qtype uint16) (*dns.Msg, string, error) {
+// c.attempts times. name is the caller's name, for errors. With dnssec
+// set the query asks for the answer's DNSSEC status: the DO bit
+// (RFC 3225) and the AD bit (RFC 6840 5.7).
+func (c *Client) exchange(ctx context.Context, name, fqdn string, qtype uint16, dnssec bool) (*dns.Msg, string, error) {
 	servers := c.serverList()
 	if len(servers) == 0 {
 		return nil, "", &net.DNSError{Err: errNoServers, Name: name, IsTemporary: true}
@@ -69,7 +75,8 @@ func (c *Client) exchange(ctx context.Context, name, fqdn string, qtype uint16) 
 	q := new(dns.Msg)
 	q.SetQuestion(fqdn, qtype) // a random ID (miekg/dns), RD set
 	q.RecursionDesired = true
-	q.SetEdns0(ednsBufSize, false)
+	q.SetEdns0(ednsBufSize, dnssec)
+	q.AuthenticatedData = dnssec
 
 	order := rand.Perm(len(servers))
 	done := make([]bool, len(servers))

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"math"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,6 +136,34 @@ func FuzzTXTBytes(f *testing.F) {
 		got := txtStrings(m.Answer)
 		if len(got) != 1 || got[0] != string(b) {
 			t.Fatalf("%q came out as %q", b, got)
+		}
+	})
+}
+
+// FuzzParseTrusted: what ParseTrusted accepts is a list of masked
+// prefixes that read back the same, one per entry.
+func FuzzParseTrusted(f *testing.F) {
+	f.Add("192.0.2.53")
+	f.Add("10.0.0.0/8,2001:db8::/32")
+	f.Add("::ffff:192.0.2.1,fe80::1%eth0")
+	f.Add("192.0.2.1/33")
+	f.Fuzz(func(t *testing.T, s string) {
+		list := strings.Split(s, ",")
+		got, err := ParseTrusted(list)
+		if err != nil {
+			return
+		}
+		if len(got) != len(list) {
+			t.Fatalf("%d prefixes for %d entries", len(got), len(list))
+		}
+		for _, p := range got {
+			if !p.IsValid() || p.Masked() != p || p.Addr().Zone() != "" {
+				t.Fatalf("prefix %v from %q", p, s)
+			}
+			again, err := ParseTrusted([]string{p.String()})
+			if err != nil || len(again) != 1 || again[0] != p {
+				t.Fatalf("%v reads back as %v %v", p, again, err)
+			}
 		}
 	})
 }

@@ -17,7 +17,14 @@ import (
 // query asks for the records of type qtype at fqdn. A "not found" error
 // comes with the answer, whose ttl is then the negative TTL.
 func (c *Client) query(ctx context.Context, name, fqdn string, qtype uint16) (answer, error) {
-	m, server, err := c.exchange(ctx, name, fqdn, qtype)
+	return c.queryDNSSEC(ctx, name, fqdn, qtype, false)
+}
+
+// queryDNSSEC is query, with the DNSSEC bits set on the question when
+// dnssec is; the answer is then secure when the server that gave it set
+// AD and is trusted to validate (see Options.DNSSECTrusted).
+func (c *Client) queryDNSSEC(ctx context.Context, name, fqdn string, qtype uint16, dnssec bool) (answer, error) {
+	m, server, err := c.exchange(ctx, name, fqdn, qtype, dnssec)
 	if err != nil {
 		return answer{}, err
 	}
@@ -29,6 +36,7 @@ func (c *Client) query(ctx context.Context, name, fqdn string, qtype uint16) (an
 		}
 		return answer{}, err
 	}
+	a.secure = dnssec && m.AuthenticatedData && c.trusted(server)
 	if a.notFound {
 		return a, notFoundError(name, server)
 	}
@@ -166,42 +174,66 @@ func (c *Client) LookupIPAddrWithTTL(ctx context.Context, host string) ([]net.IP
 	if err != nil {
 		return nil, 0, err
 	}
+	a, err := c.queryAddrs(ctx, host, fqdn, false)
+	return a.ips, a.ttl, err
+}
+
+// addrs is what the A and AAAA answers for one name say together.
+type addrs struct {
+	ips    []net.IPAddr
+	ttl    time.Duration
+	secure bool   // both answers (or denials) secure
+	owner  string // the name after CNAMEs, when the answers agree on it
+}
+
+// queryAddrs asks A and AAAA at once. When either fails temporarily the
+// lookup fails temporarily; it is "not found" only when both say the
+// name or the record does not exist.
+func (c *Client) queryAddrs(ctx context.Context, host, fqdn string, dnssec bool) (addrs, error) {
 	type result struct {
 		a   answer
 		err error
 	}
 	six := make(chan result, 1)
 	go func() {
-		a, err := c.query(ctx, host, fqdn, dns.TypeAAAA)
+		a, err := c.queryDNSSEC(ctx, host, fqdn, dns.TypeAAAA, dnssec)
 		six <- result{a, err}
 	}()
-	a4, err4 := c.query(ctx, host, fqdn, dns.TypeA)
+	a4, err4 := c.queryDNSSEC(ctx, host, fqdn, dns.TypeA, dnssec)
 	r6 := <-six
 	a6, err6 := r6.a, r6.err
 	// A temporary failure on either side wins: the missing side might
 	// hold the only addresses.
 	if err4 != nil && !IsNotFound(err4) {
-		return nil, 0, err4
+		return addrs{}, err4
 	}
 	if err6 != nil && !IsNotFound(err6) {
-		return nil, 0, err6
+		return addrs{}, err6
 	}
-	ttl := min(a4.ttl, a6.ttl)
+	out := addrs{ttl: min(a4.ttl, a6.ttl), secure: a4.secure && a6.secure}
 	if err4 != nil && err6 != nil {
-		return nil, ttl, err4
+		return out, err4
 	}
-	var ips []net.IPAddr
+	switch {
+	case len(a6.rrs) == 0 || a4.owner == a6.owner:
+		out.owner = a4.owner
+	case len(a4.rrs) == 0:
+		out.owner = a6.owner
+	default:
+		// The two chains end at different names: claim no expansion.
+		out.owner = dns.CanonicalName(fqdn)
+	}
 	for _, rr := range a4.rrs {
 		if r, ok := rr.(*dns.A); ok {
-			ips = append(ips, net.IPAddr{IP: r.A})
+			out.ips = append(out.ips, net.IPAddr{IP: r.A})
 		}
 	}
 	for _, rr := range a6.rrs {
 		if r, ok := rr.(*dns.AAAA); ok {
-			ips = append(ips, net.IPAddr{IP: r.AAAA})
+			out.ips = append(out.ips, net.IPAddr{IP: r.AAAA})
 		}
 	}
-	return ips, ttl, nil
+	return out, nil
 }
 
 // LookupHost is LookupIPAddr with the addresses as strings.

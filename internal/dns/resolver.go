@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"time"
 )
 
@@ -38,6 +39,19 @@ type TTLResolver interface {
 	LookupAddrWithTTL(ctx context.Context, addr string) ([]string, time.Duration, error)
 }
 
+// DNSSECResolver makes the lookups DANE (RFC 7672) needs, each telling
+// whether a validating resolver vouched for its answer. An error is what
+// the other lookups give: IsNotFound for NXDOMAIN or no data (the
+// result's Secure then says whether the denial was authenticated), a
+// temporary failure otherwise (SERVFAIL, which is also what a
+// validating resolver answers for bogus data, timeouts), never "no
+// records". *Client and *Cache satisfy it.
+type DNSSECResolver interface {
+	LookupMXDNSSEC(ctx context.Context, name string) (MXResult, error)
+	LookupIPAddrDNSSEC(ctx context.Context, host string) (AddrResult, error)
+	LookupTLSA(ctx context.Context, port int, proto, host string) (TLSAResult, error)
+}
+
 // Options tune the resolver. The zero value means the servers of
 // /etc/resolv.conf with a 5 second timeout per query.
 type Options struct {
@@ -52,6 +66,13 @@ type Options struct {
 	// empty; "" means /etc/resolv.conf. When it cannot be read, the
 	// servers are 127.0.0.1:53 and [::1]:53.
 	ResolvConf string
+	// DNSSECTrusted lists the servers, besides loopback ones, whose AD
+	// bit the DNSSEC lookups (DNSSECResolver) believe: validating
+	// resolvers reached over a path the operator trusts. An answer is
+	// Secure only when a server on loopback or in one of these prefixes
+	// set AD (RFC 6840 5.8; Postfix's smtp_dns_support_level = dnssec).
+	// Empty: loopback servers only. See ParseTrusted.
+	DNSSECTrusted []netip.Prefix
 }
 
 // New returns a resolver that sends every query to opt.Servers or, when
