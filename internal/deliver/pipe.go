@@ -75,6 +75,8 @@ func (p *Pipe) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []enve
 	return errs
 }
 
+// run delivers to one recipient: it runs the command with the message on
+// its standard input, then turns the way it ended into the result.
 func (p *Pipe) run(ctx context.Context, env *envelope.Envelope, r envelope.Recipient, body io.ReaderAt) error {
 	log := p.Log
 	if log == nil {
@@ -90,6 +92,26 @@ func (p *Pipe) run(ctx context.Context, env *envelope.Envelope, r envelope.Recip
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	cmd := p.command(ctx, env, r)
+	// The content as a mailbox would hold it: Return-Path first
+	// (RFC 5321 4.4), LF line ends as Unix programs expect.
+	hdr := "Return-Path: <" + env.From + ">\r\n"
+	cmd.Stdin = newLFReader(io.MultiReader(strings.NewReader(hdr), io.NewSectionReader(body, 0, env.Size)))
+	var out bytes.Buffer
+	cmd.Stdout = &limitedBuffer{b: &out, max: 4096}
+	cmd.Stderr = cmd.Stdout
+	err := cmd.Run()
+	if err == nil {
+		log.InfoContext(ctx, "sent", "id", env.ID, "rcpt", r.Addr, "pipe", p.Command)
+		return nil
+	}
+	return p.failure(ctx, err, strings.TrimSpace(out.String()), timeout)
+}
+
+// command prepares the command for one recipient: its working directory,
+// a clean environment, the user it runs as and its own process group,
+// killed as a whole when ctx ends.
+func (p *Pipe) command(ctx context.Context, env *envelope.Envelope, r envelope.Recipient) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, p.Command, p.Args...)
 	cmd.Dir = p.Dir
 	if cmd.Dir == "" {
@@ -121,19 +143,14 @@ func (p *Pipe) run(ctx context.Context, env *envelope.Envelope, r envelope.Recip
 	// Kill the whole process group on timeout, not only the command.
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
-	// The content as a mailbox would hold it: Return-Path first
-	// (RFC 5321 4.4), LF line ends as Unix programs expect.
-	hdr := "Return-Path: <" + env.From + ">\r\n"
-	cmd.Stdin = newLFReader(io.MultiReader(strings.NewReader(hdr), io.NewSectionReader(body, 0, env.Size)))
-	var out bytes.Buffer
-	cmd.Stdout = &limitedBuffer{b: &out, max: 4096}
-	cmd.Stderr = cmd.Stdout
-	err := cmd.Run()
-	if err == nil {
-		log.InfoContext(ctx, "sent", "id", env.ID, "rcpt", r.Addr, "pipe", p.Command)
-		return nil
-	}
-	text := strings.TrimSpace(out.String())
+	return cmd
+}
+
+// failure turns a command that did not succeed (err from running it, text
+// its output) into the result: a timeout, EX_TEMPFAIL, a signal or a
+// command that could not start is tried again later; any other exit code
+// fails for good, as sysexits says.
+func (p *Pipe) failure(ctx context.Context, err error, text string, timeout time.Duration) error {
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() == context.DeadlineExceeded:

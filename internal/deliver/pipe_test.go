@@ -1,13 +1,19 @@
 package deliver
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"postern/internal/envelope"
+	"postern/internal/smtp"
 )
 
 func writeScript(t *testing.T, body string) string {
@@ -120,5 +126,109 @@ func TestPipeRunsAsUser(t *testing.T) {
 	got, _ := os.ReadFile(out)
 	if string(got) != "65534\n/nonexistent nobody\n" {
 		t.Errorf("ran as %q", got)
+	}
+}
+
+// TestPipeReplies checks the whole reply for each way a command can end:
+// code, enhanced code, text and the error behind it (with the command's
+// output, cut at 4096 bytes).
+func TestPipeReplies(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	for _, c := range []struct {
+		name    string
+		script  string // "": the command is the one in cmd
+		cmd     string
+		timeout time.Duration
+		want    smtp.Reply
+		err     string // PROG stands for the command
+	}{
+		{name: "tempfail", script: "echo try later; exit 75",
+			want: smtp.Reply{Code: 451, Enhanced: "4.3.0", Text: "delivery command failed temporarily, will try again"}, err: "PROG: exit 75: try later"},
+		{name: "nouser", script: "echo '  no such user  ' >&2; exit 67",
+			want: smtp.Reply{Code: 554, Enhanced: "5.1.1", Text: "delivery command failed: user unknown"}, err: "PROG: exit 67: no such user"},
+		{name: "config", script: "exit 78",
+			want: smtp.Reply{Code: 554, Enhanced: "5.3.5", Text: "delivery command failed: configuration error"}, err: "PROG: exit 78: "},
+		{name: "unknown code", script: "echo " + long + "; exit 3",
+			want: smtp.Reply{Code: 554, Enhanced: "5.3.0", Text: "delivery command failed: unknown error"}, err: "PROG: exit 3: " + long[:4096]},
+		{name: "signal", script: "echo dying; kill -TERM $$",
+			want: smtp.Reply{Code: 451, Enhanced: "4.3.0", Text: "delivery command failed, will try again"}, err: "PROG: signal: terminated: dying"},
+		{name: "timeout", script: "sleep 30", timeout: 200 * time.Millisecond,
+			want: smtp.Reply{Code: 451, Enhanced: "4.3.0", Text: "delivery command timed out, will try again"}, err: "PROG: killed after 200ms"},
+		{name: "relative", cmd: "prog",
+			want: smtp.Reply{Code: 554, Enhanced: "5.3.5", Text: "delivery command misconfigured"}, err: `pipe command "prog" is not an absolute path`},
+		{name: "missing", cmd: "/nonexistent/prog",
+			want: smtp.Reply{Code: 451, Enhanced: "4.3.0", Text: "delivery command failed, will try again"}, err: "PROG: fork/exec PROG: no such file or directory"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			prog := c.cmd
+			if c.script != "" {
+				prog = writeScript(t, "cat >/dev/null; "+c.script)
+			}
+			var logs bytes.Buffer
+			p := &Pipe{Command: prog, Timeout: c.timeout, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+			env, rcpts, body := message("Q5", "a@example.org", "x\r\n", "r@example.test")
+			err := p.Deliver(context.Background(), env, rcpts, body)[0]
+			var rep *smtp.Reply
+			if !errors.As(err, &rep) {
+				t.Fatalf("%v (%T), want a reply", err, err)
+			}
+			if rep.Code != c.want.Code || rep.Enhanced != c.want.Enhanced || rep.Text != c.want.Text {
+				t.Errorf("reply %d %s %q, want %d %s %q", rep.Code, rep.Enhanced, rep.Text, c.want.Code, c.want.Enhanced, c.want.Text)
+			}
+			if want := strings.ReplaceAll(c.err, "PROG", prog); rep.Err == nil || rep.Err.Error() != want {
+				t.Errorf("error %q, want %q", rep.Err, want)
+			}
+			if logs.Len() != 0 {
+				t.Errorf("failure logged: %s", logs.String())
+			}
+		})
+	}
+}
+
+// TestPipeEnvironment checks the command's whole environment and working
+// directory, and the log line of a delivery.
+func TestPipeEnvironment(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		rcpt envelope.Recipient
+		dir  string // Pipe.Dir; "" for the default
+		env  []string
+	}{
+		{name: "address", rcpt: envelope.Recipient{Addr: "list@example.test", ORCPT: "rfc822;List@Example.TEST"},
+			env: []string{"DOMAIN=example.test", "ORIGINAL_RECIPIENT=List@Example.TEST", "PATH=/usr/local/bin:/usr/bin:/bin",
+				"QUEUE_ID=Q6", "RECIPIENT=list@example.test", "SENDER=a@example.org", "SHELL=/bin/sh", "USER=list"}},
+		{name: "no domain", rcpt: envelope.Recipient{Addr: "postmaster"}, dir: "/tmp",
+			env: []string{"ORIGINAL_RECIPIENT=", "PATH=/usr/local/bin:/usr/bin:/bin",
+				"QUEUE_ID=Q6", "RECIPIENT=postmaster", "SENDER=a@example.org", "SHELL=/bin/sh"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			// env -0 would be clearer; the shell's own variables (PWD,
+			// SHLVL, _) are left out by name.
+			prog := writeScript(t, `cat >/dev/null; pwd > "$1"; env | grep -v '^\(PWD\|OLDPWD\|SHLVL\|_\)=' | sort >> "$1"`)
+			var logs bytes.Buffer
+			p := &Pipe{Command: prog, Args: []string{out}, Dir: c.dir, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{
+				ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+					if a.Key == slog.TimeKey {
+						return slog.Attr{}
+					}
+					return a
+				}}))}
+			env, _, body := message("Q6", "a@example.org", "x\r\n")
+			if err := p.Deliver(context.Background(), env, []envelope.Recipient{c.rcpt}, body)[0]; err != nil {
+				t.Fatal(err)
+			}
+			got, _ := os.ReadFile(out)
+			dir := c.dir
+			if dir == "" {
+				dir = "/"
+			}
+			if want := dir + "\n" + strings.Join(c.env, "\n") + "\n"; string(got) != want {
+				t.Errorf("directory and environment:\n%s\nwant:\n%s", got, want)
+			}
+			if want := "level=INFO msg=sent id=Q6 rcpt=" + c.rcpt.Addr + " pipe=" + prog + "\n"; logs.String() != want {
+				t.Errorf("log %q, want %q", logs.String(), want)
+			}
+		})
 	}
 }

@@ -38,116 +38,137 @@ func Compare(ctx context.Context, resolver pdns.Resolver, domain string, want []
 	return out
 }
 
-// versionTag is the tag that marks each kind of TXT record.
-func versionTag(purpose string) string {
-	switch purpose {
-	case "SPF":
-		return "v=spf1"
-	case "DKIM":
-		return "v=DKIM1"
-	case "DMARC":
-		return "v=DMARC1"
-	case "MTA-STS":
-		return "v=STSv1"
-	case "TLSRPT":
-		return "v=TLSRPTv1"
+// compareOne checks one wanted record against DNS. It reports true, with
+// the problem, when DNS does not hold the record as it should. The
+// policy file (type FILE) and unknown types are not checked.
+func compareOne(ctx context.Context, resolver pdns.Resolver, w Record) (Mismatch, bool) {
+	m := Mismatch{Want: w}
+	switch w.Type {
+	case "MX":
+		m.Found, m.Problem = compareMX(ctx, resolver, w)
+	case "TXT":
+		m.Found, m.Problem = compareTXT(ctx, resolver, w)
+	}
+	return m, m.Problem != ""
+}
+
+// compareMX looks for an MX record of w.Name pointing to the host that w
+// names. It returns the MX records seen, and the problem ("" for none).
+func compareMX(ctx context.Context, resolver pdns.Resolver, w Record) (found []string, problem string) {
+	mxs, err := resolver.LookupMX(ctx, w.Name)
+	if err != nil && !pdns.IsNotFound(err) {
+		return nil, "lookup failed: " + err.Error()
+	}
+	fields := strings.Fields(w.Value)
+	want := strings.ToLower(strings.TrimSuffix(fields[len(fields)-1], "."))
+	for _, mx := range mxs {
+		h := strings.ToLower(strings.TrimSuffix(mx.Host, "."))
+		found = append(found, fmt.Sprintf("%d %s.", mx.Pref, h))
+		if h == want {
+			return found, ""
+		}
+	}
+	return found, "no MX record points to " + want
+}
+
+// compareTXT finds the TXT records of w.Name of w's kind (those with its
+// version tag) and checks them by the rule for w.Purpose. It returns the
+// records of that kind, and the problem ("" for none).
+func compareTXT(ctx context.Context, resolver pdns.Resolver, w Record) (found []string, problem string) {
+	if w.Value == "" {
+		return nil, "nothing to compare: " + w.Note
+	}
+	txts, err := resolver.LookupTXT(ctx, w.Name)
+	if err != nil && !pdns.IsNotFound(err) {
+		return nil, "lookup failed: " + err.Error()
+	}
+	rule := txtRules[w.Purpose]
+	for _, t := range txts {
+		if hasVersion(t, rule.tag) {
+			found = append(found, t)
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return found, "missing"
+	case len(found) > 1 && w.Purpose != "DKIM":
+		// RFC 7208 4.5 and RFC 7489 6.6.3: several records mean none is used.
+		return found, "several records; receivers will ignore them all"
+	}
+	if rule.check == nil {
+		return found, ""
+	}
+	return found, rule.check(w.Value, found)
+}
+
+// txtRule is how one kind of TXT record is recognised and checked.
+type txtRule struct {
+	tag string // the version tag that marks the record
+	// check compares the records found with the value wanted and
+	// returns the problem, "" for none. found holds one record, or for
+	// DKIM one or more.
+	check func(want string, found []string) string
+}
+
+// txtRules are the rules by purpose. A stricter DMARC policy than the
+// p=none starting point is a legitimate choice, and so is any MTA-STS id.
+var txtRules = map[string]txtRule{
+	"SPF":     {tag: "v=spf1", check: sameText},
+	"DKIM":    {tag: "v=DKIM1", check: sameKey},
+	"DMARC":   {tag: "v=DMARC1", check: reportsReach},
+	"MTA-STS": {tag: "v=STSv1", check: hasID},
+	"TLSRPT":  {tag: "v=TLSRPTv1", check: sameText},
+}
+
+// sameText wants the record as it is, but for case and spacing.
+func sameText(want string, found []string) string {
+	if normalizeTXT(found[0]) != normalizeTXT(want) {
+		return "differs from " + quote(want)
 	}
 	return ""
 }
 
-func compareOne(ctx context.Context, resolver pdns.Resolver, w Record) (Mismatch, bool) {
-	m := Mismatch{Want: w}
-	switch w.Type {
-	case "FILE":
-		return m, false
-	case "MX":
-		mxs, err := resolver.LookupMX(ctx, w.Name)
-		if err != nil && !pdns.IsNotFound(err) {
-			m.Problem = "lookup failed: " + err.Error()
-			return m, true
-		}
-		want := strings.ToLower(strings.TrimSuffix(strings.Fields(w.Value)[len(strings.Fields(w.Value))-1], "."))
-		for _, mx := range mxs {
-			h := strings.ToLower(strings.TrimSuffix(mx.Host, "."))
-			m.Found = append(m.Found, fmt.Sprintf("%d %s.", mx.Pref, h))
-			if h == want {
-				return m, false
-			}
-		}
-		m.Problem = "no MX record points to " + want
-		return m, true
-	case "TXT":
-	default:
-		return m, false
-	}
-	if w.Value == "" {
-		m.Problem = "nothing to compare: " + w.Note
-		return m, true
-	}
-	txts, err := resolver.LookupTXT(ctx, w.Name)
-	if err != nil && !pdns.IsNotFound(err) {
-		m.Problem = "lookup failed: " + err.Error()
-		return m, true
-	}
-	tag := versionTag(w.Purpose)
-	for _, t := range txts {
-		if hasVersion(t, tag) {
-			m.Found = append(m.Found, t)
+// sameKey wants one of the DKIM records found to publish the key wanted.
+// The problem is told from the last record's key.
+func sameKey(want string, found []string) string {
+	wp, gp := tagValue(want, "p"), ""
+	for _, f := range found {
+		if gp = tagValue(f, "p"); gp == wp {
+			return ""
 		}
 	}
-	switch {
-	case len(m.Found) == 0:
-		m.Problem = "missing"
-		return m, true
-	case len(m.Found) > 1 && w.Purpose != "DKIM":
-		// RFC 7208 4.5 and RFC 7489 6.6.3: several records mean none is used.
-		m.Problem = "several records; receivers will ignore them all"
-		return m, true
+	if gp == "" {
+		return "the published key is empty (revoked)"
 	}
-	got := m.Found[0]
-	switch w.Purpose {
-	case "SPF", "TLSRPT":
-		if normalizeTXT(got) != normalizeTXT(w.Value) {
-			m.Problem = "differs from " + quote(w.Value)
-			return m, true
+	return "the published key is not the key on disk"
+}
+
+// reportsReach wants a valid DMARC record whose rua includes every
+// address of the wanted one; the policy may differ.
+func reportsReach(want string, found []string) string {
+	rec, err := dmarc.ParseRecord(found[0])
+	if err != nil {
+		return "invalid: " + err.Error()
+	}
+	wantRec, _ := dmarc.ParseRecord(want)
+	for _, wu := range wantRec.RUA {
+		included := false
+		for _, gu := range rec.RUA {
+			included = included || strings.EqualFold(gu.Address(), wu.Address())
 		}
-	case "DKIM":
-		wp, gp := tagValue(w.Value, "p"), ""
-		for _, f := range m.Found {
-			if gp = tagValue(f, "p"); gp == wp {
-				return m, false
-			}
-		}
-		if gp == "" {
-			m.Problem = "the published key is empty (revoked)"
-		} else {
-			m.Problem = "the published key is not the key on disk"
-		}
-		return m, true
-	case "DMARC":
-		rec, err := dmarc.ParseRecord(got)
-		if err != nil {
-			m.Problem = "invalid: " + err.Error()
-			return m, true
-		}
-		wantRec, _ := dmarc.ParseRecord(w.Value)
-		for _, wu := range wantRec.RUA {
-			found := false
-			for _, gu := range rec.RUA {
-				found = found || strings.EqualFold(gu.Address(), wu.Address())
-			}
-			if !found {
-				m.Problem = "rua does not include " + wu.URI + "; postern's reports would not reach you"
-				return m, true
-			}
-		}
-	case "MTA-STS":
-		if tagValue(got, "id") == "" {
-			m.Problem = "no id tag"
-			return m, true
+		if !included {
+			return "rua does not include " + wu.URI + "; postern's reports would not reach you"
 		}
 	}
-	return m, false
+	return ""
+}
+
+// hasID wants an MTA-STS record with an id, whatever it is.
+func hasID(want string, found []string) string {
+	if tagValue(found[0], "id") == "" {
+		return "no id tag"
+	}
+	return ""
 }
 
 func hasVersion(txt, tag string) bool {

@@ -85,18 +85,6 @@ func (c *Checker) message(ctx context.Context, st *mstate, t *inbound.Txn, m *in
 	return c.apply(ctx, st, t, m, fields, bodyStart, mods)
 }
 
-// needs is the negotiated action each change requires.
-var needs = map[gomilter.ModifyActCode]gomilter.OptAction{
-	gomilter.ActAddHeader:    gomilter.OptAddHeader,
-	gomilter.ActInsertHeader: gomilter.OptAddHeader,
-	gomilter.ActChangeHeader: gomilter.OptChangeHeader,
-	gomilter.ActReplBody:     gomilter.OptChangeBody,
-	gomilter.ActAddRcpt:      gomilter.OptAddRcpt,
-	gomilter.ActDelRcpt:      gomilter.OptRemoveRcpt,
-	gomilter.ActChangeFrom:   gomilter.OptChangeFrom,
-	gomilter.ActQuarantine:   gomilter.OptQuarantine,
-}
-
 // apply carries out a milter's changes: header and body changes rewrite
 // the message, recipient and sender changes the envelope, quarantine
 // holds the message in the queue.
@@ -105,90 +93,160 @@ func (c *Checker) apply(ctx context.Context, st *mstate, t *inbound.Txn, m *inbo
 	allowed := offeredActions & st.l.s.ActionOpts
 	// The changes go to copies first: a bad change fails the milter with
 	// none of its changes applied.
-	env := *t.Env
-	env.Rcpts = append([]envelope.Recipient(nil), t.Env.Rcpts...)
-	from := t.From
-	var (
-		rewrite  bool
-		replaced bool
-		body     []byte
-		verdict  *inbound.Verdict
-		changes  []string
-		err      error
-	)
+	e := &edits{milter: st.f.Name, fields: fields, env: *t.Env, from: t.From}
+	e.env.Rcpts = append([]envelope.Recipient(nil), t.Env.Rcpts...)
 	for _, mod := range mods {
-		if need := needs[mod.Code]; allowed&need == 0 {
+		rule := changeRules[mod.Code]
+		if allowed&rule.need == 0 {
 			return nil, fmt.Errorf("change %q without negotiating it", mod.Code)
 		}
-		switch mod.Code {
-		case gomilter.ActAddHeader:
-			var f field
-			if f, err = newField(mod.HeaderName, mod.HeaderValue); err == nil {
-				fields = append(fields, f)
-			}
-			rewrite = true
-			changes = append(changes, "add header "+mod.HeaderName)
-		case gomilter.ActInsertHeader:
-			fields, err = insertField(fields, mod.HeaderIndex, mod.HeaderName, mod.HeaderValue)
-			rewrite = true
-			changes = append(changes, "insert header "+mod.HeaderName)
-		case gomilter.ActChangeHeader:
-			fields, err = changeField(fields, mod.HeaderIndex, mod.HeaderName, mod.HeaderValue)
-			rewrite = true
-			changes = append(changes, "change header "+mod.HeaderName)
-		case gomilter.ActReplBody:
-			body = append(body, mod.Body...)
-			if !replaced {
-				changes = append(changes, "replace body")
-			}
-			replaced, rewrite = true, true
-		case gomilter.ActAddRcpt:
-			var p smtp.Path
-			if p, err = milterPath(mod.Rcpt, false); err == nil {
-				addRcpt(&env, p.String())
-				changes = append(changes, "add recipient "+p.String())
-			}
-		case gomilter.ActDelRcpt:
-			var p smtp.Path
-			if p, err = milterPath(mod.Rcpt, false); err == nil {
-				delRcpt(&env, p.String())
-				changes = append(changes, "delete recipient "+p.String())
-			}
-		case gomilter.ActChangeFrom:
-			var p smtp.Path
-			if p, err = milterPath(mod.From, true); err == nil {
-				from, env.From = p, p.String()
-				changes = append(changes, "change sender to <"+p.String()+">")
-			}
-		case gomilter.ActQuarantine:
-			reason := strings.TrimSpace(mod.Reason)
-			verdict = &inbound.Verdict{Action: inbound.Hold, Rule: fmt.Sprintf("milter %s: quarantine: %s", st.f.Name, reason)}
-			changes = append(changes, "quarantine")
-		}
-		if err != nil {
+		if err := rule.do(e, mod); err != nil {
 			return nil, err
 		}
 	}
-	if rewrite {
-		var hdr bytes.Buffer
-		for _, f := range fields {
-			hdr.WriteString(f.raw)
-		}
-		hdr.WriteString("\r\n")
-		var b io.Reader = io.NewSectionReader(m, bodyStart, m.Size()-bodyStart)
-		if replaced {
-			b = bytes.NewReader(crlfBody(body))
-		}
-		if err := m.Replace(io.MultiReader(&hdr, b)); err != nil {
-			return nil, fmt.Errorf("rewriting the message: %w", err)
+	if e.rewrite {
+		if err := e.rewriteMessage(m, bodyStart); err != nil {
+			return nil, err
 		}
 	}
-	t.Env.Rcpts, t.Env.From, t.From = env.Rcpts, env.From, from
-	if len(changes) > 0 {
+	t.Env.Rcpts, t.Env.From, t.From = e.env.Rcpts, e.env.From, e.from
+	if len(e.changes) > 0 {
 		c.log.InfoContext(ctx, "milter changes", "conn", t.Conn.ID, "msg", t.Env.ID, "milter", st.f.Name,
-			"changes", strings.Join(changes, ", "))
+			"changes", strings.Join(e.changes, ", "))
 	}
-	return verdict, nil
+	return e.verdict, nil
+}
+
+// edits are one milter's changes made so far, on copies of the header
+// fields and the envelope.
+type edits struct {
+	milter   string // its name, for the quarantine rule
+	fields   []field
+	env      envelope.Envelope
+	from     smtp.Path
+	rewrite  bool   // the message must be rewritten: fields or body changed
+	replaced bool   // the body is replaced by body
+	body     []byte // the new body as the milter sent it
+	verdict  *inbound.Verdict
+	changes  []string // for the log
+}
+
+// changeRule is the negotiated action a change requires and how it is
+// made.
+type changeRule struct {
+	need gomilter.OptAction
+	do   func(e *edits, mod gomilter.ModifyAction) error
+}
+
+// changeRules are the changes a milter may make; any other is refused
+// as not negotiated.
+var changeRules = map[gomilter.ModifyActCode]changeRule{
+	gomilter.ActAddHeader:    {gomilter.OptAddHeader, (*edits).addHeader},
+	gomilter.ActInsertHeader: {gomilter.OptAddHeader, (*edits).insertHeader},
+	gomilter.ActChangeHeader: {gomilter.OptChangeHeader, (*edits).changeHeader},
+	gomilter.ActReplBody:     {gomilter.OptChangeBody, (*edits).replaceBody},
+	gomilter.ActAddRcpt:      {gomilter.OptAddRcpt, (*edits).addRcpt},
+	gomilter.ActDelRcpt:      {gomilter.OptRemoveRcpt, (*edits).delRcpt},
+	gomilter.ActChangeFrom:   {gomilter.OptChangeFrom, (*edits).changeFrom},
+	gomilter.ActQuarantine:   {gomilter.OptQuarantine, (*edits).quarantine},
+}
+
+func (e *edits) addHeader(mod gomilter.ModifyAction) error {
+	f, err := newField(mod.HeaderName, mod.HeaderValue)
+	if err != nil {
+		return err
+	}
+	e.fields = append(e.fields, f)
+	e.rewrite = true
+	e.changes = append(e.changes, "add header "+mod.HeaderName)
+	return nil
+}
+
+func (e *edits) insertHeader(mod gomilter.ModifyAction) error {
+	fields, err := insertField(e.fields, mod.HeaderIndex, mod.HeaderName, mod.HeaderValue)
+	if err != nil {
+		return err
+	}
+	e.fields, e.rewrite = fields, true
+	e.changes = append(e.changes, "insert header "+mod.HeaderName)
+	return nil
+}
+
+func (e *edits) changeHeader(mod gomilter.ModifyAction) error {
+	fields, err := changeField(e.fields, mod.HeaderIndex, mod.HeaderName, mod.HeaderValue)
+	if err != nil {
+		return err
+	}
+	e.fields, e.rewrite = fields, true
+	e.changes = append(e.changes, "change header "+mod.HeaderName)
+	return nil
+}
+
+// replaceBody takes one chunk of the new body; a body sent in several
+// chunks is one change.
+func (e *edits) replaceBody(mod gomilter.ModifyAction) error {
+	e.body = append(e.body, mod.Body...)
+	if !e.replaced {
+		e.changes = append(e.changes, "replace body")
+	}
+	e.replaced, e.rewrite = true, true
+	return nil
+}
+
+func (e *edits) addRcpt(mod gomilter.ModifyAction) error {
+	p, err := milterPath(mod.Rcpt, false)
+	if err != nil {
+		return err
+	}
+	addRcpt(&e.env, p.String())
+	e.changes = append(e.changes, "add recipient "+p.String())
+	return nil
+}
+
+func (e *edits) delRcpt(mod gomilter.ModifyAction) error {
+	p, err := milterPath(mod.Rcpt, false)
+	if err != nil {
+		return err
+	}
+	delRcpt(&e.env, p.String())
+	e.changes = append(e.changes, "delete recipient "+p.String())
+	return nil
+}
+
+func (e *edits) changeFrom(mod gomilter.ModifyAction) error {
+	p, err := milterPath(mod.From, true)
+	if err != nil {
+		return err
+	}
+	e.from, e.env.From = p, p.String()
+	e.changes = append(e.changes, "change sender to <"+p.String()+">")
+	return nil
+}
+
+// quarantine holds the message in the queue, with the milter's reason.
+func (e *edits) quarantine(mod gomilter.ModifyAction) error {
+	reason := strings.TrimSpace(mod.Reason)
+	e.verdict = &inbound.Verdict{Action: inbound.Hold, Rule: fmt.Sprintf("milter %s: quarantine: %s", e.milter, reason)}
+	e.changes = append(e.changes, "quarantine")
+	return nil
+}
+
+// rewriteMessage replaces the content of m with the edited header fields
+// and the new body, or the body of m (from bodyStart) if not replaced.
+func (e *edits) rewriteMessage(m *inbound.Message, bodyStart int64) error {
+	var hdr bytes.Buffer
+	for _, f := range e.fields {
+		hdr.WriteString(f.raw)
+	}
+	hdr.WriteString("\r\n")
+	var b io.Reader = io.NewSectionReader(m, bodyStart, m.Size()-bodyStart)
+	if e.replaced {
+		b = bytes.NewReader(crlfBody(e.body))
+	}
+	if err := m.Replace(io.MultiReader(&hdr, b)); err != nil {
+		return fmt.Errorf("rewriting the message: %w", err)
+	}
+	return nil
 }
 
 // milterPath parses an address a milter gives, with or without angle

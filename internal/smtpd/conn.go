@@ -53,6 +53,9 @@ var (
 	errBareLF      = errors.New("command line ends in bare LF")
 )
 
+// serve runs one connection: the TLS handshake on an smtps listener, the
+// session, the greeting (after the session's greet pause, if any), then
+// the command loop.
 func (c *conn) serve() {
 	defer c.srv.forget(c)
 	defer c.nc.Close()
@@ -61,14 +64,8 @@ func (c *conn) serve() {
 	c.ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 
-	if c.mode == ModeSMTPS {
-		tc, err := c.srv.handshake(c.nc)
-		if err != nil {
-			c.log.Info("tls handshake failed", "client", c.info.Remote.String(), "err", err)
-			return
-		}
-		c.nc = tc
-		c.tls = true
+	if c.mode == ModeSMTPS && !c.implicitTLS() {
+		return
 	}
 	c.r = bufio.NewReaderSize(c.nc, 4096)
 	c.w = bufio.NewWriterSize(c.nc, 1024)
@@ -84,23 +81,56 @@ func (c *conn) serve() {
 	if c.tls {
 		sess.TLS(c.nc.(*tls.Conn).ConnectionState())
 	}
-	if gp, ok := sess.(GreetPauser); ok {
-		if d := gp.GreetPause(); d > 0 {
-			talked, err := c.talksFirst(d)
-			if err != nil {
-				c.connError(err)
-				return
-			}
-			if talked {
-				c.reply(gp.EarlyTalker())
-				c.w.Flush()
-				c.log.Info("early talker", "client", c.info.Remote.String())
-				return
-			}
-		}
+	if !c.greetPause() {
+		return
 	}
 	// RFC 5321 4.3.1: the greeting; the hostname only, no software name.
 	c.reply(&smtp.Reply{Code: 220, Text: c.srv.opts.Hostname + " ESMTP"})
+	c.loop()
+}
+
+// implicitTLS runs the TLS handshake of an smtps connection (RFC 8314).
+// It reports false, having logged why, when the handshake failed.
+func (c *conn) implicitTLS() bool {
+	tc, err := c.srv.handshake(c.nc)
+	if err != nil {
+		c.log.Info("tls handshake failed", "client", c.info.Remote.String(), "err", err)
+		return false
+	}
+	c.nc = tc
+	c.tls = true
+	return true
+}
+
+// greetPause holds the greeting back while the session's greet pause
+// lasts, if it has one. It reports false, having answered, when the client
+// talked first or the connection failed meanwhile.
+func (c *conn) greetPause() bool {
+	gp, ok := c.sess.(GreetPauser)
+	if !ok {
+		return true
+	}
+	d := gp.GreetPause()
+	if d <= 0 {
+		return true
+	}
+	talked, err := c.talksFirst(d)
+	if err != nil {
+		c.connError(err)
+		return false
+	}
+	if talked {
+		c.reply(gp.EarlyTalker())
+		c.w.Flush()
+		c.log.Info("early talker", "client", c.info.Remote.String())
+		return false
+	}
+	return true
+}
+
+// loop reads and answers command lines until the connection is to end.
+// A line too long or ending in a bare LF is refused and the loop goes on.
+func (c *conn) loop() {
 	for !c.quit {
 		if !c.flushIfIdle() {
 			return
@@ -117,24 +147,35 @@ func (c *conn) serve() {
 			c.connError(err)
 			return
 		}
-		if !c.begin() {
-			c.reply(smtp.ReplyShuttingDown)
-			c.w.Flush()
-			return
-		}
-		c.command(line)
-		c.end()
-		if h, ok := c.sess.(Hanger); ok && h.Hangup() {
-			c.quit = true
-		}
-		if c.errors >= c.srv.opts.MaxErrors {
-			c.reply(smtp.ReplyTooManyErrors)
-			c.w.Flush()
-			c.log.Info("too many errors", "client", c.info.Remote.String(), "errors", c.errors)
+		if !c.handle(line) {
 			return
 		}
 	}
 	c.w.Flush()
+}
+
+// handle answers one command line, unless the server is shutting down.
+// After it, the session may hang up, and too many client errors end the
+// connection. It reports false, with the replies flushed, when the
+// connection must close at once.
+func (c *conn) handle(line []byte) bool {
+	if !c.begin() {
+		c.reply(smtp.ReplyShuttingDown)
+		c.w.Flush()
+		return false
+	}
+	c.command(line)
+	c.end()
+	if h, ok := c.sess.(Hanger); ok && h.Hangup() {
+		c.quit = true
+	}
+	if c.errors >= c.srv.opts.MaxErrors {
+		c.reply(smtp.ReplyTooManyErrors)
+		c.w.Flush()
+		c.log.Info("too many errors", "client", c.info.Remote.String(), "errors", c.errors)
+		return false
+	}
+	return true
 }
 
 // talksFirst waits up to d for the client to send anything before our
