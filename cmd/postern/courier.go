@@ -8,6 +8,7 @@ import (
 
 	"postern/internal/config"
 	"postern/internal/deliver"
+	"postern/internal/dns"
 	"postern/internal/route"
 )
 
@@ -72,6 +73,7 @@ func newRemote(d *deps) (*deliver.Remote, error) {
 	if sts != nil {
 		pol.STS = sts
 	}
+	pol.DNSSEC, remote.DNSSEC = daneResolver(cfg, d.resolver)
 	remote.TLS = pol
 	if r.Smarthost != "" {
 		h, err := deliver.ParseHop(r.Smarthost)
@@ -88,6 +90,16 @@ func newRemote(d *deps) (*deliver.Remote, error) {
 		}
 	}
 	return remote, nil
+}
+
+// daneResolver is the resolver DANE asks for TLSA records, and whether
+// DANE is on ([delivery] dane).
+func daneResolver(cfg *config.Config, r dns.Resolver) (dns.DNSSECResolver, bool) {
+	dr, ok := r.(dns.DNSSECResolver)
+	if !ok || cfg.Delivery.DANE != config.DANEEnforce {
+		return nil, false
+	}
+	return dr, true
 }
 
 // caPool is the system roots and the certificates of [delivery]

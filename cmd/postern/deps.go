@@ -44,12 +44,18 @@ type deps struct {
 	sandbox string
 }
 
+// newResolver is the server's cached resolver, from [dns].
+func newResolver(cfg *config.Config) *dns.Cache {
+	trusted, _ := dns.ParseTrusted(cfg.DNS.DNSSECTrusted) // checked by config.Load
+	return dns.NewCached(dns.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout, DNSSECTrusted: trusted})
+}
+
 // build makes the shared pieces from the configuration.
 func build(cfg *config.Config, log *slog.Logger, own []netip.Addr) (*deps, error) {
 	d := &deps{cfg: cfg, log: log, metrics: metrics.New()}
 	// One cache for every check: SPF, DMARC and block lists ask the same
 	// names again and again.
-	d.resolver = dns.NewCached(dns.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout})
+	d.resolver = newResolver(cfg)
 	var err error
 	if d.users, err = users.OpenOptions(cfg.UsersFile(), users.Options{Log: log}); err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 
 	"postern/internal/config"
 	"postern/internal/deliver"
-	"postern/internal/dns"
 	"postern/internal/maps"
 	"postern/internal/mtasts"
 )
@@ -20,7 +19,8 @@ func explainTLS(cfg *config.Config, mapSet *maps.Set) (func(ctx context.Context,
 		return nil, err
 	}
 	pol.Maps = mapsFunc(mapSet)
-	resolver := dns.NewCached(dns.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout})
+	resolver := newResolver(cfg)
+	pol.DNSSEC, _ = daneResolver(cfg, resolver)
 	r := cfg.Delivery.DeliveryRemote
 	if cfg.MTASTS.Outbound != config.MTASTSOff {
 		var roots *x509.CertPool
@@ -49,6 +49,6 @@ func explainTLS(cfg *config.Config, mapSet *maps.Set) (func(ctx context.Context,
 		if mapSet != nil {
 			mt = mapSet.Maps().Mailertable
 		}
-		return pol.DescribeRoute(ctx, resolver, mt, smarthost, domain)
+		return pol.DescribeRoute(ctx, resolver, mt, smarthost, domain, r.RemotePort)
 	}, nil
 }

@@ -99,6 +99,9 @@ func (t TLS) SelfSigned() bool { return t.Cert == "" && t.Key == "" }
 type DNS struct {
 	Servers []string      `toml:"servers"` // "ip:port"; empty means /etc/resolv.conf
 	Timeout time.Duration `toml:"timeout"` // per query
+	// DNSSECTrusted lists validating resolvers (addresses or CIDR
+	// prefixes), besides those on loopback, whose AD bit DANE believes.
+	DNSSECTrusted []string `toml:"dnssec_trusted"`
 }
 
 // Delivery is the [delivery] table.

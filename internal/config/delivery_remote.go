@@ -29,6 +29,9 @@ type DeliveryRemote struct {
 	// TLSCAFile holds extra CA certificates (PEM) that verify servers;
 	// "" means the system roots only.
 	TLSCAFile string `toml:"tls_ca_file"`
+	// DANE is "enforce" (the default: MX hosts with DNSSEC-validated TLSA
+	// records get TLS verified against them) or "off".
+	DANE string `toml:"dane"`
 	// DestinationConcurrency bounds deliveries at once to one destination.
 	DestinationConcurrency int `toml:"destination_concurrency"`
 	// ConnectTimeout bounds one TCP connection to a next hop.
@@ -57,6 +60,8 @@ const (
 	// As Postfix's smtp_connection_cache_time_limit.
 	DefaultConnectionIdle = 2 * time.Second
 	DefaultTLSPolicy      = "may"
+	DANEEnforce           = "enforce"
+	DANEOff               = "off"
 )
 
 // DefaultDeliveryRemote is the embedded and file default.
@@ -64,6 +69,7 @@ func DefaultDeliveryRemote() DeliveryRemote {
 	return DeliveryRemote{
 		RemotePort:             DefaultRemotePort,
 		TLSPolicy:              DefaultTLSPolicy,
+		DANE:                   DANEEnforce,
 		DestinationConcurrency: DefaultDestinationConcurrency,
 		ConnectTimeout:         DefaultConnectTimeout,
 		ConnectionReuse:        DefaultConnectionReuse,
@@ -100,6 +106,11 @@ func (d *decoder) deliveryRemote(r *DeliveryRemote, base string) {
 	}
 	if r.RemotePort < 1 || r.RemotePort > 65535 {
 		d.errorf("delivery.remote_port", "delivery.remote_port must be from 1 to 65535")
+	}
+	switch r.DANE = strings.ToLower(r.DANE); r.DANE {
+	case DANEEnforce, DANEOff:
+	default:
+		d.errorf("delivery.dane", "delivery.dane %q: want %q or %q", r.DANE, DANEEnforce, DANEOff)
 	}
 	r.TLSPolicy = strings.ToLower(r.TLSPolicy)
 	if !validTLSPolicy(r.TLSPolicy) {

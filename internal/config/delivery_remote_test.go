@@ -40,6 +40,7 @@ smarthost_auth_file = "relay-auth"
 remote_port = 2525
 tls_policy = "Required"
 tls_ca_file = "ca.pem"
+dane = "Off"
 destination_concurrency = 5
 connect_timeout = "10s"
 connection_reuse = 50
@@ -58,7 +59,7 @@ policy = "never"
 	}
 	want := DeliveryRemote{
 		Smarthost: "[127.0.0.1]:2526", SmarthostAuthFile: "/etc/postern/relay-auth", RemotePort: 2525,
-		TLSPolicy: "required", TLSCAFile: "/etc/postern/ca.pem", DestinationConcurrency: 5,
+		TLSPolicy: "required", TLSCAFile: "/etc/postern/ca.pem", DANE: "off", DestinationConcurrency: 5,
 		ConnectTimeout: 10 * time.Second, ConnectionReuse: 50, ConnectionIdle: 5 * time.Second,
 		TLSDestinations: []TLSDestination{{Destination: "partner.example", Policy: "verify"}, {Destination: ".broken.example", Policy: "never"}},
 	}
@@ -76,6 +77,7 @@ func TestDeliveryRemoteErrors(t *testing.T) {
 		{"smarthost_auth_file = \"x\"", "smarthost is not"},
 		{"remote_port = 0", "remote_port"},
 		{"tls_policy = \"sometimes\"", "tls_policy"},
+		{"dane = \"maybe\"", "delivery.dane"},
 		{"destination_concurrency = 0", "destination_concurrency"},
 		{"connection_reuse = 0", "connection_reuse"},
 		{"smarthos = \"x\"", "did you mean smarthost"},

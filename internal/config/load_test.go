@@ -178,6 +178,7 @@ func TestLoadErrors(t *testing.T) {
 		{"cert without key", "user = \"nobody\"\n[tls]\ncert = \"c.pem\"\n", 3, "key is not"},
 		{"dns hostname", "user = \"nobody\"\n[dns]\nservers = [\"ns.example:53\"]\n", 3, "not an IP address"},
 		{"dns timeout", "user = \"nobody\"\n[dns]\ntimeout = \"soon\"\n", 3, "not a positive duration"},
+		{"dnssec trusted", "user = \"nobody\"\n[dns]\ndnssec_trusted = [\"10.0.0.0/8\", \"resolver.example\"]\n", 3, "dns.dnssec_trusted: \"resolver.example\" is not an IP address or a CIDR prefix"},
 		{"duration as int", "user = \"nobody\"\n[limits]\ncommand_timeout = 300\n", 3, "must be a duration"},
 		{"negative int", "user = \"nobody\"\n[limits]\nmax_errors = -1\n", 3, "must not be negative"},
 		{"small message", "user = \"nobody\"\n[limits]\nmax_message_bytes = 1000\n", 3, "at least 65536"},

@@ -292,6 +292,14 @@ func (d *decoder) dns(c *Config) {
 	if c.DNS.Timeout == 0 {
 		c.DNS.Timeout = DefaultDNSTimeout
 	}
+	for i, s := range c.DNS.DNSSECTrusted {
+		if _, err := netip.ParsePrefix(s); err == nil {
+			continue
+		}
+		if a, err := netip.ParseAddr(s); err != nil || a.Zone() != "" {
+			d.errorf(indexPath("dns.dnssec_trusted", i), "dns.dnssec_trusted: %q is not an IP address or a CIDR prefix", s)
+		}
+	}
 }
 
 func (d *decoder) delivery(c *Config) {

@@ -41,6 +41,9 @@ type Remote struct {
 	// TLS gives the TLS policy of each server, and why; nil means
 	// PolicyMay for everyone.
 	TLS TLSRules
+	// DNSSEC asks for MX records with their DNSSEC status (when Resolver
+	// is a dns.DNSSECResolver), so that TLS can apply DANE.
+	DNSSEC bool
 	// RootCAs verify server certificates (PolicyVerify, MTA-STS); nil
 	// means the system roots.
 	RootCAs *x509.CertPool

@@ -18,6 +18,9 @@ type target struct {
 	name string // host name (TLS server name, logs); the address text for a literal
 	ip   netip.Addr
 	port int
+	// mxSecure: the name came from a DNSSEC-validated MX answer or from
+	// the operator's route (see Server.MXSecure).
+	mxSecure bool
 }
 
 func (t target) addr() string { return net.JoinHostPort(t.ip.String(), fmt.Sprint(t.port)) }
@@ -40,9 +43,10 @@ var (
 
 // mxHost is one MX record.
 type mxHost struct {
-	name string
-	pref int
-	port int
+	name   string
+	pref   int
+	port   int
+	secure bool // from a DNSSEC-validated answer, or the operator's route
 }
 
 // targets resolves a destination into the ordered addresses to try.
@@ -75,7 +79,7 @@ func (r *Remote) hosts(ctx context.Context, dest Destination) ([]mxHost, error) 
 			port = r.Port
 		}
 		if h.NoMX {
-			hosts = append(hosts, mxHost{name: h.Host, port: port})
+			hosts = append(hosts, mxHost{name: h.Host, port: port, secure: true})
 			continue
 		}
 		mx, err := r.lookupMX(ctx, h.Host)
@@ -127,7 +131,7 @@ func (r *Remote) addresses(ctx context.Context, dest Destination, hosts []mxHost
 			break
 		}
 		if a, err := netip.ParseAddr(h.name); err == nil {
-			add(target{name: a.String(), ip: a.Unmap(), port: h.port})
+			add(target{name: a.String(), ip: a.Unmap(), port: h.port, mxSecure: h.secure})
 			continue
 		}
 		addrs, err := r.Resolver.LookupIPAddr(ctx, h.name)
@@ -140,7 +144,7 @@ func (r *Remote) addresses(ctx context.Context, dest Destination, hosts []mxHost
 		}
 		for _, a := range addrs {
 			if ip, ok := netip.AddrFromSlice(a.IP); ok {
-				add(target{name: h.name, ip: ip.Unmap(), port: h.port})
+				add(target{name: h.name, ip: ip.Unmap(), port: h.port, mxSecure: h.secure})
 			}
 		}
 	}
@@ -167,7 +171,7 @@ func (r *Remote) lookupMX(ctx context.Context, domain string) ([]mxHost, error) 
 		// RFC 5321 5.1: an address literal is the host itself.
 		return []mxHost{{name: a.String()}}, nil
 	}
-	mx, err := r.Resolver.LookupMX(ctx, domain)
+	mx, secure, err := r.mxRecords(ctx, domain)
 	if err != nil && !dns.IsNotFound(err) {
 		return nil, replyDNSTemp.With(fmt.Errorf("MX %s: %w", domain, err))
 	}
@@ -182,7 +186,7 @@ func (r *Remote) lookupMX(ctx context.Context, domain string) ([]mxHost, error) 
 		if name == "" {
 			continue // RFC 7505 3: a null MX among others is ignored
 		}
-		hosts = append(hosts, mxHost{name: name, pref: int(m.Pref)})
+		hosts = append(hosts, mxHost{name: name, pref: int(m.Pref), secure: secure})
 	}
 	if len(hosts) == 0 {
 		// RFC 5321 5.1: no MX records: the domain itself is the only
@@ -190,7 +194,7 @@ func (r *Remote) lookupMX(ctx context.Context, domain string) ([]mxHost, error) 
 		addrs, err := r.Resolver.LookupIPAddr(ctx, domain)
 		switch {
 		case err == nil && len(addrs) > 0:
-			return []mxHost{{name: strings.ToLower(strings.TrimSuffix(domain, "."))}}, nil
+			return []mxHost{{name: strings.ToLower(strings.TrimSuffix(domain, ".")), secure: secure}}, nil
 		case err != nil && !dns.IsNotFound(err):
 			return nil, replyDNSTemp.With(fmt.Errorf("A/AAAA %s: %w", domain, err))
 		}
@@ -198,6 +202,18 @@ func (r *Remote) lookupMX(ctx context.Context, domain string) ([]mxHost, error) 
 	}
 	orderMX(hosts)
 	return hosts, nil
+}
+
+// mxRecords looks up domain's MX records, with their DNSSEC status when
+// r.DNSSEC is set and the resolver can tell (for DANE); secure covers a
+// validated denial too.
+func (r *Remote) mxRecords(ctx context.Context, domain string) (mx []*net.MX, secure bool, err error) {
+	if dr, ok := r.Resolver.(dns.DNSSECResolver); ok && r.DNSSEC {
+		res, err := dr.LookupMXDNSSEC(ctx, domain)
+		return res.MX, res.Secure, err
+	}
+	mx, err = r.Resolver.LookupMX(ctx, domain)
+	return mx, false, err
 }
 
 // orderMX sorts by preference, lowest first, and shuffles hosts of equal

@@ -2,7 +2,6 @@ package deliver
 
 import (
 	"context"
-	"net/netip"
 	"strings"
 	"testing"
 
@@ -15,7 +14,7 @@ type secureNames TLSPolicy
 
 func (s secureNames) Domain(context.Context, string, bool) (DomainTLS, error) { return s, nil }
 
-func (s secureNames) Host(context.Context, string, netip.Addr) (TLSChoice, error) {
+func (s secureNames) Host(context.Context, Server) (TLSChoice, error) {
 	return TLSChoice{Policy: TLSPolicy(s), Why: "test rule", NameSecure: true}, nil
 }
 

@@ -99,7 +99,7 @@ func TestRemoteMXLookup(t *testing.T) {
 }
 
 func TestMXOrder(t *testing.T) {
-	hosts := []mxHost{{"c", 20, 0}, {"a", 10, 0}, {"b", 10, 0}, {"d", 30, 0}, {"e", 10, 0}}
+	hosts := []mxHost{{name: "c", pref: 20}, {name: "a", pref: 10}, {name: "b", pref: 10}, {name: "d", pref: 30}, {name: "e", pref: 10}}
 	seenFirst := map[string]bool{}
 	for i := 0; i < 200; i++ {
 		h := append([]mxHost(nil), hosts...)

@@ -66,11 +66,22 @@ type TLSRules interface {
 // DomainTLS is what a destination's policies say; Host gives the choice
 // for one of its servers.
 type DomainTLS interface {
-	// Host is the policy for the server host (its MX name, or the hop's
-	// name) at ip. An error means the server may not be used (an MX host
-	// that an enforced MTA-STS policy does not list): the next one is
-	// tried, and the recipients are deferred when none is left.
-	Host(ctx context.Context, host string, ip netip.Addr) (TLSChoice, error)
+	// Host is the policy for one server. An error means the server may
+	// not be used (an MX host that an enforced MTA-STS policy does not
+	// list, a TLSA lookup that failed): the next one is tried, and the
+	// recipients are deferred when none is left.
+	Host(ctx context.Context, s Server) (TLSChoice, error)
+}
+
+// Server is one server delivery is about to try.
+type Server struct {
+	Name string     // its host name (MX name, or the hop's name); the address text for a literal
+	IP   netip.Addr // the address to connect to
+	Port int
+	// MXSecure: the name came from a DNSSEC-validated MX answer (or
+	// validated "no MX"), or from the operator's own route; DANE (RFC
+	// 7672 2.2.1) applies only then.
+	MXSecure bool
 }
 
 // TLSChoice is the policy for one server, and why.
@@ -82,6 +93,9 @@ type TLSChoice struct {
 	// Verify, when set, checks the server's certificates in place of
 	// the roots and host name check of PolicyVerify (DANE).
 	Verify func(st *tls.ConnectionState) error
+	// ServerName, when set, is the name sent in the TLS handshake (SNI)
+	// instead of the server's host name: DANE's TLSA base domain.
+	ServerName string
 	// NameSecure says the server's name comes from a source an attacker
 	// on the network cannot forge: the operator's own route or
 	// smarthost, an MTA-STS policy that lists it, or a DNSSEC-validated
@@ -140,7 +154,7 @@ type StaticTLS TLSPolicy
 func (s StaticTLS) Domain(context.Context, string, bool) (DomainTLS, error) { return s, nil }
 
 // Host implements DomainTLS.
-func (s StaticTLS) Host(context.Context, string, netip.Addr) (TLSChoice, error) {
+func (s StaticTLS) Host(context.Context, Server) (TLSChoice, error) {
 	return TLSChoice{Policy: TLSPolicy(s), Why: "default tls_policy " + TLSPolicy(s).String()}, nil
 }
 
@@ -169,7 +183,7 @@ func (r *Remote) startTLS(ctx context.Context, c *smtpclient.Client, id string, 
 			"policy", policy.String(), "why", choice.Why)
 		return nil
 	}
-	if err := c.StartTLS(ctx, r.tlsConfig(t)); err != nil {
+	if err := c.StartTLS(ctx, r.tlsConfig(t, choice)); err != nil {
 		choice.outcome(t, "validation-failure", err)
 		var rep *smtp.Reply
 		switch {
@@ -207,9 +221,13 @@ func (r *Remote) startTLS(ctx context.Context, c *smtpclient.Client, id string, 
 // tlsConfig is the client configuration for one server. Certificates are
 // checked after the handshake (verifyPeer), so that opportunistic TLS can
 // log whether they verified without failing.
-func (r *Remote) tlsConfig(t target) *tls.Config {
+func (r *Remote) tlsConfig(t target, choice TLSChoice) *tls.Config {
+	name := t.name
+	if choice.ServerName != "" {
+		name = choice.ServerName
+	}
 	return &tls.Config{
-		ServerName:         t.name,
+		ServerName:         name,
 		InsecureSkipVerify: true, // verified by verifyPeer, per policy
 		MinVersion:         tls.VersionTLS12,
 		RootCAs:            r.RootCAs,

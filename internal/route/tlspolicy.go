@@ -6,7 +6,9 @@ import (
 	"net/netip"
 	"strings"
 
+	"postern/internal/dane"
 	"postern/internal/deliver"
+	"postern/internal/dns"
 	"postern/internal/maps"
 	"postern/internal/mtasts"
 	"postern/internal/smtp"
@@ -18,13 +20,18 @@ import (
 //  1. the operator's [[delivery.tls_destination]] for the recipient
 //     domain (or a ".parent" of it), then for the server's host name (or
 //     a parent), then for its address;
-//  2. the recipient domain's MTA-STS policy (RFC 8461), when its MX
+//  2. DANE (RFC 7672): an MX host from a DNSSEC-validated MX answer
+//     (or a host of the operator's route) with validated, usable TLSA
+//     records gets TLS verified against them, nothing less; a TLSA
+//     lookup that fails passes the host over (the mail waits); validated
+//     but unusable records make TLS required;
+//  3. the recipient domain's MTA-STS policy (RFC 8461), when its MX
 //     hosts are used: in mode enforce an MX host the policy does not list
 //     is not used and the others need a certificate that verifies; in
 //     mode testing failures are logged and mail goes on as below;
-//  3. the access map's Try_TLS: entries (host name, address), which never
+//  4. the access map's Try_TLS: entries (host name, address), which never
 //     weaken a published policy;
-//  4. Default (tls_policy).
+//  5. Default (tls_policy).
 //
 // Whatever the rule, the access map's TLS_Srv: entry for the server
 // raises the result (VERIFY: verify; ENCR: required), never lowers it.
@@ -41,6 +48,9 @@ type TLSPolicies struct {
 	// STS gives the recipient domains' MTA-STS policies (an
 	// *mtasts.Cache); nil turns MTA-STS off ([mta_sts] outbound = "off").
 	STS STSPolicies
+	// DNSSEC, when set, looks up TLSA records for DANE (RFC 7672) with
+	// their DNSSEC status; nil turns DANE off.
+	DNSSEC dns.DNSSECResolver
 }
 
 // STSPolicies looks up a domain's MTA-STS policy in force; an error
@@ -80,13 +90,13 @@ type domainTLS struct {
 }
 
 // Host implements deliver.DomainTLS.
-func (d *domainTLS) Host(ctx context.Context, host string, ip netip.Addr) (deliver.TLSChoice, error) {
-	c, err := d.host(ctx, host, ip)
+func (d *domainTLS) Host(ctx context.Context, s deliver.Server) (deliver.TLSChoice, error) {
+	c, err := d.host(ctx, s)
 	if !d.viaMX {
 		c.NameSecure = true // the operator's route names the server
 	}
 	if err == nil {
-		c = d.p.tlsSrv(c, host, ip)
+		c = d.p.tlsSrv(c, s.Name, s.IP)
 	}
 	return c, err
 }
@@ -117,13 +127,32 @@ func (p *TLSPolicies) tlsSrv(c deliver.TLSChoice, host string, ip netip.Addr) de
 	return c
 }
 
-func (d *domainTLS) host(_ context.Context, host string, ip netip.Addr) (deliver.TLSChoice, error) {
+func (d *domainTLS) host(ctx context.Context, s deliver.Server) (deliver.TLSChoice, error) {
+	host, ip := s.Name, s.IP
 	if d.explicit != nil {
 		return *d.explicit, nil
 	}
 	if c, ok := d.p.explicitHost(host, ip); ok {
 		return c, nil
 	}
+	dn, err := d.p.dane(ctx, s)
+	if err != nil {
+		return deliver.TLSChoice{Why: "DANE"}, err
+	}
+	if dn.Mode == dane.ModeVerify {
+		return daneChoice(dn), nil
+	}
+	c, err := d.published(host, ip)
+	if err == nil && dn.Mode == dane.ModeEncrypt && c.Policy.Stricter(deliver.PolicyRequired) != c.Policy {
+		c.Policy = deliver.PolicyRequired
+		c.Why += "; raised to required: " + dn.Why
+	}
+	return c, err
+}
+
+// published is the choice from the domain's MTA-STS policy, else the
+// access map and the default.
+func (d *domainTLS) published(host string, ip netip.Addr) (deliver.TLSChoice, error) {
 	if pol := d.sts.Policy; pol != nil {
 		why := fmt.Sprintf("MTA-STS policy of %s, mode %s (%s)", d.domain, pol.Mode, d.sts.Reason)
 		listed := pol.Matches(host)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"slices"
 	"strings"
 
@@ -23,20 +22,23 @@ type MXResolver interface {
 // hosts (looked up with r) when viaMX, else hosts (a route or the
 // smarthost). It asks the same rules as delivery, MTA-STS cache
 // included.
-func (p *TLSPolicies) Describe(ctx context.Context, r MXResolver, domain string, viaMX bool, hosts []string) []string {
+// port is the SMTP port of the servers (remote_port), for DANE's TLSA
+// names.
+func (p *TLSPolicies) Describe(ctx context.Context, r MXResolver, domain string, viaMX bool, hosts []string, port int) []string {
 	d, err := p.Domain(ctx, domain, viaMX)
 	if err != nil {
 		return []string{"TLS: not known now, delivery would wait (451 4.7.5): " + err.Error()}
 	}
+	secure := !viaMX // the operator's route
 	if viaMX {
-		hosts, err = mxNames(ctx, r, domain)
+		hosts, secure, err = p.mxNames(ctx, r, domain)
 		if err != nil {
 			return []string{"TLS: the MX hosts are not known now: " + err.Error()}
 		}
 	}
 	var out []string
 	for _, h := range hosts {
-		c, err := d.Host(ctx, h, netip.Addr{})
+		c, err := d.Host(ctx, deliver.Server{Name: h, Port: port, MXSecure: secure})
 		if err != nil {
 			out = append(out, fmt.Sprintf("TLS with %s: not used: %v", h, err))
 			continue
@@ -46,15 +48,25 @@ func (p *TLSPolicies) Describe(ctx context.Context, r MXResolver, domain string,
 	return out
 }
 
-// mxNames are domain's MX host names, most preferred first; the domain
-// itself when it has none.
-func mxNames(ctx context.Context, r MXResolver, domain string) ([]string, error) {
+// mxNames are domain's MX host names, most preferred first (the domain
+// itself when it has none), and whether the answer was DNSSEC-validated
+// (asked only when DANE is on).
+func (p *TLSPolicies) mxNames(ctx context.Context, r MXResolver, domain string) ([]string, bool, error) {
 	if r == nil {
-		return []string{domain}, nil
+		return []string{domain}, false, nil
 	}
-	mx, err := r.LookupMX(ctx, domain)
+	var mx []*net.MX
+	var err error
+	secure := false
+	if p.DNSSEC != nil {
+		var res dns.MXResult
+		res, err = p.DNSSEC.LookupMXDNSSEC(ctx, domain)
+		mx, secure = res.MX, res.Secure
+	} else {
+		mx, err = r.LookupMX(ctx, domain)
+	}
 	if err != nil && !dns.IsNotFound(err) {
-		return nil, err
+		return nil, false, err
 	}
 	slices.SortStableFunc(mx, func(a, b *net.MX) int { return int(a.Pref) - int(b.Pref) })
 	var out []string
@@ -66,13 +78,13 @@ func mxNames(ctx context.Context, r MXResolver, domain string) ([]string, error)
 	if len(out) == 0 {
 		out = []string{domain}
 	}
-	return out, nil
+	return out, secure, nil
 }
 
 // DescribeRoute is Describe for the way mail for domain would leave: by
 // its mailertable route (mt), else through the smarthost, else to its
 // MX hosts, as the Dispatcher and deliver.Remote choose.
-func (p *TLSPolicies) DescribeRoute(ctx context.Context, r MXResolver, mt *maps.Mailertable, smarthost *deliver.Hop, domain string) []string {
+func (p *TLSPolicies) DescribeRoute(ctx context.Context, r MXResolver, mt *maps.Mailertable, smarthost *deliver.Hop, domain string, port int) []string {
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
 	if route, ok := mt.Lookup(domain); ok {
 		if !route.IsSMTP() {
@@ -82,10 +94,10 @@ func (p *TLSPolicies) DescribeRoute(ctx context.Context, r MXResolver, mt *maps.
 		for _, h := range route.Hops {
 			hosts = append(hosts, h.Host)
 		}
-		return append([]string{"route: " + route.Rule()}, p.Describe(ctx, r, domain, false, hosts)...)
+		return append([]string{"route: " + route.Rule()}, p.Describe(ctx, r, domain, false, hosts, port)...)
 	}
 	if smarthost != nil {
-		return append([]string{"route: smarthost " + smarthost.String()}, p.Describe(ctx, r, "", false, []string{smarthost.Host})...)
+		return append([]string{"route: smarthost " + smarthost.String()}, p.Describe(ctx, r, "", false, []string{smarthost.Host}, port)...)
 	}
-	return append([]string{"route: the MX hosts of " + domain}, p.Describe(ctx, r, domain, true, nil)...)
+	return append([]string{"route: the MX hosts of " + domain}, p.Describe(ctx, r, domain, true, nil, port)...)
 }

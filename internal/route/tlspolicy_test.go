@@ -23,7 +23,7 @@ func lookupTLS(t *testing.T, p *TLSPolicies, domain, host string, ip netip.Addr)
 	if err != nil {
 		t.Fatalf("%s: %v", domain, err)
 	}
-	c, err := d.Host(context.Background(), host, ip)
+	c, err := d.Host(context.Background(), deliver.Server{Name: host, IP: ip, Port: 25})
 	if err != nil {
 		t.Fatalf("%s via %s: %v", domain, host, err)
 	}
@@ -84,7 +84,7 @@ func TestTLSPoliciesMTASTS(t *testing.T) {
 	}
 	// Enforce: an MX host the policy does not list is not used.
 	d, _ := pol.Domain(ctx, "sts.example", true)
-	if _, err := d.Host(ctx, "evil.example", ip); err == nil || !strings.Contains(err.Error(), "4.7.5") && !strings.Contains(err.Error(), "not among") {
+	if _, err := d.Host(ctx, deliver.Server{Name: "evil.example", IP: ip}); err == nil || !strings.Contains(err.Error(), "4.7.5") && !strings.Contains(err.Error(), "not among") {
 		t.Errorf("unlisted MX under enforce: %v", err)
 	}
 	// A policy that cannot be looked up defers the domain.
@@ -96,12 +96,12 @@ func TestTLSPoliciesMTASTS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, err := d.Host(ctx, "relay.example", ip); err != nil || c.Policy != deliver.PolicyMay {
+	if c, err := d.Host(ctx, deliver.Server{Name: "relay.example", IP: ip}); err != nil || c.Policy != deliver.PolicyMay {
 		t.Errorf("route: %v %v", c, err)
 	}
 	// Describe prints the same choices.
 	srv := dnstest.Start(t, dnstest.Zone{"sts.example. MX": {"10 mx.sts.example.", "20 evil.example."}})
-	lines := pol.Describe(ctx, srv.Resolver(), "sts.example", true, nil)
+	lines := pol.Describe(ctx, srv.Resolver(), "sts.example", true, nil, 25)
 	if len(lines) != 2 || !strings.Contains(lines[0], "verify") || !strings.Contains(lines[1], "not used") {
 		t.Errorf("describe: %q", lines)
 	}
