@@ -67,7 +67,7 @@ func TestMTASTSEnforcedOutbound(t *testing.T) {
 	ca := audittest.NewCA(t)
 	tlsDir := t.TempDir()
 	os.Chmod(tlsDir, 0o755)
-	cert, key := ca.Issue(t, tlsDir, time.Now().Add(time.Hour), "mx.partner.example")
+	cert, key := ca.Issue(t, tlsDir, time.Now().Add(time.Hour), "mx.partner.example", "mx.elsewhere.example")
 	os.Chmod(key, 0o644)
 	domains := []string{"partner.example", "unlisted.example", "wrong.example", "testing.example"}
 	var transports []string
@@ -105,6 +105,8 @@ func TestMTASTSEnforcedOutbound(t *testing.T) {
 		zone["mta-sts."+d+". A"] = []string{"127.0.0.6"}
 	}
 	zone["unlisted.example. MX"] = []string{"10 mx.partner.example."}
+	zone["unlisted.example. TTL"] = []string{"1"}
+	zone["mx.elsewhere.example. A"] = []string{"127.0.0.1"}
 	dns := dnstest.Start(t, zone)
 	caFile := filepath.Join(tlsDir, "ca.pem")
 	os.WriteFile(caFile, ca.PEM, 0o644)
@@ -134,6 +136,26 @@ func TestMTASTSEnforcedOutbound(t *testing.T) {
 		t.Errorf("a plaintext fallback under an MTA-STS policy:\n%s", logs)
 	}
 
+	// The sender's "TLS-Required: No" (RFC 8689) sets the policy aside.
+	relayOne(t, s, "alice@example.test", "dave@unlisted.example", "TLS-Required: No\r\nSubject: tls optional\r\n\r\nhi\r\n")
+	if got := sk.wait(t, 3, 20*time.Second); len(got) != 3 || !strings.Contains(strings.Join(got, "\n"), "Subject: tls optional") {
+		t.Fatalf("TLS-Required: No not delivered: %d messages\n%s", len(got), s.logs())
+	}
+	// Fixed: the domain's MX now names a listed host; the waiting mail
+	// goes once the queue is run.
+	zone["unlisted.example. MX"] = []string{"10 mx.elsewhere.example."}
+	if err := dns.Set(zone); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the MX answer's TTL
+	if out, err := s.postern("", "queue", "flush"); err != nil {
+		t.Fatalf("queue flush: %v\n%s", err, out)
+	}
+	got = sk.wait(t, 4, 20*time.Second)
+	if len(got) != 4 || !strings.Contains(strings.Join(got, "\n"), "Subject: to unlisted.example") {
+		t.Fatalf("after the MX was fixed: %d messages\n%s", len(got), s.logs())
+	}
+
 	// The policies are on disk, the service user's.
 	saved := filepath.Join(s.dir, "data", "mta-sts", "partner.example.json")
 	st, err := os.Stat(saved)
@@ -143,9 +165,9 @@ func TestMTASTSEnforcedOutbound(t *testing.T) {
 	if os.Geteuid() == 0 && st.Sys().(*syscall.Stat_t).Uid == 0 {
 		t.Errorf("%s belongs to root, not the service user", saved)
 	}
-	out, err := s.postern("", "explain", "-client", "127.0.0.1", "-from", "alice@example.test", "-rcpt", "bob@partner.example", "-rcpt", "bob@unlisted.example")
+	out, err := s.postern("", "explain", "-client", "127.0.0.1", "-from", "alice@example.test", "-rcpt", "bob@partner.example", "-rcpt", "bob@wrong.example")
 	if err != nil || !strings.Contains(out, "TLS with mx.partner.example: verify (MTA-STS policy of partner.example, mode enforce") ||
-		!strings.Contains(out, "not among mx: mx.elsewhere.example") {
+		!strings.Contains(out, "TLS with mx.wrong.example: verify (MTA-STS policy of wrong.example") {
 		t.Errorf("explain: %v\n%s", err, out)
 	}
 
@@ -154,7 +176,7 @@ func TestMTASTSEnforcedOutbound(t *testing.T) {
 	s.stop()
 	s.start()
 	relayOne(t, s, "alice@example.test", "carol@partner.example", "Subject: after restart\r\n\r\nhi\r\n")
-	if got := sk.wait(t, 3, 30*time.Second); len(got) != 3 {
+	if got := sk.wait(t, 5, 30*time.Second); len(got) != 5 {
 		t.Fatalf("after the restart: %d messages\n%s", len(got), s.logs())
 	}
 	if n := strings.Count(s.logs(), "MTA-STS policy of partner.example, mode enforce"); n < 2 {

@@ -241,7 +241,7 @@ func (r *Remote) domainTLS(ctx context.Context, dest Destination) (DomainTLS, er
 
 // policy is the TLS policy for server t of dest, and why.
 func (r *Remote) policy(ctx context.Context, env *envelope.Envelope, dest Destination, rules DomainTLS, t target) (TLSChoice, error) {
-	choice, err := rules.Host(ctx, Server{Name: t.name, IP: t.ip, Port: t.port, MXSecure: t.mxSecure})
+	choice, err := rules.Host(ctx, Server{Name: t.name, IP: t.ip, Port: t.port, MXSecure: t.mxSecure, IgnorePublished: env.TLSOptional})
 	if err != nil {
 		var rep *smtp.Reply
 		if errors.As(err, &rep) {

@@ -82,6 +82,10 @@ type Server struct {
 	// validated "no MX"), or from the operator's own route; DANE (RFC
 	// 7672 2.2.1) applies only then.
 	MXSecure bool
+	// IgnorePublished: the message says "TLS-Required: No" (RFC 8689 5),
+	// so the domain's DANE and MTA-STS policies do not apply to it; the
+	// operator's rules still do.
+	IgnorePublished bool
 }
 
 // TLSChoice is the policy for one server, and why.

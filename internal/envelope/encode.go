@@ -71,6 +71,9 @@ func (e *Envelope) Encode() []byte {
 	if e.RequireTLS {
 		b.WriteString("requiretls 1\n")
 	}
+	if e.TLSOptional {
+		b.WriteString("tlsoptional 1\n")
+	}
 	b.WriteString("size ")
 	b.WriteString(strconv.FormatInt(e.Size, 10))
 	b.WriteByte('\n')
@@ -178,6 +181,11 @@ func (e *Envelope) decodeField(key, val string) error {
 			return errors.New("want 1")
 		}
 		e.RequireTLS = true
+	case "tlsoptional":
+		if val != "1" {
+			return errors.New("want 1")
+		}
+		e.TLSOptional = true
 	case "folder":
 		e.Folder, err = unquoteAll(val)
 	case "size":

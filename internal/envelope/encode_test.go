@@ -36,6 +36,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		{"utf8", &Envelope{ID: "Z", From: "jörg@bücher.example", Rcpts: []Recipient{{Addr: "用户@例子.广告"}}, SMTPUTF8: true}},
 		{"hold and folder", &Envelope{ID: "H", From: "a@b.example", Rcpts: []Recipient{{Addr: "c@d.example"}}, Hold: true, Folder: "Junk"}},
 		{"requiretls", &Envelope{ID: "R", From: "a@b.example", Rcpts: []Recipient{{Addr: "c@d.example"}}, RequireTLS: true}},
+		{"tlsoptional", &Envelope{ID: "O", From: "a@b.example", Rcpts: []Recipient{{Addr: "c@d.example"}}, TLSOptional: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,6 +30,10 @@ type Envelope struct {
 	// RequireTLS: MAIL FROM carried REQUIRETLS (RFC 8689): the message
 	// leaves only over verified TLS to servers that offer REQUIRETLS.
 	RequireTLS bool
+	// TLSOptional: the message says "TLS-Required: No" (RFC 8689 5): the
+	// recipient domains' published TLS policies (DANE, MTA-STS) do not
+	// hold it back. Never set together with RequireTLS.
+	TLSOptional bool
 	Body       string // BODY= parameter: "", "7BIT", "8BITMIME"
 	DSNRet     string // RET=FULL|HDRS, or ""
 	EnvID      string // ENVID=, xtext-decoded, or ""

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"log/slog"
 	"time"
 
@@ -190,6 +191,9 @@ func (s *session) Data(ctx context.Context, r io.Reader) *smtp.Reply {
 		}
 		t.apply(v)
 	}
+	// RFC 8689 5: the sender may ask that TLS policies not hold the
+	// message back; REQUIRETLS wins.
+	env.TLSOptional = !env.RequireTLS && strings.EqualFold(strings.TrimSpace(m.Header().Get("TLS-Required")), "No")
 	switch t.action {
 	case Discard:
 		s.log.InfoContext(ctx, "discarded", "client", s.conn.Client(), "from", env.From, "rule", joinRules(t.rules))

@@ -66,7 +66,7 @@ var replySTSNoMX = &smtp.Reply{Code: 451, Enhanced: "4.7.5", Text: "MX host not 
 func (p *TLSPolicies) Domain(ctx context.Context, domain string, viaMX bool) (deliver.DomainTLS, error) {
 	d := &domainTLS{p: p, domain: strings.ToLower(strings.TrimSuffix(domain, ".")), viaMX: viaMX}
 	if pol, key, ok := p.byName(d.domain); ok {
-		d.explicit = &deliver.TLSChoice{Policy: pol, Why: "tls_destination " + key}
+		d.explicit = &deliver.TLSChoice{Policy: pol, Why: "tls_destination " + key, NameSecure: pol == deliver.PolicyVerify}
 		return d, nil
 	}
 	if !viaMX || p.STS == nil || d.domain == "" || strings.HasPrefix(d.domain, "[") {
@@ -135,6 +135,11 @@ func (d *domainTLS) host(ctx context.Context, s deliver.Server) (deliver.TLSChoi
 	if c, ok := d.p.explicitHost(host, ip); ok {
 		return c, nil
 	}
+	if s.IgnorePublished {
+		c := d.p.fallback(host, ip)
+		c.Why += "; the message's TLS-Required: No header sets DANE and MTA-STS aside"
+		return c, nil
+	}
 	dn, err := d.p.dane(ctx, s)
 	if err != nil {
 		return deliver.TLSChoice{Why: "DANE"}, err
@@ -181,11 +186,11 @@ func (d *domainTLS) published(host string, ip netip.Addr) (deliver.TLSChoice, er
 // explicitHost is the tls_destination of a server's name or address.
 func (p *TLSPolicies) explicitHost(host string, ip netip.Addr) (deliver.TLSChoice, bool) {
 	if pol, key, ok := p.byName(host); ok {
-		return deliver.TLSChoice{Policy: pol, Why: "tls_destination " + key}, true
+		return deliver.TLSChoice{Policy: pol, Why: "tls_destination " + key, NameSecure: pol == deliver.PolicyVerify}, true
 	}
 	if ip.IsValid() {
 		if pol, ok := p.Destinations[ip.String()]; ok {
-			return deliver.TLSChoice{Policy: pol, Why: "tls_destination " + ip.String()}, true
+			return deliver.TLSChoice{Policy: pol, Why: "tls_destination " + ip.String(), NameSecure: pol == deliver.PolicyVerify}, true
 		}
 	}
 	return deliver.TLSChoice{}, false

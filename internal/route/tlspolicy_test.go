@@ -87,6 +87,21 @@ func TestTLSPoliciesMTASTS(t *testing.T) {
 	if _, err := d.Host(ctx, deliver.Server{Name: "evil.example", IP: ip}); err == nil || !strings.Contains(err.Error(), "4.7.5") && !strings.Contains(err.Error(), "not among") {
 		t.Errorf("unlisted MX under enforce: %v", err)
 	}
+	// TLS-Required: No sets the published policy aside, not the operator's.
+	d, _ = pol.Domain(ctx, "sts.example", true)
+	if c, err := d.Host(ctx, deliver.Server{Name: "evil.example", IP: ip, IgnorePublished: true}); err != nil || c.Policy != deliver.PolicyMay || !strings.Contains(c.Why, "TLS-Required: No") {
+		t.Errorf("TLS-Required: No: %v %v", c, err)
+	}
+	if c, err := d.Host(ctx, deliver.Server{Name: "mx2.sts.example", IP: ip, IgnorePublished: true}); err != nil || c.Policy != deliver.PolicyRequired {
+		t.Errorf("TLS-Required: No against tls_destination: %v %v", c, err)
+	}
+	// REQUIRETLS trusts names from MTA-STS and an operator's verify.
+	if c := lookupTLS(t, pol, "sts.example", "mx.sts.example", ip); !c.NameSecure {
+		t.Error("MTA-STS listed MX not name-secure")
+	}
+	if c := lookupTLS(t, pol, "plain.example", "mx.other.example", ip); c.NameSecure {
+		t.Error("plain DNS MX name-secure")
+	}
 	// A policy that cannot be looked up defers the domain.
 	if _, err := pol.Domain(ctx, "broken.example", true); !errors.Is(err, mtasts.ErrLookup) {
 		t.Errorf("lookup failure: %v", err)
