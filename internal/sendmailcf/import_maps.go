@@ -53,6 +53,10 @@ func convertAccess(src string, im *Imported) string {
 		im.NotCarried = append(im.NotCarried, Note{File: "access", Text: err.Error()})
 	}
 	for _, e := range entries {
+		if isPeerTag(e.Tag) {
+			carryPeerEntry(&b, e, im)
+			continue
+		}
 		note := func(list *[]Note, text string) { *list = append(*list, Note{File: "access", Line: e.Line, Text: text}) }
 		value := e.Value
 		verb := strings.ToUpper(strings.Fields(value + " x")[0])

@@ -111,6 +111,10 @@ func lintAccess(file string, entries []Entry, c *Config) []Finding {
 		out = append(out, Finding{File: file, Line: e.Line, Rule: rule, Severity: sev, Message: msg, Fix: fix})
 	}
 	for _, e := range entries {
+		if isPeerTag(e.Tag) {
+			lintPeer(e, add)
+			continue
+		}
 		if !strings.EqualFold(strings.Fields(e.Value + " x")[0], "RELAY") {
 			continue
 		}
