@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,20 +29,7 @@ func TestDANEOutbound(t *testing.T) {
 	cert, key := tlsutil.SelfSignedPaths(tlsDir)
 	os.Chmod(key, 0o644)
 	domains := []string{"dane.example", "badtlsa.example", "servfail.example", "unsigned.example"}
-	var transports []string
-	for _, d := range domains {
-		transports = append(transports, fmt.Sprintf("%s=smtp:[127.0.0.1]:%d", d, sk.Port))
-	}
-	pf := startPostfix(t, map[string]string{
-		"myhostname":                   "mx.dane.example",
-		"relay_domains":                strings.Join(domains, ", "),
-		"transport_maps":               "inline:{" + strings.Join(transports, ", ") + "}",
-		"smtpd_tls_security_level":     "may",
-		"smtpd_tls_cert_file":          cert,
-		"smtpd_tls_key_file":           key,
-		"smtpd_recipient_restrictions": "permit_mynetworks, reject",
-	})
-	pfPort, _ := strconv.Atoi(portOf(pf.SMTP))
+	pfPort := startPostfixMX(t, "mx.dane.example", cert, key, sk, domains...)
 	spki := spkiSHA256(t, cert)
 	wrong := sha256.Sum256([]byte("another key"))
 	zone := dnstest.Zone{}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -70,20 +69,7 @@ func TestMTASTSEnforcedOutbound(t *testing.T) {
 	cert, key := ca.Issue(t, tlsDir, time.Now().Add(time.Hour), "mx.partner.example", "mx.elsewhere.example")
 	os.Chmod(key, 0o644)
 	domains := []string{"partner.example", "unlisted.example", "wrong.example", "testing.example"}
-	var transports []string
-	for _, d := range domains {
-		transports = append(transports, fmt.Sprintf("%s=smtp:[127.0.0.1]:%d", d, sk.Port))
-	}
-	pf := startPostfix(t, map[string]string{
-		"myhostname":                   "mx.partner.example",
-		"relay_domains":                strings.Join(domains, ", "),
-		"transport_maps":               "inline:{" + strings.Join(transports, ", ") + "}",
-		"smtpd_tls_security_level":     "may",
-		"smtpd_tls_cert_file":          cert,
-		"smtpd_tls_key_file":           key,
-		"smtpd_recipient_restrictions": "permit_mynetworks, reject",
-	})
-	pfPort, _ := strconv.Atoi(portOf(pf.SMTP))
+	pfPort := startPostfixMX(t, "mx.partner.example", cert, key, sk, domains...)
 	policy := func(mode string, mx ...string) string {
 		s := "version: STSv1\nmode: " + mode + "\n"
 		for _, m := range mx {
