@@ -34,10 +34,10 @@ type Envelope struct {
 	// recipient domains' published TLS policies (DANE, MTA-STS) do not
 	// hold it back. Never set together with RequireTLS.
 	TLSOptional bool
-	Body       string // BODY= parameter: "", "7BIT", "8BITMIME"
-	DSNRet     string // RET=FULL|HDRS, or ""
-	EnvID      string // ENVID=, xtext-decoded, or ""
-	Size       int64  // bytes of the message as stored
+	Body        string // BODY= parameter: "", "7BIT", "8BITMIME"
+	DSNRet      string // RET=FULL|HDRS, or ""
+	EnvID       string // ENVID=, xtext-decoded, or ""
+	Size        int64  // bytes of the message as stored
 
 	Folder string // local delivery into this Maildir folder ("Junk"), "" for the inbox
 	Hold   bool   // kept in the queue until an admin releases it

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"log/slog"
+	"strings"
 	"time"
 
 	"postern/internal/envelope"
