@@ -11,6 +11,7 @@ import (
 	"postern/internal/dnstest"
 	"postern/internal/ratelimit/redistest"
 	"postern/internal/testenv"
+	"postern/internal/testpeer"
 )
 
 // TestAbuseCost measures what the abuse controls cost in accepted
@@ -57,7 +58,7 @@ func TestAbuseCost(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	pf := startPostfix(t, map[string]string{"relay_domains": "example.test", "relay_transport": "discard:"})
+	pf := testpeer.StartPostfix(t, map[string]string{"relay_domains": "example.test", "relay_transport": "discard:"})
 	noAuth := "[spf]\ncheck = false\n[dkim]\nverify = false\n[dmarc]\ncheck = false\n"
 	// Off: no limit evaluated (-1 skips a limit), no check.
 	off := newServer(t, serverConfig{Trusted: []string{"::1/128"}, Extra: dnsExtra(srv) + noAuth + `

@@ -24,6 +24,13 @@ func checksConfig(srv *dnstest.Server, extra string) string {
 	return cfg + extra
 }
 
+// checksServer is a server with the [checks] in checks (checksConfig)
+// that trusts only 127.0.0.1.
+func checksServer(t *testing.T, srv *dnstest.Server, checks string) *server {
+	t.Helper()
+	return newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}, Extra: checksConfig(srv, checks)})
+}
+
 // dialNoGreeting connects from src without reading the greeting.
 func dialNoGreeting(t *testing.T, src, addr string) *smtpConn {
 	t.Helper()
@@ -34,6 +41,16 @@ func dialNoGreeting(t *testing.T, src, addr string) *smtpConn {
 	}
 	t.Cleanup(func() { nc.Close() })
 	return &smtpConn{t: t, nc: nc, r: bufio.NewReader(nc)}
+}
+
+// talkFirst connects from src and says EHLO helo before the greeting;
+// it returns the connection and the first reply.
+func talkFirst(t *testing.T, src, addr, helo string) (*smtpConn, int, string) {
+	t.Helper()
+	c := dialNoGreeting(t, src, addr)
+	c.send("EHLO " + helo + "\r\n")
+	code, text := c.reply()
+	return c, code, text
 }
 
 // sendMail runs one transaction up to the end of DATA.
@@ -51,7 +68,7 @@ func TestChecksDNSBL(t *testing.T) {
 		"3.0.0.127.bl.test. A":        {"127.0.0.10"}, // a code that does not count here
 		"4.0.0.127.tf.test. SERVFAIL": {""},
 	})
-	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}, Extra: checksConfig(srv, `
+	s := checksServer(t, srv, `
 [checks]
 allow = ["127.0.0.5"]
 [[checks.dnsbl.list]]
@@ -60,7 +77,7 @@ codes = ["127.0.0.[2-9]"]
 [[checks.dnsbl.list]]
 zone = "tf.test"
 on_error = "tempfail"
-`)})
+`)
 	s.addUser("user@example.test", "pw-pw-pw-pw")
 	s.start()
 
@@ -128,10 +145,10 @@ func TestChecksReverseDNS(t *testing.T) {
 		"4.0.0.127.in-addr.arpa. PTR": {"forged.client.test."},
 		"forged.client.test. A":       {"192.0.2.99"},
 	})
-	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}, Extra: checksConfig(srv, `
+	s := checksServer(t, srv, `
 [checks.rdns]
 policy = "reject"
-`)})
+`)
 	s.addUser("user@example.test", "pw-pw-pw-pw")
 	s.start()
 
@@ -155,13 +172,13 @@ policy = "reject"
 
 func TestChecksReverseDNSTempfailPerListener(t *testing.T) {
 	srv := dnstest.Start(t, dnstest.Zone{"5.0.0.127.in-addr.arpa. SERVFAIL": {""}})
-	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}, Extra: checksConfig(srv, `
+	s := checksServer(t, srv, `
 [checks.rdns]
 policy = "tag"
 [[checks.listener]]
 name = "mta"
 rdns = "tempfail"
-`)})
+`)
 	s.addUser("user@example.test", "pw-pw-pw-pw")
 	s.start()
 	for _, ip := range []string{"127.0.0.4", "127.0.0.5"} {
@@ -176,34 +193,29 @@ rdns = "tempfail"
 
 func TestChecksEarlyTalker(t *testing.T) {
 	srv := dnstest.Start(t, dnstest.Zone{})
-	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}, Extra: checksConfig(srv, `
+	s := checksServer(t, srv, `
 [checks.early_talker]
 pause = "1s"
-`)})
+`)
 	s.start()
 	// A client that talks before the greeting is refused.
-	c := dialNoGreeting(t, "127.0.0.2", s.MTA)
-	c.send("EHLO spam.test\r\n")
-	if code, text := c.reply(); code != 554 {
+	if _, code, text := talkFirst(t, "127.0.0.2", s.MTA, "spam.test"); code != 554 {
 		t.Errorf("early talker: %s", text)
 	}
 	// One that waits gets the greeting, and is remembered: its next
 	// connection has no pause, so even talking at once is no offence.
-	c = dialFrom(t, "127.0.0.3", s.MTA)
+	c := dialFrom(t, "127.0.0.3", s.MTA)
 	c.must("EHLO patient.test", 250)
 	c.must("QUIT", 221)
-	c = dialNoGreeting(t, "127.0.0.3", s.MTA)
-	c.send("EHLO patient.test\r\n")
-	if code, text := c.reply(); code != 220 {
+	c, code, text := talkFirst(t, "127.0.0.3", s.MTA, "patient.test")
+	if code != 220 {
 		t.Errorf("remembered client: %s", text)
 	}
 	if code, text := c.reply(); code != 250 {
 		t.Errorf("remembered client's EHLO: %s", text)
 	}
 	// Trusted clients are never paused.
-	c = dialNoGreeting(t, "127.0.0.1", s.MTA)
-	c.send("EHLO trusted.test\r\n")
-	if code, text := c.reply(); code != 220 {
+	if _, code, text := talkFirst(t, "127.0.0.1", s.MTA, "trusted.test"); code != 220 {
 		t.Errorf("trusted client: %s", text)
 	}
 	if !strings.Contains(s.logs(), "early talker") {
@@ -213,13 +225,13 @@ pause = "1s"
 
 func TestChecksHelo(t *testing.T) {
 	srv := dnstest.Start(t, dnstest.Zone{"client.test. A": {"127.0.0.2"}})
-	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}, Extra: checksConfig(srv, `
+	s := checksServer(t, srv, `
 [checks.helo]
 level = "normal"
 [[checks.listener]]
 name = "mta"
 helo = "strict"
-`)})
+`)
 	s.start()
 	c := dialFrom(t, "127.0.0.2", s.MTA)
 	for _, tt := range []struct {
@@ -251,15 +263,11 @@ helo = "strict"
 func TestChecksDefaultGreetPause(t *testing.T) {
 	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}})
 	s.start()
-	c := dialNoGreeting(t, "127.0.0.6", s.MTA)
-	c.send("EHLO spam.test\r\n")
-	if code, text := c.reply(); code != 554 {
+	if _, code, text := talkFirst(t, "127.0.0.6", s.MTA, "spam.test"); code != 554 {
 		t.Errorf("early talker with the default settings: %s", text)
 	}
 	// Submission clients are not paused.
-	c = dialNoGreeting(t, "127.0.0.6", s.Sub)
-	c.send("EHLO laptop\r\n")
-	if code, text := c.reply(); code != 220 {
+	if _, code, text := talkFirst(t, "127.0.0.6", s.Sub, "laptop"); code != 220 {
 		t.Errorf("submission: %s", text)
 	}
 }
@@ -269,13 +277,13 @@ func TestChecksDefaultGreetPause(t *testing.T) {
 func TestChecksHeloSparesAuthenticatedUsers(t *testing.T) {
 	swaks := testenv.LookPath(t, "swaks")
 	srv := dnstest.Start(t, dnstest.Zone{})
-	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}, Extra: checksConfig(srv, `
+	s := checksServer(t, srv, `
 [checks.helo]
 level = "normal"
 [[checks.listener]]
 name = "submission"
 helo = "normal"
-`)})
+`)
 	s.addUser("alice@example.test", "s3cret pass")
 	s.start()
 	out, err := exec.Command(swaks, "--server", s.Sub, "--ehlo", "my_laptop", "--tls", "--auth", "PLAIN",
@@ -291,12 +299,12 @@ helo = "normal"
 
 func TestChecksGreylist(t *testing.T) {
 	srv := dnstest.Start(t, dnstest.Zone{})
-	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.1/32"}, Extra: checksConfig(srv, `
+	s := checksServer(t, srv, `
 [checks.greylist]
 enabled = true
 delay = "1s"
 auto_allow_after = 1
-`)})
+`)
 	s.addUser("user@example.test", "pw-pw-pw-pw")
 	s.start()
 	c := dialFrom(t, "127.0.0.2", s.MTA)

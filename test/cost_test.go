@@ -114,7 +114,7 @@ func (b *costBench) cpuPerMessage(s *server) time.Duration {
 // processCPU is the CPU time a postern process used so far, from /proc
 // (clock ticks of 10 ms).
 func processCPU(t *testing.T, s *server) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.process().Pid))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func TestThousandIdleConnectionsMemory(t *testing.T) {
 			t.Fatalf("EHLO on connection %d: %d %v", i, code, err)
 		}
 	}
-	rss := residentKiB(t, s.cmd.Process.Pid)
+	rss := residentKiB(t, s.process().Pid)
 	t.Logf("%d idle connections: server resident memory %.1f MiB", n, float64(rss)/1024)
 	if rss > 64*1024 {
 		t.Fatalf("resident memory %d KiB with %d idle connections, over 64 MiB", rss, n)
@@ -65,7 +65,7 @@ func TestRunsUnprivileged(t *testing.T) {
 	}
 	s := newServer(t, serverConfig{})
 	s.start()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.process().Pid))
 	if err != nil {
 		t.Fatal(err)
 	}

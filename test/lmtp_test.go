@@ -4,22 +4,20 @@ import (
 	"bufio"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"postern/internal/dnstest"
+	"postern/internal/testpeer"
 )
 
 // lmtpPeer is a small LMTP server (RFC 2033) on loopback TCP that counts
 // its connections and QUITs.
 type lmtpPeer struct {
-	Port  int
+	*testpeer.TCPPeer
 	mu    sync.Mutex
-	conns int
 	quits int
 	lhlo  int
 	msgs  []string // recipients of each message, per-recipient reply given
@@ -27,29 +25,12 @@ type lmtpPeer struct {
 
 func startLMTPPeer(t *testing.T) *lmtpPeer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	p := &lmtpPeer{Port: ln.Addr().(*net.TCPAddr).Port}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			p.conns++
-			p.mu.Unlock()
-			go p.session(c)
-		}
-	}()
+	p := &lmtpPeer{}
+	p.TCPPeer = testpeer.ServeTCP(t, p.session)
 	return p
 }
 
 func (p *lmtpPeer) session(c net.Conn) {
-	defer c.Close()
 	br := bufio.NewReader(c)
 	w := func(s string) { c.Write([]byte(s + "\r\n")) }
 	w("220 lmtp.peer.example LMTP")
@@ -75,14 +56,8 @@ func (p *lmtpPeer) session(c net.Conn) {
 			w("250 2.1.5 ok")
 		case cmd == "DATA":
 			w("354 go")
-			for {
-				l, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
+			if _, err := testpeer.ReadData(br); err != nil {
+				return
 			}
 			// RFC 2033 4.2: one reply per accepted recipient.
 			for _, r := range rcpts {
@@ -111,9 +86,10 @@ func (p *lmtpPeer) session(c net.Conn) {
 }
 
 func (p *lmtpPeer) state() (conns, quits, lhlo, msgs int) {
+	conns = p.Conns()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.conns, p.quits, p.lhlo, len(p.msgs)
+	return conns, p.quits, p.lhlo, len(p.msgs)
 }
 
 func (p *lmtpPeer) waitFor(t *testing.T, what string, s *server, cond func(conns, quits, lhlo, msgs int) bool) {
@@ -133,17 +109,10 @@ func (p *lmtpPeer) waitFor(t *testing.T, what string, s *server, cond func(conns
 // and when the server stops.
 func TestLMTPConnectionReuse(t *testing.T) {
 	peer := startLMTPPeer(t)
-	mapsDir := t.TempDir()
-	os.Chmod(mapsDir, 0o755)
-	mt := fmt.Sprintf("lmtp.example lmtp:[127.0.0.1]:%d\n", peer.Port)
-	if err := os.WriteFile(filepath.Join(mapsDir, "mailertable"), []byte(mt), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := mapsDir(t, map[string]string{"mailertable": fmt.Sprintf("lmtp.example lmtp:[127.0.0.1]:%d\n", peer.Port)})
 	dns := dnstest.Start(t, dnstest.Zone{})
 	// relayConfig sets connection_idle = "1s".
-	s := newServer(t, serverConfig{Extra: relayConfig(dns.Addr, 25, "")})
-	cfg, _ := os.ReadFile(s.cfgPath)
-	os.WriteFile(s.cfgPath, []byte(fmt.Sprintf("maps_dir = %q\n", mapsDir)+string(cfg)), 0o600)
+	s := newServer(t, serverConfig{MapsDir: dir, Extra: relayConfig(dns.Addr, 25, "")})
 	s.start()
 	for i := 1; i <= 3; i++ {
 		relayOne(t, s, "alice@example.test", "a@lmtp.example,full@lmtp.example", fmt.Sprintf("Subject: m%d\r\n\r\nhi\r\n", i))

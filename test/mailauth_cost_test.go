@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,13 +72,14 @@ func TestMailAuthCost(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	pf := startPostfix(t, map[string]string{"relay_domains": "example.test", "relay_transport": "discard:"})
+	pf := testpeer.StartPostfix(t, map[string]string{"relay_domains": "example.test", "relay_transport": "discard:"})
 	// For comparison, when opendkim is installed: Postfix with opendkim
 	// verifying DKIM as a milter (the usual way to add DKIM to Postfix).
 	var pfDKIM *testpeer.Postfix
-	if opendkim, err := exec.LookPath("opendkim"); err == nil {
-		pfDKIM = startPostfix(t, map[string]string{"relay_domains": "example.test", "relay_transport": "discard:",
-			"smtpd_milters": "inet:" + startVerifyingOpenDKIM(t, opendkim, srv.Addr), "milter_default_action": "tempfail"})
+	if _, err := exec.LookPath("opendkim"); err == nil {
+		milter := testpeer.StartOpenDKIM(t, "Mode v\nAlwaysAddARHeader yes\n", srv.Addr)
+		pfDKIM = testpeer.StartPostfix(t, map[string]string{"relay_domains": "example.test", "relay_transport": "discard:",
+			"smtpd_milters": "inet:" + milter, "milter_default_action": "tempfail"})
 	}
 	// Both servers take the client as a stranger (not in
 	// trusted_networks) and differ only in the three checks.
@@ -130,32 +130,4 @@ func TestMailAuthCost(t *testing.T) {
 	if m < 0.8 {
 		t.Errorf("SPF, DKIM and DMARC keep %.2f of the throughput ratio, want at least 0.8", m)
 	}
-}
-
-// startVerifyingOpenDKIM runs opendkim as a verifying milter on a loopback port,
-// its resolver pointed at the DNS server dnsAddr; it returns host:port.
-func startVerifyingOpenDKIM(t *testing.T, opendkim, dnsAddr string) string {
-	t.Helper()
-	addr := freePort(t)
-	host, port, _ := strings.Cut(addr, ":")
-	dnsHost, dnsPort, _ := strings.Cut(dnsAddr, ":")
-	conf := filepath.Join(t.TempDir(), "opendkim.conf")
-	text := fmt.Sprintf("Mode v\nSocket inet:%s@%s\nNameservers %s@%s\nSyslog no\nAlwaysAddARHeader yes\n", port, host, dnsHost, dnsPort)
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(opendkim, "-f", "-x", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("opendkim did not listen on %s", addr)
-	return ""
 }

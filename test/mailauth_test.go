@@ -15,7 +15,6 @@ import (
 	"mime/multipart"
 	"net/mail"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,7 +22,7 @@ import (
 
 	"postern/internal/dkim"
 	"postern/internal/dnstest"
-	"postern/internal/testenv"
+	"postern/internal/testpeer"
 )
 
 // mailAuthZone is the DNS the mail authentication tests see: a domain
@@ -332,78 +331,23 @@ func TestMailAuthSigning(t *testing.T) {
 			}
 		}
 	}
-	host, port, _ := strings.Cut(srv.Addr, ":")
-
 	t.Run("opendkim", func(t *testing.T) {
-		opendkim := testenv.LookPath(t, "opendkim")
-		dir := t.TempDir()
-		conf := filepath.Join(dir, "opendkim.conf")
-		os.WriteFile(conf, []byte(fmt.Sprintf("Mode v\nNameservers %s@%s\nAlwaysAddARHeader yes\nSyslog no\n", host, port)), 0o600)
-		path := filepath.Join(dir, "msg.eml")
-		os.WriteFile(path, []byte(delivered), 0o600)
-		out, err := exec.Command(opendkim, "-x", conf, "-vv", "-t", path).CombinedOutput()
-		if err != nil {
-			t.Fatalf("opendkim: %v\n%s", err, out)
-		}
+		out := testpeer.OpenDKIMVerify(t, srv.Addr, delivered)
 		for _, want := range []string{"dkim=pass (2048-bit key; unprotected) header.d=example.org", "header.a=ed25519-sha256 header.s=e1"} {
-			if !strings.Contains(string(out), want) {
+			if !strings.Contains(out, want) {
 				t.Errorf("opendkim did not report %q:\n%s", want, out)
 			}
 		}
-		if strings.Contains(string(out), "dkim=fail") {
+		if strings.Contains(out, "dkim=fail") {
 			t.Errorf("opendkim failed a signature:\n%s", out)
 		}
 	})
 	t.Run("dkimpy", func(t *testing.T) {
-		dkimverify := testenv.LookPath(t, "dkimverify")
-		python := scriptInterpreter(t, dkimverify)
-		script := filepath.Join(t.TempDir(), "verify.py")
-		os.WriteFile(script, []byte(dkimpyVerify), 0o600)
-		cmd := exec.Command(python, script, host, port, "0", "1")
-		cmd.Stdin = strings.NewReader(delivered)
-		out, err := cmd.CombinedOutput()
-		if err != nil || string(out) != "signature ok\nsignature ok\n" {
+		out, err := testpeer.DkimpyVerify(t, srv.Addr, delivered, 0, 1)
+		if err != nil || out != "signature ok\nsignature ok\n" {
 			t.Errorf("dkimpy: %v\n%s", err, out)
 		}
 	})
-}
-
-// dkimpyVerify runs dkimpy's dkimverify once per signature index, with
-// dnspython pointed at the loopback DNS server.
-const dkimpyVerify = `import io, sys
-import dns.resolver
-r = dns.resolver.Resolver(configure=False)
-r.nameservers = [sys.argv[1]]
-r.port = int(sys.argv[2])
-dns.resolver.default_resolver = r
-from dkim.dkimverify import main
-msg = sys.stdin.buffer.read()
-for index in sys.argv[3:]:
-    sys.argv = ["dkimverify", "--index", index]
-    sys.stdin = io.TextIOWrapper(io.BytesIO(msg))
-    try:
-        main()
-    except SystemExit:
-        pass
-    sys.stdout.flush()
-`
-
-// scriptInterpreter returns the program named on a script's #! line.
-func scriptInterpreter(t *testing.T, script string) string {
-	t.Helper()
-	b, err := os.ReadFile(script)
-	if err != nil {
-		t.Fatal(err)
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(strings.TrimPrefix(line, "#!"))
-	if !strings.HasPrefix(line, "#!") || len(f) == 0 {
-		t.Fatalf("%s has no #! line", script)
-	}
-	if strings.HasSuffix(f[0], "/env") && len(f) > 1 {
-		return testenv.LookPath(t, f[1])
-	}
-	return f[0]
 }
 
 // The report task sends the aggregate report of the last complete period

@@ -1,24 +1,22 @@
 package test
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"postern/internal/dnstest"
 	"postern/internal/testenv"
+	"postern/internal/testpeer"
 )
 
 // opendkimKey makes an RSA key for selector "milter" of example.org and
@@ -44,64 +42,17 @@ func opendkimKey(t *testing.T, dir string) (keyFile, record string) {
 // startOpenDKIM runs Debian's opendkim as a milter on a loopback port,
 // signing for example.org (Mode sv) and resolving through the loopback
 // DNS server. It returns the socket in sendmail's form.
-func startOpenDKIM(t *testing.T, opendkim, keyFile string, dns *dnstest.Server) string {
-	return startOpenDKIMFor(t, opendkim, keyFile, dns, "example.org", "127.0.0.1")
+func startOpenDKIM(t *testing.T, keyFile string, dns *dnstest.Server) string {
+	return startOpenDKIMFor(t, keyFile, dns, "example.org", "127.0.0.1")
 }
 
 // startOpenDKIMFor signs for domain, and for mail from internal (its
 // InternalHosts) or from authenticated clients.
-func startOpenDKIMFor(t *testing.T, opendkim, keyFile string, dns *dnstest.Server, domain, internal string) string {
+func startOpenDKIMFor(t *testing.T, keyFile string, dns *dnstest.Server, domain, internal string) string {
 	t.Helper()
-	dir := t.TempDir()
-	port := strings.TrimPrefix(freePort(t), "127.0.0.1:")
-	host, dnsPort, _ := strings.Cut(dns.Addr, ":")
-	conf := filepath.Join(dir, "opendkim.conf")
-	text := fmt.Sprintf(`Mode sv
-Domain %s
-Selector milter
-KeyFile %s
-Socket inet:%s@127.0.0.1
-InternalHosts %s
-Nameservers %s@%s
-RequireSafeKeys no
-Syslog no
-Background no
-`, domain, keyFile, port, internal, host, dnsPort)
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(opendkim, "-f", "-x", conf)
-	var out outputBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("opendkim output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-done:
-			t.Fatalf("opendkim exited:\n%s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("opendkim did not listen on %s:\n%s", port, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	conf := fmt.Sprintf("Mode sv\nDomain %s\nSelector milter\nKeyFile %s\nInternalHosts %s\nRequireSafeKeys no\nBackground no\n",
+		domain, keyFile, internal)
+	_, port, _ := strings.Cut(testpeer.StartOpenDKIM(t, conf, dns.Addr), ":")
 	return "inet:" + port + "@127.0.0.1"
 }
 
@@ -117,6 +68,16 @@ socket = %q
 flags = %q
 timeouts = "C:2s;S:5s;R:5s;E:30s"
 `, dns.Addr, socket, flags)
+}
+
+// milterServer starts postern with the milter at socket (flags its F=)
+// and a mailbox for bob@example.test.
+func milterServer(t *testing.T, socket, flags string, dns *dnstest.Server) *server {
+	t.Helper()
+	s := newServer(t, serverConfig{Extra: milterConfig(socket, flags, dns)})
+	s.addUser("bob@example.test", "bob-password-1")
+	s.start()
+	return s
 }
 
 // milterMessage has a folded header and trailing white space, which
@@ -149,38 +110,16 @@ func sendThrough(t *testing.T, addr, msg string) (mailCode, dataCode int, text s
 	return mailCode, dataCode, text
 }
 
-// verifyWithOpenDKIM checks a delivered message with opendkim's test mode.
-func verifyWithOpenDKIM(t *testing.T, opendkim string, dns *dnstest.Server, msg string) string {
-	t.Helper()
-	dir := t.TempDir()
-	host, port, _ := strings.Cut(dns.Addr, ":")
-	conf := filepath.Join(dir, "verify.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("Mode v\nNameservers %s@%s\nAlwaysAddARHeader yes\nSyslog no\n", host, port)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, "delivered.eml")
-	if err := os.WriteFile(file, []byte(msg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(opendkim, "-x", conf, "-vv", "-t", file).CombinedOutput()
-	if err != nil {
-		t.Fatalf("opendkim -t: %v\n%s", err, out)
-	}
-	return string(out)
-}
-
 // TestMilterOpenDKIMSigns sends mail through postern with Debian's
 // opendkim as its milter, and checks that the delivered message carries
 // opendkim's signature and that the signature verifies.
 func TestMilterOpenDKIMSigns(t *testing.T) {
-	opendkim := testenv.LookPath(t, "opendkim")
+	testenv.LookPath(t, "opendkim")
 	keyFile, record := opendkimKey(t, t.TempDir())
 	dns := dnstest.Start(t, dnstest.Zone{"milter._domainkey.example.org TXT": {record}})
-	socket := startOpenDKIM(t, opendkim, keyFile, dns)
+	socket := startOpenDKIM(t, keyFile, dns)
 
-	s := newServer(t, serverConfig{Extra: milterConfig(socket, "T", dns)})
-	s.addUser("bob@example.test", "bob-password-1")
-	s.start()
+	s := milterServer(t, socket, "T", dns)
 	if _, code, text := sendThrough(t, s.MTA, milterMessage); code != 250 {
 		t.Fatalf("DATA: %s", text)
 	}
@@ -197,7 +136,7 @@ func TestMilterOpenDKIMSigns(t *testing.T) {
 		t.Errorf("message content changed:\n%q", msg)
 	}
 	before := dns.Queries()
-	out := verifyWithOpenDKIM(t, opendkim, dns, msg)
+	out := testpeer.OpenDKIMVerify(t, dns.Addr, msg)
 	if !strings.Contains(out, "dkim=pass") || !strings.Contains(out, "header.d=example.org") {
 		t.Errorf("opendkim does not verify the signature it made through postern:\n%s\nmessage:\n%s", out, msg)
 	}
@@ -205,7 +144,7 @@ func TestMilterOpenDKIMSigns(t *testing.T) {
 		t.Error("the verifier did not query the loopback DNS server")
 	}
 	// Control: the same message with its body changed fails.
-	out = verifyWithOpenDKIM(t, opendkim, dns, strings.Replace(msg, "this body is signed", "this body is changed", 1))
+	out = testpeer.OpenDKIMVerify(t, dns.Addr, strings.Replace(msg, "this body is signed", "this body is changed", 1))
 	if !strings.Contains(out, "dkim=fail") {
 		t.Errorf("a changed message still verifies:\n%s", out)
 	}
@@ -221,9 +160,7 @@ func TestMilterDown(t *testing.T) {
 	dead := strings.TrimPrefix(freePort(t), "127.0.0.1:")
 	socket := "inet:" + dead + "@127.0.0.1"
 
-	closed := newServer(t, serverConfig{Extra: milterConfig(socket, "T", dns)})
-	closed.addUser("bob@example.test", "bob-password-1")
-	closed.start()
+	closed := milterServer(t, socket, "T", dns)
 	code, _, text := sendThrough(t, closed.MTA, milterMessage)
 	if code != 451 || !strings.Contains(text, "4.3.2") {
 		t.Errorf("F=T with the milter down: MAIL got %q, want 451 4.3.2", text)
@@ -232,9 +169,7 @@ func TestMilterDown(t *testing.T) {
 		t.Errorf("no log line for the failed milter:\n%s", closed.logs())
 	}
 
-	open := newServer(t, serverConfig{Extra: milterConfig(socket, "", dns)})
-	open.addUser("bob@example.test", "bob-password-1")
-	open.start()
+	open := milterServer(t, socket, "", dns)
 	if _, code, text := sendThrough(t, open.MTA, milterMessage); code != 250 {
 		t.Fatalf("no flags with the milter down: DATA got %q, want 250", text)
 	}
@@ -245,24 +180,6 @@ func TestMilterDown(t *testing.T) {
 	if len(closed.maildir("bob@example.test")) != 0 {
 		t.Error("F=T delivered mail while the milter was down")
 	}
-}
-
-// outputBuffer collects a program's output from several goroutines.
-type outputBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (o *outputBuffer) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *outputBuffer) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
 }
 
 // startRspamd runs Debian's rspamd with its proxy worker as a milter on a
@@ -299,42 +216,7 @@ worker "rspamd_proxy" {
 	if os.Geteuid() != 0 {
 		cmd = exec.Command(rspamd, "-f", "-c", conf)
 	}
-	var out outputBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("rspamd output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-done:
-			t.Fatalf("rspamd exited:\n%s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rspamd did not listen on %s:\n%s", port, out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testpeer.StartProgram(t, "rspamd", cmd, os.Interrupt, "127.0.0.1:"+port)
 	return "inet:127.0.0.1:" + port
 }
 
@@ -380,11 +262,11 @@ func TestMilterRspamd(t *testing.T) {
 // {auth_type} and {auth_authen} macros. (The signing domain is
 // example.org: opendkim's resolver, unbound, never resolves .test.)
 func TestMilterOpenDKIMSignsSubmission(t *testing.T) {
-	opendkim := testenv.LookPath(t, "opendkim")
+	testenv.LookPath(t, "opendkim")
 	swaks := testenv.LookPath(t, "swaks")
 	keyFile, record := opendkimKey(t, t.TempDir())
 	dns := dnstest.Start(t, dnstest.Zone{"milter._domainkey.example.org TXT": {record}})
-	socket := startOpenDKIMFor(t, opendkim, keyFile, dns, "example.org", "127.0.0.99")
+	socket := startOpenDKIMFor(t, keyFile, dns, "example.org", "127.0.0.99")
 	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.99/32"}, Extra: milterConfig(socket, "T", dns)})
 	s.addUser("alice@example.test", "s3cret pass")
 	s.addUser("bob@example.test", "bob-password-1")
@@ -409,7 +291,7 @@ func TestMilterOpenDKIMSignsSubmission(t *testing.T) {
 	if !strings.Contains(msg, "DKIM-Signature:") || !strings.Contains(msg, "d=example.org") {
 		t.Fatalf("opendkim did not sign for the authenticated user:\n%s", msg)
 	}
-	if out := verifyWithOpenDKIM(t, opendkim, dns, msg); !strings.Contains(out, "dkim=pass") {
+	if out := testpeer.OpenDKIMVerify(t, dns.Addr, msg); !strings.Contains(out, "dkim=pass") {
 		t.Errorf("signature does not verify:\n%s", out)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"postern/internal/testpeer"
 )
 
 // startPostfixMX runs Postfix as the MX of domains, with STARTTLS on the
@@ -16,7 +18,7 @@ func startPostfixMX(t *testing.T, name, cert, key string, sk *sink, domains ...s
 	for _, d := range domains {
 		transports = append(transports, fmt.Sprintf("%s=smtp:[127.0.0.1]:%d", d, sk.Port))
 	}
-	pf := startPostfix(t, map[string]string{
+	pf := testpeer.StartPostfix(t, map[string]string{
 		"myhostname":                   name,
 		"relay_domains":                strings.Join(domains, ", "),
 		"transport_maps":               "inline:{" + strings.Join(transports, ", ") + "}",

@@ -33,18 +33,10 @@ func TestPeerTLSRules(t *testing.T) {
 	os.Chmod(strangerKey, 0o644)
 	caFile := filepath.Join(dir, "clients-ca.pem")
 	os.WriteFile(caFile, ca.PEM, 0o644)
-	mapsDir := t.TempDir()
-	os.Chmod(mapsDir, 0o755)
-	access := "Srv_Features:127.0.0.2 S\nTLS_Clt:127.0.0.3 VERIFY\nCERTISSUER:/CN=postern+20test+20CA RELAY\n"
-	os.WriteFile(filepath.Join(mapsDir, "access"), []byte(access), 0o644)
+	maps := mapsDir(t, map[string]string{"access": "Srv_Features:127.0.0.2 S\nTLS_Clt:127.0.0.3 VERIFY\nCERTISSUER:/CN=postern+20test+20CA RELAY\n"})
 	dns := dnstest.Start(t, dnstest.Zone{"remote.example. A": {"127.0.0.1"}})
-	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.9/32"}, MapsDir: mapsDir,
-		Extra: fmt.Sprintf("[tls]\nclient_ca_file = %q\n", caFile) + relayConfig(dns.Addr, sk.Port, "")})
-	// [tls] must come before [delivery]: put it at the top level's end.
-	cfg, _ := os.ReadFile(s.cfgPath)
-	text := strings.Replace(string(cfg), fmt.Sprintf("[tls]\nclient_ca_file = %q\n", caFile), "", 1)
-	text = strings.Replace(text, "[[listener]]", fmt.Sprintf("[tls]\nclient_ca_file = %q\n\n[[listener]]", caFile), 1)
-	os.WriteFile(s.cfgPath, []byte(text), 0o600)
+	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.9/32"}, MapsDir: maps,
+		TLS: fmt.Sprintf("client_ca_file = %q\n", caFile), Extra: relayConfig(dns.Addr, sk.Port, "")})
 	s.start()
 	run := func(src string, args ...string) (string, error) {
 		all := append([]string{"--server", s.MTA, "--local-interface", src, "--ehlo", "client.test",

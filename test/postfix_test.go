@@ -11,13 +11,6 @@ import (
 	"postern/internal/testpeer"
 )
 
-// startPostfix runs a private Postfix on a loopback port with main.cf
-// settings added to a minimal base (testpeer.StartPostfix).
-func startPostfix(t testing.TB, settings map[string]string) *testpeer.Postfix {
-	t.Helper()
-	return testpeer.StartPostfix(t, settings)
-}
-
 // Postfix as the sending MTA: mail injected into Postfix is relayed by
 // its smtp client into postern over STARTTLS and delivered to Maildir.
 func TestPostfixRelaysIntoPostern(t *testing.T) {
@@ -25,7 +18,7 @@ func TestPostfixRelaysIntoPostern(t *testing.T) {
 	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.9/32"}})
 	s.addUser("alice@example.test", "pw")
 	s.start()
-	pf := startPostfix(t, map[string]string{
+	pf := testpeer.StartPostfix(t, map[string]string{
 		"relayhost":               "[127.0.0.1]:" + portOf(s.MTA),
 		"smtp_tls_security_level": "encrypt",
 		"smtp_tls_loglevel":       "1",

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,21 +89,12 @@ func parseDSNMessage(t *testing.T, raw string) dsnReport {
 // the client gave.
 func TestQueueRetryAndBounce(t *testing.T) {
 	mx := startWireMX(t, false)
-	var mu sync.Mutex
-	tries := 0
+	later := &deferOnce{marker: "<LATER@"}
 	mx.rcpt = func(cmd string) string {
-		switch {
-		case strings.Contains(cmd, "<NOBODY@"):
+		if strings.Contains(cmd, "<NOBODY@") {
 			return "550 5.1.1 no such user here"
-		case strings.Contains(cmd, "<LATER@"):
-			mu.Lock()
-			defer mu.Unlock()
-			tries++
-			if tries == 1 {
-				return "451 4.7.1 greylisted, try again"
-			}
 		}
-		return ""
+		return later.rcpt(cmd)
 	}
 	dns := dnstest.Start(t, dnstest.Zone{"remote.example. MX": {"10 mx.remote.example."}, "mx.remote.example. A": {"127.0.0.1"}})
 	s := newServer(t, serverConfig{Extra: relayConfig(dns.Addr, mx.Port, "") + "[queue]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n"})
@@ -130,11 +120,9 @@ func TestQueueRetryAndBounce(t *testing.T) {
 	if len(got) != 1 || !strings.Contains(got[0], "Subject: retry and bounce") {
 		t.Fatalf("next hop got %d messages after the retry\n%s", len(got), s.logs())
 	}
-	mu.Lock()
-	if tries != 2 {
-		t.Errorf("deferred recipient tried %d times, want 2", tries)
+	if n := later.tries(); n != 2 {
+		t.Errorf("deferred recipient tried %d times, want 2", n)
 	}
-	mu.Unlock()
 
 	msgs := s.waitMaildir("alice@example.test", 1, 20*time.Second)
 	if len(msgs) != 1 {

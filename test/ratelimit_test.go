@@ -2,13 +2,10 @@ package test
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,13 +44,7 @@ func rlConfig(keys string, more ...string) string {
 // or the refusal in its place).
 func rlGreet(t *testing.T, src, addr string) (*smtpConn, int, string) {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-	nc, err := d.DialContext(context.Background(), "tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &smtpConn{t: t, nc: nc, r: bufio.NewReader(nc)}
+	c := dialNoGreeting(t, src, addr)
 	code, text := c.reply()
 	return c, code, text
 }
@@ -308,19 +299,9 @@ func TestRateLimitOutbound(t *testing.T) {
 
 // sendmail access-map entries: ClientRate (per minute) and ClientConn.
 func TestRateLimitAccessMap(t *testing.T) {
-	s := newServer(t, serverConfig{Extra: rlConfig("")})
-	maps := filepath.Join(s.dir, "maps")
-	if err := os.MkdirAll(maps, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// ClientRate 1 a minute = 60 an hour = 1 per 6 s window.
-	access := "ClientRate:127.0.0.17\t1\nClientConn:127.0.0.18\t1\n"
-	if err := os.WriteFile(filepath.Join(maps, "access"), []byte(access), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, _ := os.ReadFile(s.cfgPath)
-	cfg = []byte(fmt.Sprintf("maps_dir = %q\n", maps) + string(cfg))
-	os.WriteFile(s.cfgPath, cfg, 0o600)
+	dir := mapsDir(t, map[string]string{"access": "ClientRate:127.0.0.17\t1\nClientConn:127.0.0.18\t1\n"})
+	s := newServer(t, serverConfig{MapsDir: dir, Extra: rlConfig("")})
 	s.start()
 	if _, code, text := rlGreet(t, "127.0.0.17", s.MTA); code != 220 {
 		t.Fatalf("first: %d %s", code, text)

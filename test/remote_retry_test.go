@@ -3,8 +3,6 @@ package test
 import (
 	"context"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,20 +18,8 @@ import (
 // and dot-stuffed.
 func TestQueueRetriesRemoteDeferral(t *testing.T) {
 	mx := startWireMX(t, false)
-	var mu sync.Mutex
-	tries := 0
-	mx.rcpt = func(cmd string) string {
-		if !strings.Contains(cmd, "<LATER@") {
-			return ""
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		tries++
-		if tries == 1 {
-			return "451 4.7.1 greylisted, try again"
-		}
-		return ""
-	}
+	later := &deferOnce{marker: "<LATER@"}
+	mx.rcpt = later.rcpt
 	dns := dnstest.Start(t, dnstest.Zone{"remote.example. MX": {"10 mx.remote.example."}, "mx.remote.example. A": {"127.0.0.1"}})
 	remote := &deliver.Remote{Hostname: "queue.example.test", Resolver: dns.Resolver(), Port: mx.Port, ConnectTimeout: 5 * time.Second}
 	defer remote.Close()
@@ -68,9 +54,7 @@ func TestQueueRetriesRemoteDeferral(t *testing.T) {
 			t.Errorf("transaction %d on the wire:\n got %q\nwant %q", i, g, want)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if tries != 2 {
-		t.Errorf("deferred recipient tried %d times, want 2", tries)
+	if n := later.tries(); n != 2 {
+		t.Errorf("deferred recipient tried %d times, want 2", n)
 	}
 }

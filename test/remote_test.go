@@ -15,6 +15,7 @@ import (
 
 	"postern/internal/dnstest"
 	"postern/internal/testenv"
+	"postern/internal/testpeer"
 	"postern/internal/tlsutil"
 )
 
@@ -38,23 +39,8 @@ func startSink(t *testing.T, args ...string) *sink {
 	if os.Geteuid() == 0 {
 		all = append(all, "-u", "nobody")
 	}
-	cmd := exec.Command(bin, append(all, s.Addr, "64")...)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", s.Addr); err == nil {
-			c.Close()
-			return s
-		}
-		if i > 250 {
-			t.Fatalf("smtp-sink did not start: %s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testpeer.StartProgram(t, "smtp-sink", exec.Command(bin, append(all, s.Addr, "64")...), nil, s.Addr)
+	return s
 }
 
 // wait returns the dumped messages once there are at least n.
@@ -87,41 +73,22 @@ func (s *sink) wait(t *testing.T, n int, within time.Duration) []string {
 // it came over the wire. With breakTLS it offers STARTTLS and answers the
 // handshake with garbage.
 type wireMX struct {
-	Addr     string
-	Port     int
+	*testpeer.TCPPeer
 	breakTLS bool
 	// rcpt, when set, answers RCPT TO (for refusals); "" means 250.
-	rcpt  func(cmd string) string
-	mu    sync.Mutex
-	data  []string
-	conns int
+	rcpt func(cmd string) string
+	mu   sync.Mutex
+	data []string
 }
 
 func startWireMX(t *testing.T, breakTLS bool) *wireMX {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	m := &wireMX{Addr: ln.Addr().String(), Port: ln.Addr().(*net.TCPAddr).Port, breakTLS: breakTLS}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			m.mu.Lock()
-			m.conns++
-			m.mu.Unlock()
-			go m.session(c)
-		}
-	}()
+	m := &wireMX{breakTLS: breakTLS}
+	m.TCPPeer = testpeer.ServeTCP(t, m.session)
 	return m
 }
 
 func (m *wireMX) session(c net.Conn) {
-	defer c.Close()
 	br := bufio.NewReader(c)
 	w := func(s string) { c.Write([]byte(s + "\r\n")) }
 	w("220 wire.example ESMTP")
@@ -145,19 +112,12 @@ func (m *wireMX) session(c net.Conn) {
 			return
 		case cmd == "DATA":
 			w("354 go")
-			var raw strings.Builder
-			for {
-				l, err := br.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				raw.WriteString(l)
+			raw, err := testpeer.ReadData(br)
+			if err != nil {
+				return
 			}
 			m.mu.Lock()
-			m.data = append(m.data, raw.String())
+			m.data = append(m.data, raw)
 			m.mu.Unlock()
 			w("250 2.0.0 queued")
 		case cmd == "QUIT":
@@ -173,6 +133,34 @@ func (m *wireMX) session(c net.Conn) {
 			w("250 ok")
 		}
 	}
+}
+
+// deferOnce answers a wireMX's RCPT TO: it defers (451) the first that
+// names marker, and accepts the rest.
+type deferOnce struct {
+	marker string
+	mu     sync.Mutex
+	n      int // RCPT TO naming marker so far
+}
+
+func (d *deferOnce) rcpt(cmd string) string {
+	if !strings.Contains(cmd, d.marker) {
+		return ""
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.n++
+	if d.n == 1 {
+		return "451 4.7.1 greylisted, try again"
+	}
+	return ""
+}
+
+// tries is how many times the recipient was tried.
+func (d *deferOnce) tries() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.n
 }
 
 func (m *wireMX) wait(n int, within time.Duration) []string {
@@ -290,17 +278,11 @@ func TestRelaySmarthostAndMailertable(t *testing.T) {
 	smart := startSink(t)
 	routed := startSink(t)
 	lmtp := startSink(t, "-L")
-	mapsDir := t.TempDir()
-	os.Chmod(mapsDir, 0o755)
-	mt := fmt.Sprintf("routed.example smtp:[127.0.0.1]:%d\nlmtp.example lmtp:[127.0.0.1]:%d\n", routed.Port, lmtp.Port)
-	if err := os.WriteFile(filepath.Join(mapsDir, "mailertable"), []byte(mt), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := mapsDir(t, map[string]string{
+		"mailertable": fmt.Sprintf("routed.example smtp:[127.0.0.1]:%d\nlmtp.example lmtp:[127.0.0.1]:%d\n", routed.Port, lmtp.Port),
+	})
 	dns := dnstest.Start(t, dnstest.Zone{})
-	s := newServer(t, serverConfig{Extra: fmt.Sprintf("smarthost = \"[127.0.0.1]:%d\"\n", smart.Port) + relayConfig(dns.Addr, 25, "")})
-	// maps_dir is a top-level key: put it before the first table.
-	cfg, _ := os.ReadFile(s.cfgPath)
-	os.WriteFile(s.cfgPath, []byte(fmt.Sprintf("maps_dir = %q\n", mapsDir)+string(cfg)), 0o600)
+	s := newServer(t, serverConfig{MapsDir: dir, Extra: fmt.Sprintf("smarthost = \"[127.0.0.1]:%d\"\n", smart.Port) + relayConfig(dns.Addr, 25, "")})
 	s.start()
 	relayOne(t, s, "alice@example.test", "a@anywhere.example", "Subject: smart\r\n\r\nhi\r\n")
 	relayOne(t, s, "alice@example.test", "b@routed.example", "Subject: routed\r\n\r\nhi\r\n")
@@ -326,7 +308,7 @@ func TestRelayToPostfixMX(t *testing.T) {
 	}
 	cert, key := tlsutil.SelfSignedPaths(tlsDir)
 	os.Chmod(key, 0o644)
-	pf := startPostfix(t, map[string]string{
+	pf := testpeer.StartPostfix(t, map[string]string{
 		"myhostname":                   "mx.partner.example",
 		"relay_domains":                "partner.example",
 		"transport_maps":               fmt.Sprintf("inline:{partner.example=smtp:[127.0.0.1]:%d}", sk.Port),

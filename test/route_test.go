@@ -209,7 +209,7 @@ func TestRouteMapsReload(t *testing.T) {
 	c.must("RCPT TO:<sales@example.test>", 550)
 
 	writeMap(t, dir, "virtusertable", "info@example.test alice\nsales@example.test alice\n")
-	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.process().Signal(syscall.SIGHUP)
 	waitFor(t, func() bool { return probeRcpt(t, s, "sales@example.test") == 250 })
 	c.must("RCPT TO:<sales@example.test>", 250)
 
@@ -220,7 +220,7 @@ func TestRouteMapsReload(t *testing.T) {
 
 	// A broken version: logged, shown by check, the previous one stays.
 	writeMap(t, dir, "virtusertable", "info@example.test alice\nthis line is broken\n")
-	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.process().Signal(syscall.SIGHUP)
 	waitFor(t, func() bool { return strings.Contains(s.logs(), "previous version kept") })
 	c.must("RCPT TO:<sales@example.test>", 250)
 	c.must("RCPT TO:<news@example.test>", 250)

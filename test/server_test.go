@@ -2,7 +2,6 @@ package test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -10,27 +9,24 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"postern/internal/dnstest"
 	"postern/internal/testenv"
+	"postern/internal/testpeer"
 )
 
-// server is a running `postern serve`.
+// server is a `postern serve` of a test, started (and restarted) by
+// start.
 type server struct {
 	t       *testing.T
 	dir     string // data_dir and config live here
 	cfgPath string
-	MTA     string // host:port of the mta listener
-	Sub     string // submission
-	SMTPS   string // implicit TLS
-	cmd     *exec.Cmd
-	logMu   sync.Mutex
-	log     bytes.Buffer
-	done    chan struct{}
+	MTA     string              // host:port of the mta listener
+	Sub     string              // submission
+	SMTPS   string              // implicit TLS
+	runs    []*testpeer.Program // each start, the running one last
 }
 
 // serverConfig is what a test may change in the generated config.
@@ -39,6 +35,7 @@ type serverConfig struct {
 	Local    []string
 	Relay    []string
 	Trusted  []string
+	TLS      string // the keys of [tls] (which comes before [delivery])
 	Extra    string // more TOML, appended at the end
 	MapsDir  string // maps_dir (a top-level key); "" leaves the default, the config file's directory
 	// Zone is served by a DNS server on loopback that postern is pointed
@@ -54,84 +51,34 @@ func freePort(t testing.TB) string {
 	return testenv.FreePort(t)
 }
 
-func tomlList(xs []string) string {
-	q := make([]string, len(xs))
-	for i, x := range xs {
-		q[i] = fmt.Sprintf("%q", x)
-	}
-	return "[" + strings.Join(q, ", ") + "]"
-}
-
-// newServer writes a config into a fresh directory; start runs it.
+// newServer writes a config into a fresh directory, for postern started
+// as root to drop to nobody (who must be able to reach the data dir), as
+// in production; start runs it.
 func newServer(t *testing.T, sc serverConfig) *server {
 	t.Helper()
-	dir := t.TempDir()
-	runAs := ""
-	if os.Geteuid() == 0 {
-		// postern refuses to run as root: it drops to nobody, who must be
-		// able to reach the data dir.
-		runAs = "nobody"
-		os.Chmod(filepath.Dir(dir), 0o755)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if sc.Hostname == "" {
-		sc.Hostname = "mx.example.test"
-	}
+	dir := testenv.OpenTempDir(t)
 	if sc.Local == nil {
 		sc.Local = []string{"example.test"}
 	}
-	if sc.Trusted == nil {
-		sc.Trusted = []string{"127.0.0.1/32", "::1/128"}
+	if sc.Relay == nil {
+		sc.Relay = []string{}
 	}
-	s := &server{t: t, dir: dir, MTA: freePort(t), Sub: freePort(t), SMTPS: freePort(t)}
-	if !strings.Contains(sc.Extra, "[dns]") {
-		ns := dnstest.Start(t, sc.Zone)
-		sc.Extra += fmt.Sprintf("\n[dns]\nservers = [%q]\n", ns.Addr)
-	}
-	if !strings.Contains(sc.Extra, "[local]") {
+	s := &server{t: t, dir: dir, cfgPath: filepath.Join(dir, "postern.toml"), MTA: freePort(t), Sub: freePort(t), SMTPS: freePort(t)}
+	pc := testpeer.PosternConfig{
+		MapsDir: sc.MapsDir, Hostname: sc.Hostname, DataDir: filepath.Join(dir, "data"),
+		Local: sc.Local, Relay: sc.Relay, Trusted: sc.Trusted, Postmaster: "postmaster@" + sc.Local[0],
+		User: testenv.ServiceUser(), MTA: s.MTA, Submission: s.Sub, SMTPS: s.SMTPS, TLS: sc.TLS, Extra: sc.Extra,
 		// The local submission socket stays in the test's directory,
 		// never under /run (off when the path is too long for a socket).
-		sock := filepath.Join(dir, "run", "submit.sock")
-		if len(sock) > 100 {
-			sock = ""
-		}
-		sc.Extra += fmt.Sprintf("\n[local]\nsocket = %q\n", sock)
+		LocalSocket: filepath.Join(dir, "run", "submit.sock"),
 	}
-	top := ""
-	if sc.MapsDir != "" {
-		top = fmt.Sprintf("maps_dir = %q\n", sc.MapsDir)
+	if len(pc.LocalSocket) > 100 {
+		pc.LocalSocket = ""
 	}
-	cfg := top + fmt.Sprintf(`hostname = %q
-data_dir = %q
-local_domains = %s
-relay_domains = %s
-trusted_networks = %s
-postmaster = "postmaster@%s"
-user = %q
-
-[[listener]]
-address = %q
-mode = "mta"
-
-[[listener]]
-address = %q
-mode = "submission"
-
-[[listener]]
-address = %q
-mode = "smtps"
-
-[delivery]
-mailbox = %q
-%s
-`, sc.Hostname, filepath.Join(dir, "data"), tomlList(sc.Local), tomlList(sc.Relay), tomlList(sc.Trusted),
-		sc.Local[0], runAs, s.MTA, s.Sub, s.SMTPS, filepath.Join(dir, "data", "mail", "{domain}", "{user}")+"/", sc.Extra)
-	s.cfgPath = filepath.Join(dir, "postern.toml")
-	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+	if !strings.Contains(sc.Extra, "[dns]") {
+		pc.DNS = dnstest.Start(t, sc.Zone).Addr
 	}
+	pc.Write(t, s.cfgPath)
 	return s
 }
 
@@ -156,79 +103,33 @@ func (s *server) addUser(addr, password string) {
 // start runs the server and waits until every listener answers.
 func (s *server) start() {
 	s.t.Helper()
-	s.cmd = exec.Command(binary, "serve", "-config", s.cfgPath)
-	s.cmd.Stdout = &lockedWriter{mu: &s.logMu, w: &s.log}
-	s.cmd.Stderr = s.cmd.Stdout
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.done = make(chan struct{})
-	go func() { s.cmd.Wait(); close(s.done) }()
-	s.t.Cleanup(s.stop)
-	deadline := time.Now().Add(15 * time.Second)
-	for _, addr := range []string{s.MTA, s.Sub, s.SMTPS} {
-		for {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case <-s.done:
-				s.t.Fatalf("postern serve exited early:\n%s", s.logs())
-			default:
-			}
-			if time.Now().After(deadline) {
-				s.t.Fatalf("postern did not listen on %s:\n%s", addr, s.logs())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	s.runs = append(s.runs, testpeer.StartPostern(s.t, binary, s.cfgPath, s.MTA, s.Sub, s.SMTPS))
 }
 
-// stop ends the server gracefully.
-func (s *server) stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
-	}
-	if s.t.Failed() {
-		s.t.Logf("postern log:\n%s", s.logs())
-	}
-}
+// stop ends the server gracefully (SIGTERM).
+func (s *server) stop() { s.running().Stop() }
 
 // kill ends the server with SIGKILL, as a crash.
-func (s *server) kill() {
-	s.cmd.Process.Kill()
-	<-s.done
+func (s *server) kill() { s.running().Kill() }
+
+// process is the running server's process.
+func (s *server) process() *os.Process { return s.running().Cmd.Process }
+
+func (s *server) running() *testpeer.Program {
+	s.t.Helper()
+	if len(s.runs) == 0 {
+		s.t.Fatal("the server was never started")
+	}
+	return s.runs[len(s.runs)-1]
 }
 
+// logs is what the server printed, in all its runs.
 func (s *server) logs() string {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	return s.log.String()
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	var b strings.Builder
+	for _, p := range s.runs {
+		b.WriteString(p.Output())
+	}
+	return b.String()
 }
 
 // maildir returns the messages delivered to addr's Maildir (new and cur).

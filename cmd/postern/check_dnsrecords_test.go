@@ -11,6 +11,7 @@ import (
 	"postern/internal/dkim"
 	"postern/internal/dnstest"
 	"postern/internal/publish"
+	"postern/internal/testenv"
 )
 
 // check -dns-records reports each record a local domain lacks, and is
@@ -19,7 +20,7 @@ func TestCheckDNSRecords(t *testing.T) {
 	srv := dnstest.Start(t, dnstest.Zone{"mx.example.org A": {"192.0.2.25"}})
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "postern.toml")
-	writeFile(t, cfgPath, fmt.Sprintf("hostname = \"mx.example.org\"\nuser = \"nobody\"\ndata_dir = \"data\"\nlocal_domains = [\"example.org\"]\n"+
+	testenv.WriteFile(t, cfgPath, fmt.Sprintf("hostname = \"mx.example.org\"\nuser = \"nobody\"\ndata_dir = \"data\"\nlocal_domains = [\"example.org\"]\n"+
 		"[[listener]]\naddress = \"127.0.0.1:2525\"\nmode = \"mta\"\n[dns]\nservers = [%q]\n[dmarc]\nreport_inbox = \"reports@example.org\"\n", srv.Addr), 0o600)
 	run := func() (int, string, string) {
 		var out, errw bytes.Buffer

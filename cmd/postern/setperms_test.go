@@ -17,17 +17,17 @@ func TestSetPermissions(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "root, to change owners")
 	}
-	dir := openTempDir(t)
+	dir := testenv.OpenTempDir(t)
 	cfgPath := filepath.Join(dir, "postern.toml")
-	writeFile(t, cfgPath, "hostname = \"mx.example.test\"\nuser = \"nobody\"\ndata_dir = \"data\"\nmaps_dir = \"maps\"\n", 0o600)
+	testenv.WriteFile(t, cfgPath, "hostname = \"mx.example.test\"\nuser = \"nobody\"\ndata_dir = \"data\"\nmaps_dir = \"maps\"\n", 0o600)
 	mapsDir := filepath.Join(dir, "maps")
 	os.Mkdir(mapsDir, 0o700)
 	access := filepath.Join(mapsDir, "access")
-	writeFile(t, access, "Connect:127.0.0.5 REJECT\n", 0o600)
+	testenv.WriteFile(t, access, "Connect:127.0.0.5 REJECT\n", 0o600)
 	data := filepath.Join(dir, "data")
 	os.MkdirAll(filepath.Join(data, "dkim", "example.test"), 0o755)
-	writeFile(t, filepath.Join(data, "users"), "", 0o600)
-	writeFile(t, filepath.Join(data, "dkim", "example.test", "s1.key"), "x", 0o666)
+	testenv.WriteFile(t, filepath.Join(data, "users"), "", 0o600)
+	testenv.WriteFile(t, filepath.Join(data, "dkim", "example.test", "s1.key"), "x", 0o666)
 
 	var out, errw bytes.Buffer
 	if code := check(&out, &errw, cfgPath); code != 1 {

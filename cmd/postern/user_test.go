@@ -7,13 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"postern/internal/testenv"
 	"postern/internal/users"
 )
 
 func TestUserCommand(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "postern.toml")
-	writeFile(t, cfgPath, "hostname = \"mx.example.test\"\nuser = \"nobody\"\ndata_dir = \"data\"\nlocal_domains = [\"example.test\"]\n", 0o600)
+	testenv.WriteFile(t, cfgPath, "hostname = \"mx.example.test\"\nuser = \"nobody\"\ndata_dir = \"data\"\nlocal_domains = [\"example.test\"]\n", 0o600)
 	run := func(stdin string, args ...string) (int, string, string) {
 		var out, errw bytes.Buffer
 		code := userCmd(args, strings.NewReader(stdin), &out, &errw)

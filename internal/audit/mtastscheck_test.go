@@ -2,62 +2,18 @@ package audit_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"io"
-	"log"
-	"math/big"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"postern/internal/audit"
 	"postern/internal/dnstest"
+	"postern/internal/testpeer"
 )
-
-// stsCA is a test CA and a server certificate it signed for names.
-func stsCA(t *testing.T, names ...string) (*x509.CertPool, tls.Certificate) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "postern test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	return pool, tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key}
-}
 
 type stsAnswer struct {
 	status int
@@ -71,8 +27,7 @@ type stsAnswer struct {
 // reaches it at port 443 of the name's loopback address in the zone.
 func stsServer(t *testing.T, dnsAddr *dnstest.Server, answers map[string]stsAnswer, certNames []string) *http.Client {
 	t.Helper()
-	pool, cert := stsCA(t, certNames...)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	pool, port := testpeer.StartHTTPS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, err := net.SplitHostPort(r.Host)
 		if err != nil {
 			host = r.Host
@@ -88,12 +43,7 @@ func stsServer(t *testing.T, dnsAddr *dnstest.Server, answers map[string]stsAnsw
 		w.Header().Set("Content-Type", a.ctype)
 		w.WriteHeader(a.status)
 		fmt.Fprint(w, a.body)
-	}))
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the wrong-name case fails handshakes on purpose
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	}), certNames...) // the wrong-name case fails handshakes on purpose
 	res := dnsAddr.Resolver()
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	return &http.Client{

@@ -1,17 +1,12 @@
 package config
 
 import (
-	"errors"
 	"strings"
 	"testing"
 )
 
 func TestRouteErrors(t *testing.T) {
-	tests := []struct {
-		name, text string
-		line       int
-		msg        string
-	}{
+	testProblems(t, []problemTest{
 		{"luser list", "[delivery]\nluser_relay = \"a@b.test, c@d.test\"\n", 2, "delivery.luser_relay"},
 		{"luser domain", "[delivery]\nluser_relay = \"a@bad domain\"\n", 2, "delivery.luser_relay"},
 		{"luser at only", "[delivery]\nluser_relay = \"@example.test\"\n", 2, "want one address"},
@@ -20,26 +15,7 @@ func TestRouteErrors(t *testing.T) {
 		{"masquerade_as", "[delivery]\nmasquerade_as = \"not a domain\"\n", 2, "delivery.masquerade_as"},
 		{"masquerade_domains", "[delivery]\nmasquerade_as = \"example.test\"\nmasquerade_domains = [\"bad domain\"]\n", 3, "delivery.masquerade_domains"},
 		{"generics_domains", "[delivery]\ngenerics_domains = [\"x..y\"]\n", 2, "delivery.generics_domains"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := writeConfig(t, "user = \"nobody\"\n"+tt.text)
-			_, _, err := Load(p)
-			var ce *Error
-			if !errors.As(err, &ce) {
-				t.Fatalf("Load: %v, want problems", err)
-			}
-			for _, pr := range ce.Problems {
-				if strings.Contains(pr.Msg, tt.msg) {
-					if pr.Line != tt.line+1 {
-						t.Errorf("%q at line %d, want %d", pr.Msg, pr.Line, tt.line+1)
-					}
-					return
-				}
-			}
-			t.Errorf("problems %v lack %q", ce.Problems, tt.msg)
-		})
-	}
+	})
 }
 
 func TestRouteKeys(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"postern/internal/config"
-	"postern/internal/privs"
 	"postern/internal/testenv"
 )
 
@@ -20,35 +19,12 @@ func check(w, errw io.Writer, path string) int {
 	return Run(w, errw, cfg, warnings, err)
 }
 
-func writeFile(t *testing.T, path, text string, mode os.FileMode) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(text), mode); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// openTempDir is t.TempDir opened to the service user (it and its
-// parent 0755), as /etc/postern is on a real system.
-func openTempDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func TestCheck(t *testing.T) {
-	dir := openTempDir(t)
+	dir := testenv.OpenTempDir(t)
 	cfgPath := filepath.Join(dir, "postern.toml")
 	good := "hostname = \"mx.example.test\"\nuser = \"nobody\"\ndata_dir = \"data\"\nlocal_domains = [\"example.test\"]\n" +
 		"trusted_networks = [\"127.0.0.0/8\", \"10.0.0.0/8\"]\n[[listener]]\naddress = \"127.0.0.1:2525\"\nmode = \"mta\"\n"
-	writeFile(t, cfgPath, good, 0o600)
+	testenv.WriteFile(t, cfgPath, good, 0o600)
 
 	run := func() (int, string, string) {
 		var out, errw bytes.Buffer
@@ -64,7 +40,7 @@ func TestCheck(t *testing.T) {
 	}
 
 	// Every problem of the file at once, with lines.
-	writeFile(t, cfgPath, good+"bogus = 1\n[limits]\nmax_errors = \"x\"\n", 0o600)
+	testenv.WriteFile(t, cfgPath, good+"bogus = 1\n[limits]\nmax_errors = \"x\"\n", 0o600)
 	code, out, errs = run()
 	if code != 1 || out != "" {
 		t.Errorf("bad config: code %d, out %q", code, out)
@@ -76,11 +52,11 @@ func TestCheck(t *testing.T) {
 	}
 
 	// Permissions, maps and the users file are checked too.
-	writeFile(t, cfgPath, good, 0o664)
-	writeFile(t, filepath.Join(dir, "access"), "Connect:192.0.2.1 MAYBE\n", 0o644)
+	testenv.WriteFile(t, cfgPath, good, 0o664)
+	testenv.WriteFile(t, filepath.Join(dir, "access"), "Connect:192.0.2.1 MAYBE\n", 0o644)
 	os.Mkdir(filepath.Join(dir, "data"), 0o700)
-	writeFile(t, filepath.Join(dir, "data", "users"), "alice@example.test:plain\n", 0o644)
-	giveToNobody(t, filepath.Join(dir, "data"))
+	testenv.WriteFile(t, filepath.Join(dir, "data", "users"), "alice@example.test:plain\n", 0o644)
+	testenv.GiveToServiceUser(t, filepath.Join(dir, "data"))
 	code, _, errs = run()
 	if code != 1 {
 		t.Errorf("code %d, want 1", code)
@@ -98,36 +74,23 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// giveToNobody hands path to the user the test configurations run as,
-// as the CLI does when run as root.
-func giveToNobody(t *testing.T, path string) {
-	t.Helper()
-	o, err := privs.ServiceOwner("nobody")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := o.Give(path); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // Run as root, check reads the maps and the data dir as the service
 // user would, and names each file that user cannot read.
 func TestCheckAsServiceUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "root, to check files as the service user")
 	}
-	dir := openTempDir(t)
+	dir := testenv.OpenTempDir(t)
 	cfgPath := filepath.Join(dir, "postern.toml")
-	writeFile(t, cfgPath, "hostname = \"mx.example.test\"\nuser = \"nobody\"\ndata_dir = \"data\"\nmaps_dir = \".\"\n", 0o600)
+	testenv.WriteFile(t, cfgPath, "hostname = \"mx.example.test\"\nuser = \"nobody\"\ndata_dir = \"data\"\nmaps_dir = \".\"\n", 0o600)
 	access := filepath.Join(dir, "access")
-	writeFile(t, access, "Connect:127.0.0.5 REJECT\n", 0o600)
+	testenv.WriteFile(t, access, "Connect:127.0.0.5 REJECT\n", 0o600)
 	data := filepath.Join(dir, "data")
 	os.MkdirAll(filepath.Join(data, "dkim", "example.test"), 0o700)
-	writeFile(t, filepath.Join(data, "users"), "", 0o600)
-	giveToNobody(t, data)
+	testenv.WriteFile(t, filepath.Join(data, "users"), "", 0o600)
+	testenv.GiveToServiceUser(t, data)
 	key := filepath.Join(data, "dkim", "example.test", "s1.key")
-	writeFile(t, key, "x", 0o600) // written as root, not given
+	testenv.WriteFile(t, key, "x", 0o600) // written as root, not given
 	var out, errw bytes.Buffer
 	if code := check(&out, &errw, cfgPath); code != 1 {
 		t.Fatalf("code %d, want 1; out %q err %q", code, out.String(), errw.String())
@@ -143,7 +106,7 @@ func TestCheckAsServiceUser(t *testing.T) {
 	}
 	// Once the files are the server's, the check passes.
 	os.Chmod(access, 0o644)
-	giveToNobody(t, data)
+	testenv.GiveToServiceUser(t, data)
 	out.Reset()
 	errw.Reset()
 	if code := check(&out, &errw, cfgPath); code != 0 {
@@ -154,7 +117,7 @@ func TestCheckAsServiceUser(t *testing.T) {
 func TestCheckTLSFiles(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "postern.toml")
-	writeFile(t, cfgPath, "hostname = \"mx.example.test\"\nuser = \"nobody\"\ndata_dir = \"data\"\n[tls]\ncert = \"missing.pem\"\nkey = \"key.pem\"\n", 0o600)
+	testenv.WriteFile(t, cfgPath, "hostname = \"mx.example.test\"\nuser = \"nobody\"\ndata_dir = \"data\"\n[tls]\ncert = \"missing.pem\"\nkey = \"key.pem\"\n", 0o600)
 	var out, errw bytes.Buffer
 	if code := check(&out, &errw, cfgPath); code != 1 || !strings.Contains(errw.String(), filepath.Join(dir, "missing.pem")) {
 		t.Errorf("missing cert: code %d, %q", code, errw.String())

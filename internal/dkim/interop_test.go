@@ -2,16 +2,14 @@ package dkim
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"postern/internal/dnstest"
 	"postern/internal/testenv"
+	"postern/internal/testpeer"
 )
 
 // signedByPostern makes RSA and Ed25519 keys for football.example.com,
@@ -42,28 +40,10 @@ func signedByPostern(t *testing.T) (msg string, srv *dnstest.Server) {
 // the loopback DNS server through the Nameservers option (unbound's
 // "address@port" form).
 func TestOpenDKIMVerifies(t *testing.T) {
-	opendkim := testenv.LookPath(t, "opendkim")
+	testenv.LookPath(t, "opendkim")
 	msg, srv := signedByPostern(t)
-	dir := t.TempDir()
-	host, port, _ := strings.Cut(srv.Addr, ":")
-	conf := filepath.Join(dir, "opendkim.conf")
-	confText := fmt.Sprintf("Mode v\nNameservers %s@%s\nAlwaysAddARHeader yes\nSyslog no\n", host, port)
-	if err := os.WriteFile(conf, []byte(confText), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	run := func(name, msg string) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, []byte(msg), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command(opendkim, "-x", conf, "-vv", "-t", path).CombinedOutput()
-		if err != nil {
-			t.Fatalf("opendkim: %v\n%s", err, out)
-		}
-		return string(out)
-	}
 	before := srv.Queries()
-	out := run("signed.eml", msg)
+	out := testpeer.OpenDKIMVerify(t, srv.Addr, msg)
 	for _, want := range []string{
 		"dkim=pass (2048-bit key; unprotected) header.d=football.example.com header.i=@football.example.com header.a=rsa-sha256 header.s=r2048",
 		"dkim=pass header.d=football.example.com header.i=@football.example.com header.a=ed25519-sha256 header.s=ed",
@@ -76,7 +56,7 @@ func TestOpenDKIMVerifies(t *testing.T) {
 		t.Error("opendkim did not query the loopback DNS server")
 	}
 	// Control: a changed Subject fails both signatures.
-	out = run("tampered.eml", strings.Replace(msg, "Is dinner ready?", "Is lunch ready?", 1))
+	out = testpeer.OpenDKIMVerify(t, srv.Addr, strings.Replace(msg, "Is dinner ready?", "Is lunch ready?", 1))
 	if strings.Count(out, "dkim=fail") != 2 || strings.Contains(out, "dkim=pass") {
 		t.Errorf("tampered message not failed:\n%s", out)
 	}
@@ -106,46 +86,17 @@ func TestOpenDKIMSignsPosternVerifies(t *testing.T) {
 	}
 }
 
-// dkimpyWrapper runs dkimpy's own dkimverify entry point, once per
-// signature index given, with dnspython's default resolver pointed at the
-// loopback DNS server; it prints one line per index.
-const dkimpyWrapper = `import io, sys
-import dns.resolver
-r = dns.resolver.Resolver(configure=False)
-r.nameservers = [sys.argv[1]]
-r.port = int(sys.argv[2])
-dns.resolver.default_resolver = r
-from dkim.dkimverify import main
-msg = sys.stdin.buffer.read()
-for index in sys.argv[3:]:
-    sys.argv = ["dkimverify", "--index", index]
-    sys.stdin = io.TextIOWrapper(io.BytesIO(msg))
-    try:
-        main()
-    except SystemExit:
-        pass
-    sys.stdout.flush()
-`
-
 // TestDkimpyVerifies checks both of postern's signatures with dkimpy's
 // dkimverify (python3-dkim), which reads keys through dnspython.
 func TestDkimpyVerifies(t *testing.T) {
-	dkimverify := testenv.LookPath(t, "dkimverify")
-	python := interpreter(t, dkimverify)
+	testenv.LookPath(t, "dkimverify")
 	msg, srv := signedByPostern(t)
-	script := filepath.Join(t.TempDir(), "verify.py")
-	if err := os.WriteFile(script, []byte(dkimpyWrapper), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	host, port, _ := strings.Cut(srv.Addr, ":")
 	verify := func(msg string) string {
-		cmd := exec.Command(python, script, host, port, "0", "1")
-		cmd.Stdin = strings.NewReader(msg)
-		out, err := cmd.CombinedOutput()
+		out, err := testpeer.DkimpyVerify(t, srv.Addr, msg, 0, 1)
 		if err != nil {
 			t.Fatalf("dkimverify: %v\n%s", err, out)
 		}
-		return string(out)
+		return out
 	}
 	before := srv.Queries()
 	if out := verify(msg); out != "signature ok\nsignature ok\n" {
@@ -158,22 +109,4 @@ func TestDkimpyVerifies(t *testing.T) {
 	if out := verify(tampered); out != "signature verification failed\nsignature verification failed\n" {
 		t.Errorf("dkimpy on a tampered message:\n%s", out)
 	}
-}
-
-// interpreter returns the program named on a script's #! line.
-func interpreter(t *testing.T, script string) string {
-	t.Helper()
-	b, err := os.ReadFile(script)
-	if err != nil {
-		t.Fatal(err)
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(strings.TrimPrefix(line, "#!"))
-	if !strings.HasPrefix(line, "#!") || len(f) == 0 {
-		t.Fatalf("%s has no #! line", script)
-	}
-	if strings.HasSuffix(f[0], "/env") && len(f) > 1 {
-		return testenv.LookPath(t, f[1])
-	}
-	return f[0]
 }

@@ -3,9 +3,7 @@
 package testpeer
 
 import (
-	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -13,9 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"postern/internal/testenv"
 )
@@ -26,8 +22,7 @@ type Postfix struct {
 	Dir  string // configuration, queue, data and maillog live here
 	SMTP string // "127.0.0.1:port" of its smtpd
 
-	mu  sync.Mutex
-	out bytes.Buffer // master's own output
+	prog *Program // postfix start-fg, and master's own output
 }
 
 // postfixMaster is the master.cf of every instance after its smtpd line:
@@ -57,15 +52,36 @@ postlog unix-dgram n - n - 1 postlogd
 `
 
 // StartPostfix runs Postfix in the foreground (postfix start-fg) with a
-// minimal main.cf plus settings (which override it), and stops it when
-// the test ends. Postfix's master must start as root: without root, or
-// without Postfix installed, the test is skipped (failed under CI=true).
+// minimal main.cf plus settings (which override it), and stops it
+// (postfix stop) when the test ends. Postfix's master must start as
+// root: without root, or without Postfix installed, the test is skipped
+// (failed under CI=true).
 func StartPostfix(t testing.TB, settings map[string]string) *Postfix {
 	t.Helper()
 	postfix := testenv.LookPath(t, "postfix")
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "root (Postfix's master must start as root)")
 	}
+	p := &Postfix{Dir: postfixDir(t), SMTP: testenv.FreePort(t)}
+	// Cleanups run last first: this one once Postfix has stopped.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("postfix maillog:\n%s", p.maillog())
+		}
+		os.RemoveAll(p.Dir)
+	})
+	write(t, filepath.Join(p.Dir, "main.cf"), postfixMainCF(p.Dir, settings))
+	write(t, filepath.Join(p.Dir, "master.cf"), p.SMTP+" inet n - n - - smtpd\n"+postfixMaster)
+	stop := func() { exec.Command(postfix, "-c", p.Dir, "stop").Run() }
+	p.prog = startProgram(t, "postfix", exec.Command(postfix, "-c", p.Dir, "start-fg"), stop, p.SMTP)
+	return p
+}
+
+// postfixDir makes an instance's directory, outside the test's own
+// temporary directory so that Postfix's users can reach it: its queue
+// and its data directory, which belongs to the postfix user.
+func postfixDir(t testing.TB) string {
+	t.Helper()
 	pfUser, err := user.Lookup("postfix")
 	if err != nil {
 		testenv.Missing(t, "the postfix user (Debian package postfix)")
@@ -84,7 +100,12 @@ func StartPostfix(t testing.TB, settings map[string]string) *Postfix {
 	if err := os.Chown(filepath.Join(dir, "data"), uid, -1); err != nil {
 		t.Fatal(err)
 	}
-	p := &Postfix{Dir: dir, SMTP: freeAddr(t)}
+	return dir
+}
+
+// postfixMainCF is the main.cf of the instance in dir: a minimal base
+// (loopback only, no local delivery) with settings over it, sorted.
+func postfixMainCF(dir string, settings map[string]string) string {
 	main := map[string]string{
 		"compatibility_level":          "3.6",
 		"queue_directory":              filepath.Join(dir, "queue"),
@@ -116,67 +137,17 @@ func StartPostfix(t testing.TB, settings map[string]string) *Postfix {
 	for _, k := range keys {
 		fmt.Fprintf(&cf, "%s = %s\n", k, main[k])
 	}
-	write(t, filepath.Join(dir, "main.cf"), cf.String())
-	write(t, filepath.Join(dir, "master.cf"), p.SMTP+" inet n - n - - smtpd\n"+postfixMaster)
-
-	cmd := exec.Command(postfix, "-c", dir, "start-fg")
-	cmd.Stdout, cmd.Stderr = lockedWriter{p}, lockedWriter{p}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		exec.Command(postfix, "-c", dir, "stop").Run()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("postfix log:\n%s", p.Log())
-		}
-		os.RemoveAll(dir)
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if c, err := net.DialTimeout("tcp", p.SMTP, time.Second); err == nil {
-			c.Close()
-			return p
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("postfix exited before listening: %v\n%s", err, p.Log())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("postfix did not listen on %s\n%s", p.SMTP, p.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return cf.String()
 }
 
 // Log returns master's output and the maillog so far.
 func (p *Postfix) Log() string {
-	p.mu.Lock()
-	out := p.out.String()
-	p.mu.Unlock()
+	return p.prog.Output() + p.maillog()
+}
+
+func (p *Postfix) maillog() string {
 	b, _ := os.ReadFile(filepath.Join(p.Dir, "maillog"))
-	return out + string(b)
-}
-
-type lockedWriter struct{ p *Postfix }
-
-func (w lockedWriter) Write(b []byte) (int, error) {
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	return w.p.out.Write(b)
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	return testenv.FreePort(t)
+	return string(b)
 }
 
 func write(t testing.TB, path, content string) {
