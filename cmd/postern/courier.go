@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
-	"os"
+	"path/filepath"
 
 	"postern/internal/config"
 	"postern/internal/deliver"
-	"postern/internal/dns"
 	"postern/internal/route"
 )
 
@@ -56,25 +54,15 @@ func newRemote(d *deps) (*deliver.Remote, error) {
 		ConnectionIdle:         r.ConnectionIdle,
 		IsSelf:                 route.SelfCheck(listenerAddrs(cfg), d.relay.OwnAddrs),
 	}
-	pol, err := tlsPolicies(cfg)
+	t, err := route.NewTLS(tlsSettings(cfg, false), d.resolver, d.log)
 	if err != nil {
 		return nil, err
 	}
-	pol.Maps = mapsFunc(d.maps)
-	if r.TLSCAFile != "" {
-		if remote.RootCAs, err = caPool(r.TLSCAFile); err != nil {
-			return nil, err
-		}
+	if t.STS != nil {
+		d.tasks = append(d.tasks, func(ctx context.Context) { t.STS.Run(ctx, 0) })
 	}
-	sts, err := newSTSCache(d, remote.RootCAs)
-	if err != nil {
-		return nil, err
-	}
-	if sts != nil {
-		pol.STS = sts
-	}
-	pol.DNSSEC, remote.DNSSEC = daneResolver(cfg, d.resolver)
-	remote.TLS = pol
+	t.Policies.Maps = mapsFunc(d.maps)
+	remote.TLS, remote.RootCAs, remote.DNSSEC = t.Policies, t.Roots, t.Policies.DNSSEC != nil
 	if r.Smarthost != "" {
 		h, err := deliver.ParseHop(r.Smarthost)
 		if err != nil {
@@ -92,48 +80,17 @@ func newRemote(d *deps) (*deliver.Remote, error) {
 	return remote, nil
 }
 
-// daneResolver is the resolver DANE asks for TLSA records, and whether
-// DANE is on ([delivery] dane).
-func daneResolver(cfg *config.Config, r dns.Resolver) (dns.DNSSECResolver, bool) {
-	dr, ok := r.(dns.DNSSECResolver)
-	if !ok || cfg.Delivery.DANE != config.DANEEnforce {
-		return nil, false
+// tlsSettings are the outbound TLS settings of cfg; readOnly for the
+// commands, which must not write the server's MTA-STS cache.
+func tlsSettings(cfg *config.Config, readOnly bool) route.TLSSettings {
+	r := cfg.Delivery.DeliveryRemote
+	s := route.TLSSettings{Default: r.TLSPolicy, Destinations: map[string]string{}, CAFile: r.TLSCAFile,
+		DANE: r.DANE == config.DANEEnforce, MTASTS: cfg.MTASTS.Outbound != config.MTASTSOff,
+		STSDir: filepath.Join(cfg.DataDir, "mta-sts"), STSReadOnly: readOnly}
+	for _, t := range r.TLSDestinations {
+		s.Destinations[t.Destination] = t.Policy
 	}
-	return dr, true
-}
-
-// caPool is the system roots and the certificates of [delivery]
-// tls_ca_file.
-func caPool(file string) (*x509.CertPool, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("delivery.tls_ca_file: %w", err)
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("delivery.tls_ca_file %s: no PEM certificate", file)
-	}
-	return pool, nil
-}
-
-// tlsPolicies reads tls_policy and [[delivery.tls_destination]].
-func tlsPolicies(cfg *config.Config) (*route.TLSPolicies, error) {
-	def, err := deliver.ParseTLSPolicy(cfg.Delivery.TLSPolicy)
-	if err != nil {
-		return nil, fmt.Errorf("delivery.tls_policy: %w", err)
-	}
-	p := &route.TLSPolicies{Default: def, Destinations: map[string]deliver.TLSPolicy{}}
-	for _, t := range cfg.Delivery.TLSDestinations {
-		pol, err := deliver.ParseTLSPolicy(t.Policy)
-		if err != nil {
-			return nil, fmt.Errorf("delivery.tls_destination %s: %w", t.Destination, err)
-		}
-		p.Destinations[t.Destination] = pol
-	}
-	return p, nil
+	return s
 }
 
 // listenerAddrs are the addresses of the [[listener]] tables.

@@ -23,6 +23,7 @@ import (
 	"postern/internal/privs"
 	"postern/internal/server"
 	"postern/internal/smtpd"
+	"postern/internal/status"
 	"postern/internal/tlsutil"
 )
 
@@ -194,36 +195,15 @@ func run(d *deps, srv *smtpd.Server, b *server.Bound, shown *config.Config) erro
 		// Start-up work (the argon2 dummy hash, TLS set-up) leaves
 		// freed memory behind; give it back before serving.
 		debug.FreeOSMemory()
-		printStartup(shown, b.TCP)
+		var addrs []string
+		for _, l := range b.TCP {
+			addrs = append(addrs, l.Addr().String())
+		}
+		status.WriteBanner(os.Stdout, shown, addrs)
 		if b.Local != nil {
 			fmt.Printf("  local submission on %s (postern sendmail)\n", shown.Local.Socket)
 		}
 		d.log.Info("postern started", "hostname", d.cfg.Hostname, "data_dir", shown.DataDir, "uid", os.Geteuid())
 	}}
 	return s.Run(ctx)
-}
-
-// printStartup is the banner: where everything is and how to try it.
-func printStartup(cfg *config.Config, lns []server.Listener) {
-	abs, _ := filepath.Abs(cfg.DataDir)
-	src := cfg.File
-	if src == "" {
-		src = "embedded default (no -config given)"
-	}
-	fmt.Printf("postern is running as %s\n  config:   %s\n  data dir: %s\n  spool:    %s\n  mailboxes: %s\n",
-		cfg.Hostname, src, abs, cfg.SpoolDir(), cfg.Delivery.Mailbox)
-	for i, l := range cfg.Listeners {
-		fmt.Printf("  listener %-10s %-12s on %s\n", l.Name, l.Mode, lns[i].Addr())
-	}
-	if len(cfg.Listeners) > 0 {
-		fmt.Printf("Send a test message with:\n  swaks --server %s --to postmaster@%s\n", lns[0].Addr(), firstOr(cfg.LocalDomains, cfg.Hostname))
-		fmt.Printf("Add a user for AUTH and a mailbox with:\n  postern user add user@%s\n", firstOr(cfg.LocalDomains, cfg.Hostname))
-	}
-}
-
-func firstOr(xs []string, def string) string {
-	if len(xs) > 0 {
-		return xs[0]
-	}
-	return def
 }

@@ -3,17 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
-	"net/url"
 	"os"
 	"time"
 
 	"postern/internal/config"
 	"postern/internal/limits"
 	"postern/internal/ratelimit"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // rateStore is the [ratelimit] backend, built once and shared by the
@@ -32,20 +28,10 @@ func rateBackend(d *deps) (*rateStore, error) {
 	s := &rateStore{guard: &ratelimit.Guard{FailOpen: rl.OnBackendError != "fail_closed", Log: d.log}}
 	switch rl.Backend {
 	case "redis":
-		// The Redis client's own messages (failed dials...) go to our
-		// log at debug level: the guard logs backend errors already.
-		redis.SetLogger(redisLog{d.log})
-		r, err := ratelimit.NewRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix})
+		r, err := ratelimit.OpenRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix}, d.log, rl.OnBackendError)
 		if err != nil {
 			return nil, fmt.Errorf("ratelimit: %w", err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		if err := r.Ping(ctx); err != nil {
-			// Serve anyway: on_backend_error decides per check.
-			d.log.Error("ratelimit: redis unreachable at start", "url", redactURL(rl.RedisURL), "err", err,
-				"on_backend_error", rl.OnBackendError)
-		}
-		cancel()
 		s.backend = r
 	default:
 		s.backend = ratelimit.NewMemory(ratelimit.MemoryOptions{})
@@ -106,20 +92,4 @@ func limitValues(conn, max, maxIP, msgs, rcpts, auth, outUser, outHost config.Li
 		MessagesPerUserPerHour: int64(msgs), RecipientsPerUserPerHour: int64(rcpts), AuthFailuresPerIPPerHour: int64(auth),
 		OutboundPerUserPerHour: int64(outUser), OutboundPerHostPerHour: int64(outHost),
 	}
-}
-
-// redactURL hides a password in a Redis URL for the log.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable)"
-	}
-	return u.Redacted()
-}
-
-// redisLog forwards the Redis client's messages to the log.
-type redisLog struct{ log *slog.Logger }
-
-func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
-	l.log.DebugContext(ctx, "redis client", "msg", fmt.Sprintf(format, v...))
 }

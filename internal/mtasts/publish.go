@@ -1,12 +1,16 @@
 package mtasts
 
 import (
+	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Text writes p as a policy file (RFC 8461 3.2), CRLF line ends; it is
@@ -61,4 +65,40 @@ func Handler(domains []string, body string) http.Handler {
 		w.Header().Set("Cache-Control", "no-cache")
 		fmt.Fprint(w, body)
 	})
+}
+
+// OwnPolicy is the text of our own policy file: mode, the MX patterns
+// (left out for mode none) and max_age.
+func OwnPolicy(mode string, mx []string, maxAge time.Duration) string {
+	p := &Policy{Mode: Mode(mode), MX: mx, MaxAge: int64(maxAge / time.Second)}
+	if p.Mode == None {
+		p.MX = nil
+	}
+	return p.Text()
+}
+
+// Serve serves our policy file for domains over HTTPS on ln, with tlsConf
+// (the mail server's certificate), until ctx ends; bounded timeouts and
+// header size, HTTP/1.1 only.
+func Serve(ctx context.Context, ln net.Listener, tlsConf *tls.Config, domains []string, body string) error {
+	srv := &http.Server{
+		Handler:           Handler(domains, body),
+		TLSConfig:         tlsConf.Clone(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       20 * time.Second,
+		WriteTimeout:      20 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    8 << 10,
+	}
+	srv.TLSConfig.NextProtos = []string{"http/1.1"}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

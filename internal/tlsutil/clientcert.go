@@ -11,6 +11,26 @@ import (
 	"strings"
 )
 
+// SystemRootsWith is the system's roots and the CA certificates (PEM) of
+// file; nil, meaning the system's roots, when file is "".
+func SystemRootsWith(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s: no PEM certificate", file)
+	}
+	return pool, nil
+}
+
 // LoadClientCAs reads [tls] client_ca_file: the CAs whose client
 // certificates the server accepts as verified. "" means none (no client
 // certificate is asked for).
