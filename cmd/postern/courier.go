@@ -62,6 +62,9 @@ func newRemote(d *deps) (*deliver.Remote, error) {
 		d.tasks = append(d.tasks, func(ctx context.Context) { t.STS.Run(ctx, 0) })
 	}
 	t.Policies.Maps = mapsFunc(d.maps)
+	if t.Policies.Reports, err = tlsReports(d, t.Roots); err != nil {
+		return nil, err
+	}
 	remote.TLS, remote.RootCAs, remote.DNSSEC = t.Policies, t.Roots, t.Policies.DNSSEC != nil
 	if r.Smarthost != "" {
 		h, err := deliver.ParseHop(r.Smarthost)

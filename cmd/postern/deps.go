@@ -14,6 +14,7 @@ import (
 	"postern/internal/metrics"
 	"postern/internal/policy"
 	"postern/internal/spool"
+	"postern/internal/srs"
 	"postern/internal/status"
 	"postern/internal/users"
 )
@@ -27,6 +28,7 @@ type deps struct {
 	users    *users.Store
 	maps     *maps.Set // nil without maps_dir
 	relay    *policy.Relay
+	srs      *srs.Rewriter // nil when [srs] is off (wire_srs.go)
 	spool    *spool.Spool
 	// metrics counts what happens (nil-safe: every method works on nil);
 	// stages take it as a metrics.Recorder.
@@ -67,6 +69,9 @@ func build(cfg *config.Config, log *slog.Logger, own []netip.Addr) (*deps, error
 	}
 	d.metrics.SetFileLoads(fileLoads(d).Metrics)
 	d.relay = buildRelay(cfg, d.maps, d.users, own)
+	if err := wireSRS(d); err != nil {
+		return nil, err
+	}
 	courier, err := buildCourier(d)
 	if err != nil {
 		return nil, err

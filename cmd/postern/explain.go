@@ -12,6 +12,7 @@ import (
 	"postern/internal/explain"
 	"postern/internal/policy"
 	"postern/internal/server"
+	"postern/internal/srskeys"
 	"postern/internal/users"
 )
 
@@ -62,6 +63,7 @@ func runExplain(args []string) int {
 	}
 	r := cfg.Delivery.DeliveryRoute
 	e := &explain.Explainer{
+		ForwardSender: srskeys.Explain(cfg, relay, os.Stderr),
 		TLS:           tlsLines,
 		Relay:         relay,
 		Login:         newLoginCheck(cfg, mapSet, relay, nil),

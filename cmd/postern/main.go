@@ -35,10 +35,11 @@ var commands = []command{
 	{"lint-sendmail", "flag dangerous settings in a sendmail configuration", runLintSendmail},
 	{"import-sendmail", "write a postern config and maps from a sendmail setup", runImportSendmail},
 	{"dkim", "make DKIM keys and show which selector signs: dkim keygen|status", runDkim},
+	{"srs", "SRS keys and addresses of forwarded mail: srs rotate|status|forward|reverse", runSrs},
 	{"queue", "the messages waiting for delivery: queue list|flush|hold|release|remove|bounce", runQueue},
 	{"status", "listeners, queue, limits, alerts and recent refusals in one screen", runStatus},
 	{"block", "refuse an address or network at once (access map, reloaded)", runBlock},
-	{"backup", "save config, maps, users, DKIM keys and certificates in one archive", runBackup},
+	{"backup", "save config, maps, users, DKIM and SRS keys and certificates in one archive", runBackup},
 	{"restore", "put back what postern backup saved", runRestore},
 	{"sendmail", "submit a message from this host through the local socket (also as sendmail, mailq, newaliases)", runSendmail},
 }

@@ -91,6 +91,7 @@ func routeCourier(d *deps, inner spool.Courier) spool.Courier {
 		},
 	}
 	c.Forwarder = fw
+	c.SRS = srsSender(d)
 	// The served /file and |command targets are marked next to the
 	// forwarded copies, and pruned with them.
 	c.Done = &route.Marks{Dir: fw.Dir}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"postern/internal/dns"
+	"postern/internal/tlsrpt"
 )
 
 // checkDNS runs the DNS checks of the domain and of the server's address.
@@ -86,8 +87,10 @@ func (t *target) checkTXTPolicy(ctx context.Context, r *Report, res dns.Resolver
 		if version == "v=STSv1" && !strings.Contains(found[0], "id=") {
 			c.Status, c.Detail, c.Fix = Fail, "The record has no id= field (RFC 8461 3.1).", fix
 		}
-		if version == "v=TLSRPTv1" && !strings.Contains(found[0], "rua=") {
-			c.Status, c.Detail, c.Fix = Fail, "The record has no rua= field (RFC 8460 3).", fix
+		if version == "v=TLSRPTv1" {
+			if _, err := tlsrpt.ParseRecord(found[0]); err != nil {
+				c.Status, c.Detail, c.Fix = Fail, "The record does not parse (RFC 8460 3): "+err.Error()+".", fix
+			}
 		}
 	default:
 		c.Status, c.Detail, c.Fix = Fail, "More than one "+version+" record: receivers ignore them.", "Keep exactly one record."

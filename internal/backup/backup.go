@@ -30,6 +30,9 @@ func Sources(cfg *config.Config) []incident.Source {
 		incident.Source{Name: "data/users", Path: cfg.UsersFile(), Optional: true},
 		incident.Source{Name: "data/dkim", Path: filepath.Join(cfg.DataDir, "dkim"), Optional: true},
 		incident.Source{Name: "data/tls", Path: cfg.TLSDir(), Optional: true},
+		// The SRS keys: without them, bounces to addresses handed out
+		// before the restore are refused.
+		incident.Source{Name: "data/srs", Path: filepath.Dir(cfg.SRSKeysFile()), Optional: true},
 	)
 	if cfg.TLS.Cert != "" {
 		srcs = append(srcs, incident.Source{Name: "tls/cert", Path: cfg.TLS.Cert})

@@ -83,7 +83,7 @@ func TestSources(t *testing.T) {
 	for _, s := range Sources(cfg) {
 		names = append(names, s.Name)
 	}
-	if got := strings.Join(names, " "); got != "data/users data/dkim data/tls" {
+	if got := strings.Join(names, " "); got != "data/users data/dkim data/tls data/srs" {
 		t.Errorf("embedded default: %s", got)
 	}
 }

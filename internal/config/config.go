@@ -49,6 +49,10 @@ type Config struct {
 	Queue   Queue   `toml:"queue"` // retries, lifetime, delay notices (queue.go)
 	// MTASTS: MTA-STS enforced outbound and our own policy (mtasts.go).
 	MTASTS MTASTS `toml:"mta_sts"`
+	// SRS: the Sender Rewriting Scheme for forwarded mail (srs.go).
+	SRS SRS `toml:"srs"`
+	// TLSRPT: TLS reports (RFC 8460) about the mail we send (tlsrpt.go).
+	TLSRPT TLSRPT `toml:"tlsrpt"`
 
 	// allow_sender_relay (route.go).
 	Routing

@@ -47,6 +47,8 @@ func (d *decoder) complete(c *Config, base string) {
 	d.sandbox(c, base)
 	d.queue(c)
 	d.mtaSTS(c)
+	d.srs(c)
+	d.tlsrpt(c)
 }
 
 func (d *decoder) hostname(c *Config) {

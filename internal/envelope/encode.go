@@ -17,6 +17,7 @@ import (
 //	from "alice@example.org"
 //	received 1763686800123456789
 //	rcpt "bob@example.test" "rfc822;bob@example.test" "FAILURE"
+//	rcpt "dave@remote.test" "" "" forwarded
 //	.
 //
 // Every value except the numbers is a Go double-quoted string, so any byte
@@ -84,6 +85,9 @@ func (e *Envelope) Encode() []byte {
 		b.WriteString(strconv.Quote(r.ORCPT))
 		b.WriteByte(' ')
 		b.WriteString(strconv.Quote(r.Notify))
+		if r.Forwarded {
+			b.WriteString(" forwarded")
+		}
 		b.WriteByte('\n')
 	}
 	b.WriteString(".\n")
@@ -197,12 +201,14 @@ func (e *Envelope) decodeField(key, val string) error {
 		if len(e.Rcpts) >= maxRcpts {
 			return errors.New("too many recipients")
 		}
-		var r Recipient
 		var q []string
+		fwd := strings.HasSuffix(val, `" forwarded`)
+		if fwd {
+			val = strings.TrimSuffix(val, " forwarded")
+		}
 		q, err = unquoteFields(val, 3)
 		if err == nil {
-			r = Recipient{Addr: q[0], ORCPT: q[1], Notify: q[2]}
-			e.Rcpts = append(e.Rcpts, r)
+			e.Rcpts = append(e.Rcpts, Recipient{Addr: q[0], ORCPT: q[1], Notify: q[2], Forwarded: fwd})
 		}
 	default:
 		return errors.New("unknown field")

@@ -37,6 +37,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 		{"hold and folder", &Envelope{ID: "H", From: "a@b.example", Rcpts: []Recipient{{Addr: "c@d.example"}}, Hold: true, Folder: "Junk"}},
 		{"requiretls", &Envelope{ID: "R", From: "a@b.example", Rcpts: []Recipient{{Addr: "c@d.example"}}, RequireTLS: true}},
 		{"tlsoptional", &Envelope{ID: "O", From: "a@b.example", Rcpts: []Recipient{{Addr: "c@d.example"}}, TLSOptional: true}},
+		{"forwarded", &Envelope{ID: "F", From: "a@b.example", Rcpts: []Recipient{{Addr: "c@d.example"}, {Addr: "e@f.example", Notify: "NEVER", Forwarded: true}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,6 +84,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"trailing junk", "postern-envelope 1\nid \"A\" x\nfrom \"\"\n.\n"},
 		{"bad escape", "postern-envelope 1\nid \"\\q\"\nfrom \"\"\n.\n"},
 		{"rcpt too few values", "postern-envelope 1\nid \"A\"\nfrom \"\"\nrcpt \"a@b\" \"\"\n.\n"},
+		{"rcpt forwarded twice", "postern-envelope 1\nid \"A\"\nfrom \"\"\nrcpt \"a@b\" \"\" \"\" forwarded forwarded\n.\n"},
+		{"rcpt other flag", "postern-envelope 1\nid \"A\"\nfrom \"\"\nrcpt \"a@b\" \"\" \"\" relayed\n.\n"},
 		{"rcpt two spaces", "postern-envelope 1\nid \"A\"\nfrom \"\"\nrcpt \"a@b\"  \"\" \"\"\n.\n"},
 		{"bad time", "postern-envelope 1\nid \"A\"\nfrom \"\"\nreceived 12x\n.\n"},
 		{"negative size", "postern-envelope 1\nid \"A\"\nfrom \"\"\nsize -1\n.\n"},

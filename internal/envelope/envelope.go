@@ -48,6 +48,10 @@ type Recipient struct {
 	Addr   string // normalised address
 	ORCPT  string // original recipient as given by ORCPT=, or ""
 	Notify string // NOTIFY= value ("NEVER", "SUCCESS,FAILURE,DELAY"...), or ""
+	// Forwarded: a local address sent the message on to this one (an
+	// alias, .forward, virtusertable or list), so that it leaves with an
+	// SRS envelope sender.
+	Forwarded bool
 }
 
 var idEncoding = base32.NewEncoding("0123456789BCDFGHJKLMNPQRSTVWXYZA").WithPadding(base32.NoPadding)

@@ -31,7 +31,10 @@ type Explainer struct {
 	// TLS, when set, tells how mail for a remote domain would leave and
 	// the TLS policy with each server, one line each.
 	TLS func(ctx context.Context, domain string) []string
-	Out io.Writer
+	// ForwardSender, when set, says in one line which envelope sender
+	// mail forwarded to another domain leaves with (SRS).
+	ForwardSender func(from string) string
+	Out           io.Writer
 }
 
 // Query is the client and transaction to explain.
@@ -135,7 +138,10 @@ func (e *Explainer) rcpt(ctx context.Context, q Query, from smtp.Path, r string)
 		return false
 	}
 	fmt.Fprintf(e.Out, "RCPT TO:%s: 250 2.1.5 OK (%s, delivered to %s)\n  rule: %s\n", arg, d.Class, d.Mailbox, d.Rule)
-	e.aliases(d.Mailbox)
+	forwards := e.aliases(d.Mailbox)
+	if e.ForwardSender != nil && (d.Class == policy.Forward || forwards) {
+		fmt.Fprintf(e.Out, "  sender: forwarded mail leaves with %s\n", e.ForwardSender(from.String()))
+	}
 	if fv := e.Relay.RcptFate(to); fv.Rule != "" {
 		fmt.Fprintf(e.Out, "  message: %s\n", fv.Rule)
 	}
@@ -144,11 +150,12 @@ func (e *Explainer) rcpt(ctx context.Context, q Query, from smtp.Path, r string)
 }
 
 // aliases prints what delivery does with a local address that is an
-// alias: its expansion, as the delivery would make it now.
-func (e *Explainer) aliases(addr string) {
+// alias: its expansion, as the delivery would make it now. forwards
+// reports whether a target is an address in another domain.
+func (e *Explainer) aliases(addr string) (forwards bool) {
 	at := strings.LastIndexByte(addr, '@')
 	if e.Maps == nil || at <= 0 || !e.Relay.IsLocal(addr[at+1:]) {
-		return
+		return false
 	}
 	local := strings.ToLower(addr[:at])
 	al := e.Maps().Aliases
@@ -157,7 +164,7 @@ func (e *Explainer) aliases(addr string) {
 			local = user
 		}
 		if _, ok := al.Lookup(local); !ok {
-			return
+			return false
 		}
 	}
 	x := al.Expand(local, maps.ExpandOptions{AllowFiles: e.AllowFiles, AllowCommands: e.AllowCommands, IsLocal: e.Relay.IsLocal})
@@ -168,7 +175,13 @@ func (e *Explainer) aliases(addr string) {
 			continue
 		}
 		fmt.Fprintf(e.Out, "    %s %s (%s)\n", t.Kind, t.Value, t.Source.Human())
+		if t.Kind == maps.TargetAddress {
+			if at := strings.LastIndexByte(t.Value, '@'); at > 0 && !e.Relay.IsLocal(strings.ToLower(t.Value[at+1:])) {
+				forwards = true
+			}
+		}
 	}
+	return forwards
 }
 
 // delivery prints how mail for a remote mailbox would leave, with the

@@ -31,7 +31,8 @@ func TestExplain(t *testing.T) {
 		Maps:     mapsFn,
 	}
 	var out bytes.Buffer
-	e := &Explainer{Relay: relay, Login: &submit.LoginCheck{IsLocal: relay.IsLocal, Maps: mapsFn}, Maps: mapsFn, Out: &out}
+	e := &Explainer{Relay: relay, Login: &submit.LoginCheck{IsLocal: relay.IsLocal, Maps: mapsFn}, Maps: mapsFn, Out: &out,
+		ForwardSender: func(from string) string { return "<SRS0=...=" + from + ">" }}
 	q := Query{Client: netip.MustParseAddr("192.0.2.1"), From: "x@example.org", Rcpts: []string{"team@example.test", "someone@elsewhere.example", "<bad"}}
 	if code := e.Explain(context.Background(), q); code != 1 {
 		t.Errorf("exit %d", code)
@@ -42,6 +43,7 @@ func TestExplain(t *testing.T) {
 		"MAIL FROM:<x@example.org>: 250 2.1.0 OK\n  rule: no access-map From: entry",
 		"RCPT TO:<team@example.test>: 250 2.1.5 OK",
 		"  delivery: alias team expands to:\n    local alice (aliases line 1)\n    address bob@remote.example (aliases line 1)",
+		"  sender: forwarded mail leaves with <SRS0=...=x@example.org>",
 		"RCPT TO:<someone@elsewhere.example>: 55",
 		"RCPT TO:<bad: 501 5.5.2", "the address does not parse",
 	} {
@@ -56,7 +58,8 @@ func TestExplain(t *testing.T) {
 	if code := e.Explain(context.Background(), q); code != 0 {
 		t.Errorf("trusted: exit %d:\n%s", code, out.String())
 	}
-	if !strings.Contains(out.String(), "authenticated as alice@example.test") || !strings.Contains(out.String(), "sender_login: not checked") {
+	if !strings.Contains(out.String(), "authenticated as alice@example.test") || !strings.Contains(out.String(), "sender_login: not checked") ||
+		strings.Contains(out.String(), "sender: forwarded") {
 		t.Errorf("trusted:\n%s", out.String())
 	}
 }

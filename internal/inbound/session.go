@@ -128,7 +128,9 @@ func (s *session) Rcpt(ctx context.Context, to smtp.Path, p smtp.Params) *smtp.R
 	if orcpt == "" && d.Mailbox != to.String() {
 		orcpt = "rfc822;" + to.String()
 	}
-	r := envelope.Recipient{Addr: d.Mailbox, ORCPT: orcpt, Notify: p.Notify}
+	// A local address sent on elsewhere (virtusertable, luser_relay, an
+	// SRS bounce): forwarded mail, which leaves with an SRS sender.
+	r := envelope.Recipient{Addr: d.Mailbox, ORCPT: orcpt, Notify: p.Notify, Forwarded: d.Class == policy.Forward}
 	for _, ch := range s.b.checks.rcpt {
 		v := refusal(ch.CheckRcpt(ctx, t, to, &r))
 		if _, spam := ch.(SpamCheck); v != nil && spam && d.SkipChecks {

@@ -44,6 +44,7 @@ type Cache struct {
 	entries  map[string]*Entry
 	absent   map[string]time.Time // domain → until when it has no policy
 	inFlight map[string]bool
+	bg       sync.WaitGroup // the background refreshes (refreshLater)
 }
 
 // Entry is one domain's cached policy.
@@ -269,7 +270,9 @@ func (c *Cache) refreshLater(domain string) {
 	}
 	c.inFlight[domain] = true
 	c.mu.Unlock()
+	c.bg.Add(1)
 	go func() {
+		defer c.bg.Done()
 		defer func() {
 			c.mu.Lock()
 			delete(c.inFlight, domain)
@@ -278,6 +281,9 @@ func (c *Cache) refreshLater(domain string) {
 		c.Refresh(context.Background(), domain)
 	}()
 }
+
+// Wait returns once the background refreshes started so far are done.
+func (c *Cache) Wait() { c.bg.Wait() }
 
 // Refresh checks domain's record now and fetches a new policy when there
 // is one; the policy in force stays when anything fails.

@@ -26,11 +26,12 @@ type cacheRig struct {
 	now     time.Time
 	client  *http.Client
 	dir     string
+	t       *testing.T
 }
 
 func newCacheRig(t *testing.T, zone dnstest.Zone, domains ...string) *cacheRig {
 	t.Helper()
-	r := &cacheRig{dns: dnstest.Start(t, zone), body: map[string]string{}, dir: t.TempDir(),
+	r := &cacheRig{t: t, dns: dnstest.Start(t, zone), body: map[string]string{}, dir: t.TempDir(),
 		now: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
 	h := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.fetches.Add(1)
@@ -54,8 +55,10 @@ func newCacheRig(t *testing.T, zone dnstest.Zone, domains ...string) *cacheRig {
 }
 
 func (r *cacheRig) cache() *Cache {
-	return &Cache{Dir: r.dir, Resolver: r.dns.Resolver(), Client: r.client, Timeout: 5 * time.Second,
+	c := &Cache{Dir: r.dir, Resolver: r.dns.Resolver(), Client: r.client, Timeout: 5 * time.Second,
 		Now: func() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now }}
+	r.t.Cleanup(c.Wait) // before the TempDir goes
+	return c
 }
 
 func (r *cacheRig) serve(domain, body string) {

@@ -88,6 +88,9 @@ func (r *Relay) Decide(q Query) Decision {
 func (r *Relay) route(q Query, m *maps.Maps, domain, literalRemote string, conn maps.AccessEntry, connOK bool, toE maps.AccessEntry, toOK bool) Decision {
 	to := q.To
 	if literalRemote == "" {
+		if d, ok := r.srs(m, to); ok {
+			return d
+		}
 		if rule, ok := r.isLocal(domain); ok {
 			return r.local(m, to, domain, rule)
 		}

@@ -76,6 +76,9 @@ type Relay struct {
 	// 550 5.1.1 (sendmail's LUSER_RELAY); "" refuses them. A bare name is
 	// a user of the recipient's domain.
 	LuserRelay string
+	// SRS, when set, takes the SRS addresses of our SRS domain before
+	// any other rule of the recipient's domain (srs.go).
+	SRS SRS
 }
 
 // Decision is the verdict for one recipient.

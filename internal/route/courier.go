@@ -48,6 +48,9 @@ type Courier struct {
 	Forward *ForwardFiles
 	// Forwarder puts forwarded copies into the queue.
 	Forwarder *Forwarder
+	// SRS, when set, rewrites the envelope sender of forwarded mail
+	// that leaves for another domain (srs.go); nil: plain forwarding.
+	SRS *SRS
 	// Done, when set, records the /file and |command targets served for
 	// a message, so that a retry of the message (another target of the
 	// same recipient failed for now) does not write or run them again.
@@ -92,19 +95,28 @@ func (c *Courier) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []e
 		}
 		errs[i] = c.deliverTargets(ctx, env, r, how, list, targets, body)
 	}
-	if len(pass) > 0 {
-		sub := make([]envelope.Recipient, len(pass))
-		for j, i := range pass {
-			sub[j] = rcpts[i]
-		}
-		res := c.Inner.Deliver(ctx, env, sub, body)
-		for j, i := range pass {
-			if j < len(res) {
-				errs[i] = res[j]
-			}
+	fwd, rest, fenv := c.srsSplit(ctx, env, rcpts, pass)
+	c.deliverInner(ctx, fenv, rcpts, fwd, body, errs)
+	c.deliverInner(ctx, env, rcpts, rest, body, errs)
+	return errs
+}
+
+// deliverInner hands the recipients rcpts[i], i in idx, to Inner with
+// env, and puts the results into errs.
+func (c *Courier) deliverInner(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, idx []int, body io.ReaderAt, errs []error) {
+	if len(idx) == 0 {
+		return
+	}
+	sub := make([]envelope.Recipient, len(idx))
+	for j, i := range idx {
+		sub[j] = rcpts[i]
+	}
+	res := c.Inner.Deliver(ctx, env, sub, body)
+	for j, i := range idx {
+		if j < len(res) {
+			errs[i] = res[j]
 		}
 	}
-	return errs
 }
 
 // split gives the local part (lower case) and domain of a local address,

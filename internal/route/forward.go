@@ -20,7 +20,9 @@ import (
 // Forwarder puts a forwarded copy of a message into the queue: one new
 // message per original recipient, with the original content (below a
 // Delivered-To field naming the recipient, for loop detection) and the
-// original envelope sender (plain forwarding, no SRS). A marker file
+// original envelope sender, its recipients marked as forwarded (so that
+// the copy leaves with an SRS sender when SRS is on: Courier.SRS, at
+// delivery; the queue keeps the original for our own bounces). A marker file
 // records each copy made, so that a retry of the original message (when
 // another target of the same recipient failed for now) never queues the
 // copy twice.
@@ -62,7 +64,7 @@ func (f *Forwarder) Forward(ctx context.Context, env *envelope.Envelope, r envel
 		fwd.DSNRet, fwd.EnvID = env.DSNRet, env.EnvID
 	}
 	for _, a := range to {
-		rc := envelope.Recipient{Addr: a}
+		rc := envelope.Recipient{Addr: a, Forwarded: true}
 		if keep {
 			rc.Notify, rc.ORCPT = r.Notify, r.ORCPT
 		}

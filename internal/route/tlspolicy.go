@@ -51,6 +51,8 @@ type TLSPolicies struct {
 	// DNSSEC, when set, looks up TLSA records for DANE (RFC 7672) with
 	// their DNSSEC status; nil turns DANE off.
 	DNSSEC dns.DNSSECResolver
+	// Reports counts sessions for TLS reports (tlspolicy_report.go); nil: none.
+	Reports TLSReports
 }
 
 // STSPolicies looks up a domain's MTA-STS policy in force; an error
@@ -98,6 +100,7 @@ func (d *domainTLS) Host(ctx context.Context, s deliver.Server) (deliver.TLSChoi
 	if err == nil {
 		c = d.p.tlsSrv(c, s.Name, s.IP)
 	}
+	d.report(&c, s, err)
 	return c, err
 }
 

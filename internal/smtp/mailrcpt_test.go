@@ -258,6 +258,22 @@ func TestPathMethods(t *testing.T) {
 	}
 }
 
+// An SRS local part may be longer than 64 octets; any other may not.
+func TestSRSLocalLength(t *testing.T) {
+	srs := "SRS0=HHHH=TT=" + strings.Repeat("d", 40) + ".example=" + strings.Repeat("u", 40)
+	if p, _, r := ParseRcpt("TO:<"+srs+"@fwd.example>", ParseOptions{}); r != nil || p.Local != srs {
+		t.Errorf("long SRS local part refused: %v", r)
+	}
+	if _, _, r := ParseRcpt("TO:<X"+srs+"@fwd.example>", ParseOptions{}); r == nil {
+		t.Error("long local part that is not SRS accepted")
+	}
+	for local, want := range map[string]bool{"SRS0=x": true, "srs1+x": true, "SRS0-": true, "SRS0": false, "SRS2=x": false, "SRSX=": false} {
+		if IsSRSLocal(local) != want {
+			t.Errorf("IsSRSLocal(%q) = %v", local, !want)
+		}
+	}
+}
+
 func TestPathLength(t *testing.T) {
 	// RFC 5321 4.5.3.1.3: 256 octets including the angle brackets.
 	local := strings.Repeat("a", 64)

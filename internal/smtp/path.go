@@ -157,7 +157,7 @@ func parseMailbox(s string) (Path, error) {
 			return Path{}, err
 		}
 	}
-	if len(local) > maxLocalLen {
+	if len(local) > maxLocalLen && !IsSRSLocal(local) {
 		return Path{}, fmt.Errorf("local part longer than %d octets", maxLocalLen)
 	}
 	if rest == "" || rest[0] != '@' {
@@ -187,6 +187,16 @@ func parseMailbox(s string) (Path, error) {
 		return Path{}, err
 	}
 	return Path{Local: local, Domain: d}, nil
+}
+
+// IsSRSLocal reports whether a local part starts as an SRS address does
+// (SRS0 or SRS1, in any case, and "=", "+" or "-"). Such local parts may
+// be longer than 64 octets: they carry the original sender (RFC 5321
+// 4.5.3.1 asks to accept longer ones where possible), and postern must
+// take the bounces to those it hands out. The path limit still holds.
+func IsSRSLocal(local string) bool {
+	return len(local) > 4 && strings.EqualFold(local[:3], "SRS") && (local[3] == '0' || local[3] == '1') &&
+		strings.IndexByte("=+-", local[4]) >= 0
 }
 
 // scanQuoted returns the length of the quoted-string at the start of s,

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"postern/internal/dkim"
+	"postern/internal/dmarcreport"
+	"postern/internal/envelope"
+	"postern/internal/mtasts"
+	"postern/internal/route"
+	"postern/internal/tlsrpt"
+)
+
+// tlsReports builds the TLS report counts ([tlsrpt]) that delivery keeps,
+// and the background task that sends each day's reports through the
+// queue (https: ones over HTTPS, verified with roots); nil when off. It
+// runs after the privilege drop: its files belong to the service user.
+func tlsReports(d *deps, roots *x509.CertPool) (route.TLSReports, error) {
+	cfg := d.cfg.TLSRPT
+	if !cfg.Enabled {
+		return nil, nil
+	}
+	dir := d.cfg.TLSRPTDir()
+	store, err := tlsrpt.OpenStore(dir, d.log, tlsrpt.StoreOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("%w (fix its permissions, or move it away to start the counts again)", err)
+	}
+	// The record of the reports sent: dmarcreport's claims, in dir/sent.
+	claims, err := dmarcreport.NewFileBackend(dir, d.log)
+	if err != nil {
+		return nil, fmt.Errorf("TLS report store %s: %w", dir, err)
+	}
+	dial := &mtasts.Dialer{Resolver: d.resolver, Allow: tlsrpt.PublicOnly}
+	opt := tlsrpt.ReporterOptions{Submitter: cfg.Submitter, From: cfg.ReportFrom, ContactInfo: cfg.ContactInfo,
+		HTTPClient: mtasts.NewClient(dial.DialContext, roots, 0)}
+	if d.cfg.DKIM.Sign {
+		opt.Signer = dkim.NewSigner(d.log, dkim.SignOptions{Dir: d.cfg.DKIMDir(), ActivateAfter: d.cfg.DKIM.ActivateAfter})
+	}
+	rep, err := tlsrpt.NewReporter(store, claims, d.resolver, d.log, opt)
+	if err != nil {
+		return nil, err
+	}
+	d.tasks = append(d.tasks, func(ctx context.Context) {
+		rep.Run(ctx, func(ctx context.Context, m tlsrpt.Mail) error { return queueTLSReport(ctx, d, m) })
+	})
+	return store, nil
+}
+
+// queueTLSReport puts one TLS report message into the queue.
+func queueTLSReport(ctx context.Context, d *deps, m tlsrpt.Mail) error {
+	env := &envelope.Envelope{From: m.From, Received: time.Now(), Listener: "tls-report", Rcpts: []envelope.Recipient{{Addr: m.To}}}
+	if err := queueMessage(ctx, d.spool, env, bytes.NewReader(m.Data)); err != nil {
+		return err
+	}
+	d.log.InfoContext(ctx, "TLS report queued", "msg", env.ID, "domain", m.PolicyDomain, "to", m.To, "report_id", m.ReportID)
+	return nil
+}
