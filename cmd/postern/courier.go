@@ -44,16 +44,25 @@ func newRemote(d *deps) (*deliver.Remote, error) {
 	cfg := d.cfg
 	r := cfg.Delivery.DeliveryRemote
 	remote := &deliver.Remote{
-		Hostname:               cfg.Hostname,
-		Resolver:               d.resolver,
-		Log:                    d.log,
-		Port:                   r.RemotePort,
-		ConnectTimeout:         r.ConnectTimeout,
-		DestinationConcurrency: r.DestinationConcurrency,
-		ConnectionReuse:        r.ConnectionReuse,
-		ConnectionIdle:         r.ConnectionIdle,
-		IsSelf:                 route.SelfCheck(listenerAddrs(cfg), d.relay.OwnAddrs),
+		Hostname:                  cfg.Hostname,
+		Resolver:                  d.resolver,
+		Log:                       d.log,
+		Port:                      r.RemotePort,
+		ConnectTimeout:            r.ConnectTimeout,
+		DestinationConcurrency:    r.DestinationConcurrency,
+		DestinationRateDelay:      r.DestinationRateDelay.Duration(),
+		DestinationRecipientLimit: r.DestinationRecipientLimit,
+		BackoffMin:                cfg.Queue.RetryInitial,
+		BackoffMax:                cfg.Queue.RetryMax,
+		ConnectionReuse:           r.ConnectionReuse,
+		ConnectionIdle:            r.ConnectionIdle,
+		IsSelf:                    route.SelfCheck(listenerAddrs(cfg), d.relay.OwnAddrs),
 	}
+	for _, x := range r.Destinations {
+		remote.SetDestination(x.Match, deliver.DestinationLimits{Concurrency: x.Concurrency, RateDelay: x.RateDelay.Duration(), RecipientLimit: x.RecipientLimit})
+	}
+	d.remote = remote
+	d.metrics.SetBackedOff(func() int { return len(remote.BackedOff()) })
 	t, err := route.NewTLS(tlsSettings(cfg, false), d.resolver, d.log)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 
 	"postern/internal/alert"
 	"postern/internal/config"
+	"postern/internal/deliver"
 	"postern/internal/dns"
 	"postern/internal/limits"
 	"postern/internal/maps"
@@ -30,6 +31,7 @@ type deps struct {
 	relay    *policy.Relay
 	srs      *srs.Rewriter // nil when [srs] is off (wire_srs.go)
 	spool    *spool.Spool
+	remote   *deliver.Remote // SMTP delivery: its back-offs, for the control socket
 	// metrics counts what happens (nil-safe: every method works on nil);
 	// stages take it as a metrics.Recorder.
 	metrics *metrics.Metrics

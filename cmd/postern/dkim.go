@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"time"
 
 	"postern/internal/cliflags"
@@ -18,21 +18,24 @@ import (
 )
 
 const dkimUsage = `usage: postern dkim keygen -domain DOMAIN -selector SELECTOR [-algo rsa|ed25519] [flags]
+       postern dkim activate -domain DOMAIN -selector SELECTOR [-force] [flags]
        postern dkim status [flags]
 
 keygen makes a new signing key (RSA-2048 or Ed25519) in
 DATA_DIR/dkim/DOMAIN/SELECTOR.key (mode 0600) and prints the DNS TXT
-record to publish. Postern signs with it once activate_after has passed.
-status shows, per domain, which selectors sign today and whether their
-DNS records match the keys; it exits 1 when an active one does not.`
+record to publish. Postern signs with it once activate_after has passed
+and, when it replaces an older selector, once its DNS record matches.
+activate lets a selector sign from now (-force: without its record).
+status shows, per domain, which gate holds each selector and whether
+their DNS records match the keys; it exits 1 when an active one does not.`
 
-// runDkim is `postern dkim keygen|status`.
+// runDkim is `postern dkim keygen|activate|status`.
 func runDkim(args []string) int {
 	return dkimCmd(args, os.Stdout, os.Stderr)
 }
 
 func dkimCmd(args []string, out, errw io.Writer) int {
-	if len(args) == 0 || (args[0] != "keygen" && args[0] != "status") {
+	if len(args) == 0 || !slices.Contains(dkimkeys.Subcommands, args[0]) {
 		fmt.Fprintln(errw, dkimUsage)
 		return 2
 	}
@@ -43,9 +46,10 @@ func dkimCmd(args []string, out, errw io.Writer) int {
 	dataDir := fs.String("data-dir", "", "data `directory` (default: data_dir of the configuration, else ./postern-data)")
 	dnsServer := fs.String("dns", "", "DNS server `host:port` for status (default: [dns] servers, else the system resolver)")
 	activate := fs.Duration("activate-after", dkim.DefaultActivateAfter, "delay between making a selector and signing with it (default: [dkim] activate_after with -config)")
-	domain := fs.String("domain", "", "keygen: the signing `domain` (the From domain)")
-	selector := fs.String("selector", "", "keygen: the new `selector`, e.g. 2026a")
+	domain := fs.String("domain", "", "keygen, activate: the signing `domain` (the From domain)")
+	selector := fs.String("selector", "", "keygen, activate: the `selector`, e.g. 2026a")
 	algo := fs.String("algo", dkim.AlgoRSA, "keygen: key algorithm, rsa (2048 bits) or ed25519")
+	force := fs.Bool("force", false, "activate: take over without waiting for the DNS record")
 	fs.Usage = func() {
 		fmt.Fprintln(errw, dkimUsage)
 		fs.PrintDefaults()
@@ -90,31 +94,5 @@ func dkimCmd(args []string, out, errw io.Writer) int {
 		servers = []string{*dnsServer}
 	}
 	st.Resolver = pdns.New(pdns.Options{Servers: servers, Timeout: timeout})
-	return dkimRun(st, sub, *domain, *selector, *algo, out, errw)
-}
-
-// dkimRun runs keygen or status and maps the outcome to the exit
-// status: 2 for a bad request, 1 for a failure (or a selector that
-// signs without its DNS record).
-func dkimRun(k *dkimkeys.Keys, sub, domain, selector, algo string, out, errw io.Writer) int {
-	if sub == "keygen" {
-		err := k.Keygen(strings.ToLower(strings.TrimSuffix(domain, ".")), selector, strings.ToLower(algo), out)
-		if err != nil {
-			fmt.Fprintf(errw, "postern dkim keygen: %v\n", err)
-			if dkimkeys.IsUsage(err) {
-				return 2
-			}
-			return 1
-		}
-		return 0
-	}
-	ok, err := k.Status(context.Background(), out)
-	if err != nil {
-		fmt.Fprintf(errw, "postern dkim status: %v\n", err)
-		return 1
-	}
-	if !ok {
-		return 1
-	}
-	return 0
+	return st.Run(context.Background(), sub, dkimkeys.Request{Domain: *domain, Selector: *selector, Algo: *algo, Force: *force}, out, errw)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"postern/internal/cliflags"
@@ -18,6 +17,7 @@ import (
 
 const queueUsage = `usage: postern queue list [-config FILE] [-spool DIR] [-json]
        postern queue flush [ID] [-config FILE]
+       postern queue requeue -all | ID... [-config FILE]
        postern queue hold|release|remove|bounce ID [-config FILE]
 
 list     the messages waiting in the queue: id, age, size, sender, the
@@ -25,6 +25,8 @@ list     the messages waiting in the queue: id, age, size, sender, the
          reads the spool directory (data_dir/spool); the server need not run.
 flush    try the message ID (or every message) now, whatever its retry time
          and in deferred mode too. Held messages are not flushed.
+requeue  start ID over (or every message): attempts forgotten, routed again
+         with the maps in force (after a mailertable or aliases change), now.
 hold     keep ID in the queue, undelivered, until released.
 release  let a held message be delivered.
 remove   delete ID from the queue; nobody is told.
@@ -45,6 +47,7 @@ func queueCmd(args []string, out, errw io.Writer, now time.Time) int {
 	configPath := flags.String("config", "", "configuration `file` (default: the embedded default); the spool is data_dir/spool")
 	spoolDir := flags.String("spool", "", "spool `directory` to read, instead of the one in the configuration")
 	asJSON := flags.Bool("json", false, "print one JSON array of messages")
+	all := flags.Bool("all", false, "requeue: every message in the queue")
 	flags.Usage = func() {
 		fmt.Fprintln(errw, queueUsage)
 		flags.PrintDefaults()
@@ -61,20 +64,19 @@ func queueCmd(args []string, out, errw io.Writer, now time.Time) int {
 		return 2
 	}
 	if pos[0] != "list" {
-		line := strings.Join(pos, " ")
-		req, err := control.ParseRequest(line)
-		if err != nil || req.Verb == control.VerbList {
-			fmt.Fprintf(errw, "postern queue: %s: %v\n\n", queueadmin.OneLine(line), err)
+		reqs, err := queueadmin.Requests(pos, *all)
+		if err != nil {
+			fmt.Fprintf(errw, "postern queue: %v\n\n", err)
 			flags.Usage()
 			return 2
 		}
 		if *spoolDir != "" || *asJSON {
-			fmt.Fprintf(errw, "postern queue %s: -spool and -json go with list only\n", req.Verb)
+			fmt.Fprintf(errw, "postern queue %s: -spool and -json go with list only\n", reqs[0].Verb)
 			return 2
 		}
-		return queueAction(req, *configPath, out, errw)
+		return queueAction(reqs, *configPath, out, errw)
 	}
-	if len(pos) != 1 {
+	if len(pos) != 1 || *all {
 		flags.Usage()
 		return 2
 	}
@@ -94,9 +96,9 @@ func queueCmd(args []string, out, errw io.Writer, now time.Time) int {
 	return 0
 }
 
-// queueAction sends req to the running server, or carries it out on the
-// spool directly when no server runs.
-func queueAction(req control.Request, configPath string, out, errw io.Writer) int {
+// queueAction sends reqs to the running server, or carries them out on
+// the spool directly when no server runs.
+func queueAction(reqs []control.Request, configPath string, out, errw io.Writer) int {
 	cfg, _, err := loadConfig(configPath)
 	if err != nil {
 		fmt.Fprintln(errw, err)
@@ -104,9 +106,9 @@ func queueAction(req control.Request, configPath string, out, errw io.Writer) in
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	text, err := queueadmin.Act(ctx, req, layout.ControlSocket(cfg), cfg.SpoolDir(), spoolOptions(cfg, nil))
+	text, err := queueadmin.Act(ctx, reqs, layout.ControlSocket(cfg), cfg.SpoolDir(), spoolOptions(cfg, nil), cfg.User)
 	if err != nil {
-		fmt.Fprintf(errw, "postern queue %s: %v\n", req.Verb, err)
+		fmt.Fprintf(errw, "postern queue %s: %v\n", reqs[0].Verb, err)
 		return 1
 	}
 	fmt.Fprintln(out, text)

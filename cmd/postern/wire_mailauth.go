@@ -55,6 +55,8 @@ func mailauthStages(d *deps) ([]any, error) {
 		NoSPF:             !cfg.SPF.Check,
 		NoDKIM:            !cfg.DKIM.Verify,
 		NoDMARC:           !cfg.DMARC.Check,
+		NoARC:             !cfg.ARC.Verify,
+		TrustedSealers:    cfg.ARC.TrustedSealers,
 		SPFRejectFail:     cfg.SPF.RejectFail,
 		DKIMMaxSignatures: cfg.DKIM.MaxSignatures,
 		Enforce:           dmarc.EnforceOptions{Enforce: cfg.DMARC.Enforce, Quarantine: cfg.DMARC.Quarantine},
@@ -134,6 +136,9 @@ func dkimSignStages(d *deps) ([]any, error) {
 	if !d.cfg.DKIM.Sign {
 		return nil, nil
 	}
-	s := dkim.NewSigner(d.log, dkim.SignOptions{Dir: d.cfg.DKIMDir(), ActivateAfter: d.cfg.DKIM.ActivateAfter})
+	// The server's signer: it checks new selectors' DNS records.
+	s := dkim.NewSigner(d.log, dkim.SignOptions{Dir: d.cfg.DKIMDir(), ActivateAfter: d.cfg.DKIM.ActivateAfter,
+		Resolver: d.resolver, CheckInterval: d.cfg.DKIM.DNSCheckInterval})
+	d.tasks = append(d.tasks, s.Run)
 	return []any{mailauth.NewSigner(s, d.cfg.Trusted, d.log)}, nil
 }

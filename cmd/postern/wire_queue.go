@@ -44,10 +44,10 @@ func spoolOptions(cfg *config.Config, isLocal func(domain string) bool) spool.Op
 func serveControl(d *deps) error {
 	ln, err := control.Listen(layout.ControlSocket(d.cfg))
 	if err != nil {
-		d.log.Error("control socket off: postern queue flush|hold|release|remove|bounce cannot reach the server", "err", err)
+		d.log.Error("control socket off: postern queue flush|requeue|hold|release|remove|bounce cannot reach the server", "err", err)
 		return nil
 	}
-	srv := &control.Server{Queue: d.spool, Log: d.log}
+	srv := &control.Server{Queue: d.spool, Destinations: d.remote, Log: d.log}
 	d.tasks = append(d.tasks, func(ctx context.Context) {
 		if err := srv.Serve(ctx, ln); err != nil {
 			d.log.Error("control socket", "err", err)

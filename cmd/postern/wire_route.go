@@ -5,6 +5,8 @@ import (
 	"io"
 	"path/filepath"
 
+	"postern/internal/arc"
+	"postern/internal/dkim"
 	"postern/internal/envelope"
 	"postern/internal/maps"
 	"postern/internal/route"
@@ -92,6 +94,10 @@ func routeCourier(d *deps, inner spool.Courier) spool.Courier {
 	}
 	c.Forwarder = fw
 	c.SRS = srsSender(d)
+	if d.cfg.ARC.Seal {
+		c.ARC = &arc.Sealer{Keys: dkim.NewSigner(d.log, dkim.SignOptions{Dir: d.cfg.DKIMDir(),
+			ActivateAfter: d.cfg.DKIM.ActivateAfter}), Domain: d.cfg.ARC.SealDomain, AuthServID: d.cfg.Hostname}
+	}
 	// The served /file and |command targets are marked next to the
 	// forwarded copies, and pruned with them.
 	c.Done = &route.Marks{Dir: fw.Dir}

@@ -27,7 +27,7 @@ func tlsReports(d *deps, roots *x509.CertPool) (route.TLSReports, error) {
 	dir := d.cfg.TLSRPTDir()
 	store, err := tlsrpt.OpenStore(dir, d.log, tlsrpt.StoreOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("%w (fix its permissions, or move it away to start the counts again)", err)
+		return nil, fmt.Errorf("%w (the TLS report counts in %s: run postern set-permissions to give them to the server's user, move a damaged day file away, or set [tlsrpt] enabled = false)", err, dir)
 	}
 	// The record of the reports sent: dmarcreport's claims, in dir/sent.
 	claims, err := dmarcreport.NewFileBackend(dir, d.log)
@@ -50,9 +50,12 @@ func tlsReports(d *deps, roots *x509.CertPool) (route.TLSReports, error) {
 	return store, nil
 }
 
-// queueTLSReport puts one TLS report message into the queue.
+// queueTLSReport puts one TLS report message into the queue, to go
+// despite the recipient's TLS failures and uncounted (RFC 8460 5.3): as
+// with TLS-Required: No, the published DANE and MTA-STS policies do not
+// hold it back.
 func queueTLSReport(ctx context.Context, d *deps, m tlsrpt.Mail) error {
-	env := &envelope.Envelope{From: m.From, Received: time.Now(), Listener: "tls-report", Rcpts: []envelope.Recipient{{Addr: m.To}}}
+	env := &envelope.Envelope{From: m.From, Received: time.Now(), Listener: "tls-report", Rcpts: []envelope.Recipient{{Addr: m.To}}, TLSOptional: true}
 	if err := queueMessage(ctx, d.spool, env, bytes.NewReader(m.Data)); err != nil {
 		return err
 	}

@@ -53,6 +53,8 @@ type Config struct {
 	SRS SRS `toml:"srs"`
 	// TLSRPT: TLS reports (RFC 8460) about the mail we send (tlsrpt.go).
 	TLSRPT TLSRPT `toml:"tlsrpt"`
+	// ARC: chains of incoming mail and our seal on forwarded mail (arc.go).
+	ARC ARC `toml:"arc"`
 
 	// allow_sender_relay (route.go).
 	Routing
@@ -185,6 +187,7 @@ func Default() *Config {
 		SPF:      defaultSPF(),
 		DKIM:     defaultDKIM(),
 		DMARC:    defaultDMARC(),
+		ARC:      defaultARC(),
 		// The laptop default: only the user running postern can reach
 		// the data dir, so the socket lives there.
 		Local:       defaultLocal(dataDir + "/submit.sock"),

@@ -34,6 +34,13 @@ type DeliveryRemote struct {
 	DANE string `toml:"dane"`
 	// DestinationConcurrency bounds deliveries at once to one destination.
 	DestinationConcurrency int `toml:"destination_concurrency"`
+	// DestinationRateDelay is the least time between two deliveries to
+	// one destination (one at a time while set); 0 means none.
+	DestinationRateDelay Delay `toml:"destination_rate_delay"`
+	// DestinationRecipientLimit is the most recipients in one transaction.
+	DestinationRecipientLimit int `toml:"destination_recipient_limit"`
+	// Destinations override the three per destination (delivery_pacing.go).
+	Destinations []DestinationPacing `toml:"destination"`
 	// ConnectTimeout bounds one TCP connection to a next hop.
 	ConnectTimeout time.Duration `toml:"connect_timeout"`
 	// ConnectionReuse is how many messages one connection carries at most.
@@ -67,13 +74,14 @@ const (
 // DefaultDeliveryRemote is the embedded and file default.
 func DefaultDeliveryRemote() DeliveryRemote {
 	return DeliveryRemote{
-		RemotePort:             DefaultRemotePort,
-		TLSPolicy:              DefaultTLSPolicy,
-		DANE:                   DANEEnforce,
-		DestinationConcurrency: DefaultDestinationConcurrency,
-		ConnectTimeout:         DefaultConnectTimeout,
-		ConnectionReuse:        DefaultConnectionReuse,
-		ConnectionIdle:         DefaultConnectionIdle,
+		RemotePort:                DefaultRemotePort,
+		TLSPolicy:                 DefaultTLSPolicy,
+		DANE:                      DANEEnforce,
+		DestinationConcurrency:    DefaultDestinationConcurrency,
+		DestinationRecipientLimit: DefaultDestinationRecipientLimit,
+		ConnectTimeout:            DefaultConnectTimeout,
+		ConnectionReuse:           DefaultConnectionReuse,
+		ConnectionIdle:            DefaultConnectionIdle,
 	}
 }
 
@@ -149,6 +157,7 @@ func (d *decoder) deliveryRemote(r *DeliveryRemote, base string) {
 	if r.DestinationConcurrency < 1 {
 		d.errorf("delivery.destination_concurrency", "delivery.destination_concurrency must be at least 1")
 	}
+	d.deliveryPacing(r)
 	if r.ConnectionReuse < 1 {
 		d.errorf("delivery.connection_reuse", "delivery.connection_reuse must be at least 1 (1 = a new connection for every message)")
 	}

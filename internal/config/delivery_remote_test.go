@@ -59,7 +59,7 @@ policy = "never"
 	}
 	want := DeliveryRemote{
 		Smarthost: "[127.0.0.1]:2526", SmarthostAuthFile: "/etc/postern/relay-auth", RemotePort: 2525,
-		TLSPolicy: "required", TLSCAFile: "/etc/postern/ca.pem", DANE: "off", DestinationConcurrency: 5,
+		TLSPolicy: "required", TLSCAFile: "/etc/postern/ca.pem", DANE: "off", DestinationConcurrency: 5, DestinationRecipientLimit: 50,
 		ConnectTimeout: 10 * time.Second, ConnectionReuse: 50, ConnectionIdle: 5 * time.Second,
 		TLSDestinations: []TLSDestination{{Destination: "partner.example", Policy: "verify"}, {Destination: ".broken.example", Policy: "never"}},
 	}

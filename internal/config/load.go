@@ -159,6 +159,7 @@ func fileDefaults() *Config {
 		SenderLogin:     defaultSenderLogin(),
 		Sandbox:         defaultSandbox(),
 		MTASTS:          defaultMTASTS(),
+		ARC:             defaultARC(),
 	}
 }
 

@@ -23,6 +23,9 @@ type DKIM struct {
 	Sign          bool          `toml:"sign"`           // sign mail of authenticated and trusted clients
 	ActivateAfter time.Duration `toml:"activate_after"` // from keygen to the first signature
 	MaxSignatures int           `toml:"max_signatures"` // signatures verified per incoming message
+	// DNSCheckInterval is how often the server looks up the DNS record
+	// of a new selector waiting to take over from an older one.
+	DNSCheckInterval time.Duration `toml:"dns_check_interval"`
 }
 
 // DMARC is the [dmarc] table.
@@ -45,6 +48,7 @@ type DMARC struct {
 const (
 	DefaultDKIMActivateAfter = 72 * time.Hour
 	DefaultDKIMMaxSignatures = 5
+	DefaultDKIMDNSCheck      = 5 * time.Minute
 	DefaultReportInterval    = 24 * time.Hour
 	// DefaultFailureReportInterval and DefaultFailureReportsPerHour
 	// bound the failure reports a stream of forged mail can make us send.
@@ -55,7 +59,8 @@ const (
 )
 
 func defaultDKIM() DKIM {
-	return DKIM{Verify: true, Sign: true, ActivateAfter: DefaultDKIMActivateAfter, MaxSignatures: DefaultDKIMMaxSignatures}
+	return DKIM{Verify: true, Sign: true, ActivateAfter: DefaultDKIMActivateAfter, MaxSignatures: DefaultDKIMMaxSignatures,
+		DNSCheckInterval: DefaultDKIMDNSCheck}
 }
 
 func defaultDMARC() DMARC {
@@ -92,6 +97,9 @@ func (d *decoder) mailauth(c *Config) {
 		c.DKIM.ActivateAfter = DefaultDKIMActivateAfter
 	} else if c.DKIM.ActivateAfter < time.Hour && d.defined["dkim.activate_after"] {
 		d.warnf("dkim.activate_after", "dkim.activate_after %s is short: receivers whose DNS caches still lack a new selector's record will fail its signatures", c.DKIM.ActivateAfter)
+	}
+	if c.DKIM.DNSCheckInterval == 0 {
+		c.DKIM.DNSCheckInterval = DefaultDKIMDNSCheck
 	}
 
 	m := &c.DMARC

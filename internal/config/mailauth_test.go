@@ -35,6 +35,7 @@ reject_fail = true
 sign = false
 activate_after = "48h"
 max_signatures = 3
+dns_check_interval = "2m"
 [dmarc]
 enforce = false
 quarantine = "hold"
@@ -50,7 +51,7 @@ failure_reports_per_hour = 20
 	if err != nil || len(warns) != 0 {
 		t.Fatalf("%v %v", err, warns)
 	}
-	if !c.SPF.RejectFail || c.DKIM.Sign || c.DKIM.ActivateAfter != 48*time.Hour || c.DKIM.MaxSignatures != 3 {
+	if !c.SPF.RejectFail || c.DKIM.Sign || c.DKIM.ActivateAfter != 48*time.Hour || c.DKIM.MaxSignatures != 3 || c.DKIM.DNSCheckInterval != 2*time.Minute {
 		t.Errorf("spf/dkim: %+v %+v", c.SPF, c.DKIM)
 	}
 	want := DMARC{Check: true, Enforce: false, Quarantine: "hold", ReportFrom: "reports@mx.example.test", ReportInterval: 6 * time.Hour,
@@ -75,6 +76,7 @@ func TestMailauthProblems(t *testing.T) {
 		{"[dmarc]\nfailure_reports = 1\n", ":7: dmarc.failure_reports must be true or false"},
 		{"[dkim]\nmax_signatures = 0\n", ":7: dkim.max_signatures must be at least 1"},
 		{"[dkim]\nmax_signatures = 500\n", ":7: dkim.max_signatures 500 is more than 50"},
+		{"[dkim]\ndns_check_interval = \"0s\"\n", `:7: dkim.dns_check_interval: "0s" is not a positive duration`},
 		{"[spf]\nreject_fail = \"yes\"\n", ":7: spf.reject_fail must be true or false"},
 		{"[dkim]\nsgin = true\n", "unknown key dkim.sgin (did you mean sign?)"},
 	}

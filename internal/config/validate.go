@@ -49,6 +49,7 @@ func (d *decoder) complete(c *Config, base string) {
 	d.mtaSTS(c)
 	d.srs(c)
 	d.tlsrpt(c)
+	d.arc(c)
 }
 
 func (d *decoder) hostname(c *Config) {

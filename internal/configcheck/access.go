@@ -53,7 +53,8 @@ const maxAccessProblems = 20
 
 // checkDataDir walks the data dir as the service user: the server must
 // be able to read and write every directory and file in it (the spool,
-// the users file, DKIM keys, DMARC data, the generated certificate).
+// the users file, DKIM keys, DMARC data, TLS report counts, the
+// generated certificate).
 // The mailbox tree is checked at its top only; delivery decides below.
 func checkDataDir(cfg *config.Config) Result {
 	skip := layout.MailboxTop(cfg)

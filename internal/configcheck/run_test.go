@@ -91,6 +91,10 @@ func TestCheckAsServiceUser(t *testing.T) {
 	testenv.GiveToServiceUser(t, data)
 	key := filepath.Join(data, "dkim", "example.test", "s1.key")
 	testenv.WriteFile(t, key, "x", 0o600) // written as root, not given
+	counts := filepath.Join(data, "tlsrpt", "2026-03-09.json")
+	os.MkdirAll(filepath.Dir(counts), 0o750)
+	testenv.GiveToServiceUser(t, filepath.Dir(counts))
+	testenv.WriteFile(t, counts, "{}", 0o600) // written as root, not given
 	var out, errw bytes.Buffer
 	if code := check(&out, &errw, cfgPath); code != 1 {
 		t.Fatalf("code %d, want 1; out %q err %q", code, out.String(), errw.String())
@@ -99,6 +103,7 @@ func TestCheckAsServiceUser(t *testing.T) {
 		access + ": permission denied (the server runs as nobody",
 		"run postern set-permissions -config " + cfgPath,
 		key + ": permission denied",
+		"TLS report store: open " + counts + ": permission denied (postern serve would not start",
 	} {
 		if !strings.Contains(errw.String(), want) {
 			t.Errorf("missing %q in:\n%s", want, errw.String())
@@ -129,5 +134,28 @@ func TestCheckEmbeddedDefault(t *testing.T) {
 	var out, errw bytes.Buffer
 	if code := check(&out, &errw, ""); code != 0 || !strings.Contains(out.String(), "config OK: (embedded default)") {
 		t.Errorf("embedded default: code %d, out %q, err %q", code, out.String(), errw.String())
+	}
+}
+
+// A TLS report day file that does not parse stops serve; check says so,
+// and says nothing when [tlsrpt] is off.
+func TestCheckTLSReportStore(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "postern.toml")
+	const cfg = "hostname = \"mx.example.test\"\ndata_dir = \"data\"\nmaps_dir = \".\"\n"
+	testenv.WriteFile(t, cfgPath, cfg, 0o600)
+	counts := filepath.Join(dir, "data", "tlsrpt", "2026-03-09.json")
+	os.MkdirAll(filepath.Dir(counts), 0o700)
+	testenv.WriteFile(t, counts, `{"domains": `, 0o600)
+	var out, errw bytes.Buffer
+	if code := check(&out, &errw, cfgPath); code != 1 || !strings.Contains(errw.String(), "TLS report store "+counts) ||
+		!strings.Contains(errw.String(), "postern serve would not start") {
+		t.Errorf("torn day file: code %d, %q", code, errw.String())
+	}
+	testenv.WriteFile(t, cfgPath, cfg+"[tlsrpt]\nenabled = false\n", 0o600)
+	out.Reset()
+	errw.Reset()
+	if code := check(&out, &errw, cfgPath); code != 0 {
+		t.Errorf("[tlsrpt] off: code %d, %q", code, errw.String())
 	}
 }

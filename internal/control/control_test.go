@@ -29,6 +29,9 @@ func TestParseRequest(t *testing.T) {
 		{"release ABC", Request{Verb: "release", ID: "ABC"}, ""},
 		{"remove ABC\n", Request{Verb: "remove", ID: "ABC"}, ""},
 		{"bounce ABC\n", Request{Verb: "bounce", ID: "ABC"}, ""},
+		{"requeue\n", Request{Verb: "requeue"}, ""},
+		{"requeue ABC\n", Request{Verb: "requeue", ID: "ABC"}, ""},
+		{"requeue A B\n", Request{}, "not a queue id"},
 		{"list\n", Request{Verb: "list"}, ""},
 		{"list x\n", Request{}, "no argument"},
 		{"hold\n", Request{}, "needs a queue id"},
@@ -95,6 +98,19 @@ func FuzzParseRequest(f *testing.F) {
 	})
 }
 
+// backoffs counts the resets asked of delivery.
+type backoffs struct {
+	n     int
+	calls atomic.Int32
+}
+
+func (b *backoffs) ResetBackoff() int {
+	if b.calls.Add(1) == 1 {
+		return b.n
+	}
+	return 0
+}
+
 type deferAll struct{}
 
 func (deferAll) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
@@ -133,7 +149,8 @@ func TestServeQueue(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- (&Server{Queue: sp}).Serve(ctx, ln) }()
+	resets := &backoffs{n: 2}
+	go func() { done <- (&Server{Queue: sp, Destinations: resets}).Serve(ctx, ln) }()
 	defer func() { cancel(); <-done }()
 
 	do := func(line string) Reply {
@@ -157,8 +174,20 @@ func TestServeQueue(t *testing.T) {
 	if r := do("release " + ids[0]); !r.OK {
 		t.Errorf("release: %+v", r)
 	}
-	if r := do("flush"); !r.OK || r.Text != "flushed 2 message(s)" {
+	if r := do("flush"); !r.OK || r.Text != "flushed 2 message(s); back-off of 2 destination(s) ended" {
 		t.Errorf("flush: %+v", r)
+	}
+	if r := do("requeue " + ids[1]); !r.OK || r.Text != "requeued "+ids[1] {
+		t.Errorf("requeue: %+v", r)
+	}
+	if r := do("requeue"); !r.OK || !strings.HasPrefix(r.Text, "requeued ") {
+		t.Errorf("requeue all: %+v", r)
+	}
+	if r := do("requeue NOSUCHID"); r.OK || !strings.Contains(r.Text, "no such message") {
+		t.Errorf("requeue unknown: %+v", r)
+	}
+	if resets.calls.Load() != 3 {
+		t.Errorf("back-offs reset %d times, want 3 (flush, requeue, requeue)", resets.calls.Load())
 	}
 	if r := do("remove NOSUCHID"); r.OK || !strings.Contains(r.Text, "no such message") {
 		t.Errorf("remove unknown: %+v", r)

@@ -1,5 +1,5 @@
 // Package control is the control channel between the postern commands an
-// admin runs (postern queue flush|hold|release|remove|bounce) and the
+// admin runs (postern queue flush|requeue|hold|release|remove|bounce) and the
 // running server, which holds the queue's lock.
 //
 // The channel is a unix stream socket, data_dir/control.sock, mode 0600
@@ -12,11 +12,11 @@
 // single line ending in LF:
 //
 //	request = verb [ " " queue-id ] LF        ; at most 512 bytes
-//	verb    = "flush" / "hold" / "release" / "remove" / "bounce" / "list"
+//	verb    = "flush" / "requeue" / "hold" / "release" / "remove" / "bounce" / "list"
 //	reply   = ( "ok" / "err" ) [ " " text ] LF
 //
-// flush without an id flushes the whole queue (a queue run); every other
-// verb except list needs an id (letters, digits, '-' and '_', at most 64).
+// flush without an id flushes the whole queue (a queue run), requeue
+// without one requeues it; every other verb except list needs an id (letters, digits, '-' and '_', at most 64).
 // The text of "ok" is a short report ("flushed 3 message(s)"); for list
 // it is the queue as a JSON array. The text of "err" is the reason, for
 // the admin. The server closes the connection after its reply.
@@ -34,6 +34,7 @@ const MaxRequest = 512
 // Verbs of the protocol.
 const (
 	VerbFlush   = "flush"
+	VerbRequeue = "requeue"
 	VerbHold    = "hold"
 	VerbRelease = "release"
 	VerbRemove  = "remove"
@@ -44,7 +45,7 @@ const (
 // Request is one parsed request.
 type Request struct {
 	Verb string
-	ID   string // "" only for flush (the whole queue) and list
+	ID   string // "" only for flush and requeue (the whole queue) and list
 }
 
 // String renders the request line without its LF.
@@ -68,7 +69,7 @@ func ParseRequest(line string) (Request, error) {
 	verb, id, hasID := strings.Cut(line, " ")
 	r := Request{Verb: verb, ID: id}
 	switch verb {
-	case VerbFlush:
+	case VerbFlush, VerbRequeue:
 	case VerbHold, VerbRelease, VerbRemove, VerbBounce:
 		if !hasID {
 			return Request{}, fmt.Errorf("%s needs a queue id", verb)

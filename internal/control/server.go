@@ -27,12 +27,24 @@ type Queue interface {
 	Release(id string) error
 	Remove(id string) error
 	Bounce(id string) error
+	Requeue(id string) error
+	RequeueAll() (int, error)
+}
+
+// Destinations is what the control channel needs from delivery: a flush
+// of the whole queue and a requeue end every destination's back-off, as
+// Postfix's postqueue -f does.
+type Destinations interface {
+	ResetBackoff() int
 }
 
 // Server answers requests on the control socket.
 type Server struct {
 	Queue Queue
-	Log   *slog.Logger
+	// Destinations, when set, have their back-offs ended by a flush of
+	// the whole queue or a requeue.
+	Destinations Destinations
+	Log          *slog.Logger
 	// Allowed reports whether a peer's uid may use the channel; nil
 	// means root and the server's own effective uid.
 	Allowed func(uid int) bool
@@ -129,6 +141,11 @@ func (s *Server) handle(c *net.UnixConn, log *slog.Logger) {
 		c.Write([]byte(formatReply(false, err.Error())))
 		return
 	}
+	if s.Destinations != nil && (req.Verb == VerbFlush && req.ID == "" || req.Verb == VerbRequeue) {
+		if n := s.Destinations.ResetBackoff(); n > 0 {
+			text += fmt.Sprintf("; back-off of %d destination(s) ended", n)
+		}
+	}
 	if req.Verb != VerbList {
 		log.Info("control", "request", req.String(), "uid", uid, "result", text)
 	}
@@ -153,6 +170,12 @@ func Apply(q Queue, r Request) (string, error) {
 			return fmt.Sprintf("flushed %d message(s)", n), err
 		}
 		return "flushed " + r.ID, q.Flush(r.ID)
+	case VerbRequeue:
+		if r.ID == "" {
+			n, err := q.RequeueAll()
+			return fmt.Sprintf("requeued %d message(s)", n), err
+		}
+		return "requeued " + r.ID, q.Requeue(r.ID)
 	case VerbHold:
 		return "held " + r.ID, q.Hold(r.ID)
 	case VerbRelease:

@@ -58,6 +58,24 @@ type Remote struct {
 	// one destination (a domain, a route or the smarthost) [20, as
 	// Postfix's default_destination_concurrency_limit].
 	DestinationConcurrency int
+	// DestinationRateDelay is the least time between two deliveries to
+	// one destination (Postfix's default_destination_rate_delay); while
+	// set, the concurrency is 1 [0: none].
+	DestinationRateDelay time.Duration
+	// DestinationRecipientLimit is the most recipients in one
+	// transaction [50, as Postfix's default_destination_recipient_limit].
+	DestinationRecipientLimit int
+	// Destinations override the limits for single destinations, by the
+	// recipient domain or, for a route or the smarthost, the next hop as
+	// Hop.String writes it ("[mx.example.net]:2525"), in lower case.
+	// Zero Concurrency and RecipientLimit take the defaults above.
+	Destinations map[string]DestinationLimits
+	// BackoffMin and BackoffMax bound how long a destination that fails
+	// as a whole is left alone: BackoffMin at first, doubling at each
+	// failure in a row [5m, 4h, as the queue's retries].
+	BackoffMin, BackoffMax time.Duration
+	// Now is the clock of pacing and back-off; nil means time.Now.
+	Now func() time.Time
 	// ConnectionReuse is how many messages one connection carries at most
 	// before it is closed [100]; 1 turns the connection cache off.
 	ConnectionReuse int
@@ -77,9 +95,9 @@ type Remote struct {
 	// Dial opens connections; nil means a net.Dialer with ConnectTimeout.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
-	once   sync.Once
-	cache  *connCache[target]
-	limits *destLimits
+	once  sync.Once
+	cache *connCache[target]
+	pace  *pacer
 }
 
 // Hop is one next-hop server.
@@ -210,9 +228,34 @@ func (r *Remote) init() {
 		if r.Resolver == nil {
 			r.Resolver = net.DefaultResolver
 		}
+		if r.DestinationRecipientLimit <= 0 {
+			r.DestinationRecipientLimit = 50
+		}
+		if r.BackoffMin <= 0 {
+			r.BackoffMin = 5 * time.Minute
+		}
+		if r.BackoffMax <= 0 {
+			r.BackoffMax = 4 * time.Hour
+		}
+		if r.Now == nil {
+			r.Now = time.Now
+		}
 		r.cache = newConnCache[target](r.ConnectionIdle)
-		r.limits = newDestLimits(r.DestinationConcurrency)
+		r.pace = newPacer(r.Now, r.Log, r.BackoffMin, r.BackoffMax)
 	})
+}
+
+// BackedOff lists the destinations that are backed off now.
+func (r *Remote) BackedOff() []BackedOff {
+	r.init()
+	return r.pace.backedOff()
+}
+
+// ResetBackoff ends every back-off (a queue flush: the admin wants the
+// mail tried now) and says how many destinations were backed off.
+func (r *Remote) ResetBackoff() int {
+	r.init()
+	return r.pace.reset()
 }
 
 // Close closes the cached idle connections.

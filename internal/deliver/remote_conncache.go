@@ -1,7 +1,6 @@
 package deliver
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -94,48 +93,5 @@ func (cc *connCache[T]) closeAll() {
 				e.c.Quit()
 			}
 		}
-	}
-}
-
-// destLimits bounds the deliveries under way to each destination.
-type destLimits struct {
-	n     int
-	mu    sync.Mutex
-	slots map[string]*destSlot
-}
-
-type destSlot struct {
-	sem  chan struct{}
-	refs int
-}
-
-func newDestLimits(n int) *destLimits {
-	return &destLimits{n: n, slots: map[string]*destSlot{}}
-}
-
-// acquire waits for a free slot for key; release gives it back.
-func (l *destLimits) acquire(ctx context.Context, key string) (release func(), err error) {
-	l.mu.Lock()
-	s := l.slots[key]
-	if s == nil {
-		s = &destSlot{sem: make(chan struct{}, l.n)}
-		l.slots[key] = s
-	}
-	s.refs++
-	l.mu.Unlock()
-	done := func() {
-		l.mu.Lock()
-		s.refs--
-		if s.refs == 0 {
-			delete(l.slots, key)
-		}
-		l.mu.Unlock()
-	}
-	select {
-	case s.sem <- struct{}{}:
-		return func() { <-s.sem; done() }, nil
-	case <-ctx.Done():
-		done()
-		return nil, ctx.Err()
 	}
 }

@@ -34,6 +34,9 @@ var errTLSFallback = errors.New("STARTTLS failed; retrying in plaintext")
 // DeliverTo sends the message to rcpts at one destination: its MX hosts
 // or its hops, tried in order until one takes the message. A connection
 // kept from an earlier message to the same destination is used first.
+// Recipients beyond the destination's recipient limit go in further
+// transactions, each paced as its own delivery: those the destination
+// cannot take now come back as *Busy.
 //
 // For each delivered recipient, the server that took it and whether it
 // took the DSN request go into the dsn.Handoffs of ctx, if any (the queue
@@ -41,6 +44,26 @@ var errTLSFallback = errors.New("STARTTLS failed; retrying in plaintext")
 func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
 	r.init()
 	errs := make([]error, len(rcpts))
+	lim := r.limitsFor(dest)
+	scan := newContentScan(body, env.Size)
+	for start := 0; start < len(rcpts); start += lim.RecipientLimit {
+		end := min(start+lim.RecipientLimit, len(rcpts))
+		l, err := r.pace.acquire(ctx, dest.key(), lim)
+		if err != nil {
+			for i := start; i < len(rcpts); i++ {
+				errs[i] = err
+			}
+			break
+		}
+		h, why := r.deliverChunk(ctx, dest, env, rcpts[start:end], body, scan, errs[start:end])
+		r.pace.release(l, h, why)
+	}
+	return errs
+}
+
+// deliverChunk runs one transaction's worth of DeliverTo, putting the
+// results into errs, and says what it learnt about the destination.
+func (r *Remote) deliverChunk(ctx context.Context, dest Destination, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt, scan *contentScan, errs []error) (health, string) {
 	fill := func(idx []int, err error) {
 		for _, i := range idx {
 			errs[i] = err
@@ -50,37 +73,30 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 	for i := range pending {
 		pending[i] = i
 	}
-	release, err := r.limits.acquire(ctx, dest.key())
-	if err != nil {
-		fill(pending, err)
-		return errs
-	}
-	defer release()
-
 	key := cacheKey(dest, env)
 	// A cached session first; a stale one (the server closed it while
 	// idle) fails before any content and the message goes on as usual.
-	scan := newContentScan(body, env.Size)
 	if e := r.cache.get(key); e != nil {
 		pending = r.send(ctx, key, e.c, e.t, env, rcpts, pending, body, scan, errs)
 		if len(pending) == 0 {
-			return errs
+			return sessionHealth(errs)
 		}
 	}
 	rules, err := r.domainTLS(ctx, dest)
 	if err != nil {
 		fill(pending, err)
-		return errs
+		return healthNeutral, ""
 	}
 	targets, err := r.targets(ctx, dest)
 	if err != nil {
 		fill(pending, err)
-		return errs
+		return healthNeutral, ""
 	}
 	var last error
+	down, opened := len(targets) > 0, false
 	for _, t := range targets {
 		if err := ctx.Err(); err != nil {
-			last = err
+			last, down = err, false
 			break
 		}
 		c, err := r.open(ctx, env, dest, rules, t, false)
@@ -91,14 +107,17 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 		}
 		if err != nil {
 			last = err
+			var de *downError
+			down = down && errors.As(err, &de)
 			if isLoop(err) {
 				break
 			}
 			continue
 		}
+		opened = true
 		pending = r.send(ctx, key, c, t, env, rcpts, pending, body, scan, errs)
 		if len(pending) == 0 {
-			return errs
+			return sessionHealth(errs)
 		}
 		last = errs[pending[0]]
 	}
@@ -110,8 +129,35 @@ func (r *Remote) DeliverTo(ctx context.Context, dest Destination, env *envelope.
 		last = replySessionFailed.With(last)
 	}
 	fill(pending, last)
-	return errs
+	if opened {
+		return sessionHealth(errs)
+	}
+	if down {
+		return healthDown, last.Error()
+	}
+	return healthNeutral, ""
 }
+
+// sessionHealth judges a destination whose server took a session: down
+// when a reply was 421 (RFC 5321 3.8: the server is closing the
+// transmission channel), else up.
+func sessionHealth(errs []error) (health, string) {
+	for _, err := range errs {
+		var rep *smtp.Reply
+		if errors.As(err, &rep) && rep.Code == 421 {
+			return healthDown, err.Error()
+		}
+	}
+	return healthUp, ""
+}
+
+// downError marks a failure that says the server is not taking mail at
+// all: no connection, a broken session or a 4xx before MAIL. When every
+// server of a destination fails so, the destination is backed off.
+type downError struct{ err error }
+
+func (e *downError) Error() string { return e.err.Error() }
+func (e *downError) Unwrap() error { return e.err }
 
 // cacheKey names the sessions a message to dest may share: those of the
 // same destination and credentials, and for REQUIRETLS only sessions
@@ -286,7 +332,7 @@ func (r *Remote) open(ctx context.Context, env *envelope.Envelope, dest Destinat
 	conn, err := dial(dctx, "tcp", t.addr())
 	cancel()
 	if err != nil {
-		return nil, replyConnFailed.With(fmt.Errorf("%s[%s]:%d: %w", t.name, t.ip, t.port, err))
+		return nil, &downError{replyConnFailed.With(fmt.Errorf("%s[%s]:%d: %w", t.name, t.ip, t.port, err))}
 	}
 	c := smtpclient.New(conn, smtpclient.Options{CommandTimeout: r.CommandTimeout, DataTimeout: r.DataTimeout})
 	fail := func(err error) (*smtpclient.Client, error) {
@@ -300,8 +346,17 @@ func (r *Remote) open(ctx context.Context, env *envelope.Envelope, dest Destinat
 		}
 		return nil, replySessionFailed.With(fmt.Errorf("%s[%s]:%d: %w", t.name, t.ip, t.port, err))
 	}
+	// A server that will not greet or say hello takes no mail now.
+	failDown := func(err error) (*smtpclient.Client, error) {
+		_, err = fail(err)
+		var rep *smtp.Reply
+		if errors.As(err, &rep) && rep.Permanent() {
+			return nil, err
+		}
+		return nil, &downError{err}
+	}
 	if err := c.Greet(ctx); err != nil {
-		return fail(err)
+		return failDown(err)
 	}
 	// A server greeting with our own name is ourselves: mail would loop
 	// (Postfix says "mail for ... loops back to myself"). A name without
@@ -310,7 +365,7 @@ func (r *Remote) open(ctx context.Context, env *envelope.Envelope, dest Destinat
 		return fail(replyLoopsBack.With(fmt.Errorf("%s[%s]:%d greets as %s", t.name, t.ip, t.port, r.Hostname)))
 	}
 	if err := c.Hello(ctx, r.Hostname); err != nil {
-		return fail(err)
+		return failDown(err)
 	}
 	if choice.Policy == PolicyNever {
 		r.Log.InfoContext(ctx, "plaintext to next hop by policy", "id", id, "host", t.name, "ip", t.ip.String(), "why", choice.Why)

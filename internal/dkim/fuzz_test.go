@@ -16,6 +16,7 @@ import (
 func FuzzSchedule(f *testing.F) {
 	f.Add([]byte("[[selector]]\nname = \"s1\"\nalgo = \"rsa\"\ncreated = 2026-01-01T00:00:00Z\n"))
 	f.Add([]byte("[[selector]]\nname = \"s1\"\nalgo = \"ed25519\"\ncreated = 2026-01-01T00:00:00Z\nactivate = 2026-01-02T00:00:00Z\nretired = true\n"))
+	f.Add([]byte("[[selector]]\nname = \"s1\"\nalgo = \"rsa\"\ncreated = 2026-01-01T00:00:00Z\nforce = true\n"))
 	f.Add([]byte("[[selector]]\nname = \"../x\"\nalgo = \"dsa\"\n"))
 	f.Add([]byte("selector = 3"))
 	dir := f.TempDir()

@@ -177,19 +177,29 @@ func RecordMatches(txts []string, key crypto.Signer) error {
 		// undefined results.
 		return fmt.Errorf("%d TXT records, want one", len(txts))
 	}
-	rec, err := ParseKeyRecord(txts[0])
+	return MatchKeyRecord(txts[0], key.Public())
+}
+
+// MatchKeyRecord checks that one key record publishes pub: usable as
+// ParseKeyRecord reads it (an empty p= is ErrKeyRevoked), of pub's type
+// (rsa when k= is absent, RFC 6376 3.6.1) and holding pub in p=.
+func MatchKeyRecord(txt string, pub crypto.PublicKey) error {
+	rec, err := ParseKeyRecord(txt)
 	if err != nil {
 		return err
 	}
-	if want := KeyAlgo(key); rec.Algo != want {
-		return fmt.Errorf("k=%s, but the key is %s", rec.Algo, want)
-	}
-	switch pub := key.Public().(type) {
+	switch pub := pub.(type) {
 	case *rsa.PublicKey:
+		if rec.Algo != AlgoRSA {
+			return fmt.Errorf("k=%s, but the key is %s", rec.Algo, AlgoRSA)
+		}
 		if !pub.Equal(rec.RSA) {
 			return errors.New("p= is a different key")
 		}
 	case ed25519.PublicKey:
+		if rec.Algo != AlgoEd25519 {
+			return fmt.Errorf("k=%s, but the key is %s", rec.Algo, AlgoEd25519)
+		}
 		if !pub.Equal(rec.Ed25519) {
 			return errors.New("p= is a different key")
 		}

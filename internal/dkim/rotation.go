@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +30,13 @@ type Selector struct {
 	Created  time.Time `toml:"created"`            // when the key was made (and its record printed)
 	Activate time.Time `toml:"activate,omitempty"` // optional: sign from this time instead of Created+activate_after
 	Retired  bool      `toml:"retired,omitempty"`  // optional: never sign with it again
+	// Force lets the selector take over from an older one without
+	// waiting for its DNS record to match (postern dkim activate -force).
+	Force bool `toml:"force,omitempty"`
+	// Published is when the server found the selector's DNS record
+	// publishing its key (the SELECTOR.published file); zero when not
+	// known. It is not part of rotation.toml.
+	Published time.Time `toml:"-"`
 }
 
 // ActivatesAt is when the selector may start signing.
@@ -41,7 +49,7 @@ func (s Selector) ActivatesAt(activateAfter time.Duration) time.Time {
 
 // State of a selector at a given time.
 const (
-	StatePending = "pending" // made, record published, waiting for DNS caches
+	StatePending = "pending" // waiting for its time, or for its DNS record (Decision.Why says which)
 	StateActive  = "active"  // signs mail today
 	StateRetired = "retired" // superseded by a newer selector (or retired by hand)
 )
@@ -55,16 +63,9 @@ type scheduleFile struct {
 // file's modification time), sorted by creation time.
 func ReadSchedule(dir, domain string) ([]Selector, error) {
 	ddir := filepath.Join(dir, domain)
-	var sf scheduleFile
-	b, err := os.ReadFile(filepath.Join(ddir, ScheduleFile))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
+	sf, err := readScheduleFile(filepath.Join(ddir, ScheduleFile))
+	if err != nil {
 		return nil, err
-	default:
-		if _, err := toml.Decode(string(b), &sf); err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(ddir, ScheduleFile), err)
-		}
 	}
 	known := map[string]bool{}
 	var out []Selector
@@ -100,53 +101,29 @@ func ReadSchedule(dir, domain string) ([]Selector, error) {
 		}
 		out = append(out, Selector{Name: name, Algo: KeyAlgo(k), Created: fi.ModTime().UTC()})
 	}
+	for i := range out {
+		if out[i].Published, err = readPublished(dir, domain, out[i].Name); err != nil {
+			return nil, err
+		}
+	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
 }
 
-// States gives each selector's state at now: per algorithm, the newest
-// selector whose activation time has come signs; older ones are retired;
-// newer ones are pending.
+// States gives each selector's state at now, as Decide decides it.
 func States(sels []Selector, now time.Time, activateAfter time.Duration) map[string]string {
 	states := map[string]string{}
-	newest := map[string]Selector{}
-	for _, s := range sels {
-		if s.Retired {
-			states[s.Name] = StateRetired
-			continue
-		}
-		if now.Before(s.ActivatesAt(activateAfter)) {
-			states[s.Name] = StatePending
-			continue
-		}
-		if cur, ok := newest[s.Algo]; !ok || s.ActivatesAt(activateAfter).After(cur.ActivatesAt(activateAfter)) {
-			newest[s.Algo] = s
-		}
-	}
-	for _, s := range sels {
-		if _, done := states[s.Name]; done {
-			continue
-		}
-		if newest[s.Algo].Name == s.Name {
-			states[s.Name] = StateActive
-		} else {
-			states[s.Name] = StateRetired
-		}
+	for name, d := range Decide(sels, now, activateAfter) {
+		states[name] = d.State
 	}
 	return states
 }
 
-// AddSelector records a new selector in the domain's rotation.toml,
-// written to a temporary file and renamed into place.
+// AddSelector records a new selector in the domain's rotation.toml.
 func AddSelector(dir, domain string, s Selector) error {
-	ddir := filepath.Join(dir, domain)
-	path := filepath.Join(ddir, ScheduleFile)
-	var sf scheduleFile
-	if b, err := os.ReadFile(path); err == nil {
-		if _, err := toml.Decode(string(b), &sf); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	path := filepath.Join(dir, domain, ScheduleFile)
+	sf, err := readScheduleFile(path)
+	if err != nil {
 		return err
 	}
 	for _, old := range sf.Selector {
@@ -155,20 +132,77 @@ func AddSelector(dir, domain string, s Selector) error {
 		}
 	}
 	sf.Selector = append(sf.Selector, s)
+	return writeSchedule(dir, domain, sf)
+}
+
+// ChangeSelector changes one selector's entry in the domain's
+// rotation.toml with change; a selector whose key file the schedule
+// does not list yet is added first, as ReadSchedule dates it.
+func ChangeSelector(dir, domain, name string, change func(*Selector)) error {
+	path := filepath.Join(dir, domain, ScheduleFile)
+	sf, err := readScheduleFile(path)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(sf.Selector, func(s Selector) bool { return s.Name == name })
+	if i < 0 {
+		sels, err := ReadSchedule(dir, domain)
+		if err != nil {
+			return err
+		}
+		j := slices.IndexFunc(sels, func(s Selector) bool { return s.Name == name })
+		if j < 0 {
+			return fmt.Errorf("%s has no selector %q (no %s)", domain, name, KeyPath(dir, domain, name))
+		}
+		sels[j].Published = time.Time{}
+		sf.Selector = append(sf.Selector, sels[j])
+		i = len(sf.Selector) - 1
+	}
+	change(&sf.Selector[i])
+	return writeSchedule(dir, domain, sf)
+}
+
+// readScheduleFile reads rotation.toml as it is; a missing file is an
+// empty schedule.
+func readScheduleFile(path string) (scheduleFile, error) {
+	var sf scheduleFile
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return sf, nil
+	}
+	if err != nil {
+		return sf, err
+	}
+	if _, err := toml.Decode(string(b), &sf); err != nil {
+		return sf, fmt.Errorf("%s: %w", path, err)
+	}
+	return sf, nil
+}
+
+// writeSchedule writes the domain's rotation.toml, to a temporary file
+// renamed into place.
+func writeSchedule(dir, domain string, sf scheduleFile) error {
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, "# DKIM selectors of %s, in the order they were made, kept by\n", domain)
-	buf.WriteString("# \"postern dkim keygen\". A selector signs from created + [dkim] activate_after\n")
-	buf.WriteString("# (or from \"activate\" when set) until a newer one of the same algo activates.\n")
+	buf.WriteString("# \"postern dkim keygen\". A selector may sign from created + [dkim] activate_after\n")
+	buf.WriteString("# (or from \"activate\" when set). A newer one takes over from an older one of\n")
+	buf.WriteString("# the same algo only once its DNS record matches its key, or with force = true.\n")
 	buf.WriteString("# Set retired = true to stop using a selector at once.\n\n")
 	if err := toml.NewEncoder(&buf).Encode(sf); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(ddir, ".rotation-*.tmp")
+	return writeFileAtomic(filepath.Join(dir, domain, ScheduleFile), buf.Bytes())
+}
+
+// writeFileAtomic writes a file of mode 0600 through a temporary file
+// in the same directory, synced and renamed into place.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".postern-*.tmp")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -24,7 +24,20 @@ type SignOptions struct {
 	ActivateAfter time.Duration    // delay from a selector's creation to its first use; 0 means DefaultActivateAfter
 	Reload        time.Duration    // how long a domain's keys are kept before the directory is read again; 0 means 1 minute
 	Now           func() time.Time // clock; nil means time.Now
+	// Resolver makes this the server's signer: Run looks up the records
+	// of selectors waiting for DNS, notes those that match (so that
+	// every signer, and the next start, sees them) and takeovers are
+	// logged. Without it a newer selector takes over only once that
+	// note exists or it is forced.
+	Resolver TXTResolver
+	// CheckInterval is how often Run looks up the records still
+	// waiting; 0 means DefaultCheckInterval.
+	CheckInterval time.Duration
 }
+
+// DefaultCheckInterval is how often the server looks up the DNS records
+// of selectors waiting to take over, when the option is not set.
+const DefaultCheckInterval = 5 * time.Minute
 
 // signedHeaders are the fields signed when present. Each is also
 // oversigned (named once more than it occurs), so that nobody can add
@@ -43,8 +56,11 @@ type Signer struct {
 	log *slog.Logger
 	opt SignOptions
 
-	mu    sync.Mutex
-	cache map[string]*domainKeys
+	mu      sync.Mutex
+	cache   map[string]*domainKeys
+	signing map[string]string // domain/algo: the selector logged as signing
+	waiting map[string]string // domain/selector: the DNS problem last logged
+	swept   bool              // a round of Run is over
 }
 
 type domainKeys struct {
@@ -69,7 +85,10 @@ func NewSigner(log *slog.Logger, opt SignOptions) *Signer {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Signer{log: log, opt: opt, cache: map[string]*domainKeys{}}
+	if opt.CheckInterval == 0 {
+		opt.CheckInterval = DefaultCheckInterval
+	}
+	return &Signer{log: log, opt: opt, cache: map[string]*domainKeys{}, signing: map[string]string{}, waiting: map[string]string{}}
 }
 
 // HasKey reports whether the domain has an active selector, that is
@@ -191,10 +210,13 @@ func (s *Signer) load(domain string, now time.Time) ([]activeKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	states := States(sels, now, s.opt.ActivateAfter)
+	states := Decide(sels, now, s.opt.ActivateAfter)
+	if s.beforeFirstCheck(states) {
+		return nil, fmt.Errorf("%s: %w", domain, errFirstCheck)
+	}
 	var keys []activeKey
 	for _, sel := range sels {
-		if states[sel.Name] != StateActive {
+		if states[sel.Name].State != StateActive {
 			continue
 		}
 		k, err := LoadKey(KeyPath(s.opt.Dir, domain, sel.Name))
@@ -207,6 +229,7 @@ func (s *Signer) load(domain string, now time.Time) ([]activeKey, error) {
 			return nil, fmt.Errorf("%s: RSA key of %d bits, want at least %d", KeyPath(s.opt.Dir, domain, sel.Name), rk.N.BitLen(), minSignBits)
 		}
 		keys = append(keys, activeKey{selector: sel.Name, key: k})
+		s.noteSigning(domain, sel, states[sel.Name].Why)
 	}
 	return keys, nil
 }

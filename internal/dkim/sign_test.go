@@ -141,7 +141,9 @@ func TestRotation(t *testing.T) {
 	check(t0.Add(73*time.Hour), map[string]string{"old": StateActive, "new": StatePending, "ed": StatePending})
 	// The new selector is published but not used until 72 h have passed.
 	check(t0.Add(31*24*time.Hour), map[string]string{"old": StateActive, "new": StatePending, "ed": StatePending})
-	check(t0.Add(34*24*time.Hour), map[string]string{"old": StateRetired, "new": StateActive, "ed": StateActive})
+	// Past its time, the new RSA selector still waits for its DNS record
+	// (gate_test.go); the first Ed25519 one signs on its time alone.
+	check(t0.Add(34*24*time.Hour), map[string]string{"old": StateActive, "new": StatePending, "ed": StateActive})
 
 	// The Signer follows the same schedule.
 	now := t0.Add(31 * 24 * time.Hour)
@@ -152,7 +154,7 @@ func TestRotation(t *testing.T) {
 	}
 	now = t0.Add(34 * 24 * time.Hour) // past the reload interval too
 	hdr, err = s.Sign(context.Background(), "example.org", strings.NewReader(testMessage))
-	if err != nil || !strings.Contains(hdr, "s=new;") || !strings.Contains(hdr, "s=ed;") || strings.Contains(hdr, "s=old;") {
+	if err != nil || !strings.Contains(hdr, "s=old;") || !strings.Contains(hdr, "s=ed;") || strings.Contains(hdr, "s=new;") {
 		t.Fatalf("after activation: %v\n%s", err, hdr)
 	}
 

@@ -2,7 +2,9 @@
 // makes a key, adds its selector to the domain's schedule and prints the
 // record to publish (`postern dkim keygen`); Status tells which
 // selectors sign today and whether DNS holds their records (`postern
-// dkim status`). Keys, schedules and records are internal/dkim's.
+// dkim status`), with the gate that holds each one; Activate lets one
+// sign from now (`postern dkim activate`). Keys, schedules and records
+// are internal/dkim's.
 package dkimkeys
 
 import (
@@ -92,8 +94,9 @@ func (k *Keys) Keygen(domain, selector, algo string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "Wrote %s (%s, mode 0600%s).\n\n", path, algo, owned)
 	fmt.Fprintf(out, "Publish this DNS record now. Postern signs mail from %s with selector %s\n", domain, selector)
-	fmt.Fprintf(out, "from %s (after activate_after = %s), once DNS caches have it;\n", now.Add(k.ActivateAfter).Format(time.RFC3339), k.ActivateAfter)
-	fmt.Fprintf(out, "an older selector of the same algorithm stops signing then (keep its record a few days more).\n\n")
+	fmt.Fprintf(out, "from %s (after activate_after = %s), once DNS caches have it. When an older\n", now.Add(k.ActivateAfter).Format(time.RFC3339), k.ActivateAfter)
+	fmt.Fprintf(out, "selector of the same algorithm signs, it goes on until the server finds this record in DNS;\n")
+	fmt.Fprintf(out, "then it stops signing (keep its record a few days more).\n\n")
 	fmt.Fprint(out, ZoneRecord(dkim.RecordName(selector, domain), rec))
 	return nil
 }

@@ -105,3 +105,70 @@ func TestStatusWithoutKeys(t *testing.T) {
 		t.Errorf("%v %v %q", ok, err, out.String())
 	}
 }
+
+// status names the gate that holds each selector; activate opens them.
+func TestStatusGates(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dkim")
+	k := &Keys{Dir: dir} // activate_after 0: only the DNS gate holds
+	recs := map[string]string{}
+	for _, sel := range []string{"s1", "s2"} {
+		var out bytes.Buffer
+		if err := k.Keygen("example.org", sel, dkim.AlgoEd25519, &out); err != nil {
+			t.Fatal(err)
+		}
+		recs[sel] = regexp.MustCompile(`"([^"]*)"`).FindStringSubmatch(out.String())[1]
+	}
+	srv := dnstest.Start(t, dnstest.Zone{"s1._domainkey.example.org TXT": {recs["s1"]}})
+	k.Resolver = srv.Resolver()
+	status := func(want ...string) {
+		t.Helper()
+		var out bytes.Buffer
+		if ok, err := k.Status(context.Background(), &out); !ok || err != nil {
+			t.Errorf("status %v %v", ok, err)
+		}
+		for _, w := range want {
+			if !regexp.MustCompile(w).MatchString(out.String()) {
+				t.Errorf("status lacks %q:\n%s", w, out.String())
+			}
+		}
+	}
+	status(`s1 +ed25519 +active +signing since \S+ +DNS ok`,
+		`s2 +ed25519 +pending +waiting for its DNS record \(not published: s2._domainkey.example.org\)`)
+	if err := srv.Set(dnstest.Zone{"s1._domainkey.example.org TXT": {recs["s1"]}, "s2._domainkey.example.org TXT": {recs["s1"]}}); err != nil {
+		t.Fatal(err)
+	}
+	status(`s2 +ed25519 +pending +waiting for its DNS record \(different key: p= is a different key\)`)
+	if err := srv.Set(dnstest.Zone{"s1._domainkey.example.org TXT": {recs["s1"]}, "s2._domainkey.example.org TXT": {recs["s2"]}}); err != nil {
+		t.Fatal(err)
+	}
+	status(`s2 +ed25519 +pending +waiting for the server's next DNS check \(the record matches\)`)
+
+	var out, errb bytes.Buffer
+	if rc := k.Run(context.Background(), "activate", Request{Domain: "Example.org.", Selector: "s2", Force: true}, &out, &errb); rc != 0 ||
+		!strings.Contains(out.String(), "example.org: selector s2: forced, signing since") {
+		t.Fatalf("activate: %d %s%s", rc, out.String(), errb.String())
+	}
+	status(`s1 +ed25519 +retired +retired, made`, `s2 +ed25519 +active +forced, signing since`)
+
+	k.ActivateAfter = dkim.DefaultActivateAfter
+	if err := k.Keygen("example.org", "s3", dkim.AlgoEd25519, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	status(`s3 +ed25519 +pending +waiting for activate_after until `)
+	out.Reset()
+	if rc := k.Run(context.Background(), "activate", Request{Domain: "example.org", Selector: "s3"}, &out, &errb); rc != 0 ||
+		!strings.Contains(out.String(), "takes over once its DNS record s3._domainkey.example.org matches") {
+		t.Fatalf("activate without -force: %d %s%s", rc, out.String(), errb.String())
+	}
+	status(`s3 +ed25519 +pending +waiting for its DNS record \(not published`)
+	for req, want := range map[Request]int{
+		{Domain: "example.org"}:                 2,
+		{Domain: "../x", Selector: "s1"}:        2,
+		{Domain: "example.org", Selector: "s9"}: 1,
+		{Domain: "example.net", Selector: "s1"}: 1,
+	} {
+		if rc := k.Run(context.Background(), "activate", req, &out, &errb); rc != want {
+			t.Errorf("%+v: exit %d, want %d", req, rc, want)
+		}
+	}
+}

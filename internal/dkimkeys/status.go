@@ -2,6 +2,7 @@ package dkimkeys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"postern/internal/dkim"
-	"postern/internal/dns"
 )
 
 // Status writes, per domain, which selectors sign today and, for each
@@ -43,17 +43,18 @@ func (k *Keys) Status(ctx context.Context, out io.Writer) (ok bool, err error) {
 	return ok, nil
 }
 
-// domainStatus writes the status of one domain's selectors.
+// domainStatus writes the status of one domain's selectors: for each,
+// the gate that holds it or why it signs, and its DNS record.
 func (k *Keys) domainStatus(ctx context.Context, out io.Writer, d string, now time.Time) (ok bool) {
 	sels, err := dkim.ReadSchedule(k.Dir, d)
 	if err != nil {
 		fmt.Fprintf(out, "%s: %v\n", d, err)
 		return false
 	}
-	states := dkim.States(sels, now, k.ActivateAfter)
+	states := dkim.Decide(sels, now, k.ActivateAfter)
 	var signing []string
 	for _, s := range sels {
-		if states[s.Name] == dkim.StateActive {
+		if states[s.Name].State == dkim.StateActive {
 			signing = append(signing, s.Name+" ("+s.Algo+")")
 		}
 	}
@@ -64,46 +65,61 @@ func (k *Keys) domainStatus(ctx context.Context, out io.Writer, d string, now ti
 	}
 	ok = true
 	for _, s := range sels {
-		state := states[s.Name]
-		when := ""
-		switch state {
-		case dkim.StatePending:
-			when = "signs from " + s.ActivatesAt(k.ActivateAfter).UTC().Format(time.RFC3339)
-		case dkim.StateActive:
-			when = "since " + s.ActivatesAt(k.ActivateAfter).UTC().Format(time.RFC3339)
-		case dkim.StateRetired:
-			when = "made " + s.Created.UTC().Format(time.RFC3339)
-		}
-		dnsNote := "-"
-		if state != dkim.StateRetired {
-			dnsNote = k.published(ctx, d, s.Name)
-			if state == dkim.StateActive && dnsNote != "DNS ok" {
+		st := states[s.Name]
+		dnsNote, dnsErr := "-", error(nil)
+		if st.State != dkim.StateRetired {
+			dnsNote, dnsErr = k.published(ctx, d, s.Name)
+			if st.State == dkim.StateActive && dnsErr != nil {
 				ok = false
 			}
 		}
-		fmt.Fprintf(out, "  %-20s %-8s %-8s %-36s %s\n", s.Name, s.Algo, state, when, dnsNote)
+		fmt.Fprintf(out, "  %-20s %-8s %-8s %-44s %s\n", s.Name, s.Algo, st.State, gateNote(s, st, dnsErr), dnsNote)
 	}
 	return ok
 }
 
-// published looks up a selector's record and compares it with the key.
-func (k *Keys) published(ctx context.Context, domain, selector string) string {
+// gateNote says which gate holds a selector, or why it signs or not;
+// dnsErr is what the lookup of its record found (nil: it matches).
+func gateNote(s dkim.Selector, st dkim.Decision, dnsErr error) string {
+	at := st.At.UTC().Format(time.RFC3339)
+	switch st.Why {
+	case dkim.WhyTime:
+		if !s.Activate.IsZero() {
+			return "waiting for activate until " + at
+		}
+		return "waiting for activate_after until " + at
+	case dkim.WhyDNS:
+		if dnsErr == nil {
+			return "waiting for the server's next DNS check (the record matches)"
+		}
+		return "waiting for its DNS record (" + dnsErr.Error() + ")"
+	case dkim.WhyForced:
+		return "forced, signing since " + at
+	case dkim.WhyFirst, dkim.WhyPublished:
+		return "signing since " + at
+	case dkim.WhyRetired:
+		return "retired (retired = true)"
+	}
+	return "retired, made " + s.Created.UTC().Format(time.RFC3339)
+}
+
+// published looks up a selector's record and compares it with the key;
+// it returns the note for status and the comparison's error.
+func (k *Keys) published(ctx context.Context, domain, selector string) (string, error) {
 	key, err := dkim.LoadKey(dkim.KeyPath(k.Dir, domain, selector))
 	if err != nil {
-		return "key unreadable: " + err.Error()
+		return "key unreadable: " + err.Error(), err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	name := dkim.RecordName(selector, domain)
-	txts, err := k.Resolver.LookupTXT(ctx, name)
-	if dns.IsNotFound(err) {
-		return "DNS missing: publish " + name
+	err = dkim.CheckPublished(ctx, k.Resolver, domain, selector, key)
+	switch {
+	case err == nil:
+		return "DNS ok", nil
+	case errors.Is(err, dkim.ErrRecordMissing):
+		return "DNS missing: publish " + dkim.RecordName(selector, domain), err
+	case errors.Is(err, dkim.ErrRecordLookup):
+		return "DNS error: " + err.Error(), err
 	}
-	if err != nil {
-		return "DNS error: " + err.Error()
-	}
-	if err := dkim.RecordMatches(txts, key); err != nil {
-		return "DNS wrong: " + err.Error()
-	}
-	return "DNS ok"
+	return "DNS wrong: " + err.Error(), err
 }

@@ -2,9 +2,12 @@ package dnsrecords
 
 import (
 	"context"
+	"crypto"
+	"errors"
 	"fmt"
 	"strings"
 
+	"postern/internal/dkim"
 	"postern/internal/dmarc"
 	pdns "postern/internal/dns"
 )
@@ -128,16 +131,25 @@ func sameText(want string, found []string) string {
 	return ""
 }
 
-// sameKey wants one of the DKIM records found to publish the key wanted.
-// The problem is told from the last record's key.
+// sameKey wants one of the DKIM records found to publish the key wanted,
+// as internal/dkim compares them (dkim.MatchKeyRecord: the record
+// parsed, its k= and p= against the key). The problem is told from the
+// last record.
 func sameKey(want string, found []string) string {
-	wp, gp := tagValue(want, "p"), ""
+	rec, err := dkim.ParseKeyRecord(want)
+	if err != nil {
+		return "the wanted record is invalid: " + err.Error()
+	}
+	pub := crypto.PublicKey(rec.Ed25519)
+	if rec.RSA != nil {
+		pub = rec.RSA
+	}
 	for _, f := range found {
-		if gp = tagValue(f, "p"); gp == wp {
+		if err = dkim.MatchKeyRecord(f, pub); err == nil {
 			return ""
 		}
 	}
-	if gp == "" {
+	if errors.Is(err, dkim.ErrKeyRevoked) {
 		return "the published key is empty (revoked)"
 	}
 	return "the published key is not the key on disk"

@@ -52,10 +52,11 @@ func (fakeResolver) LookupAddr(context.Context, string) ([]string, error) {
 // TestCompareOne checks each kind of record against DNS answers, one
 // case per verdict compareOne can give.
 func TestCompareOne(t *testing.T) {
-	const key = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA"
+	// An Ed25519 public key (RFC 8463 A.2).
+	const key = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 	spf := Record{Purpose: "SPF", Name: "example.org", Type: "TXT", Value: "v=spf1 mx -all"}
 	mx := Record{Purpose: "MX", Name: "example.org", Type: "MX", Value: "10 mx1.example.org."}
-	dkim := Record{Purpose: "DKIM", Name: "s._domainkey.example.org", Type: "TXT", Value: "v=DKIM1; k=rsa; p=" + key}
+	dkim := Record{Purpose: "DKIM", Name: "s._domainkey.example.org", Type: "TXT", Value: "v=DKIM1; k=ed25519; p=" + key}
 	dmarcRec := Record{Purpose: "DMARC", Name: "_dmarc.example.org", Type: "TXT", Value: "v=DMARC1; p=none; rua=mailto:dmarc-reports@example.org"}
 	sts := Record{Purpose: "MTA-STS", Name: "_mta-sts.example.org", Type: "TXT", Value: "v=STSv1; id="}
 	tlsrpt := Record{Purpose: "TLSRPT", Name: "_smtp._tls.example.org", Type: "TXT", Value: "v=TLSRPTv1; rua=mailto:tls-reports@example.org"}
@@ -100,10 +101,12 @@ func TestCompareOne(t *testing.T) {
 		{name: "TLSRPT differs", want: tlsrpt, txt: []string{"v=TLSRPTv1; rua=mailto:other@example.org"},
 			bad: true, problem: `differs from "v=TLSRPTv1; rua=mailto:tls-reports@example.org"`, found: []string{"v=TLSRPTv1; rua=mailto:other@example.org"}},
 
-		{name: "DKIM key among several", want: dkim, txt: []string{"v=DKIM1; p=OTHER", "v=DKIM1; k=rsa; p=" + key[:10] + " " + key[10:]},
-			found: []string{"v=DKIM1; p=OTHER", "v=DKIM1; k=rsa; p=" + key[:10] + " " + key[10:]}},
+		{name: "DKIM key among several", want: dkim, txt: []string{"v=DKIM1; p=OTHER", "v=DKIM1; k=ed25519; p=" + key[:10] + " " + key[10:]},
+			found: []string{"v=DKIM1; p=OTHER", "v=DKIM1; k=ed25519; p=" + key[:10] + " " + key[10:]}},
 		{name: "DKIM other key", want: dkim, txt: []string{"v=DKIM1; p=", "v=DKIM1; p=OTHER"},
 			bad: true, problem: "the published key is not the key on disk", found: []string{"v=DKIM1; p=", "v=DKIM1; p=OTHER"}},
+		{name: "DKIM same p= but k=rsa", want: dkim, txt: []string{"v=DKIM1; k=rsa; p=" + key},
+			bad: true, problem: "the published key is not the key on disk", found: []string{"v=DKIM1; k=rsa; p=" + key}},
 		{name: "DKIM revoked", want: dkim, txt: []string{"v=DKIM1; p=OTHER", "v=DKIM1; p="},
 			bad: true, problem: "the published key is empty (revoked)", found: []string{"v=DKIM1; p=OTHER", "v=DKIM1; p="}},
 

@@ -1,6 +1,7 @@
 // Package mailauth holds the policy stages of mail authentication for
-// inbound: SPF at MAIL FROM (RFC 7208), DKIM verification (RFC 6376) and
-// DMARC (RFC 7489) once the message is in, the Received-SPF and
+// inbound: SPF at MAIL FROM (RFC 7208), DKIM verification (RFC 6376),
+// ARC chain validation (RFC 8617) and DMARC (RFC 7489) once the message
+// is in, the Received-SPF and
 // Authentication-Results header fields (RFC 8601), DKIM signing of our
 // own users' mail, and the intake of DMARC reports sent to us. The
 // checks themselves live in internal/spf, dkim and dmarc; this package
@@ -33,6 +34,11 @@ type Options struct {
 	NoSPF, NoDKIM, NoDMARC bool
 	// SPFRejectFail refuses an SPF fail at RCPT ([spf] reject_fail).
 	SPFRejectFail bool
+	// NoARC turns ARC chain validation off ([arc] verify = false).
+	NoARC bool
+	// TrustedSealers are the ARC sealers (d= of the newest ARC-Seal)
+	// whose chain may override a DMARC failure ([arc] trusted_sealers).
+	TrustedSealers []string
 	// DKIMMaxSignatures caps the signatures verified per message; 0
 	// means the dkim package's default.
 	DKIMMaxSignatures int

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"postern/internal/arc"
 	"postern/internal/dkim"
 	"postern/internal/envelope"
 	"postern/internal/inbound"
@@ -29,6 +30,8 @@ type Verifier struct {
 	readers chan *bufio.Reader
 	// dkim keeps parsed DKIM keys and buffers for the server's lifetime.
 	dkim *dkim.Verifier
+	// arc validates ARC chains with the same keys.
+	arc *arc.Verifier
 }
 
 // readerSize is the buffer of each of Verifier.readers: more than
@@ -37,8 +40,9 @@ const readerSize = 32 << 10
 
 // NewVerifier returns a Verifier.
 func NewVerifier(opt Options) *Verifier {
-	return &Verifier{opt: opt, readers: make(chan *bufio.Reader, 32),
-		dkim: dkim.NewVerifier(dkim.VerifyOptions{MaxSignatures: opt.DKIMMaxSignatures})}
+	dv := dkim.NewVerifier(dkim.VerifyOptions{MaxSignatures: opt.DKIMMaxSignatures})
+	return &Verifier{opt: opt, readers: make(chan *bufio.Reader, 32), dkim: dv,
+		arc: &arc.Verifier{DKIM: dv, Resolver: opt.Resolver}}
 }
 
 // reader returns a reader of r from the free list, or a new one.

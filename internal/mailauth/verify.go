@@ -9,6 +9,7 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 
+	"postern/internal/arc"
 	"postern/internal/dkim"
 	"postern/internal/dmarc"
 	"postern/internal/dmarcreport"
@@ -22,7 +23,8 @@ import (
 // is the classic way to show readers a domain DMARC did not check.
 var replyFromCount = &smtp.Reply{Code: 550, Enhanced: "5.7.1", Text: "message refused: it must have exactly one From header field"}
 
-// CheckData verifies DKIM, evaluates DMARC, records the evaluation,
+// CheckData verifies DKIM and the ARC chain, evaluates DMARC (which a
+// trusted ARC sealer may override), records the evaluation,
 // writes Received-SPF and Authentication-Results, and enforces the
 // result. Authentication-Results claiming our own name are removed from
 // every message not from trusted_networks.
@@ -47,6 +49,7 @@ func (v *Verifier) CheckData(ctx context.Context, t *inbound.Txn, m *inbound.Mes
 			v.opt.Log.InfoContext(ctx, "dkim: message unreadable", "from", t.Env.From, "err", err)
 		}
 	}
+	chain := v.checkARC(ctx, t, m)
 	// Verified on the message as received; only then are forged
 	// results removed (a signature might cover them).
 	v.removeForged(ctx, m)
@@ -58,10 +61,12 @@ func (v *Verifier) CheckData(ctx context.Context, t *inbound.Txn, m *inbound.Mes
 		domains = fromDomains(froms)
 	}
 	var results []dmarc.Result
+	var over *arc.Override
 	in := v.input(t, sr, dk)
 	for _, d := range domains {
 		in.FromDomain = d
 		res := dmarc.Evaluate(ctx, v.opt.Resolver, v.opt.Log, in)
+		over = v.arcOverride(ctx, t, &res, chain, over)
 		results = append(results, res)
 		v.record(ctx, in, res)
 	}
@@ -69,7 +74,7 @@ func (v *Verifier) CheckData(ctx context.Context, t *inbound.Txn, m *inbound.Mes
 	if sr != nil {
 		t.AddHeader("Received-SPF", strings.TrimPrefix(sr.ReceivedSPF(v.opt.Hostname), "Received-SPF: "))
 	}
-	ar := v.authResults(sr, dk, results, len(froms))
+	ar := v.authResults(sr, dk, arcClause(chain, over), results, len(froms))
 	if ar != "" {
 		t.AddHeader("Authentication-Results", ar)
 	}
@@ -150,13 +155,16 @@ func (v *Verifier) enforce(results []dmarc.Result) *inbound.Verdict {
 
 // authResults formats the Authentication-Results value (RFC 8601 2.2),
 // one method per line; "" when no check ran.
-func (v *Verifier) authResults(sr *spf.Result, dk []dkim.Result, dm []dmarc.Result, froms int) string {
+func (v *Verifier) authResults(sr *spf.Result, dk []dkim.Result, ac authres.Result, dm []dmarc.Result, froms int) string {
 	var rs []authres.Result
 	if sr != nil {
 		rs = append(rs, sr.AuthResult())
 	}
 	if !v.opt.NoDKIM {
 		rs = append(rs, dkim.AuthResults(dk)...)
+	}
+	if ac != nil {
+		rs = append(rs, ac)
 	}
 	for _, r := range dm {
 		rs = append(rs, r.AuthResult())

@@ -45,7 +45,9 @@ func (o *ObservedCourier) Deliver(ctx context.Context, env *envelope.Envelope, r
 }
 
 // Result names a delivery result as the spool reads it: nil is
-// "delivered", a 5xx reply "bounced", anything else "deferred".
+// "delivered", a 5xx reply "bounced", a destination that could not take
+// the recipient yet (pacing: a result with a RetryAt method) "paced",
+// anything else "deferred".
 func Result(err error) string {
 	if err == nil {
 		return "delivered"
@@ -53,6 +55,10 @@ func Result(err error) string {
 	var r *smtp.Reply
 	if errors.As(err, &r) && r.Permanent() {
 		return "bounced"
+	}
+	var p interface{ RetryAt() time.Time }
+	if errors.As(err, &p) {
+		return "paced"
 	}
 	return "deferred"
 }

@@ -80,7 +80,7 @@ func New() *Metrics {
 		outbound:    newCounter("outbound_messages_total", "Messages accepted for a remote recipient, by authenticated user (\"-\" for trusted networks).", "user"),
 		authResults: newCounter("auth_results_total", "SPF, DKIM and DMARC results of received mail.", "method", "result"),
 		dnsblHits:   newCounter("dnsbl_hits_total", "Clients found on a DNS block list.", "zone"),
-		deliveries:  newCounter("deliveries_total", "Delivery results per recipient: delivered, deferred or bounced.", "result"),
+		deliveries:  newCounter("deliveries_total", "Delivery results per recipient: delivered, deferred, bounced or paced (the destination could not take it yet).", "result"),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "postern", Name: "delivery_latency_seconds",
 			Help:    "Time from a message's arrival to its delivery to a recipient.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600}}),

@@ -51,6 +51,9 @@ type Courier struct {
 	// SRS, when set, rewrites the envelope sender of forwarded mail
 	// that leaves for another domain (srs.go); nil: plain forwarding.
 	SRS *SRS
+	// ARC, when set, seals the forwarded mail that leaves for another
+	// domain (arcseal.go); nil: not sealed.
+	ARC Sealer
 	// Done, when set, records the /file and |command targets served for
 	// a message, so that a retry of the message (another target of the
 	// same recipient failed for now) does not write or run them again.
@@ -96,7 +99,17 @@ func (c *Courier) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []e
 		errs[i] = c.deliverTargets(ctx, env, r, how, list, targets, body)
 	}
 	fwd, rest, fenv := c.srsSplit(ctx, env, rcpts, pass)
-	c.deliverInner(ctx, fenv, rcpts, fwd, body, errs)
+	fbody := body
+	if len(fwd) > 0 && c.ARC != nil {
+		var err error
+		if fenv, fbody, err = c.seal(ctx, fenv, body); err != nil {
+			for _, i := range fwd {
+				errs[i] = err
+			}
+			fwd = nil
+		}
+	}
+	c.deliverInner(ctx, fenv, rcpts, fwd, fbody, errs)
 	c.deliverInner(ctx, env, rcpts, rest, body, errs)
 	return errs
 }

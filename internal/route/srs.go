@@ -43,9 +43,9 @@ func (s *SRS) Sender(ctx context.Context, id, from string) string {
 // srsSplit picks, among the recipients that go to Inner unchanged, those
 // that were forwarded and leave for another domain; it returns them with
 // the envelope to send them with (a copy with the SRS sender), or nil
-// when no sender changes.
+// when no sender changes and there is no ARC seal to add.
 func (c *Courier) srsSplit(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, pass []int) (fwd []int, rest []int, fenv *envelope.Envelope) {
-	if c.SRS == nil || env.From == "" {
+	if c.SRS == nil && c.ARC == nil {
 		return nil, pass, nil
 	}
 	for _, i := range pass {
@@ -60,11 +60,15 @@ func (c *Courier) srsSplit(ctx context.Context, env *envelope.Envelope, rcpts []
 		return nil, pass, nil
 	}
 	from := c.SRS.Sender(ctx, env.ID, env.From)
-	if from == env.From {
+	if from == env.From && c.ARC == nil {
 		return nil, pass, nil
 	}
 	cp := *env
 	cp.From = from
+	if from == env.From {
+		// Split off to be ARC-sealed (arcseal.go).
+		return fwd, rest, &cp
+	}
 	c.log().InfoContext(ctx, "srs: forwarded mail leaves with sender rewritten", "id", env.ID, "from", env.From, "srs", from, "rcpts", len(fwd))
 	return fwd, rest, &cp
 }

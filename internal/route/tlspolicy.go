@@ -93,14 +93,14 @@ type domainTLS struct {
 
 // Host implements deliver.DomainTLS.
 func (d *domainTLS) Host(ctx context.Context, s deliver.Server) (deliver.TLSChoice, error) {
-	c, err := d.host(ctx, s)
+	c, seen, err := d.host(ctx, s)
 	if !d.viaMX {
 		c.NameSecure = true // the operator's route names the server
 	}
 	if err == nil {
 		c = d.p.tlsSrv(c, s.Name, s.IP)
 	}
-	d.report(&c, s, err)
+	d.report(&c, s, seen, err)
 	return c, err
 }
 
@@ -130,32 +130,33 @@ func (p *TLSPolicies) tlsSrv(c deliver.TLSChoice, host string, ip netip.Addr) de
 	return c
 }
 
-func (d *domainTLS) host(ctx context.Context, s deliver.Server) (deliver.TLSChoice, error) {
+// host is the choice for one server, with what DANE found for it.
+func (d *domainTLS) host(ctx context.Context, s deliver.Server) (deliver.TLSChoice, daneSeen, error) {
 	host, ip := s.Name, s.IP
 	if d.explicit != nil {
-		return *d.explicit, nil
+		return *d.explicit, daneSeen{}, nil
 	}
 	if c, ok := d.p.explicitHost(host, ip); ok {
-		return c, nil
+		return c, daneSeen{}, nil
 	}
 	if s.IgnorePublished {
 		c := d.p.fallback(host, ip)
 		c.Why += "; the message's TLS-Required: No header sets DANE and MTA-STS aside"
-		return c, nil
+		return c, daneSeen{}, nil
 	}
 	dn, err := d.p.dane(ctx, s)
 	if err != nil {
-		return deliver.TLSChoice{Why: "DANE"}, err
+		return deliver.TLSChoice{Why: "DANE"}, daneSeen{failed: err}, err
 	}
 	if dn.Mode == dane.ModeVerify {
-		return daneChoice(dn), nil
+		return daneChoice(dn), daneSeen{dec: dn}, nil
 	}
 	c, err := d.published(host, ip)
 	if err == nil && dn.Mode == dane.ModeEncrypt && c.Policy.Stricter(deliver.PolicyRequired) != c.Policy {
 		c.Policy = deliver.PolicyRequired
 		c.Why += "; raised to required: " + dn.Why
 	}
-	return c, err
+	return c, daneSeen{dec: dn}, err
 }
 
 // published is the choice from the domain's MTA-STS policy, else the

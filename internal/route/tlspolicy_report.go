@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"postern/internal/dane"
 	"postern/internal/deliver"
 	"postern/internal/mtasts"
 	"postern/internal/tlsrpt"
@@ -16,23 +17,31 @@ type TLSReports interface {
 	Record(tlsrpt.Session)
 }
 
+// daneSeen is what DANE found for a server, for its TLS report.
+type daneSeen struct {
+	dec    dane.Decision // ModeNone when DANE was not asked or does not apply
+	failed error         // the server's address or TLSA lookup failed: it is passed over
+}
+
 // report sets up the counting of the session Host has just chosen c
 // (or refused, with err) for: the TLS outcome of the session is counted
-// under the recipient domain's policy, and a server the domain's
-// MTA-STS policy rules out, or any server of a domain whose policy could
-// not be fetched, is counted as a failure at once. Only the domain's own
-// MX hosts are counted, not the operator's routes and tls_destination
-// for the domain, nor a message that sets the policies aside
-// (TLS-Required: No).
-func (d *domainTLS) report(c *deliver.TLSChoice, s deliver.Server, err error) {
+// under the recipient domain's policy (DANE's, else MTA-STS's, else
+// none), and a server that a policy rules out before any TLS (DNSSEC
+// lookups that fail, an MX host the enforced MTA-STS policy does not
+// list, any server of a domain whose policy could not be fetched) is
+// counted as a failure at once. Only the domain's own MX hosts are
+// counted, not the operator's routes and tls_destination for the domain,
+// nor a message that sets the policies aside (TLS-Required: No, which
+// the TLS reports themselves carry: RFC 8460 5.3).
+func (d *domainTLS) report(c *deliver.TLSChoice, s deliver.Server, seen daneSeen, err error) {
 	rep := d.p.Reports
 	if rep == nil || !d.viaMX || d.explicit != nil || s.IgnorePublished || d.domain == "" || strings.HasPrefix(d.domain, "[") {
 		return
 	}
-	pol, ok := d.reportPolicy(*c)
-	if !ok {
+	if d.reportDANE(c, s, seen, err) {
 		return
 	}
+	pol := d.reportPolicy()
 	fail := tlsrpt.Session{Time: time.Now(), Policy: pol, MXHost: s.Name, ReceivingIP: s.IP}
 	if fail.Result, fail.Reason = d.policyFailure(s.Name, err); fail.Result != "" {
 		fail.SendingIP, fail.Info = tlsrpt.SourceAddr(s.IP), mtasts.PolicyURL(d.domain)
@@ -57,18 +66,11 @@ func (d *domainTLS) report(c *deliver.TLSChoice, s deliver.Server, err error) {
 	}
 }
 
-// reportPolicy is the policy a session under choice c is reported under
-// (RFC 8460 4.4 "policy"); false: the session is not counted.
-//
-// DANE sessions (c.Verify set) are not counted yet: their policy is
-// "tlsa", with the usable TLSA records of the server in presentation
-// format (dane.Record.String) as policy-string; the DANE decision of the
-// server is to be passed here, and this case filled, before MTA-STS.
-func (d *domainTLS) reportPolicy(c deliver.TLSChoice) (tlsrpt.Policy, bool) {
+// reportPolicy is the MTA-STS policy, or none, a session is reported
+// under (RFC 8460 4.4 "policy").
+func (d *domainTLS) reportPolicy() tlsrpt.Policy {
 	p := tlsrpt.Policy{Type: tlsrpt.PolicyNoPolicyFound, Domain: d.domain}
 	switch pol := d.sts.Policy; {
-	case c.Verify != nil:
-		return p, false
 	case pol != nil:
 		// RFC 8460 4.4: policy-string holds the policy file's lines, and
 		// mx-host its mx patterns.
@@ -78,7 +80,7 @@ func (d *domainTLS) reportPolicy(c deliver.TLSChoice) (tlsrpt.Policy, bool) {
 	case d.sts.Fetch != nil:
 		p.Type = tlsrpt.PolicySTS // published, but not fetched
 	}
-	return p, true
+	return p
 }
 
 // policyFailure is the result type and reason of a session that fails

@@ -1,7 +1,6 @@
 package spool
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"io"
@@ -77,11 +76,9 @@ func (s *Spool) makeReady(it *item) {
 	if it.active {
 		return
 	}
-	if it.heapIdx >= 0 {
-		heap.Remove(&s.waiting, it.heapIdx)
-	}
+	s.unwait(it)
 	s.unready(it)
-	it.next = s.now()
+	it.next, it.turn = s.now(), false
 	s.ready[s.laneOf(it)] = append(s.ready[s.laneOf(it)], it)
 }
 
@@ -165,9 +162,7 @@ func (s *Spool) take(id string) (*item, error) {
 	case it.active:
 		return nil, fmt.Errorf("%s: %w", id, ErrBusy)
 	}
-	if it.heapIdx >= 0 {
-		heap.Remove(&s.waiting, it.heapIdx)
-	}
+	s.unwait(it)
 	s.unready(it)
 	it.active = true
 	return it, nil
@@ -178,7 +173,7 @@ func (s *Spool) untake(it *item) {
 	s.mu.Lock()
 	it.active = false
 	if s.items[it.env.ID] == it && !it.held && it.heapIdx < 0 {
-		heap.Push(&s.waiting, it)
+		s.wait(it)
 	}
 	s.mu.Unlock()
 	s.Kick()

@@ -26,6 +26,18 @@ type outcomes struct {
 	delivered []outcome
 	failed    []outcome // failed for good
 	pending   []outcome // to be tried again
+	// paced counts the recipients whose destination could not take them
+	// now (pacing, not a failure), turn the earliest time one may be
+	// tried again.
+	paced int
+	turn  time.Time
+}
+
+// pacedResult is the result of a recipient whose destination is busy
+// (deliver.Busy): not a failure, and not an attempt; it is tried again
+// at RetryAt.
+type pacedResult interface {
+	RetryAt() time.Time
 }
 
 // attempt makes one delivery attempt for the pending recipients of it. It
@@ -58,12 +70,17 @@ func (s *Spool) attempt(ctx context.Context, it *item) {
 	}
 	s.queueNotices(it, content, res, now)
 	rec, done := s.finalRecords(res, now)
-	if len(res.pending) == 0 {
+	switch {
+	case len(res.pending) == 0 && res.paced == 0:
 		s.markFinal(it, done)
 		s.finish(it)
-		return
+	case len(res.pending) == 0:
+		// Only pacing held recipients back: their turn comes, and
+		// nothing failed.
+		s.later(it, done, len(done) > 0, "", false, res.turn, rec...)
+	default:
+		s.retry(it, content, res.pending, rec, done, counted, res.turn, now)
 	}
-	s.retry(it, content, res.pending, rec, done, counted, now)
 }
 
 // open opens the queue file of it and checks its content (once per
@@ -78,7 +95,7 @@ func (s *Spool) open(it *item) (*os.File, bool) {
 		return nil, false
 	}
 	if err != nil {
-		s.later(it, nil, false, fmt.Sprintf("opening queue file: %v", err), true)
+		s.later(it, nil, false, fmt.Sprintf("opening queue file: %v", err), true, time.Time{})
 		return nil, false
 	}
 	if !s.verify(it, f) {
@@ -129,7 +146,14 @@ func (s *Spool) sortResults(it *item, idx []int, errs []error, hand *dsn.Handoff
 			e = fmt.Errorf("courier returned %d results for %d recipients", len(errs), len(idx))
 		}
 		rcpt := it.env.Rcpts[i].Addr
+		var p pacedResult
 		switch {
+		case errors.As(e, &p):
+			if at := p.RetryAt(); res.paced == 0 || at.Before(res.turn) {
+				res.turn = at
+			}
+			res.paced++
+			s.log.Debug("delivery paced", "id", id, "rcpt", rcpt, "err", e)
 		case e == nil:
 			res.delivered = append(res.delivered, outcome{i: i, hand: hand.Lookup(rcpt)})
 			s.log.Info("delivered", "id", id, "rcpt", rcpt)
@@ -205,10 +229,11 @@ func (s *Spool) finalRecords(res *outcomes, now time.Time) (rec []byte, done []i
 // retry ends an attempt that left recipients pending. It queues the delay
 // notice if one is due, writes the records in rec (synced when a
 // recipient is done or the notice went out), marks the recipients at done
-// final and schedules the next attempt. When a shutdown cut the attempt
+// final and schedules the next attempt, no later than turn when that is
+// set (recipients held back by pacing). When a shutdown cut the attempt
 // short (counted is false), it does not count as an attempt and sends no
 // delay notice.
-func (s *Spool) retry(it *item, content io.ReaderAt, pending []outcome, rec []byte, done []int, counted bool, now time.Time) {
+func (s *Spool) retry(it *item, content io.ReaderAt, pending []outcome, rec []byte, done []int, counted bool, turn, now time.Time) {
 	warned := false
 	if counted && s.dueWarning(it, now) {
 		if err := s.notifyDelay(it, content, pending, now); err != nil {
@@ -219,7 +244,7 @@ func (s *Spool) retry(it *item, content io.ReaderAt, pending []outcome, rec []by
 		}
 	}
 	lastErr := pending[len(pending)-1].err.Error()
-	s.later(it, done, len(done) > 0 || warned, lastErr, counted, rec...)
+	s.later(it, done, len(done) > 0 || warned, lastErr, counted, turn, rec...)
 	if warned {
 		s.mu.Lock()
 		it.warned = true
@@ -244,7 +269,7 @@ func (s *Spool) verify(it *item, f *os.File) bool {
 		return false
 	}
 	if err != nil {
-		s.later(it, nil, false, fmt.Sprintf("reading queue file: %v", err), true)
+		s.later(it, nil, false, fmt.Sprintf("reading queue file: %v", err), true, time.Time{})
 		return false
 	}
 	it.verified = true

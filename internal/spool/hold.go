@@ -34,11 +34,11 @@ func (s *Spool) setHold(id string, hold bool) error {
 	it.held = hold
 	switch {
 	case hold && it.heapIdx >= 0:
-		heap.Remove(&s.waiting, it.heapIdx)
+		s.unwait(it)
 	case hold:
 		s.unready(it)
 	case wasHeld && !hold && !it.active && it.heapIdx < 0:
-		it.next = s.now()
+		it.next, it.turn = s.now(), false
 		heap.Push(&s.waiting, it)
 	}
 	s.mu.Unlock()

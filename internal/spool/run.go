@@ -33,7 +33,8 @@ type item struct {
 	warned    bool // the delay notice was sent
 	flushReq  bool // a flush was asked for while no server ran
 	verified  bool // content checksum checked by this process
-	heapIdx   int  // index in Spool.waiting, -1 when not there
+	heapIdx   int  // index in Spool.waiting (or turns), -1 when not there
+	turn      bool // waits for a pacing turn, in Spool.turns
 }
 
 // enqueue adds a freshly committed message, due now unless the envelope
@@ -82,11 +83,12 @@ func (s *Spool) Run(ctx context.Context) error {
 	for {
 		s.mu.Lock()
 		now := s.now()
+		s.popDue(&s.turns, now)
 		switch {
 		case !s.opt.Deferred:
-			s.popDue(now)
+			s.popDue(&s.waiting, now)
 		case !now.Before(s.nextRun):
-			n := s.popDue(now)
+			n := s.popDue(&s.waiting, now)
 			s.nextRun = now.Add(s.opt.QueueInterval)
 			if n > 0 {
 				s.log.Info("queue run", "due", n)
@@ -117,6 +119,9 @@ func (s *Spool) Run(ctx context.Context) error {
 		} else if s.waiting.Len() > 0 {
 			wait = s.waiting.items[0].next.Sub(now)
 		}
+		if s.turns.Len() > 0 {
+			wait = min(wait, s.turns.items[0].next.Sub(now))
+		}
 		s.mu.Unlock()
 		timer.Reset(max(wait, time.Millisecond))
 		select {
@@ -128,12 +133,13 @@ func (s *Spool) Run(ctx context.Context) error {
 	}
 }
 
-// popDue moves the waiting messages that are due to their lanes' ready
+// popDue moves the messages of h that are due to their lanes' ready
 // lists and returns how many. The caller holds s.mu.
-func (s *Spool) popDue(now time.Time) int {
+func (s *Spool) popDue(h *waitHeap, now time.Time) int {
 	n := 0
-	for s.waiting.Len() > 0 && !s.waiting.items[0].next.After(now) {
-		it := heap.Pop(&s.waiting).(*item)
+	for h.Len() > 0 && !h.items[0].next.After(now) {
+		it := heap.Pop(h).(*item)
+		it.turn = false
 		l := s.laneOf(it)
 		s.ready[l] = append(s.ready[l], it)
 		n++
@@ -172,13 +178,23 @@ func (s *Spool) deliver(ctx context.Context, env *envelope.Envelope, rcpts []env
 
 // later records an attempt that left recipients pending and schedules the
 // next one. rec holds the final records of this attempt; durable says
-// whether they must reach the disk before anything else happens.
-func (s *Spool) later(it *item, done []int, durable bool, lastErr string, counted bool, rec ...byte) {
+// whether they must reach the disk before anything else happens. An
+// attempt not counted is tried again at once, or at turn when that is
+// set (its recipients wait for their destination's pacing); a counted
+// one after its backoff, or at turn when that comes first. lastErr ""
+// keeps the last error as it was.
+func (s *Spool) later(it *item, done []int, durable bool, lastErr string, counted bool, turn time.Time, rec ...byte) {
 	now := s.now()
 	s.mu.Lock()
 	attempts := it.attempts
+	if lastErr == "" {
+		lastErr = it.lastErr
+	}
 	s.mu.Unlock()
 	next := now
+	if !counted && !turn.IsZero() {
+		next = turn
+	}
 	if counted {
 		attempts++
 		next = now.Add(s.backoff(attempts))
@@ -186,6 +202,9 @@ func (s *Spool) later(it *item, done []int, durable bool, lastErr string, counte
 		// retry_max after it.
 		if end := it.env.Received.Add(s.opt.Lifetime); next.After(end) && end.After(now) {
 			next = end
+		}
+		if !turn.IsZero() && turn.Before(next) {
+			next = turn
 		}
 		rec = appendAttempt(rec, now, next, lastErr)
 	}
@@ -205,10 +224,35 @@ func (s *Spool) later(it *item, done []int, durable bool, lastErr string, counte
 		it.hasState = true
 	}
 	it.attempts, it.next, it.lastErr = attempts, next, lastErr
+	// A pacing turn is kept in deferred mode too: the queue run that
+	// started it goes on.
+	it.turn = !counted && !turn.IsZero()
 	if s.items[id] == it && !it.held && it.heapIdx < 0 {
-		heap.Push(&s.waiting, it)
+		s.wait(it)
 	}
 	s.mu.Unlock()
+}
+
+// wait puts it into the waiting heap, or the heap of pacing turns. The
+// caller holds s.mu.
+func (s *Spool) wait(it *item) {
+	if it.turn {
+		heap.Push(&s.turns, it)
+	} else {
+		heap.Push(&s.waiting, it)
+	}
+}
+
+// unwait takes it out of the heap it waits in, if any. The caller holds
+// s.mu.
+func (s *Spool) unwait(it *item) {
+	switch {
+	case it.heapIdx < 0:
+	case it.turn:
+		heap.Remove(&s.turns, it.heapIdx)
+	default:
+		heap.Remove(&s.waiting, it.heapIdx)
+	}
 }
 
 func (s *Spool) markFinal(it *item, done []int) {
@@ -234,9 +278,7 @@ func (s *Spool) forget(it *item) {
 	if s.items[it.env.ID] == it {
 		delete(s.items, it.env.ID)
 	}
-	if it.heapIdx >= 0 {
-		heap.Remove(&s.waiting, it.heapIdx)
-	}
+	s.unwait(it)
 	s.mu.Unlock()
 }
 

@@ -189,6 +189,7 @@ type Spool struct {
 	items   map[string]*item // every message in the queue, by id
 	ready   [2][]*item       // due now, oldest first, per lane (see lanes.go)
 	waiting waitHeap         // not yet due, soonest first
+	turns   waitHeap         // waiting for a pacing turn, soonest first
 	active  [2]int           // deliveries running per lane
 	nextRun time.Time        // deferred mode: the next periodic queue run
 	running bool             // Run was called

@@ -16,6 +16,7 @@ import (
 //	release UNIXNANO
 //	warned UNIXNANO
 //	flush UNIXNANO
+//	requeue UNIXNANO
 //
 // IDX is the recipient's index in the envelope. delivered and failed are
 // final and fsynced before the message can be retried; attempt records
@@ -24,7 +25,8 @@ import (
 // warned says the delay notice was sent (it is sent once). flush, written
 // by `postern queue flush` while no server runs, asks the next server to
 // try the message at once, even in deferred mode, unless an attempt
-// followed it. A line that does not
+// followed it. requeue (`postern queue requeue`) forgets the attempts
+// before it and asks for an attempt as flush does. A line that does not
 // parse, such as a torn last line after a crash, is ignored: the worst it
 // can cause is one more delivery attempt, which local delivery detects.
 
@@ -94,14 +96,18 @@ func parseState(data []byte, nrcpts int) msgState {
 			if kind == "release" {
 				st.hold = -1
 			}
-		case "warned", "flush":
+		case "warned", "flush", "requeue":
 			t, err := strconv.ParseInt(rest, 10, 64)
 			if err != nil {
 				continue
 			}
-			if kind == "warned" {
+			switch kind {
+			case "warned":
 				st.warned = true
-			} else {
+			case "requeue":
+				st.attempts = 0
+				fallthrough
+			default:
 				st.flush = time.Unix(0, t)
 			}
 		case "attempt":

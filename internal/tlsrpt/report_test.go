@@ -7,127 +7,32 @@ import (
 	"io"
 	"net/netip"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"postern/internal/tlsrpt/tlsrpttest"
 )
 
-// field is one member of RFC 8460 4.4's report: its JSON type and
-// whether the RFC requires it. Objects list their members.
-type field struct {
-	kind     string // "string", "date-time", "integer", "strings", "object", "objects"
-	required bool
-	members  map[string]field
-}
-
-// rfcSchema is the report of RFC 8460 4.4, written from the RFC's text
-// (section 4.4 and the example of Appendix B), not from our types.
-var rfcSchema = map[string]field{
-	"organization-name": {kind: "string", required: true},
-	"date-range": {kind: "object", required: true, members: map[string]field{
-		"start-datetime": {kind: "date-time", required: true},
-		"end-datetime":   {kind: "date-time", required: true},
-	}},
-	"contact-info": {kind: "string", required: true},
-	"report-id":    {kind: "string", required: true},
-	"policies": {kind: "objects", required: true, members: map[string]field{
-		"policy": {kind: "object", required: true, members: map[string]field{
-			"policy-type":   {kind: "string", required: true},
-			"policy-string": {kind: "strings"},
-			"policy-domain": {kind: "string", required: true},
-			"mx-host":       {kind: "strings"},
-		}},
-		"summary": {kind: "object", required: true, members: map[string]field{
-			"total-successful-session-count": {kind: "integer", required: true},
-			"total-failure-session-count":    {kind: "integer", required: true},
-		}},
-		"failure-details": {kind: "objects", members: map[string]field{
-			"result-type":            {kind: "string", required: true},
-			"sending-mta-ip":         {kind: "string"},
-			"receiving-mx-hostname":  {kind: "string"},
-			"receiving-mx-helo":      {kind: "string"},
-			"receiving-ip":           {kind: "string"},
-			"failed-session-count":   {kind: "integer", required: true},
-			"additional-information": {kind: "string"},
-			"failure-reason-code":    {kind: "string"},
-		}},
-	}},
-}
-
-// checkShape walks a decoded JSON object against the schema.
-func checkShape(t *testing.T, path string, obj map[string]any, schema map[string]field) {
+// built is the report of a day with successes and failures under each
+// kind of policy, as the Reporter sends it, decoded.
+func built(t *testing.T) (map[string]any, period) {
 	t.Helper()
-	for name, f := range schema {
-		if _, ok := obj[name]; !ok && f.required {
-			t.Errorf("%s: no %q", path, name)
-		}
-	}
-	for name, v := range obj {
-		f, ok := schema[name]
-		if !ok {
-			t.Errorf("%s: %q is not in RFC 8460 4.4", path, name)
-			continue
-		}
-		checkValue(t, path+"."+name, v, f)
-	}
-}
-
-func checkValue(t *testing.T, path string, v any, f field) {
-	t.Helper()
-	switch f.kind {
-	case "string":
-		if _, ok := v.(string); !ok {
-			t.Errorf("%s: %T, want a string", path, v)
-		}
-	case "date-time":
-		s, _ := v.(string)
-		if _, err := time.Parse(time.RFC3339, s); err != nil {
-			t.Errorf("%s: %v is not an RFC 3339 date-time", path, v)
-		}
-	case "integer":
-		n, ok := v.(float64)
-		if !ok || n != float64(int64(n)) || n < 0 {
-			t.Errorf("%s: %v, want a count", path, v)
-		}
-	case "strings":
-		l, ok := v.([]any)
-		for _, s := range l {
-			if _, isStr := s.(string); !isStr {
-				ok = false
-			}
-		}
-		if !ok {
-			t.Errorf("%s: %v, want an array of strings", path, v)
-		}
-	case "object":
-		m, ok := v.(map[string]any)
-		if !ok {
-			t.Fatalf("%s: %T, want an object", path, v)
-		}
-		checkShape(t, path, m, f.members)
-	case "objects":
-		l, ok := v.([]any)
-		if !ok {
-			t.Fatalf("%s: %T, want an array", path, v)
-		}
-		for _, e := range l {
-			checkValue(t, path+"[]", e, field{kind: "object", members: f.members})
-		}
-	}
-}
-
-// A report built from a Store's counts has RFC 8460 4.4's shape.
-func TestReportShape(t *testing.T) {
 	st, err := OpenStore(t.TempDir(), discard(), StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
 	sts := Policy{Type: PolicySTS, Domain: "example.org", String: []string{"version: STSv1", "mode: enforce", "mx: mx.example.org", "max_age: 86400"}, MXHost: []string{"mx.example.org"}}
+	tlsa := Policy{Type: PolicyTLSA, Domain: "example.org", String: []string{"3 1 1 0123456789abcdef"}, MXHost: []string{"mx2.example.org"}}
 	st.Record(Session{Time: now, Policy: sts, MXHost: "mx.example.org"})
 	st.Record(Session{Time: now, Policy: sts, Result: ResultCertificateExpired, MXHost: "mx.example.org",
-		ReceivingIP: netip.MustParseAddr("192.0.2.1"), SendingIP: netip.MustParseAddr("198.51.100.2"), Reason: "x509: expired",
+		ReceivingIP: netip.MustParseAddr("192.0.2.1"), SendingIP: netip.MustParseAddr("2001:db8::2"), Reason: "x509: expired",
 		Info: "https://mta-sts.example.org/.well-known/mta-sts.txt"})
-	st.Record(Session{Time: now, Policy: Policy{Type: PolicyNoPolicyFound, Domain: "example.org"}, Result: ResultSTARTTLSNotSupported, MXHost: "mx2.example.org"})
+	st.Record(Session{Time: now, Policy: tlsa})
+	st.Record(Session{Time: now, Policy: tlsa, Result: ResultTLSAInvalid, MXHost: "mx2.example.org", Reason: "DANE: no TLSA record matches"})
+	st.Record(Session{Time: now, Policy: Policy{Type: PolicyNoPolicyFound, Domain: "example.org"}, Result: ResultSTARTTLSNotSupported, MXHost: "mx3.example.org"})
 	st.Flush()
 	r := testReporter(t, st, nil)
 	p := dayPeriod(today(now))
@@ -143,13 +48,121 @@ func TestReportShape(t *testing.T) {
 	if err := json.Unmarshal(gunzip(t, gz), &doc); err != nil {
 		t.Fatal(err)
 	}
-	checkShape(t, "report", doc, rfcSchema)
+	return doc, p
+}
+
+// set changes (or, with del, removes) the member at path ("policies.0.
+// summary") of a decoded report.
+func set(doc map[string]any, path string, v any) {
+	parts := strings.Split(path, ".")
+	var cur any = doc
+	for _, p := range parts[:len(parts)-1] {
+		switch c := cur.(type) {
+		case map[string]any:
+			cur = c[p]
+		case []any:
+			i, _ := strconv.Atoi(p)
+			cur = c[i]
+		}
+	}
+	m := cur.(map[string]any)
+	if v == del {
+		delete(m, parts[len(parts)-1])
+	} else {
+		m[parts[len(parts)-1]] = v
+	}
+}
+
+// del, given to set, removes the member.
+var del = &struct{}{}
+
+// A report built from a Store's counts meets RFC 8460 4.4's schema, and
+// the schema check fails on each way a report can miss it: every
+// required member missing, every type wrong, a value outside the RFC's.
+func TestReportSchema(t *testing.T) {
+	for _, tt := range []struct {
+		name, path string
+		value      any
+		want       string // in the problems; "" means none
+	}{
+		{name: "as built"},
+		{"no organization-name", "organization-name", del, `no "organization-name"`},
+		{"no date-range", "date-range", del, `no "date-range"`},
+		{"no start-datetime", "date-range.start-datetime", del, `no "start-datetime"`},
+		{"no end-datetime", "date-range.end-datetime", del, `no "end-datetime"`},
+		{"no contact-info", "contact-info", del, `no "contact-info"`},
+		{"no report-id", "report-id", del, `no "report-id"`},
+		{"no policies", "policies", del, `no "policies"`},
+		{"no policy", "policies.0.policy", del, `no "policy"`},
+		{"no policy-type", "policies.0.policy.policy-type", del, `no "policy-type"`},
+		{"no policy-domain", "policies.0.policy.policy-domain", del, `no "policy-domain"`},
+		{"no summary", "policies.0.summary", del, `no "summary"`},
+		{"no successful count", "policies.0.summary.total-successful-session-count", del, `no "total-successful-session-count"`},
+		{"no failure count", "policies.0.summary.total-failure-session-count", del, `no "total-failure-session-count"`},
+		{"no result-type", "policies.0.failure-details.0.result-type", del, `no "result-type"`},
+		{"no failed-session-count", "policies.0.failure-details.0.failed-session-count", del, `no "failed-session-count"`},
+		{"organization-name a number", "organization-name", 1.0, "want a string"},
+		{"date-time not RFC 3339", "date-range.start-datetime", "2026-01-02 00:00", "not an RFC 3339 date-time"},
+		{"policies an object", "policies", map[string]any{}, "want an array"},
+		{"policy a string", "policies.0.policy", "sts", "want an object"},
+		{"policy-type unknown", "policies.0.policy.policy-type", "dane", "is not one of"},
+		{"policy-string a string", "policies.0.policy.policy-string", "version: STSv1", "want an array of strings"},
+		{"count negative", "policies.0.summary.total-failure-session-count", -1.0, "want a count"},
+		{"count fractional", "policies.0.summary.total-successful-session-count", 1.5, "want a count"},
+		{"count a string", "policies.0.failure-details.0.failed-session-count", "1", "want a count"},
+		{"result-type unknown", "policies.0.failure-details.0.result-type", "certificate-revoked", "is not one of"},
+		{"sending-mta-ip not an address", "policies.0.failure-details.0.sending-mta-ip", "mx.example.org", "not an IP address"},
+		{"additional-information not a URI", "policies.0.failure-details.0.additional-information", "see the log", "not a URI"},
+		{"a member the RFC has not", "policies.0.summary.total-session-count", 2.0, "is not in RFC 8460 4.4"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, _ := built(t)
+			if tt.path != "" {
+				set(doc, tt.path, tt.value)
+			}
+			b, err := json.Marshal(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems := strings.Join(tlsrpttest.Check(b), "\n")
+			switch {
+			case tt.want == "" && problems != "":
+				t.Errorf("problems:\n%s", problems)
+			case tt.want != "" && !strings.Contains(problems, tt.want):
+				t.Errorf("no problem %q, got:\n%s", tt.want, problems)
+			}
+		})
+	}
+}
+
+// The report built covers the whole UTC day and every policy of the
+// domain, with what was counted.
+func TestReportContent(t *testing.T) {
+	doc, p := built(t)
 	dr := doc["date-range"].(map[string]any)
 	if dr["start-datetime"] != p.begin.Format("2006-01-02")+"T00:00:00Z" || dr["end-datetime"] != p.begin.Format("2006-01-02")+"T23:59:59Z" {
 		t.Errorf("date-range %v", dr)
 	}
-	if pols := doc["policies"].([]any); len(pols) != 2 {
-		t.Errorf("%d policies, want sts and no-policy-found", len(pols))
+	pols := doc["policies"].([]any)
+	if len(pols) != 3 {
+		t.Fatalf("%d policies, want sts, tlsa and no-policy-found", len(pols))
+	}
+	var types []string
+	for _, pr := range pols {
+		pr := pr.(map[string]any)
+		types = append(types, pr["policy"].(map[string]any)["policy-type"].(string))
+		sum := pr["summary"].(map[string]any)
+		details := pr["failure-details"].([]any)
+		var failed float64
+		for _, d := range details {
+			failed += d.(map[string]any)["failed-session-count"].(float64)
+		}
+		if failed != sum["total-failure-session-count"] {
+			t.Errorf("%v: the failure rows count %v sessions", sum, failed)
+		}
+	}
+	if strings.Join(types, " ") != "sts tlsa no-policy-found" {
+		t.Errorf("policy types %v", types)
 	}
 }
 
@@ -202,7 +215,9 @@ func TestReportRFCExample(t *testing.T) {
 	if err := json.Unmarshal([]byte(example), &want); err != nil {
 		t.Fatal(err)
 	}
-	checkShape(t, "example", want, rfcSchema)
+	if problems := tlsrpttest.Check([]byte(example)); len(problems) > 0 {
+		t.Errorf("the RFC's example: %v", problems)
+	}
 	var rep Report
 	if err := json.Unmarshal([]byte(example), &rep); err != nil {
 		t.Fatal(err)

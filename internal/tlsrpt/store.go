@@ -50,7 +50,7 @@ func OpenStore(dir string, log *slog.Logger, opt StoreOptions) (*Store, error) {
 		opt.Now = time.Now
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("TLS report store: %w", err)
 	}
 	s := &Store{dir: dir, log: log, lim: opt.Limits.withDefaults(), now: opt.Now}
 	// Left by a crash in the middle of a write: the day file is whole.
@@ -60,23 +60,47 @@ func OpenStore(dir string, log *slog.Logger, opt StoreOptions) (*Store, error) {
 		}
 	}
 	s.date = s.now().UTC().Format(dayFormat)
-	dates, err := s.days()
+	cur, err := s.readAll(s.date)
 	if err != nil {
 		return nil, err
 	}
+	s.cur = cur
+	if s.cur == nil {
+		s.cur = newDay()
+	}
+	return s, nil
+}
+
+// CheckStore reads the store in dir as OpenStore does, and changes
+// nothing (for postern check): the error is the one that would stop
+// OpenStore. A dir that does not exist yet is fine: OpenStore makes it.
+func CheckStore(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	s := &Store{dir: dir}
+	_, err := s.readAll("")
+	return err
+}
+
+// readAll reads every day file, and returns the counts of the day keep
+// (nil when it has none).
+func (s *Store) readAll(keep string) (*Day, error) {
+	dates, err := s.days()
+	if err != nil {
+		return nil, fmt.Errorf("TLS report store: %w", err)
+	}
+	var kept *Day
 	for _, date := range dates {
 		d, err := s.read(date)
 		if err != nil {
 			return nil, err
 		}
-		if date == s.date {
-			s.cur = d
+		if date == keep {
+			kept = d
 		}
 	}
-	if s.cur == nil {
-		s.cur = newDay()
-	}
-	return s, nil
+	return kept, nil
 }
 
 // Record counts one session in the day of its Time (the current day for

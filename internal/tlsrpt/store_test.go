@@ -135,6 +135,16 @@ func TestStoreUnreadable(t *testing.T) {
 	if _, err := OpenStore(dir, discard(), StoreOptions{}); err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("torn file: %v", err)
 	}
+	// postern check finds what stops the store, and changes nothing.
+	if err := CheckStore(dir); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("CheckStore of a torn file: %v", err)
+	}
+	if err := CheckStore(filepath.Join(dir, "not-yet")); err != nil {
+		t.Errorf("CheckStore of a store not made yet: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "not-yet")); err == nil {
+		t.Error("CheckStore made the directory")
+	}
 	if os.Geteuid() != 0 {
 		os.WriteFile(path, []byte(`{}`), 0o000)
 		if _, err := OpenStore(dir, discard(), StoreOptions{}); err == nil || !strings.Contains(err.Error(), path) {
