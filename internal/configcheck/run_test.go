@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"postern/internal/config"
+	"postern/internal/dkim"
+	"postern/internal/dkimkeys"
 	"postern/internal/testenv"
 )
 
@@ -157,5 +160,31 @@ func TestCheckTLSReportStore(t *testing.T) {
 	errw.Reset()
 	if code := check(&out, &errw, cfgPath); code != 0 {
 		t.Errorf("[tlsrpt] off: code %d, %q", code, errw.String())
+	}
+}
+
+// [arc] seal needs an active RSA key for seal_domain: check finds it as
+// the server will, and says how to make one.
+func TestCheckARCSealKey(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "postern.toml")
+	const cfg = "hostname = \"mx.example.test\"\ndata_dir = \"data\"\nmaps_dir = \".\"\nlocal_domains = [\"example.test\"]\n" +
+		"[dkim]\nactivate_after = \"1ms\"\n[arc]\nseal = true\n"
+	testenv.WriteFile(t, cfgPath, cfg, 0o600)
+	os.MkdirAll(filepath.Join(dir, "data", "dkim"), 0o700)
+	var out, errw bytes.Buffer
+	if code := check(&out, &errw, cfgPath); code != 1 || !strings.Contains(errw.String(), "arc.seal:") ||
+		!strings.Contains(errw.String(), "postern dkim keygen -domain example.test") {
+		t.Fatalf("no key: code %d, %q", code, errw.String())
+	}
+	k := &dkimkeys.Keys{Dir: filepath.Join(dir, "data", "dkim"), ActivateAfter: time.Millisecond}
+	if err := k.Keygen("example.test", "s1", dkim.AlgoRSA, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	out.Reset()
+	errw.Reset()
+	if code := check(&out, &errw, cfgPath); code != 0 {
+		t.Errorf("with an RSA key: code %d, %q", code, errw.String())
 	}
 }
