@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,7 @@ func TestDNSRecordsCommand(t *testing.T) {
 	os.WriteFile(filepath.Join(data, "dkim", "example.org", "ed1.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 
 	srv := dnstest.Start(t, dnstest.Zone{"mx1.example.org A": {"192.0.2.25"}})
-	out, rc := dmarcRun(t, runDNSRecords, "-domain", "example.org", "-mx", "mx1.example.org", "-data-dir", data, "-dns", srv.Addr)
+	out, rc := captureStdout(t, runDNSRecords, "-domain", "example.org", "-mx", "mx1.example.org", "-data-dir", data, "-dns", srv.Addr)
 	if rc != 0 {
 		t.Fatalf("rc %d\n%s", rc, out)
 	}
@@ -40,11 +41,31 @@ func TestDNSRecordsCommand(t *testing.T) {
 	}
 
 	// -check against a zone holding only the MX: everything else is missing.
-	out, rc = dmarcRun(t, runDNSRecords, "-domain", "example.org", "-mx", "mx1.example.org", "-data-dir", data, "-dns", srv.Addr, "-check")
+	out, rc = captureStdout(t, runDNSRecords, "-domain", "example.org", "-mx", "mx1.example.org", "-data-dir", data, "-dns", srv.Addr, "-check")
 	if rc != 1 || !strings.Contains(out, "MISMATCH DMARC _dmarc.example.org TXT: missing") {
 		t.Errorf("check rc %d:\n%s", rc, out)
 	}
-	if _, rc := dmarcRun(t, runDNSRecords, "-data-dir", data); rc != 2 {
+	if _, rc := captureStdout(t, runDNSRecords, "-data-dir", data); rc != 2 {
 		t.Errorf("without -domain: rc %d", rc)
 	}
+}
+
+// captureStdout runs a command function with stdout captured.
+func captureStdout(t *testing.T, f func([]string) int, args ...string) (string, int) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	rc := f(args)
+	os.Stdout = old
+	w.Close()
+	return <-done, rc
 }

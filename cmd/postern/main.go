@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 
+	"postern/internal/dmarcinbox/dmarccmd"
 	"postern/internal/sendmail"
 )
 
@@ -24,7 +25,7 @@ type command struct {
 // commands lists every subcommand; each lives in a file named after it.
 var commands = []command{
 	{"version", "print the version", runVersion},
-	{"dmarc", "DMARC aggregate reports received: dmarc report|import", runDmarc},
+	{"dmarc", "DMARC aggregate reports received: dmarc report|import", dmarccmd.Run},
 	{"dns-records", "print the DNS records to publish for a mail domain (MX, SPF, DKIM, DMARC, MTA-STS, TLSRPT)", runDNSRecords},
 	{"check", "validate the configuration, maps and files without starting", runCheck},
 	{"set-permissions", "give the data dir to the service user and make the maps readable to it", runSetPerms},

@@ -1,4 +1,6 @@
-package main
+// Package dmarccmd is the command line of postern dmarc report|import:
+// its flags, the data dir they name, and the dmarcinbox work they run.
+package dmarccmd
 
 import (
 	"flag"
@@ -9,14 +11,19 @@ import (
 	"time"
 
 	"postern/internal/cliflags"
+	"postern/internal/config"
 	"postern/internal/dmarcinbox"
 	"postern/internal/dmarcreport"
+	"postern/internal/layout"
 	"postern/internal/privs"
 )
 
-// runDmarc is "postern dmarc report|import": reading the DMARC aggregate
+// configFlagHelp describes -config as every postern command does.
+const configFlagHelp = "configuration `file` (default: $POSTERN_CONFIG, then " + layout.SystemConfig + " if it exists, then the embedded default)"
+
+// Run is "postern dmarc report|import": reading the DMARC aggregate
 // reports other receivers send about our domains.
-func runDmarc(args []string) int {
+func Run(args []string) int {
 	if len(args) == 0 {
 		dmarcUsage(os.Stderr)
 		return 2
@@ -54,7 +61,7 @@ func dataDirFrom(cmd, configFile, dataDir string) (string, bool) {
 	if dataDir != "" {
 		return dataDir, true
 	}
-	cfg, _, err := loadConfig(configFile)
+	cfg, _, err := config.Load(layout.ConfigFile(configFile))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "postern %s: %v\n", cmd, err)
 		return "", false
