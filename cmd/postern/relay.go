@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"postern/internal/config"
+	"postern/internal/ldapmaps"
 	"postern/internal/maps"
 	"postern/internal/policy"
 	"postern/internal/route"
@@ -43,10 +44,20 @@ func mapsFunc(m *maps.Set) func() *maps.Maps {
 	return m.Maps
 }
 
-// openMaps loads maps_dir, or returns nil when none is configured.
+// openMaps loads maps_dir and the [ldap_maps] directory's maps, or
+// returns nil when neither is configured.
 func openMaps(cfg *config.Config, log *slog.Logger) (*maps.Set, error) {
-	if cfg.MapsDir == "" {
+	ext, err := ldapmaps.External(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return openMapsFrom(cfg, log, ext)
+}
+
+// openMapsFrom is openMaps with the directory's maps.External given.
+func openMapsFrom(cfg *config.Config, log *slog.Logger, ext *maps.External) (*maps.Set, error) {
+	if cfg.MapsDir == "" && ext == nil {
 		return nil, nil
 	}
-	return maps.Open(cfg.MapsDir, log)
+	return maps.OpenExternal(cfg.MapsDir, log, ext)
 }

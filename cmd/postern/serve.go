@@ -19,7 +19,9 @@ import (
 	"postern/internal/config"
 	"postern/internal/inbound"
 	"postern/internal/layout"
+	"postern/internal/ldapmaps"
 	"postern/internal/maillog"
+	"postern/internal/maps"
 	"postern/internal/privs"
 	"postern/internal/server"
 	"postern/internal/smtpd"
@@ -82,13 +84,18 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// So is the directory's bind password, which may be root's alone.
+	ldapMaps, err := ldapmaps.External(cfg)
+	if err != nil {
+		return err
+	}
 	// Bind first, then give up root before reading any network input.
 	if os.Geteuid() == 0 {
 		if err := privs.Drop(cfg.User); err != nil {
 			return err
 		}
 	}
-	d, srv, err := assemble(cfg, log, b.Own, tlsConf, clientCAs)
+	d, srv, err := assemble(cfg, log, b.Own, tlsConf, clientCAs, ldapMaps)
 	if err != nil {
 		return err
 	}
@@ -133,8 +140,8 @@ func listenSpecs(cfg *config.Config) []server.Spec {
 
 // assemble builds the shared pieces, the control socket, the stages and
 // the SMTP server, then confines the process to its files.
-func assemble(cfg *config.Config, log *slog.Logger, own []netip.Addr, tlsConf *tls.Config, clientCAs *x509.CertPool) (*deps, *smtpd.Server, error) {
-	d, err := build(cfg, log, own)
+func assemble(cfg *config.Config, log *slog.Logger, own []netip.Addr, tlsConf *tls.Config, clientCAs *x509.CertPool, ldapMaps *maps.External) (*deps, *smtpd.Server, error) {
+	d, err := build(cfg, log, own, ldapMaps)
 	if err != nil {
 		return nil, nil, err
 	}

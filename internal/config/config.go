@@ -55,6 +55,8 @@ type Config struct {
 	TLSRPT TLSRPT `toml:"tlsrpt"`
 	// ARC: chains of incoming mail and our seal on forwarded mail (arc.go).
 	ARC ARC `toml:"arc"`
+	// LDAPMaps: sendmail's maps from an LDAP directory (ldapmaps.go).
+	LDAPMaps LDAPMaps `toml:"ldap_maps"`
 
 	// allow_sender_relay (route.go).
 	Routing
@@ -188,6 +190,7 @@ func Default() *Config {
 		DKIM:     defaultDKIM(),
 		DMARC:    defaultDMARC(),
 		ARC:      defaultARC(),
+		LDAPMaps: defaultLDAPMaps(),
 		// The laptop default: only the user running postern can reach
 		// the data dir, so the socket lives there.
 		Local:       defaultLocal(dataDir + "/submit.sock"),

@@ -160,6 +160,7 @@ func fileDefaults() *Config {
 		Sandbox:         defaultSandbox(),
 		MTASTS:          defaultMTASTS(),
 		ARC:             defaultARC(),
+		LDAPMaps:        defaultLDAPMaps(),
 	}
 }
 

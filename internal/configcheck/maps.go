@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"postern/internal/config"
+	"postern/internal/ldapmaps"
 	"postern/internal/maps"
 	"postern/internal/users"
 )
@@ -28,6 +29,29 @@ func Maps(cfg *config.Config) Result {
 	}
 	m, err := maps.Load(cfg.MapsDir)
 	r.Problems = ErrorLines(err)
+	for _, w := range m.Warnings() {
+		r.Warnings = append(r.Warnings, w.Source.String()+": warning: "+w.Msg)
+	}
+	return r
+}
+
+// DirectoryMaps reads the maps of [ldap_maps] from the directory, with
+// the bind password read as root, as the server does before it drops
+// privileges: one that cannot be read is a problem, since the server
+// would defer all mail with 4xx while it stays so.
+func DirectoryMaps(cfg *config.Config) Result {
+	var r Result
+	ext, err := ldapmaps.External(cfg)
+	if err != nil || ext == nil {
+		if err != nil {
+			r.Problems = append(r.Problems, err.Error())
+		}
+		return r
+	}
+	m, err := maps.LoadExternal("", ext)
+	for _, l := range ErrorLines(err) {
+		r.Problems = append(r.Problems, l+" (the server would answer 4xx to all mail while this lasts)")
+	}
 	for _, w := range m.Warnings() {
 		r.Warnings = append(r.Warnings, w.Source.String()+": warning: "+w.Msg)
 	}

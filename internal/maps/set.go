@@ -48,6 +48,10 @@ type Maps struct {
 	Genericstable  *Genericstable
 	Mailertable    *Mailertable
 	SenderLogin    *SenderLogin
+
+	// unavailable lists the maps from a directory or database that could
+	// not be read for longer than their stale period (external.go).
+	unavailable []Unavailable
 }
 
 // Warnings lists dangerous or ignored entries of every map.
@@ -162,6 +166,10 @@ func statFile(path string) (stamp, error) {
 
 // readMap reads one map file; a missing file is an empty map.
 func readMap(m *Maps, dir, file string) (stamp, error) {
+	if dir == "" { // no maps_dir: only external maps
+		copyField(m, &Maps{}, file)
+		return stamp{}, nil
+	}
 	path := filepath.Join(dir, file)
 	st, err := statFile(path)
 	if err != nil {
@@ -210,6 +218,8 @@ type Set struct {
 	stamps   map[string]stamp
 	errs     map[string]error  // files whose last load failed
 	failures map[string]uint64 // failed loads since start, by file
+	ext      *External         // maps read from elsewhere; nil: none
+	fetched  map[string]fetchState
 }
 
 // Open loads every map from dir (missing files are empty maps). When some
@@ -219,11 +229,21 @@ func Open(dir string, log *slog.Logger) (*Set, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	return OpenExternal(dir, log, nil)
+}
+
+// OpenExternal is Open with some maps read from ext instead of dir. An
+// external map that cannot be read at start is not an error here: it is
+// unavailable (Maps.Unavailable) until it can be, and logged.
+func OpenExternal(dir string, log *slog.Logger, ext *External) (*Set, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	s := &Set{dir: dir, log: log, stamps: make(map[string]stamp), errs: make(map[string]error),
-		failures: make(map[string]uint64)}
+		failures: make(map[string]uint64), ext: ext, fetched: make(map[string]fetchState)}
 	s.cur.Store(&Maps{})
 	err := s.reload(FileNames(), "load")
-	return s, err
+	return s, s.fileErrors(err)
 }
 
 // Dir is the maps directory.
@@ -243,7 +263,11 @@ func (s *Set) Reload() error { return s.reload(FileNames(), "reload") }
 func (s *Set) ReloadChanged() error {
 	s.mu.Lock()
 	var changed []string
+	changed = s.externalDue(time.Now())
 	for _, f := range FileNames() {
+		if s.ext.serves(f) {
+			continue
+		}
 		st, err := statFile(filepath.Join(s.dir, f))
 		if err != nil {
 			// Retry, but log a file that cannot be read only once.
@@ -305,6 +329,12 @@ func (s *Set) reload(files []string, why string) error {
 	next := *old
 	var errs []error
 	for _, f := range files {
+		if s.ext.serves(f) {
+			if err := s.fetch(&next, old, f, why); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		st, err := readMap(&next, s.dir, f)
 		if err != nil {
 			copyField(&next, old, f)

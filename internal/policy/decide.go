@@ -9,6 +9,9 @@ import (
 	"postern/internal/smtp"
 )
 
+// RFC 3463 3.4: X.3.0, a problem of the mail system.
+var replyMapsDown = &smtp.Reply{Code: 451, Enhanced: "4.3.0", Text: "a map this server needs cannot be read now; try again later"}
+
 // Query is what the RCPT decision may look at.
 type Query struct {
 	Client     netip.Addr // the connecting address; invalid for local submission
@@ -39,6 +42,11 @@ func (r *Relay) maps() *maps.Maps {
 // Connect:... RELAY, and From:... RELAY only with AllowSenderRelay).
 func (r *Relay) Decide(q Query) Decision {
 	m := r.maps()
+	if down := m.UnavailableText(); down != "" {
+		// Without one of its maps the answer could be a wrong "no such
+		// user" or a relay: every recipient waits until it is back.
+		return Decision{Reply: replyMapsDown, Rule: "maps unavailable: " + down}
+	}
 	to := q.To
 	// RFC 5321 4.5.1: <postmaster> without a domain always exists.
 	if to.IsPostmaster() {

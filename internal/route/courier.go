@@ -76,9 +76,23 @@ func (c *Courier) log() *slog.Logger {
 // RFC 3463 3.5: X.4.6 routing loop detected.
 var replyLoop = &smtp.Reply{Code: 554, Enhanced: "5.4.6", Text: "mail forwarding loop detected"}
 
+// RFC 3463 3.4: X.3.0, a problem of the mail system: a map from a
+// directory could not be read.
+var replyMapsDown = &smtp.Reply{Code: 451, Enhanced: "4.3.0", Text: "a map needed for routing cannot be read; will retry"}
+
 // Deliver implements the spool's Courier interface.
 func (c *Courier) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []envelope.Recipient, body io.ReaderAt) []error {
 	errs := make([]error, len(rcpts))
+	if c.Maps != nil {
+		// Aliases, mailertable, local-host-names and the access map's TLS
+		// rules decide where and how mail goes: without one, it waits.
+		if down := c.Maps().UnavailableText(); down != "" {
+			for i := range errs {
+				errs[i] = replyMapsDown.With(fmt.Errorf("maps unavailable: %s", down))
+			}
+			return errs
+		}
+	}
 	var pass []int
 	var delivered map[string]bool // Delivered-To header values, read once
 	for i, r := range rcpts {

@@ -1,0 +1,45 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLDAPMaps(t *testing.T) {
+	const ok = "[ldap_maps]\nurl = \"ldap://127.0.0.1:389\"\nbase = \"dc=example,dc=org\"\nmaps = [\"access\", \"aliases\"]\n"
+	tests := []struct {
+		name, conf, err string
+	}{
+		{"none", rateBase, ""},
+		{"loopback", rateBase + ok, ""},
+		{"starttls", rateBase + "[ldap_maps]\nurl = \"ldap://ldap.example.org\"\nstart_tls = true\nbase = \"o=x\"\nmaps = [\"virtusertable\"]\nstale = \"10m\"\n", ""},
+		{"ldaps", rateBase + "[ldap_maps]\nurl = \"ldaps://ldap.example.org:636\"\nbase = \"o=x\"\nmaps = [\"mailertable\"]\n", ""},
+		{"clear text off loopback", rateBase + "[ldap_maps]\nurl = \"ldap://ldap.example.org\"\nbase = \"o=x\"\nmaps = [\"access\"]\n", "in clear"},
+		{"starttls on ldaps", rateBase + "[ldap_maps]\nurl = \"ldaps://ldap.example.org\"\nstart_tls = true\nbase = \"o=x\"\nmaps = [\"access\"]\n", "ldaps:// is TLS already"},
+		{"bad scheme", rateBase + "[ldap_maps]\nurl = \"http://x\"\nbase = \"o=x\"\nmaps = [\"access\"]\n", "want ldap://"},
+		{"base in url", rateBase + "[ldap_maps]\nurl = \"ldap://127.0.0.1/dc=x\"\nbase = \"o=x\"\nmaps = [\"access\"]\n", "the base goes in"},
+		{"no base", rateBase + "[ldap_maps]\nurl = \"ldap://127.0.0.1\"\nmaps = [\"access\"]\n", "base is required"},
+		{"no maps", rateBase + "[ldap_maps]\nurl = \"ldap://127.0.0.1\"\nbase = \"o=x\"\n", "maps is empty"},
+		{"unknown map", rateBase + "[ldap_maps]\nurl = \"ldap://127.0.0.1\"\nbase = \"o=x\"\nmaps = [\"sender-login\"]\n", "not in sendmail's LDAP schema"},
+		{"maps without url", rateBase + "[ldap_maps]\nmaps = [\"access\"]\n", "url is not"},
+		{"bind without password", rateBase + ok + "bind_dn = \"cn=x\"\n", "needs ldap_maps.password_file"},
+		{"stale below refresh", rateBase + ok + "refresh = \"10m\"\nstale = \"1m\"\n", "must be at least ldap_maps.refresh"},
+	}
+	for _, tt := range tests {
+		c, _, err := Load(writeConfig(t, tt.conf))
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%s: err %v, want %q", tt.name, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if c.LDAPMaps.Refresh != 5*time.Minute || c.LDAPMaps.Timeout != 10*time.Second {
+			t.Errorf("%s: defaults %+v", tt.name, c.LDAPMaps)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"postern/internal/testenv"
+	"postern/internal/testpeer"
+)
+
+// TestLDAPMaps serves a sendmail site's maps from Debian's slapd with
+// sendmail's schema, unchanged: the access, virtusertable, aliases and
+// local-host-names entries of the gateways' cluster decide as the files
+// would. With the directory stopped past the stale period, every
+// recipient gets 4xx (no "no such user", no relay); when it is back, the
+// same answers return. The server starts as root and drops to the
+// service user; the bind password file is root's alone.
+func TestLDAPMaps(t *testing.T) {
+	ldif, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "internal", "ldapmaps", "testdata", "directory.ldif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := testpeer.StartSlapd(t, string(ldif))
+	dir := testenv.OpenTempDir(t)
+	pwFile := filepath.Join(dir, "ldap.secret")
+	testenv.WriteFile(t, pwFile, d.Password+"\n", 0o600)
+	s := newServer(t, serverConfig{Extra: fmt.Sprintf(`
+[ldap_maps]
+url = %q
+base = "ou=mail,%s"
+bind_dn = %q
+password_file = %q
+cluster = "gateways"
+maps = ["access", "virtusertable", "aliases", "local-host-names"]
+refresh = "1s"
+stale = "2s"
+timeout = "2s"
+`, d.URL, d.Suffix, d.BindDN, pwFile)})
+	s.addUser("alice@example.test", "pw")
+	s.addUser("bob@example.test", "pw")
+	s.start()
+
+	answers := func(want map[string]int) {
+		t.Helper()
+		c := dialFrom(t, "127.0.0.2", s.MTA)
+		defer c.nc.Close()
+		c.must("EHLO client.test", 250)
+		c.must("MAIL FROM:<someone@else.test>", 250)
+		for rcpt, code := range want {
+			if got, text := c.cmd("RCPT TO:<" + rcpt + ">"); got != code {
+				t.Errorf("RCPT TO:<%s> = %d %s, want %d", rcpt, got, text, code)
+			}
+		}
+		c.cmd("QUIT")
+	}
+	up := map[string]int{"info@virtual.example": 250, "nobody@virtual.example": 550, "x@elsewhere.test": 550}
+	answers(up)
+
+	c := dialFrom(t, "127.0.0.2", s.MTA)
+	c.must("EHLO client.test", 250)
+	c.must("MAIL FROM:<spammer@bad.example>", 550)
+	// Another cluster's entry is not ours.
+	c.must("MAIL FROM:<other@bad.example>", 250)
+	c.must("RCPT TO:<info@virtual.example>", 250)
+	c.must("DATA", 354)
+	c.must("From: other@bad.example\r\nSubject: from the directory\r\n\r\nhello\r\n.", 250)
+	c.cmd("QUIT")
+	// virtusertable -> staff, and the alias staff -> alice, bob.
+	if len(s.waitMaildir("alice@example.test", 1, 10*time.Second)) != 1 || len(s.waitMaildir("bob@example.test", 1, 10*time.Second)) != 1 {
+		t.Fatal("the directory's alias staff did not reach alice and bob")
+	}
+
+	d.Stop()
+	waitFor(t, func() bool { return strings.Contains(s.logs(), "map unavailable") })
+	answers(map[string]int{"info@virtual.example": 451, "nobody@virtual.example": 451, "x@elsewhere.test": 451, "alice@example.test": 451})
+	out, err := s.postern("", "check")
+	if err == nil || !strings.Contains(out, d.URL) {
+		t.Errorf("postern check with the directory down: %v\n%s", err, out)
+	}
+
+	d.Start(t)
+	waitFor(t, func() bool { return probeRcpt(t, s, "info@virtual.example") == 250 })
+	answers(up)
+	if out, err := s.postern("", "check"); err != nil {
+		t.Errorf("postern check with the directory up: %v\n%s", err, out)
+	}
+}
