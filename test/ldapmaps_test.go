@@ -44,19 +44,7 @@ timeout = "2s"
 	s.addUser("bob@example.test", "pw")
 	s.start()
 
-	answers := func(want map[string]int) {
-		t.Helper()
-		c := dialFrom(t, "127.0.0.2", s.MTA)
-		defer c.nc.Close()
-		c.must("EHLO client.test", 250)
-		c.must("MAIL FROM:<someone@else.test>", 250)
-		for rcpt, code := range want {
-			if got, text := c.cmd("RCPT TO:<" + rcpt + ">"); got != code {
-				t.Errorf("RCPT TO:<%s> = %d %s, want %d", rcpt, got, text, code)
-			}
-		}
-		c.cmd("QUIT")
-	}
+	answers := func(want map[string]int) { t.Helper(); rcptAnswers(t, s, want) }
 	up := map[string]int{"info@virtual.example": 250, "nobody@virtual.example": 550, "x@elsewhere.test": 550}
 	answers(up)
 
@@ -88,4 +76,59 @@ timeout = "2s"
 	if out, err := s.postern("", "check"); err != nil {
 		t.Errorf("postern check with the directory up: %v\n%s", err, out)
 	}
+}
+
+// rcptAnswers checks what each RCPT TO gets, in one transaction.
+func rcptAnswers(t *testing.T, s *server, want map[string]int) {
+	t.Helper()
+	c := dialFrom(t, "127.0.0.2", s.MTA)
+	defer c.nc.Close()
+	c.must("EHLO client.test", 250)
+	c.must("MAIL FROM:<someone@else.test>", 250)
+	for rcpt, code := range want {
+		if got, text := c.cmd("RCPT TO:<" + rcpt + ">"); got != code {
+			t.Errorf("RCPT TO:<%s> = %d %s, want %d", rcpt, got, text, code)
+		}
+	}
+	c.cmd("QUIT")
+}
+
+// TestPostgresMaps: the same maps from a PostgreSQL table (docs/maps.md's
+// layout), with the same fail-closed answers while the database is down.
+func TestPostgresMaps(t *testing.T) {
+	p := testpeer.StartPostgres(t)
+	p.Exec(t, `CREATE TABLE postern_maps (map text NOT NULL, key text NOT NULL, value text NOT NULL DEFAULT '', PRIMARY KEY (map, key));
+		ALTER TABLE postern_maps OWNER TO postern;
+		INSERT INTO postern_maps VALUES
+		('access', 'From:spammer@bad.example', 'REJECT'),
+		('virtusertable', 'info@virtual.example', 'alice@example.test'),
+		('virtusertable', '@virtual.example', 'error:nouser No such user here'),
+		('local-host-names', 'virtual.example', '')`)
+	dir := testenv.OpenTempDir(t)
+	pwFile := filepath.Join(dir, "pg.secret")
+	testenv.WriteFile(t, pwFile, p.Password+"\n", 0o600)
+	s := newServer(t, serverConfig{Extra: fmt.Sprintf(`
+[postgres_maps]
+url = "postgres://%s@%s/postern?sslmode=disable"
+password_file = %q
+maps = ["access", "virtusertable", "local-host-names"]
+refresh = "1s"
+stale = "2s"
+timeout = "2s"
+`, p.User, p.Addr, pwFile)})
+	s.addUser("alice@example.test", "pw")
+	s.start()
+	up := map[string]int{"info@virtual.example": 250, "nobody@virtual.example": 550, "x@elsewhere.test": 550}
+	rcptAnswers(t, s, up)
+	c := dialFrom(t, "127.0.0.2", s.MTA)
+	c.must("EHLO client.test", 250)
+	c.must("MAIL FROM:<spammer@bad.example>", 550)
+	c.cmd("QUIT")
+
+	p.Stop()
+	waitFor(t, func() bool { return strings.Contains(s.logs(), "map unavailable") })
+	rcptAnswers(t, s, map[string]int{"info@virtual.example": 451, "nobody@virtual.example": 451, "x@elsewhere.test": 451})
+	p.Start(t)
+	waitFor(t, func() bool { return probeRcpt(t, s, "info@virtual.example") == 250 })
+	rcptAnswers(t, s, up)
 }

@@ -55,7 +55,7 @@ func newResolver(cfg *config.Config) *dns.Cache {
 }
 
 // build makes the shared pieces from the configuration.
-func build(cfg *config.Config, log *slog.Logger, own []netip.Addr, ldapMaps *maps.External) (*deps, error) {
+func build(cfg *config.Config, log *slog.Logger, own []netip.Addr, sharedMaps []*maps.External) (*deps, error) {
 	d := &deps{cfg: cfg, log: log, metrics: metrics.New()}
 	// One cache for every check: SPF, DMARC and block lists ask the same
 	// names again and again.
@@ -64,7 +64,7 @@ func build(cfg *config.Config, log *slog.Logger, own []netip.Addr, ldapMaps *map
 	if d.users, err = users.OpenOptions(cfg.UsersFile(), users.Options{Log: log}); err != nil {
 		return nil, err
 	}
-	if d.maps, err = openMapsFrom(cfg, log, ldapMaps); err != nil {
+	if d.maps, err = openMapsFrom(cfg, log, sharedMaps); err != nil {
 		// Fail closed: a map that cannot be read would serve as an
 		// empty one (no REJECT entry applied). The error names the file.
 		return nil, fmt.Errorf("%w\npostern does not start with a map it cannot load: %s", err, status.LoadFix)

@@ -5,10 +5,10 @@ import (
 	"net/netip"
 
 	"postern/internal/config"
-	"postern/internal/ldapmaps"
 	"postern/internal/maps"
 	"postern/internal/policy"
 	"postern/internal/route"
+	"postern/internal/sharedmaps"
 )
 
 // buildRelay makes the relay policy from the configuration and the maps
@@ -44,20 +44,20 @@ func mapsFunc(m *maps.Set) func() *maps.Maps {
 	return m.Maps
 }
 
-// openMaps loads maps_dir and the [ldap_maps] directory's maps, or
-// returns nil when neither is configured.
+// openMaps loads maps_dir and the shared maps ([ldap_maps],
+// [postgres_maps]), or returns nil when none is configured.
 func openMaps(cfg *config.Config, log *slog.Logger) (*maps.Set, error) {
-	ext, err := ldapmaps.External(cfg)
+	ext, err := sharedmaps.Sources(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return openMapsFrom(cfg, log, ext)
 }
 
-// openMapsFrom is openMaps with the directory's maps.External given.
-func openMapsFrom(cfg *config.Config, log *slog.Logger, ext *maps.External) (*maps.Set, error) {
-	if cfg.MapsDir == "" && ext == nil {
+// openMapsFrom is openMaps with the shared maps' sources given.
+func openMapsFrom(cfg *config.Config, log *slog.Logger, ext []*maps.External) (*maps.Set, error) {
+	if cfg.MapsDir == "" && len(ext) == 0 {
 		return nil, nil
 	}
-	return maps.OpenExternal(cfg.MapsDir, log, ext)
+	return maps.OpenExternal(cfg.MapsDir, log, ext...)
 }

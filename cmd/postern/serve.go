@@ -19,11 +19,11 @@ import (
 	"postern/internal/config"
 	"postern/internal/inbound"
 	"postern/internal/layout"
-	"postern/internal/ldapmaps"
 	"postern/internal/maillog"
 	"postern/internal/maps"
 	"postern/internal/privs"
 	"postern/internal/server"
+	"postern/internal/sharedmaps"
 	"postern/internal/smtpd"
 	"postern/internal/status"
 	"postern/internal/tlsutil"
@@ -84,8 +84,8 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	// So is the directory's bind password, which may be root's alone.
-	ldapMaps, err := ldapmaps.External(cfg)
+	// So are the shared maps' passwords, which may be root's alone.
+	sharedMaps, err := sharedmaps.Sources(cfg)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 			return err
 		}
 	}
-	d, srv, err := assemble(cfg, log, b.Own, tlsConf, clientCAs, ldapMaps)
+	d, srv, err := assemble(cfg, log, b.Own, tlsConf, clientCAs, sharedMaps)
 	if err != nil {
 		return err
 	}
@@ -140,8 +140,8 @@ func listenSpecs(cfg *config.Config) []server.Spec {
 
 // assemble builds the shared pieces, the control socket, the stages and
 // the SMTP server, then confines the process to its files.
-func assemble(cfg *config.Config, log *slog.Logger, own []netip.Addr, tlsConf *tls.Config, clientCAs *x509.CertPool, ldapMaps *maps.External) (*deps, *smtpd.Server, error) {
-	d, err := build(cfg, log, own, ldapMaps)
+func assemble(cfg *config.Config, log *slog.Logger, own []netip.Addr, tlsConf *tls.Config, clientCAs *x509.CertPool, sharedMaps []*maps.External) (*deps, *smtpd.Server, error) {
+	d, err := build(cfg, log, own, sharedMaps)
 	if err != nil {
 		return nil, nil, err
 	}

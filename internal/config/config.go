@@ -57,6 +57,8 @@ type Config struct {
 	ARC ARC `toml:"arc"`
 	// LDAPMaps: sendmail's maps from an LDAP directory (ldapmaps.go).
 	LDAPMaps LDAPMaps `toml:"ldap_maps"`
+	// PostgresMaps: sendmail's maps from a PostgreSQL table (postgresmaps.go).
+	PostgresMaps PostgresMaps `toml:"postgres_maps"`
 
 	// allow_sender_relay (route.go).
 	Routing
@@ -180,17 +182,18 @@ func Default() *Config {
 			{Name: "submission", Address: "127.0.0.1:2587", Mode: ModeSubmission},
 			{Name: "smtps", Address: "127.0.0.1:2465", Mode: ModeSMTPS},
 		},
-		DNS:      DNS{Timeout: DefaultDNSTimeout},
-		Delivery: Delivery{Mailbox: dataDir + "/mail/{domain}/{user}/", DeliveryRemote: DefaultDeliveryRemote(), DeliveryRoute: DefaultDeliveryRoute()},
-		Limits:   defaultLimits(),
-		Admin:    Admin{Address: DefaultAdminAddress},
-		Log:      Log{Format: "text"},
-		Alert:    defaultAlert(),
-		SPF:      defaultSPF(),
-		DKIM:     defaultDKIM(),
-		DMARC:    defaultDMARC(),
-		ARC:      defaultARC(),
-		LDAPMaps: defaultLDAPMaps(),
+		DNS:          DNS{Timeout: DefaultDNSTimeout},
+		Delivery:     Delivery{Mailbox: dataDir + "/mail/{domain}/{user}/", DeliveryRemote: DefaultDeliveryRemote(), DeliveryRoute: DefaultDeliveryRoute()},
+		Limits:       defaultLimits(),
+		Admin:        Admin{Address: DefaultAdminAddress},
+		Log:          Log{Format: "text"},
+		Alert:        defaultAlert(),
+		SPF:          defaultSPF(),
+		DKIM:         defaultDKIM(),
+		DMARC:        defaultDMARC(),
+		ARC:          defaultARC(),
+		LDAPMaps:     defaultLDAPMaps(),
+		PostgresMaps: defaultPostgresMaps(),
 		// The laptop default: only the user running postern can reach
 		// the data dir, so the socket lives there.
 		Local:       defaultLocal(dataDir + "/submit.sock"),

@@ -43,3 +43,20 @@ func TestLDAPMaps(t *testing.T) {
 		}
 	}
 }
+
+func TestPostgresMaps(t *testing.T) {
+	tests := []struct{ name, conf, err string }{
+		{"loopback", "[postgres_maps]\nurl = \"postgres://postern@127.0.0.1:5432/mail\"\nmaps = [\"access\"]\n", ""},
+		{"verified", "[postgres_maps]\nurl = \"postgres://postern@db.example.org/mail?sslmode=verify-full\"\nmaps = [\"aliases\"]\n", ""},
+		{"unverified off loopback", "[postgres_maps]\nurl = \"postgres://postern@db.example.org/mail?sslmode=require\"\nmaps = [\"aliases\"]\n", "sslmode=verify-full"},
+		{"two passwords", "[postgres_maps]\nurl = \"postgres://postern:pw@127.0.0.1/mail\"\npassword_file = \"/x\"\nmaps = [\"access\"]\n", "not both"},
+		{"two sources", "[ldap_maps]\nurl = \"ldap://127.0.0.1\"\nbase = \"o=x\"\nmaps = [\"access\"]\n[postgres_maps]\nurl = \"postgres://postern@127.0.0.1/mail\"\nmaps = [\"access\"]\n", "one source"},
+		{"bad scheme", "[postgres_maps]\nurl = \"mysql://x/y\"\nmaps = [\"access\"]\n", "want postgres://"},
+	}
+	for _, tt := range tests {
+		_, _, err := Load(writeConfig(t, rateBase+tt.conf))
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("%s: err %v, want %q", tt.name, err, tt.err)
+		}
+	}
+}

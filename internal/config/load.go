@@ -161,6 +161,7 @@ func fileDefaults() *Config {
 		MTASTS:          defaultMTASTS(),
 		ARC:             defaultARC(),
 		LDAPMaps:        defaultLDAPMaps(),
+		PostgresMaps:    defaultPostgresMaps(),
 	}
 }
 

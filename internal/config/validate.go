@@ -51,6 +51,7 @@ func (d *decoder) complete(c *Config, base string) {
 	d.tlsrpt(c)
 	d.arc(c)
 	d.ldapMaps(c)
+	d.postgresMaps(c)
 }
 
 func (d *decoder) hostname(c *Config) {

@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"postern/internal/config"
-	"postern/internal/ldapmaps"
 	"postern/internal/maps"
+	"postern/internal/sharedmaps"
 	"postern/internal/users"
 )
 
@@ -35,20 +35,20 @@ func Maps(cfg *config.Config) Result {
 	return r
 }
 
-// DirectoryMaps reads the maps of [ldap_maps] from the directory, with
-// the bind password read as root, as the server does before it drops
+// DirectoryMaps reads the shared maps ([ldap_maps], [postgres_maps]),
+// with the passwords read as root, as the server does before it drops
 // privileges: one that cannot be read is a problem, since the server
 // would defer all mail with 4xx while it stays so.
 func DirectoryMaps(cfg *config.Config) Result {
 	var r Result
-	ext, err := ldapmaps.External(cfg)
-	if err != nil || ext == nil {
+	ext, err := sharedmaps.Sources(cfg)
+	if err != nil || len(ext) == 0 {
 		if err != nil {
 			r.Problems = append(r.Problems, err.Error())
 		}
 		return r
 	}
-	m, err := maps.LoadExternal("", ext)
+	m, err := maps.LoadExternal("", ext...)
 	for _, l := range ErrorLines(err) {
 		r.Problems = append(r.Problems, l+" (the server would answer 4xx to all mail while this lasts)")
 	}

@@ -30,7 +30,7 @@ func TestRender(t *testing.T) {
 		}, "", "is in two entries"},
 		{"two values", "access", []Entry{
 			entry("a", "sendmailMTAKey", "Connect:192.0.2.1", "sendmailMTAMapValue", "OK", "sendmailMTAMapValue", "REJECT"),
-		}, "", "2 values of sendmailMTAMapValue"},
+		}, "", "2 values for key"},
 		{"recursive", "virtusertable", []Entry{
 			entry("a", "sendmailMTAKey", "x@example.org", "sendmailMTAMapSearch", "(uid=x)"),
 		}, "", "recursive search"},
@@ -39,7 +39,7 @@ func TestRender(t *testing.T) {
 		}, "", "line break"},
 		{"space in key", "access", []Entry{
 			entry("a", "sendmailMTAKey", "Connect:192.0.2.1 x", "sendmailMTAMapValue", "OK"),
-		}, "", "key with spaces"},
+		}, "", "one with spaces"},
 		{"alias list", "aliases", []Entry{
 			entry("a", "sendmailMTAKey", "staff", "sendmailMTAAliasValue", "alice", "sendmailMTAAliasValue", "bob@example.net, carol"),
 		}, "staff: alice, bob@example.net, carol\n", ""},

@@ -32,9 +32,20 @@ type External struct {
 	Timeout time.Duration
 }
 
-func (e *External) serves(file string) bool {
-	return e != nil && slices.Contains(e.Files, file)
+// externals are the sources of a Set's external maps.
+type externals []*External
+
+// of returns the source that serves file, or nil.
+func (xs externals) of(file string) *External {
+	for _, e := range xs {
+		if e != nil && slices.Contains(e.Files, file) {
+			return e
+		}
+	}
+	return nil
 }
+
+func (xs externals) serves(file string) bool { return xs.of(file) != nil }
 
 // retryFailed is how soon a failed read of an external map is tried
 // again.
@@ -82,12 +93,13 @@ func (m *Maps) setAvailable(file string) {
 
 // externalDue lists the external maps whose refresh time has come.
 func (s *Set) externalDue(now time.Time) []string {
-	if s.ext == nil {
-		return nil
-	}
 	var due []string
-	for _, f := range s.ext.Files {
-		every := s.ext.Refresh
+	for _, f := range FileNames() {
+		e := s.ext.of(f)
+		if e == nil {
+			continue
+		}
+		every := e.Refresh
 		if s.errs[f] != nil {
 			every = min(every, retryFailed) // a failed read is tried again soon
 		}
@@ -102,21 +114,17 @@ func (s *Set) externalDue(now time.Time) []string {
 // (from old) stays while it is younger than the stale period; then the
 // map is emptied and marked unavailable. s.mu is held.
 func (s *Set) fetch(next, old *Maps, f, why string) error {
+	e := s.ext.of(f)
 	now := time.Now()
 	st := s.fetched[f]
 	st.tried = now
-	ctx, cancel := context.WithTimeout(context.Background(), s.ext.Timeout)
-	data, err := s.ext.Fetcher.Fetch(ctx, f)
-	cancel()
-	if err == nil {
-		err = parseInto(next, f, s.ext.Fetcher.Where(f), bytes.NewReader(data))
-	}
+	err := e.read(next, f)
 	if err == nil {
 		st.good = now
 		s.fetched[f] = st
 		next.setAvailable(f)
 		if s.errs[f] != nil || why != "change" {
-			s.log.Info("map loaded", "map", f, "from", s.ext.Fetcher.Where(f), "why", why, "entries", next.size(f))
+			s.log.Info("map loaded", "map", f, "from", e.Fetcher.Where(f), "why", why, "entries", next.size(f))
 		}
 		delete(s.errs, f)
 		return nil
@@ -124,10 +132,10 @@ func (s *Set) fetch(next, old *Maps, f, why string) error {
 	s.fetched[f] = st
 	s.errs[f] = err
 	s.failures[f]++
-	if !st.good.IsZero() && now.Sub(st.good) < s.ext.Stale {
+	if !st.good.IsZero() && now.Sub(st.good) < e.Stale {
 		copyField(next, old, f)
 		s.log.Error("map not read; previous copy kept", "map", f, "why", why, "copy_age", now.Sub(st.good).Round(time.Second).String(),
-			"stale_after", s.ext.Stale.String(), "err", err)
+			"stale_after", e.Stale.String(), "err", err)
 		return err
 	}
 	copyField(next, &Maps{}, f)
@@ -139,7 +147,7 @@ func (s *Set) fetch(next, old *Maps, f, why string) error {
 // fileErrors keeps, of a load's errors, those of maps_dir's files: an
 // external map that cannot be read is unavailable, not a reason to stop.
 func (s *Set) fileErrors(err error) error {
-	if err == nil || s.ext == nil {
+	if err == nil || len(s.ext) == 0 {
 		return err
 	}
 	var keep []error
@@ -153,25 +161,31 @@ func (s *Set) fileErrors(err error) error {
 
 // LoadExternal reads every map once as OpenExternal would, for `postern
 // check`: the external maps' read errors are returned with the files'.
-func LoadExternal(dir string, ext *External) (*Maps, error) {
+func LoadExternal(dir string, ext ...*External) (*Maps, error) {
 	m := &Maps{}
 	var errs []error
 	for _, f := range FileNames() {
-		if !ext.serves(f) {
+		e := externals(ext).of(f)
+		if e == nil {
 			if _, err := readMap(m, dir, f); err != nil {
 				errs = append(errs, err)
 			}
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), ext.Timeout)
-		data, err := ext.Fetcher.Fetch(ctx, f)
-		cancel()
-		if err == nil {
-			err = parseInto(m, f, ext.Fetcher.Where(f), bytes.NewReader(data))
-		}
-		if err != nil {
+		if err := e.read(m, f); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f, err))
 		}
 	}
 	return m, errors.Join(errs...)
+}
+
+// read fetches file and parses it into m.
+func (e *External) read(m *Maps, file string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), e.Timeout)
+	defer cancel()
+	data, err := e.Fetcher.Fetch(ctx, file)
+	if err != nil {
+		return err
+	}
+	return parseInto(m, file, e.Fetcher.Where(file), bytes.NewReader(data))
 }

@@ -218,7 +218,7 @@ type Set struct {
 	stamps   map[string]stamp
 	errs     map[string]error  // files whose last load failed
 	failures map[string]uint64 // failed loads since start, by file
-	ext      *External         // maps read from elsewhere; nil: none
+	ext      externals         // maps read from elsewhere
 	fetched  map[string]fetchState
 }
 
@@ -229,13 +229,13 @@ func Open(dir string, log *slog.Logger) (*Set, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return OpenExternal(dir, log, nil)
+	return OpenExternal(dir, log)
 }
 
 // OpenExternal is Open with some maps read from ext instead of dir. An
 // external map that cannot be read at start is not an error here: it is
 // unavailable (Maps.Unavailable) until it can be, and logged.
-func OpenExternal(dir string, log *slog.Logger, ext *External) (*Set, error) {
+func OpenExternal(dir string, log *slog.Logger, ext ...*External) (*Set, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -1,0 +1,71 @@
+package config
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// PostgresMaps is the [postgres_maps] table: sendmail's maps read from a
+// PostgreSQL table (the layout is in docs/maps.md) instead of maps_dir.
+type PostgresMaps struct {
+	// URL is a libpq URL, postgres://USER@HOST:PORT/DB?sslmode=verify-full;
+	// "" reads no map from a database.
+	URL string `toml:"url"`
+	// PasswordFile holds the password on its first line (mode 0600,
+	// read as root at start); else the URL's or none.
+	PasswordFile string `toml:"password_file"`
+	// Table is the table's name (default postern_maps).
+	Table string `toml:"table"`
+	// Maps names the maps read from the table.
+	Maps []string `toml:"maps"`
+	// Refresh, Stale and Timeout are as in [ldap_maps].
+	Refresh time.Duration `toml:"refresh"`
+	Stale   time.Duration `toml:"stale"`
+	Timeout time.Duration `toml:"timeout"`
+}
+
+func defaultPostgresMaps() PostgresMaps {
+	return PostgresMaps{Table: "postern_maps", Refresh: 5 * time.Minute, Stale: time.Hour, Timeout: 10 * time.Second}
+}
+
+// postgresMaps validates [postgres_maps].
+func (d *decoder) postgresMaps(c *Config) {
+	p := &c.PostgresMaps
+	if p.URL == "" {
+		if len(p.Maps) > 0 {
+			d.errorf("postgres_maps.maps", "postgres_maps.maps is set but postgres_maps.url is not: name the database")
+		}
+		return
+	}
+	u, err := url.Parse(p.URL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		d.errorf("postgres_maps.url", "postgres_maps.url: want postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full")
+		return
+	}
+	if _, set := u.User.Password(); set && p.PasswordFile != "" {
+		d.errorf("postgres_maps.password_file", "postgres_maps: give the password in password_file or in the URL, not both")
+	}
+	mode := u.Query().Get("sslmode")
+	if mode != "verify-full" && mode != "verify-ca" && !loopbackHost(u.Hostname()) {
+		d.errorf("postgres_maps.url", "postgres_maps.url is not on loopback: add sslmode=verify-full, so that the password and the maps do not cross the network unchecked")
+	}
+	if len(p.Maps) == 0 {
+		d.errorf("postgres_maps.maps", "postgres_maps.maps is empty: name the maps to read from the table (%s)", strings.Join(LDAPMapFiles, ", "))
+	}
+	for i, m := range p.Maps {
+		switch {
+		case !slices.Contains(LDAPMapFiles, m):
+			d.errorf(indexPath("postgres_maps.maps", i), "postgres_maps.maps: %q cannot come from a table (want %s)", m, strings.Join(LDAPMapFiles, ", "))
+		case slices.Contains(c.LDAPMaps.Maps, m):
+			d.errorf(indexPath("postgres_maps.maps", i), "postgres_maps.maps: %q is in ldap_maps.maps too; a map has one source", m)
+		}
+	}
+	if p.Refresh < time.Second || p.Timeout < time.Second {
+		d.errorf("postgres_maps.refresh", "postgres_maps.refresh and postgres_maps.timeout must be at least 1s")
+	}
+	if p.Stale < p.Refresh {
+		d.errorf("postgres_maps.stale", "postgres_maps.stale (%s) must be at least postgres_maps.refresh (%s)", p.Stale, p.Refresh)
+	}
+}

@@ -1,0 +1,71 @@
+// Package sharedmaps builds, from [ldap_maps] and [postgres_maps], the
+// sources of the maps a fleet of gateways shares, for the server and for
+// `postern check` alike, so that both read the same.
+package sharedmaps
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"postern/internal/config"
+	"postern/internal/ldapmaps"
+	"postern/internal/maps"
+	"postern/internal/pgmaps"
+)
+
+// Sources returns the configured directory and database sources (none:
+// nil). Run as root before the server drops privileges: the password
+// files may be root's alone.
+func Sources(cfg *config.Config) ([]*maps.External, error) {
+	var out []*maps.External
+	if l := cfg.LDAPMaps; l.URL != "" {
+		pw, err := readPassword("ldap_maps.password_file", l.PasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		src, err := ldapmaps.New(ldapmaps.Options{URL: l.URL, StartTLS: l.StartTLS, Base: l.Base, BindDN: l.BindDN, Password: pw,
+			CAFile: l.CAFile, Cluster: l.Cluster, Host: cfg.Hostname, Timeout: l.Timeout})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &maps.External{Fetcher: src, Files: l.Maps, Refresh: l.Refresh, Stale: l.Stale, Timeout: l.Timeout})
+	}
+	if p := cfg.PostgresMaps; p.URL != "" {
+		pw, err := readPassword("postgres_maps.password_file", p.PasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		src, err := pgmaps.New(pgmaps.Options{URL: p.URL, Password: pw, Table: p.Table, Timeout: p.Timeout})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &maps.External{Fetcher: src, Files: p.Maps, Refresh: p.Refresh, Stale: p.Stale, Timeout: p.Timeout})
+	}
+	return out, nil
+}
+
+// readPassword reads the first line of a password file ("" for none),
+// refusing a file that others may read.
+func readPassword(key, path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	if fi.Mode().Perm()&0o004 != 0 {
+		return "", fmt.Errorf("%s %s is readable by every user: chmod 0640 %s", key, path, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	line = strings.TrimRight(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("%s %s: the first line is empty", key, path)
+	}
+	return line, nil
+}
