@@ -33,7 +33,7 @@ func skipUnlessMemoryBench(t *testing.T) {
 	}
 }
 
-// TestMemoryLargeMessages sends one 20 MB message on each of 50 sessions
+// TestMemoryLargeMessages sends one 20 MiB message on each of 50 sessions
 // at once, samples the server's memory while they are received and checks
 // that every message is in the queue whole.
 func TestMemoryLargeMessages(t *testing.T) {
@@ -95,8 +95,9 @@ func TestMemoryIdleConnections(t *testing.T) {
 	}
 }
 
-// sendLarge sends one message of about size bytes and returns the SHA-256
-// of the content as the server must store it (CRLF lines, not stuffed).
+// sendLarge sends one message of about size bytes, with DATA for even i
+// and with BDAT in 1 MiB chunks for odd i, and returns the SHA-256 of the
+// content as the server must store it (CRLF lines, not dot-stuffed).
 func sendLarge(addr string, i, size int) ([sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
 	c, err := rawDial(addr)
@@ -104,18 +105,22 @@ func sendLarge(addr string, i, size int) ([sha256.Size]byte, error) {
 		return sum, err
 	}
 	defer c.close()
-	for _, cmd := range []struct {
-		line string
-		code int
-	}{{"EHLO big.test", 250}, {"MAIL FROM:<big@sender.test> SIZE=" + strconv.Itoa(size+4096), 250},
-		{"RCPT TO:<u@bench.test>", 250}, {"DATA", 354}} {
-		if code, err := c.cmd(cmd.line); err != nil || code != cmd.code {
-			return sum, fmt.Errorf("%s: %d %v", cmd.line, code, err)
+	for _, line := range []string{"EHLO big.test", "MAIL FROM:<big@sender.test> SIZE=" + strconv.Itoa(size+4096),
+		"RCPT TO:<u@bench.test>"} {
+		if code, err := c.cmd(line); err != nil || code != 250 {
+			return sum, fmt.Errorf("%s: %d %v", line, code, err)
 		}
 	}
 	h := sha256.New()
 	c.nc.SetWriteDeadline(time.Now().Add(5 * time.Minute))
-	w := bufio.NewWriterSize(io.MultiWriter(c.nc, h), 64<<10)
+	var out io.Writer = &bdatWriter{c: c}
+	if i%2 == 0 {
+		if code, err := c.cmd("DATA"); err != nil || code != 354 {
+			return sum, fmt.Errorf("DATA: %d %v", code, err)
+		}
+		out = c.nc
+	}
+	w := bufio.NewWriterSize(io.MultiWriter(out, h), 1<<20)
 	fmt.Fprintf(w, "From: big@sender.test\r\nTo: u@bench.test\r\nSubject: large message %d\r\n\r\n", i)
 	line := []byte(strings.Repeat("0123456789abcdef", 4) + "\r\n")
 	for n := 0; n < size; n += len(line) {
@@ -126,15 +131,30 @@ func sendLarge(addr string, i, size int) ([sha256.Size]byte, error) {
 		return sum, err
 	}
 	copy(sum[:], h.Sum(nil))
-	c.nc.SetReadDeadline(time.Now().Add(5 * time.Minute))
-	if _, err := c.nc.Write([]byte(".\r\n")); err != nil {
+	end := ".\r\n"
+	if i%2 != 0 {
+		end = "BDAT 0 LAST\r\n"
+	}
+	if _, err := c.nc.Write([]byte(end)); err != nil {
 		return sum, err
 	}
-	code, err := c.readWithin(5 * time.Minute)
-	if err != nil || code != 250 {
-		return sum, fmt.Errorf("end of data: %d %v", code, err)
+	if code, err := c.readWithin(5 * time.Minute); err != nil || code != 250 {
+		return sum, fmt.Errorf("end of the message: %d %v", code, err)
 	}
 	return sum, nil
+}
+
+// bdatWriter sends each write as one BDAT chunk and waits for its 250.
+type bdatWriter struct{ c *rawConn }
+
+func (b *bdatWriter) Write(p []byte) (int, error) {
+	if _, err := fmt.Fprintf(b.c.nc, "BDAT %d\r\n%s", len(p), p); err != nil {
+		return 0, err
+	}
+	if code, err := b.c.readWithin(time.Minute); err != nil || code != 250 {
+		return 0, fmt.Errorf("BDAT chunk: %d %v", code, err)
+	}
+	return len(p), nil
 }
 
 // checkQueued finds each sent message, whole, at the end of the content
