@@ -35,11 +35,31 @@ func skipUnlessMemoryBench(t *testing.T) {
 
 // TestMemoryLargeMessages sends one 20 MiB message on each of 50 sessions
 // at once, samples the server's memory while they are received and checks
-// that every message is in the queue whole.
+// that every message is in the queue whole. Each message carries an
+// Authentication-Results field claiming the server's name: from a
+// stranger ("checked") the checks run and remove it, rewriting the
+// message; from a trusted network ("trusted") nothing is checked.
 func TestMemoryLargeMessages(t *testing.T) {
 	skipUnlessMemoryBench(t)
+	for _, tc := range []struct{ name, trusted, extra string }{
+		{"trusted", "127.0.0.1/32", ""},
+		// 50 sessions from one address: above the default per-address limit.
+		{"checked", "::1/128", "max_connections_per_ip = 100\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t, serverConfig{Relay: []string{"bench.test"}, Trusted: []string{tc.trusted},
+				Extra: memoryBenchConfig + tc.extra})
+			largeMessages(t, s)
+			removed := strings.Count(s.logs(), "forged Authentication-Results removed")
+			if want := map[string]int{"trusted": 0, "checked": 50}[tc.name]; removed != want {
+				t.Errorf("forged Authentication-Results removed from %d messages, want %d", removed, want)
+			}
+		})
+	}
+}
+
+func largeMessages(t *testing.T, s *server) {
 	const sessions, size = 50, 20 << 20
-	s := newServer(t, serverConfig{Relay: []string{"bench.test"}, Extra: memoryBenchConfig})
 	s.start()
 	stop := sampleMemory(t, s.process().Pid)
 	sums := make([][sha256.Size]byte, sessions)
@@ -119,6 +139,10 @@ func sendLarge(addr string, i, size int) ([sha256.Size]byte, error) {
 			return sum, fmt.Errorf("DATA: %d %v", code, err)
 		}
 		out = c.nc
+	}
+	// Not part of the checksum: the checks remove it.
+	if _, err := io.WriteString(out, "Authentication-Results: mx.example.test; spf=pass smtp.mailfrom=sender.test\r\n"); err != nil {
+		return sum, err
 	}
 	w := bufio.NewWriterSize(io.MultiWriter(out, h), 1<<20)
 	fmt.Fprintf(w, "From: big@sender.test\r\nTo: u@bench.test\r\nSubject: large message %d\r\n\r\n", i)
