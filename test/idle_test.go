@@ -14,22 +14,7 @@ func TestThousandIdleConnectionsMemory(t *testing.T) {
 	s := newServer(t, serverConfig{})
 	s.start()
 	const n = 1000
-	conns := make([]*rawConn, 0, n)
-	defer func() {
-		for _, c := range conns {
-			c.close()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		c, err := rawDial(s.MTA)
-		if err != nil {
-			t.Fatalf("connection %d: %v", i, err)
-		}
-		conns = append(conns, c)
-		if code, err := c.cmd("EHLO idle.test"); err != nil || code != 250 {
-			t.Fatalf("EHLO on connection %d: %d %v", i, code, err)
-		}
-	}
+	conns := openIdle(t, s.MTA, n)
 	rss := residentKiB(t, s.process().Pid)
 	t.Logf("%d idle connections: server resident memory %.1f MiB", n, float64(rss)/1024)
 	if rss > 64*1024 {

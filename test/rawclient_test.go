@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"testing"
 	"time"
 )
 
@@ -27,8 +28,11 @@ func rawDial(addr string) (*rawConn, error) {
 	return c, nil
 }
 
-func (c *rawConn) read() (int, error) {
-	c.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+func (c *rawConn) read() (int, error) { return c.readWithin(30 * time.Second) }
+
+// readWithin reads one reply, waiting at most d in all.
+func (c *rawConn) readWithin(d time.Duration) (int, error) {
+	c.nc.SetReadDeadline(time.Now().Add(d))
 	for {
 		line, err := c.r.ReadString('\n')
 		if err != nil {
@@ -43,6 +47,28 @@ func (c *rawConn) read() (int, error) {
 			return code, nil
 		}
 	}
+}
+
+// openIdle opens n connections to addr and says EHLO on each.
+func openIdle(t *testing.T, addr string, n int) []*rawConn {
+	t.Helper()
+	conns := make([]*rawConn, 0, n)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.close()
+		}
+	})
+	for i := 0; i < n; i++ {
+		c, err := rawDial(addr)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		conns = append(conns, c)
+		if code, err := c.cmd("EHLO idle.test"); err != nil || code != 250 {
+			t.Fatalf("EHLO on connection %d: %d %v", i, code, err)
+		}
+	}
+	return conns
 }
 
 func (c *rawConn) cmd(line string) (int, error) {

@@ -107,17 +107,32 @@ func (m *Message) Get(name string) string {
 	return strings.TrimSpace(m.Header().Get(name))
 }
 
-// Replace swaps the content for new content (a milter's body change).
+// Replace swaps the content for new content (a milter's body change). r
+// may read the current content: the new content is written to new
+// storage (memory up to memLimit, then a temporary file) and swapped in
+// once it is complete.
 func (m *Message) Replace(r io.Reader) error {
-	var b bytes.Buffer
-	if _, err := io.Copy(&b, r); err != nil {
+	return m.Rewrite(func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
+}
+
+// Rewrite replaces the content with what write writes, which may read
+// the current content meanwhile. On error the content stays as it was.
+func (m *Message) Rewrite(write func(w io.Writer) error) error {
+	n := &Message{dir: m.dir}
+	bw := bufio.NewWriterSize(n, 32<<10)
+	err := write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		n.close()
 		return err
 	}
 	m.close()
-	m.mem, m.file, m.size, m.hdr = nil, nil, 0, nil
-	if _, err := m.Write(b.Bytes()); err != nil {
-		return err
-	}
+	m.mem, m.file, m.size, m.hdr = n.mem, n.file, n.size, nil
 	return nil
 }
 

@@ -83,7 +83,7 @@ var (
 		// A big provider sends from few addresses: 600 an hour (10 a
 		// minute on average) lets a busy sender in and stops a flood.
 		ConnectionsPerIPPerHour: 600,
-		// Each idle connection costs some 40 KiB; 2,000 fit a small VM.
+		// Each idle connection costs some 20 KiB; 2,000 fit a small VM.
 		MaxConnections: 2000,
 		// Postfix opens at most 20 connections to one destination
 		// (default_destination_concurrency_limit).

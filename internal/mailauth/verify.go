@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -194,12 +195,12 @@ func (v *Verifier) removeForged(ctx context.Context, m *inbound.Message) {
 	if !claimsOurs(m.Header()["Authentication-Results"], v.opt.Hostname) {
 		return
 	}
-	var buf bytes.Buffer
-	buf.Grow(int(m.Size()))
-	n, err := stripForged(&buf, m.Reader(), v.opt.Hostname)
-	if err == nil {
-		err = m.Replace(&buf)
-	}
+	var n int
+	err := m.Rewrite(func(w io.Writer) error {
+		var err error
+		n, err = stripForged(w, m.Reader(), v.opt.Hostname)
+		return err
+	})
 	if err != nil {
 		v.opt.Log.WarnContext(ctx, "forged Authentication-Results not removed", "err", err)
 		return

@@ -2,6 +2,7 @@ package route
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 
@@ -20,9 +21,13 @@ func FuzzRewriteHeaders(f *testing.F) {
 		rw := testRewriter(t)
 		m := &inbound.Message{}
 		m.Write([]byte(s))
-		out, _, err := rewriteHeaders(m, rw)
-		if err != nil || out == nil {
+		r, _, err := rewriteHeaders(m, rw)
+		if err != nil || r == nil {
 			return
+		}
+		out, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
 		}
 		end := strings.Index(s, "\r\n\r\n")
 		if end < 0 || !bytes.HasSuffix(out, []byte(s[end+2:])) {

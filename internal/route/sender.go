@@ -108,7 +108,7 @@ func (c *SenderChecker) CheckData(_ context.Context, t *inbound.Txn, m *inbound.
 	}
 	content, hr, err := rewriteHeaders(m, c.Rewriter)
 	if err == nil && content != nil {
-		if err := m.Replace(bytes.NewReader(content)); err == nil {
+		if err := m.Replace(content); err == nil {
 			rules = append(rules, hr...)
 		}
 	}
@@ -118,10 +118,11 @@ func (c *SenderChecker) CheckData(_ context.Context, t *inbound.Txn, m *inbound.
 	return &inbound.Verdict{Rule: strings.Join(rules, "; ")}
 }
 
-// rewriteHeaders returns the message with its From: and Sender: addresses
-// rewritten, or nil when nothing changed. Only the addr-spec changes;
-// display names, comments and folding stay as they were.
-func rewriteHeaders(m *inbound.Message, rw *SenderRewriter) ([]byte, []string, error) {
+// rewriteHeaders returns a reader of the message with its From: and
+// Sender: addresses rewritten, or nil when nothing changed. Only the
+// addr-spec changes; display names, comments and folding stay as they
+// were. The reader reads the body from m.
+func rewriteHeaders(m *inbound.Message, rw *SenderRewriter) (io.Reader, []string, error) {
 	head := make([]byte, min(m.Size(), maxHeaderBytes))
 	n, err := m.ReadAt(head, 0)
 	if err != nil && err != io.EOF {
@@ -163,15 +164,8 @@ func rewriteHeaders(m *inbound.Message, rw *SenderRewriter) ([]byte, []string, e
 	if !changed {
 		return nil, nil, nil
 	}
-	var b bytes.Buffer
-	for _, f := range fields {
-		b.WriteString(f)
-	}
 	rest := io.NewSectionReader(m, int64(end+2), m.Size()-int64(end+2))
-	if _, err := io.Copy(&b, rest); err != nil {
-		return nil, nil, err
-	}
-	return b.Bytes(), rules, nil
+	return io.MultiReader(strings.NewReader(strings.Join(fields, "")), rest), rules, nil
 }
 
 // splitFields splits a header section (ending in CRLF) into its fields,
