@@ -83,6 +83,10 @@ func TestChangeLog(t *testing.T) {
 	if st := httpGet(t, "http://"+admin+"/status"); !strings.Contains(st, s.cfgPath+": change ") {
 		t.Fatalf("the rejected config is not in /status problems:\n%s", st)
 	}
+	// A start with it is refused, naming the last good version.
+	if out, err := s.postern("", "serve"); err == nil || !strings.Contains(out, "postern rollback "+first) {
+		t.Fatalf("serve with the broken config: %v\n%s", err, out)
+	}
 
 	// Roll both back to their good versions: the map first, as the
 	// config's check reads the maps too.

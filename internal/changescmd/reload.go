@@ -62,7 +62,28 @@ func runReload(args []string, stdout, errw io.Writer) int {
 	if code == 0 && newest(t.store) == before {
 		fmt.Fprintln(stdout, "no change since the last one recorded")
 	}
+	for _, e := range stillRejected(list, before) {
+		fmt.Fprintf(stdout, "change %d: %s: still %s\n  the running version stays\n", e.N, e.File, result(e, false))
+		code = 1
+	}
 	return code
+}
+
+// stillRejected are the files whose newest entry, older than this
+// command, was rejected.
+func stillRejected(list []changelog.Entry, before int) []changelog.Entry {
+	seen := map[string]bool{}
+	var out []changelog.Entry
+	for _, e := range list {
+		if seen[e.File] {
+			continue
+		}
+		seen[e.File] = true
+		if e.N <= before && !e.Applied {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func newest(s *changelog.Store) int {
