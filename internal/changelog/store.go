@@ -54,6 +54,9 @@ type Version struct {
 	Applied bool
 	Check   string
 	Time    time.Time // zero: now
+	// Redact, when set, rewrites both versions before they are diffed
+	// (the users file's password hashes); the copy kept is the real one.
+	Redact func(string) string
 }
 
 // Open returns the store in dir (data_dir/changes), made when missing.
@@ -108,6 +111,16 @@ func (s *Store) Data(n int) ([]byte, error) {
 	return data, nil
 }
 
+// Newest is the number of the newest entry, 0 when there is none; it
+// reads only the directory.
+func (s *Store) Newest() int {
+	ns, err := s.numbers()
+	if err != nil || len(ns) == 0 {
+		return 0
+	}
+	return ns[len(ns)-1]
+}
+
 // Latest returns the newest entry of file; false when there is none.
 func (s *Store) Latest(file string) (Entry, bool, error) {
 	recs, err := s.records()
@@ -154,7 +167,7 @@ func (s *Store) Record(v Version) (Entry, bool, error) {
 		r.Time = time.Now()
 	}
 	r.Time = r.Time.UTC().Truncate(time.Second)
-	if err := s.fillDiff(&r, prev, v.Data); err != nil {
+	if err := s.fillDiff(&r, prev, v.Data, v.Redact); err != nil {
 		return Entry{}, false, err
 	}
 	if err := s.write(r, v.Data); err != nil {
@@ -165,7 +178,7 @@ func (s *Store) Record(v Version) (Entry, bool, error) {
 }
 
 // fillDiff sets the kind (when not rollback) and the diff against prev.
-func (s *Store) fillDiff(r *record, prev *record, data []byte) error {
+func (s *Store) fillDiff(r *record, prev *record, data []byte, redact func(string) string) error {
 	if prev == nil {
 		if r.Kind == "" {
 			r.Kind = "first"
@@ -181,9 +194,12 @@ func (s *Store) fillDiff(r *record, prev *record, data []byte) error {
 		r.Diff = fmt.Sprintf("(no diff: %v)\n", err)
 		return nil
 	}
+	a, b := string(old), string(data)
+	if redact != nil {
+		a, b = redact(a), redact(b)
+	}
 	name := filepath.Base(r.File)
-	r.Diff = Diff(fmt.Sprintf("%s (change %d)", name, prev.N), fmt.Sprintf("%s (change %d)", name, r.N),
-		string(old), string(data))
+	r.Diff = Diff(fmt.Sprintf("%s (change %d)", name, prev.N), fmt.Sprintf("%s (change %d)", name, r.N), a, b)
 	return nil
 }
 
@@ -268,8 +284,8 @@ func (s *Store) read(n int) (record, error) {
 	return r, nil
 }
 
-// records reads every entry, oldest first.
-func (s *Store) records() ([]record, error) {
+// numbers lists the entries' numbers, in order.
+func (s *Store) numbers() ([]int, error) {
 	des, err := os.ReadDir(s.dir)
 	if err != nil {
 		return nil, err
@@ -282,6 +298,15 @@ func (s *Store) records() ([]record, error) {
 		}
 	}
 	sort.Ints(ns)
+	return ns, nil
+}
+
+// records reads every entry, oldest first.
+func (s *Store) records() ([]record, error) {
+	ns, err := s.numbers()
+	if err != nil {
+		return nil, err
+	}
 	out := make([]record, 0, len(ns))
 	for _, n := range ns {
 		r, err := s.read(n)

@@ -48,6 +48,19 @@ func TestStore(t *testing.T) {
 	if l, ok, err := s.Latest("/etc/p.toml"); err != nil || !ok || l.N != 2 {
 		t.Fatalf("Latest: %+v %v %v", l, ok, err)
 	}
+	if s.Newest() != 4 {
+		t.Fatalf("Newest = %d", s.Newest())
+	}
+	// Redact changes the diff, never the copy kept.
+	hide := func(s string) string { return strings.ReplaceAll(s, "secret", "***") }
+	s.Record(Version{File: "/d/users", Data: []byte("a:secret1\n"), Redact: hide})
+	e, _, _ = s.Record(Version{File: "/d/users", Data: []byte("a:secret2\n"), Redact: hide})
+	if strings.Contains(e.Diff, "secret") || !strings.Contains(e.Diff, "+a:***2") {
+		t.Fatalf("redacted diff %q", e.Diff)
+	}
+	if d, _ := s.Data(e.N); string(d) != "a:secret2\n" {
+		t.Fatalf("copy %q", d)
+	}
 }
 
 // The store keeps MaxEntries, and always the newest entry of each file.

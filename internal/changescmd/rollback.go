@@ -59,7 +59,7 @@ func (t *target) rollback(n int) error {
 		return err
 	}
 	r, _, err := t.store.Record(changelog.Version{File: e.File, Data: data, Who: changelog.CommandUser(), Kind: "rollback",
-		Applied: true, Check: "ok"})
+		Applied: true, Check: "ok", Redact: f.Redact})
 	if err != nil {
 		return fmt.Errorf("%s put back, but not recorded: %w", e.File, err)
 	}

@@ -33,6 +33,8 @@ type File struct {
 	Config bool
 	// Check returns the problems of a version, none when it may be used.
 	Check func(path string, data []byte) []string
+	// Redact hides secrets from the diff (nil: nothing to hide).
+	Redact func(string) string
 }
 
 // Files lists the watched files of cfg: names from shown (the
@@ -56,7 +58,7 @@ func Files(shown, cfg *config.Config, full bool) []File {
 	for i := range names {
 		out = append(out, File{Name: names[i], Path: paths[i], Check: mapCheck})
 	}
-	return append(out, File{Name: shown.UsersFile(), Path: cfg.UsersFile(), Check: usersCheck})
+	return append(out, File{Name: shown.UsersFile(), Path: cfg.UsersFile(), Check: usersCheck, Redact: users.Redact})
 }
 
 func mapCheck(path string, data []byte) []string {
@@ -153,7 +155,7 @@ func readFile(path string) (data []byte, exists bool, err error) {
 func ByName(path string) (File, bool) {
 	base := filepath.Base(path)
 	if base == "users" {
-		return File{Name: path, Path: path, Check: usersCheck}, true
+		return File{Name: path, Path: path, Check: usersCheck, Redact: users.Redact}, true
 	}
 	for _, m := range maps.FileNames() {
 		if base == m {

@@ -180,7 +180,7 @@ func (w *Watcher) look(f File, all bool) (changelog.Entry, bool) {
 		who = changelog.FileOwner(f.Path)
 	}
 	e, added, err := w.store.Record(changelog.Version{File: f.Name, Data: data, Who: who,
-		Applied: len(problems) == 0, Check: check})
+		Applied: len(problems) == 0, Check: check, Redact: f.Redact})
 	if err != nil {
 		w.log.Error("change log: cannot record a version", "file", f.Name, "dir", w.store.Dir(), "err", err)
 		return changelog.Entry{}, false
@@ -225,6 +225,9 @@ func (w *Watcher) logEntry(f File, e changelog.Entry) {
 // alertNew alerts on every rejected entry newer than the last pass,
 // whoever recorded it (the server or root's postern reload).
 func (w *Watcher) alertNew() {
+	if w.store.Newest() <= w.seen {
+		return
+	}
 	list, err := w.store.List()
 	if err != nil || len(list) == 0 {
 		return
