@@ -74,7 +74,7 @@ func TestChangeLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The server (not root) sees the change but cannot read the file.
-	waitFor(t, /* the unchecked config in /status problems */ func() bool {
+	waitFor(t /* the unchecked config in /status problems */, func() bool {
 		return strings.Contains(httpGet(t, "http://"+admin+"/status"), "is not checked yet")
 	})
 	out, err = s.postern("", "reload")
