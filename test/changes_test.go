@@ -49,8 +49,10 @@ func TestChangeLog(t *testing.T) {
 
 	// A valid edit: recorded, applied.
 	writeMap(t, dir, "access", "From:spam@bad.test REJECT\nFrom:junk@bad.test REJECT\n")
-	waitFor(t /* the valid edit recorded */, func() bool { return changeRow(s, access, "change", "applied") != "" })
-	waitFor(t /* the valid edit applied */, func() bool { return mailFrom(t, s, "junk@bad.test") == 550 })
+	// Wait for the valid edit recorded.
+	waitFor(t, func() bool { return changeRow(s, access, "change", "applied") != "" })
+	// Wait for the valid edit applied.
+	waitFor(t, func() bool { return mailFrom(t, s, "junk@bad.test") == 550 })
 	good := changeRow(s, access, "change", "applied")
 	out, err := s.postern("", "changes", "show", good)
 	if err != nil || !strings.Contains(out, "+From:junk@bad.test REJECT") || !strings.Contains(out, "check:\n  ok") {
@@ -59,11 +61,13 @@ func TestChangeLog(t *testing.T) {
 
 	// A broken edit: recorded as rejected; the old map still decides.
 	writeMap(t, dir, "access", "From:spam@bad.test REJECT\nFrom:new@bad.test BOGUS\n")
-	waitFor(t /* the broken edit recorded */, func() bool { return changeRow(s, access, "change", "rejected:") != "" })
+	// Wait for the broken edit recorded.
+	waitFor(t, func() bool { return changeRow(s, access, "change", "rejected:") != "" })
 	if code := mailFrom(t, s, "junk@bad.test"); code != 550 {
 		t.Fatalf("after a broken edit, MAIL FROM junk@bad.test got %d: the previous map is not in use", code)
 	}
-	waitFor(t /* the broken map in /status problems */, func() bool {
+	// Wait for the broken map in /status problems.
+	waitFor(t, func() bool {
 		return strings.Contains(httpGet(t, "http://"+admin+"/status"), `unknown value \"BOGUS\"`)
 	})
 
@@ -74,7 +78,8 @@ func TestChangeLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The server (not root) sees the change but cannot read the file.
-	waitFor(t /* the unchecked config in /status problems */, func() bool {
+	// Wait for the unchecked config in /status problems.
+	waitFor(t, func() bool {
 		return strings.Contains(httpGet(t, "http://"+admin+"/status"), "is not checked yet")
 	})
 	out, err = s.postern("", "reload")
@@ -109,7 +114,8 @@ func TestChangeLog(t *testing.T) {
 		out, _ := s.postern("", "changes", "list")
 		t.Fatalf("the rollbacks are not recorded:\n%s", out)
 	}
-	waitFor(t /* the problems cleared */, func() bool {
+	// Wait for the problems cleared.
+	waitFor(t, func() bool {
 		st := httpGet(t, "http://"+admin+"/status")
 		return !strings.Contains(st, "BOGUS") && !strings.Contains(st, "rejected") && !strings.Contains(st, "not checked")
 	})
