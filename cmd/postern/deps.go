@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"postern/internal/alert"
+	"postern/internal/changewatch"
 	"postern/internal/config"
 	"postern/internal/deliver"
 	"postern/internal/dns"
@@ -28,6 +29,7 @@ type deps struct {
 	resolver dns.Resolver
 	users    *users.Store
 	maps     *maps.Set // nil without maps_dir
+	changes  *changewatch.Watcher
 	relay    *policy.Relay
 	srs      *srs.Rewriter // nil when [srs] is off (wire_srs.go)
 	spool    *spool.Spool

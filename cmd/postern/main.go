@@ -10,6 +10,7 @@ import (
 	"os"
 	"sort"
 
+	"postern/internal/changescmd"
 	"postern/internal/dmarcinbox/dmarccmd"
 	"postern/internal/sendmail"
 )
@@ -39,6 +40,9 @@ var commands = []command{
 	{"srs", "SRS keys and addresses of forwarded mail: srs rotate|status|forward|reverse", runSrs},
 	{"queue", "the messages waiting for delivery: queue list|flush|hold|release|remove|bounce", runQueue},
 	{"status", "listeners, queue, limits, alerts and recent refusals in one screen", runStatus},
+	{"changes", "the change log of the config file, maps and users file: changes list|show N", changescmd.RunChanges},
+	{"rollback", "put back the version of a file an earlier change recorded: rollback N", changescmd.RunRollback},
+	{"reload", "check and record every change, and have the running server reload", changescmd.RunReload},
 	{"block", "refuse an address or network at once (access map, reloaded)", runBlock},
 	{"backup", "save config, maps, users, DKIM and SRS keys and certificates in one archive", runBackup},
 	{"restore", "put back what postern backup saved", runRestore},

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"postern/internal/changewatch"
 	"postern/internal/cliflags"
 	"postern/internal/config"
 	"postern/internal/inbound"
@@ -37,7 +38,7 @@ func runServe(args []string) int {
 	}
 	cfg, warnings, err := loadConfig(*cfgPath)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, changewatch.Refusal(*cfgPath, err))
 		return 1
 	}
 	// The mail log: one line per event, syslog-style text or JSON.
@@ -71,6 +72,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if cfg, err = layout.Enter(cfg, owner, log); err != nil {
 		return err
 	}
+	changes := changewatch.Start(shown, cfg, owner, log) // read as root: the config file
 	b, err := server.Bind(listenSpecs(cfg), cfg.Local.Socket, runAs, log)
 	if err != nil {
 		return err
@@ -99,6 +101,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	d.changes = changes.WithAlerts(d.alerts)
 	serveMTASTS(d, stsLn, tlsConf)
 	return run(d, srv, b, shown)
 }
@@ -198,6 +201,7 @@ func run(d *deps, srv *smtpd.Server, b *server.Bound, shown *config.Config) erro
 		signal.Notify(hup, syscall.SIGHUP)
 		go d.maps.Watch(ctx, 5*time.Second, hup)
 	}
+	go d.changes.Watch(ctx, 5*time.Second)
 	s := &server.Server{SMTP: srv, Listeners: b.All(), Queue: d.spool, Tasks: d.tasks, Log: d.log, SessionsDone: stop, Serving: func() {
 		// Start-up work (the argon2 dummy hash, TLS set-up) leaves
 		// freed memory behind; give it back before serving.

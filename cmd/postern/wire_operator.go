@@ -82,17 +82,12 @@ func operatorStages(d *deps) ([]any, error) {
 			d.log.Error("admin listener not started", "address", cfg.Admin.Address, "err", err)
 		} else {
 			opt := metrics.AdminOptions{Status: status.Static(cfg, time.Now()), Reload: func() error {
-				var errs []error
-				if d.maps != nil {
-					errs = append(errs, d.maps.Reload())
-				}
-				errs = append(errs, d.users.Reload())
-				return errors.Join(errs...)
+				return errors.Join(d.maps.Reload(), d.users.Reload(), d.changes.Reload())
 			}}
 			if d.alerts != nil {
 				opt.Alerts = d.alerts.Active
 			}
-			opt.Problems = fileLoads(d).Problems
+			opt.Problems = func() []string { return append(fileLoads(d).Problems(), d.changes.Problems()...) }
 			// Set by serve before the tasks start.
 			opt.Sandbox = func() string { return d.sandbox }
 			d.log.Info("admin listener", "address", ln.Addr().String())

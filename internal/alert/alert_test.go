@@ -214,3 +214,33 @@ func TestParseAction(t *testing.T) {
 		t.Error("drop accepted")
 	}
 }
+
+// A notice goes to the webhook as JSON and to the postmaster as mail; a
+// nil Detector (alerts off) does nothing.
+func TestNotice(t *testing.T) {
+	got := make(chan Notice, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n Notice
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			t.Errorf("webhook: %v", err)
+		}
+		got <- n
+	}))
+	defer srv.Close()
+	mails := make(chan []byte, 1)
+	c := &clock{t: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	d := newDetector(c, Options{Action: Hold, Duration: time.Hour, Webhook: srv.URL, Hostname: "mx.example.org",
+		Notify: func(_ context.Context, m []byte) error { mails <- m; return nil }})
+	d.Notice(context.Background(), "change-rejected", "change rejected: /etc/mail/access", "line one\nline two\n")
+	d.Wait()
+	n := <-got
+	if n.Kind != "change-rejected" || n.Host != "mx.example.org" || n.Text != "line one\nline two\n" {
+		t.Fatalf("webhook got %+v", n)
+	}
+	m := string(<-mails)
+	if !strings.Contains(m, "Subject: [postern] change rejected: /etc/mail/access\r\n") || !strings.HasSuffix(m, "\r\n\r\nline one\r\nline two\r\n") {
+		t.Fatalf("mail:\n%s", m)
+	}
+	var off *Detector
+	off.Notice(context.Background(), "x", "y", "z")
+}

@@ -179,26 +179,7 @@ func (d *Detector) raise(ctx context.Context, ev Event) {
 	if d.opt.Counter != nil {
 		d.opt.Counter.Alert(ev.Scope)
 	}
-	if d.opt.Webhook == "" && d.opt.Notify == nil {
-		return
-	}
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		// The session may end before the notices are out.
-		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if d.opt.Webhook != "" {
-			if err := postWebhook(nctx, d.opt.Client, d.opt.Webhook, ev); err != nil {
-				d.opt.Log.Error("alert webhook failed", "url", redactURL(d.opt.Webhook), "err", err)
-			}
-		}
-		if d.opt.Notify != nil {
-			if err := d.opt.Notify(nctx, noticeMail(ev, d.opt.Now())); err != nil {
-				d.opt.Log.Error("alert mail to postmaster failed", "err", err)
-			}
-		}
-	}()
+	d.send(ctx, ev, noticeMail(ev, d.opt.Now()))
 }
 
 // domainOf returns the lower-case domain of an address.

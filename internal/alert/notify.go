@@ -15,8 +15,9 @@ import (
 	"postern/internal/envelope"
 )
 
-// postWebhook POSTs ev as JSON; any 2xx answer is success.
-func postWebhook(ctx context.Context, c *http.Client, u string, ev Event) error {
+// postWebhook POSTs ev (an Event or a Notice) as JSON; any 2xx answer is
+// success.
+func postWebhook(ctx context.Context, c *http.Client, u string, ev any) error {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return err

@@ -255,7 +255,13 @@ func (s *Set) Maps() *Maps { return s.cur.Load() }
 
 // Reload rereads every map (on SIGHUP). A map that fails to parse keeps
 // its previous version in force; the errors are logged and returned.
-func (s *Set) Reload() error { return s.reload(FileNames(), "reload") }
+// On a nil Set (no maps_dir) it does nothing.
+func (s *Set) Reload() error {
+	if s == nil {
+		return nil
+	}
+	return s.reload(FileNames(), "reload")
+}
 
 // ReloadChanged rereads the maps whose files changed (mtime, size or
 // inode) since they were last read. A file that failed to parse is tried
