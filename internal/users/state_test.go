@@ -92,6 +92,7 @@ func TestParseStates(t *testing.T) {
 		}
 	}
 }
+
 // The admin role is a mark in the hash field; every state change keeps
 // the marks it does not change, and only admins pass VerifyAdmin.
 func TestAdminRole(t *testing.T) {
