@@ -1,0 +1,68 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"postern/internal/changelog"
+)
+
+// benchHistory has every series of 30 days: per minute, hour and day.
+func benchHistory() *memHistory {
+	h := &memHistory{m: map[string]float64{"queue": 10000}}
+	for _, n := range flowSeries {
+		h.m[n] = 40
+	}
+	for _, r := range Reasons {
+		h.m["rejected:"+r] = 3
+	}
+	for i := 0; i < 50; i++ {
+		h.m[fmt.Sprintf("outbound:user%d@example.test", i)] = float64(i)
+		h.m[fmt.Sprintf("threshold:user%d@example.test", i)] = 100
+	}
+	h.m["outbound:host"] = 500
+	return h
+}
+
+// BenchmarkPages loads each page with 30 days of history, 10,000 queued
+// messages written by the spool's writer and 200 changes.
+func BenchmarkPages(b *testing.B) {
+	var changes memChanges
+	for i := 200; i >= 1; i-- {
+		changes = append(changes, changelog.Entry{N: i, Time: time.Now().Add(-time.Duration(200-i) * time.Hour),
+			File: "/etc/postern/postern.toml", Who: "root", Kind: "change", Applied: true, Check: "ok",
+			Diff: "--- a\n+++ b\n@@ -1 +1 @@\n-old\n+new\n"})
+	}
+	f := newFixture(b, func(o *Options) { o.History = benchHistory(); o.Changes = changes })
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for g := 0; g < 50; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				id := f.queueQuiet(b, fmt.Sprintf("sender%d@example.test", g), fmt.Sprintf("Subject: message %d of %d\r\nFrom: a@b\r\n", i, g))
+				mu.Lock()
+				f.ids = append(f.ids, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	ck, _ := f.login(b, "admin@example.test", "right")
+	f.do("GET", "/console/queue?q=message+7+of", nil, ck, "") // reads every subject once
+	for _, target := range []string{"/console/", "/console/queue", "/console/queue?page=150",
+		"/console/queue?q=sender7@", "/console/queue?q=message+7+of", "/console/queue/" + f.ids[5000],
+		"/console/changes", "/console/changes/100"} {
+		b.Run(target, func(b *testing.B) {
+			for b.Loop() {
+				if w := f.do("GET", target, nil, ck, ""); w.Code != http.StatusOK {
+					b.Fatalf("%d", w.Code)
+				}
+			}
+		})
+	}
+}

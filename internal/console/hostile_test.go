@@ -1,0 +1,115 @@
+package console
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"postern/internal/changelog"
+)
+
+// Every page, with hostile text in every field that comes from mail or
+// from files, shows it escaped: no element or attribute of its own, no
+// RTL override left to reorder the page, no raw control character.
+func TestHostileDataEscaped(t *testing.T) {
+	hist := &memHistory{m: map[string]float64{"accepted": 3, "delivered": 2}}
+	var changes memChanges
+	for i, h := range hostile {
+		hist.m["outbound:"+h] = float64(i + 1)
+		hist.m["threshold:"+h] = 10
+		changes = append(changes, changelog.Entry{N: i + 1, Time: time.Now().Add(-time.Duration(i) * 48 * time.Hour),
+			File: "/etc/postern/" + h, Who: h, Kind: h, Applied: i%2 == 0, Check: h + "\n" + h, Diff: "--- a\n+++ b\n@@ -1 +1 @@\n-" + h + "\n+" + h + "\n"})
+	}
+	f := newFixture(t, func(o *Options) {
+		o.History = hist
+		o.Changes = changes
+		o.Alerts = func() []string { return hostile }
+		o.Problems = func() []string { return hostile }
+	})
+	for _, h := range hostile {
+		f.queue(t, h+"@example.test", []string{h + "@example.org", "b@example.org"},
+			"Subject: "+strings.ReplaceAll(h, "\r\n", "\r\n ")+"\r\nX-Hostile: "+hostileAll+"\r\nFrom: =?utf-8?q?=E2=80=AE=3Cscript=3E?= <a@b>\r\n")
+	}
+	ck, _ := f.login(t, "admin@example.test", "right")
+	targets := []string{"/console/", "/console/queue", "/console/queue?q=" + "script", "/console/changes"}
+	for i, id := range f.ids {
+		targets = append(targets, "/console/queue/"+id, "/console/queue/"+id+"?do=hold", fmt.Sprintf("/console/changes/%d", i+1))
+	}
+	for _, target := range targets {
+		w := f.do("GET", target, nil, ck, "")
+		if w.Code != http.StatusOK {
+			t.Errorf("%s: %d", target, w.Code)
+			continue
+		}
+		checkHostile(t, target, w.Body.String())
+	}
+	// CR LF in an address is shown, not obeyed.
+	w := f.do("GET", "/console/queue", nil, ck, "")
+	if !strings.Contains(w.Body.String(), `line\r\nInjected: yes@example.test`) {
+		t.Errorf("CR LF not made visible: %s", w.Body)
+	}
+}
+
+// allowed are the elements the console's templates and plots use.
+var allowed = map[string]bool{
+	"html": true, "head": true, "body": true, "meta": true, "title": true, "link": true, "header": true, "nav": true,
+	"main": true, "h1": true, "h2": true, "p": true, "a": true, "form": true, "input": true, "button": true, "span": true,
+	"strong": true, "label": true, "table": true, "tr": true, "th": true, "td": true, "tbody": true, "pre": true, "br": true,
+	"ul": true, "li": true, "div": true, "code": true,
+	"svg": true, "text": true, "line": true, "rect": true, "polyline": true,
+}
+
+func checkHostile(t *testing.T, target, page string) {
+	t.Helper()
+	if strings.ContainsAny(page, "\u202e\r") || strings.Contains(page, "\xff") {
+		t.Errorf("%s: an RTL override, a CR or a raw 8-bit byte is on the page", target)
+	}
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		t.Fatalf("%s: %v", target, err)
+	}
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			if !allowed[n.Data] {
+				t.Errorf("%s: element <%s> injected", target, n.Data)
+			}
+			for _, a := range n.Attr {
+				if strings.HasPrefix(a.Key, "on") || a.Key == "src" || strings.Contains(a.Val, "javascript:") {
+					t.Errorf("%s: attribute %s=%q injected on <%s>", target, a.Key, a.Val, n.Data)
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+}
+
+func TestEveryPageRenders(t *testing.T) {
+	// No history, no change log: the pages say so.
+	f := newFixture(t, nil)
+	id := f.queue(t, "", []string{"b@example.test"}, "Subject: plain\r\n")
+	ck, _ := f.login(t, "admin@example.test", "right")
+	for target, want := range map[string]string{
+		"/console/":                          "no history yet",
+		"/console/queue":                     "plain",
+		"/console/queue/" + id:               "the null sender",
+		"/console/queue/" + id + "?do=retry": "tried at once",
+		"/console/changes":                   "not kept by this server",
+		"/console/login":                     "grant-admin",
+	} {
+		w := f.do("GET", target, nil, ck, "")
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), want) {
+			t.Errorf("%s: %d, want %q in %s", target, w.Code, want, w.Body)
+		}
+	}
+	if w := f.do("GET", "/console/changes/1", nil, ck, ""); w.Code != http.StatusNotFound {
+		t.Errorf("change without a log: %d", w.Code)
+	}
+}
