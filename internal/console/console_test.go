@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -198,5 +199,19 @@ func TestQueueSearchAndPages(t *testing.T) {
 	w := f.do("GET", "/console/queue?page=2", nil, ck, "")
 	if !strings.Contains(w.Body.String(), "page 2 of 2") || strings.Count(w.Body.String(), "<tr>") != 1+6 {
 		t.Errorf("page 2: %s", w.Body)
+	}
+}
+
+func TestListenerTLS(t *testing.T) {
+	server := &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"smtp"}}
+	if ListenerTLS(false, server) != nil {
+		t.Error("TLS without [admin] tls")
+	}
+	c := ListenerTLS(true, server)
+	if c == nil || c.NextProtos[0] != "http/1.1" || server.NextProtos[0] != "smtp" {
+		t.Errorf("%+v", c)
+	}
+	if c := ListenerTLS(true, nil); c == nil || len(c.Certificates) != 0 {
+		t.Error("no certificate: not failing closed")
 	}
 }

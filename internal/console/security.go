@@ -2,6 +2,7 @@ package console
 
 import (
 	"crypto/subtle"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/netip"
@@ -76,4 +77,20 @@ func clientIP(r *http.Request) netip.Addr {
 	}
 	ip, _ := netip.ParseAddr(host)
 	return ip.Unmap()
+}
+
+// ListenerTLS is the admin listener's TLS: with [admin] tls on, a copy of
+// the server's certificate configuration; otherwise none (loopback only,
+// as config.Load makes sure). Without a server certificate it fails
+// closed: a configuration with none, so every handshake fails.
+func ListenerTLS(on bool, server *tls.Config) *tls.Config {
+	if !on {
+		return nil
+	}
+	if server == nil {
+		return &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	c := server.Clone()
+	c.NextProtos = []string{"http/1.1"}
+	return c
 }

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -56,6 +57,11 @@ type AdminOptions struct {
 	// Reload rereads maps and users (POST /reload, as SIGHUP does);
 	// nil means 404. Only loopback should reach the admin listener.
 	Reload func() error
+	// Console, when set, serves the web console under /console/ (and /
+	// leads there).
+	Console http.Handler
+	// TLS, when set, serves the listener over TLS ([admin] tls).
+	TLS *tls.Config
 }
 
 // Handler serves /metrics, /healthz and /status.
@@ -83,6 +89,10 @@ func (m *Metrics) Handler(opt AdminOptions) http.Handler {
 			}
 			w.Write([]byte("reloaded\n"))
 		})
+	}
+	if opt.Console != nil {
+		mux.Handle("/console/", opt.Console)
+		mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
 	}
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		st := opt.Status
@@ -125,6 +135,9 @@ func (m *Metrics) Serve(ctx context.Context, ln net.Listener, log *slog.Logger, 
 		}
 	}()
 	defer close(done)
+	if opt.TLS != nil {
+		ln = tls.NewListener(ln, opt.TLS)
+	}
 	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

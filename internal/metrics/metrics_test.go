@@ -185,3 +185,26 @@ func get(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+// The console is mounted under /console/, and / leads there.
+func TestAdminHandlerConsole(t *testing.T) {
+	console := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("console " + r.URL.Path)) })
+	h := New().Handler(AdminOptions{Console: console})
+	for target, want := range map[string]string{"/console/": "console /console/", "/console/queue/X": "console /console/queue/X"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", target, nil))
+		if w.Body.String() != want {
+			t.Errorf("%s: %q", target, w.Body)
+		}
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/console/" {
+		t.Errorf("/: %d %v", w.Code, w.Header())
+	}
+	w = httptest.NewRecorder()
+	New().Handler(AdminOptions{}).ServeHTTP(w, httptest.NewRequest("GET", "/console/", nil))
+	if w.Code != http.StatusNotFound {
+		t.Errorf("without a console: %d", w.Code)
+	}
+}
