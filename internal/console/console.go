@@ -1,7 +1,7 @@
 // Package console is the operator's web console on the admin listener,
 // under /console/: an overview of the mail flow with plots drawn on the
-// server (internal/svgplot), the queue with its actions, and the change
-// log. Only users with the admin role log in (internal/users); sessions
+// server (internal/svgplot), the queue with its actions, the DMARC
+// reports received, and the change log. Only users with the admin role log in (internal/users); sessions
 // live in the server, and every change is a POST with the session's CSRF
 // token. No page needs JavaScript, so the Content-Security-Policy allows
 // none.
@@ -69,6 +69,9 @@ type Options struct {
 	SpoolDir string
 	History  History
 	Changes  Changes
+	// DMARCDir is the DMARC data directory (its received/ holds the
+	// aggregate reports received); "" means none.
+	DMARCDir string
 	// Alerts and Problems are those of /status.
 	Alerts   func() []string
 	Problems func() []string
@@ -105,6 +108,7 @@ func New(o Options) *Console {
 	m.HandleFunc("GET /console/queue", c.authed(c.queueList))
 	m.HandleFunc("GET /console/queue/{id}", c.authed(c.queueMessage))
 	m.HandleFunc("POST /console/queue/{id}", c.authed(c.queueAction))
+	m.HandleFunc("GET /console/dmarc", c.authed(c.dmarc))
 	m.HandleFunc("GET /console/changes", c.authed(c.changesList))
 	m.HandleFunc("GET /console/changes/{n}", c.authed(c.changesEntry))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,8 @@ package console
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"golang.org/x/net/html"
 
 	"postern/internal/changelog"
+	"postern/internal/dmarcreport"
 )
 
 // Every page, with hostile text in every field that comes from mail or
@@ -24,7 +27,10 @@ func TestHostileDataEscaped(t *testing.T) {
 		changes = append(changes, changelog.Entry{N: i + 1, Time: time.Now().Add(-time.Duration(i) * 48 * time.Hour),
 			File: "/etc/postern/" + h, Who: h, Kind: h, Applied: i%2 == 0, Check: h + "\n" + h, Diff: "--- a\n+++ b\n@@ -1 +1 @@\n-" + h + "\n+" + h + "\n"})
 	}
+	dmarcDir := t.TempDir()
+	saveHostileReports(t, dmarcDir)
 	f := newFixture(t, func(o *Options) {
+		o.DMARCDir = dmarcDir
 		o.History = hist
 		o.Changes = changes
 		o.Alerts = func() []string { return hostile }
@@ -35,7 +41,7 @@ func TestHostileDataEscaped(t *testing.T) {
 			"Subject: "+strings.ReplaceAll(h, "\r\n", "\r\n ")+"\r\nX-Hostile: "+hostileAll+"\r\nFrom: =?utf-8?q?=E2=80=AE=3Cscript=3E?= <a@b>\r\n")
 	}
 	ck, _ := f.login(t, "admin@example.test", "right")
-	targets := []string{"/console/", "/console/queue", "/console/queue?q=" + "script", "/console/changes"}
+	targets := []string{"/console/", "/console/queue", "/console/queue?q=" + "script", "/console/changes", "/console/dmarc"}
 	for i, id := range f.ids {
 		targets = append(targets, "/console/queue/"+id, "/console/queue/"+id+"?do=hold", fmt.Sprintf("/console/changes/%d", i+1))
 	}
@@ -46,6 +52,10 @@ func TestHostileDataEscaped(t *testing.T) {
 			continue
 		}
 		checkHostile(t, target, w.Body.String())
+	}
+	if w := f.do("GET", "/console/dmarc", nil, ck, ""); !strings.Contains(w.Body.String(), dmarcreport.CauseForwarding) ||
+		!strings.Contains(w.Body.String(), "evil[U&#43;202E]gpj.exe") || !strings.Contains(w.Body.String(), "5 report(s)") {
+		t.Errorf("DMARC page: %s", w.Body)
 	}
 	// CR LF in an address is shown, not obeyed.
 	w := f.do("GET", "/console/queue", nil, ck, "")
@@ -111,5 +121,26 @@ func TestEveryPageRenders(t *testing.T) {
 	}
 	if w := f.do("GET", "/console/changes/1", nil, ck, ""); w.Code != http.StatusNotFound {
 		t.Errorf("change without a log: %d", w.Code)
+	}
+}
+
+// saveHostileReports stores aggregate reports whose organisation,
+// domains, addresses and report ids are hostile text.
+func saveHostileReports(t *testing.T, dir string) {
+	store := dmarcreport.ReceivedStore{Dir: filepath.Join(dir, "received")}
+	for i, h := range hostile {
+		f := &dmarcreport.Feedback{
+			Metadata: dmarcreport.ReportMetadata{OrgName: h, Email: h, ReportID: h + strconv.Itoa(i),
+				DateRange: dmarcreport.DateRange{Begin: dmarcreport.Int(time.Now().Add(-48 * time.Hour).Unix()), End: dmarcreport.Int(time.Now().Unix())}},
+			Policy: dmarcreport.PolicyPublished{Domain: h + ".example"},
+			Records: []dmarcreport.Record{{
+				Row:         dmarcreport.Row{SourceIP: h, Count: 3, PolicyEvaluated: dmarcreport.PolicyEvaluated{DKIM: "fail", SPF: "fail"}},
+				Identifiers: dmarcreport.Identifiers{HeaderFrom: h, EnvelopeFrom: h},
+				AuthResults: dmarcreport.AuthResults{DKIM: []dmarcreport.DKIMReport{{Domain: h, Result: "fail"}}, SPF: []dmarcreport.SPFReport{{Domain: h, Result: "fail"}}},
+			}},
+		}
+		if _, _, err := store.Save(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
