@@ -104,7 +104,7 @@ func TestConsole(t *testing.T) {
 	}
 	for path, want := range map[string]string{
 		"/console/": "Rejected by reason", "/console/queue": id, "/console/queue/" + id: "for the console",
-		"/console/changes": "Changes", "/console/dmarc": "Sources that fail", "/console/queue/" + id + "?do=hold": "Hold " + id,
+		"/console/changes": "Changes", "/console/dmarc": "Sources that fail", "/console/keys": "TLS certificates", "/console/queue/" + id + "?do=hold": "Hold " + id,
 	} {
 		code, body, resp := c.do("GET", path, nil)
 		if code != 200 || !strings.Contains(body, want) || resp.Header.Get("Content-Security-Policy") == "" {

@@ -1,7 +1,7 @@
 // Package console is the operator's web console on the admin listener,
 // under /console/: an overview of the mail flow with plots drawn on the
 // server (internal/svgplot), the queue with its actions, the DMARC
-// reports received, and the change log. Only users with the admin role log in (internal/users); sessions
+// reports received, the DKIM keys and certificates, and the change log. Only users with the admin role log in (internal/users); sessions
 // live in the server, and every change is a POST with the session's CSRF
 // token. No page needs JavaScript, so the Content-Security-Policy allows
 // none.
@@ -14,6 +14,7 @@ package console
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -21,6 +22,7 @@ import (
 
 	"postern/internal/changelog"
 	"postern/internal/control"
+	"postern/internal/dns"
 )
 
 // Users checks console logins (a *users.Store).
@@ -72,6 +74,13 @@ type Options struct {
 	// DMARCDir is the DMARC data directory (its received/ holds the
 	// aggregate reports received); "" means none.
 	DMARCDir string
+	// DKIMDir, ActivateAfter and Resolver are for the keys page's DKIM
+	// status (dkimkeys.Keys); TLS is the server's certificate
+	// configuration, for their expiry.
+	DKIMDir       string
+	ActivateAfter time.Duration
+	Resolver      dns.Resolver
+	TLS           *tls.Config
 	// Alerts and Problems are those of /status.
 	Alerts   func() []string
 	Problems func() []string
@@ -109,6 +118,7 @@ func New(o Options) *Console {
 	m.HandleFunc("GET /console/queue/{id}", c.authed(c.queueMessage))
 	m.HandleFunc("POST /console/queue/{id}", c.authed(c.queueAction))
 	m.HandleFunc("GET /console/dmarc", c.authed(c.dmarc))
+	m.HandleFunc("GET /console/keys", c.authed(c.keys))
 	m.HandleFunc("GET /console/changes", c.authed(c.changesList))
 	m.HandleFunc("GET /console/changes/{n}", c.authed(c.changesEntry))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {

@@ -29,7 +29,7 @@ var funcs = template.FuncMap{
 var pages = func() map[string]*template.Template {
 	base := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(files, "templates/layout.html"))
 	m := map[string]*template.Template{}
-	for _, p := range []string{"login", "overview", "queue", "message", "confirm", "dmarc", "changes", "change"} {
+	for _, p := range []string{"login", "overview", "queue", "message", "confirm", "dmarc", "keys", "changes", "change"} {
 		t := template.Must(base.Clone())
 		m[p] = template.Must(t.ParseFS(files, "templates/"+p+".html"))
 	}
