@@ -82,6 +82,12 @@ func (m *Metrics) Handler(opt AdminOptions) http.Handler {
 	if opt.Reload != nil {
 		mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			// A browser says where a form came from; postern's own client
+			// sends no Origin. No web page may reload the server.
+			if r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+				http.Error(w, "forbidden: reload is for postern's own client", http.StatusForbidden)
+				return
+			}
 			if err := opt.Reload(); err != nil {
 				w.WriteHeader(http.StatusInternalServerError)
 				w.Write([]byte("reload failed: " + err.Error() + "\n"))

@@ -160,6 +160,11 @@ func TestAdminHandler(t *testing.T) {
 	if resp, err := http.Post(srv.URL+"/reload", "text/plain", nil); err != nil || resp.StatusCode != 200 || reloads != 1 {
 		t.Errorf("POST /reload: %v %v, %d reloads", resp, err, reloads)
 	}
+	req, _ := http.NewRequest("POST", srv.URL+"/reload", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden || reloads != 1 {
+		t.Errorf("POST /reload from a web page: %v %v, %d reloads", resp, err, reloads)
+	}
 	if resp, err := http.Get(srv.URL + "/reload"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /reload: %v %v", resp, err)
 	}
