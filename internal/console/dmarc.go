@@ -14,14 +14,14 @@ import (
 const maxDMARCRows = 100
 
 type dmarcBody struct {
-	Missing   string
-	Summary   dmarcreport.Summary
-	Plot      template.HTML
-	BySource  []dmarcreport.Tally
-	ByDomain  []dmarcreport.Tally
-	ByOrg     []dmarcreport.Tally
-	Failing   []dmarcreport.Failing
-	Reporters int
+	Missing  string
+	Summary  dmarcreport.Summary
+	Plot     template.HTML
+	BySource []dmarcreport.Tally
+	ByDomain []dmarcreport.Tally
+	ByOrg    []dmarcreport.Tally
+	Failing  []dmarcreport.Failing
+	Sent     []dmarcreport.SentPeriod
 }
 
 // dmarc sums the aggregate reports received in the last 30 days: failing
@@ -45,6 +45,11 @@ func (c *Console) dmarc(w http.ResponseWriter, r *http.Request, s *session) {
 	b.Failing = first(b.Summary.Failing, maxDMARCRows)
 	b.BySource, b.ByDomain, b.ByOrg = first(b.Summary.BySource, maxDMARCRows), first(b.Summary.ByDomain, maxDMARCRows), first(b.Summary.ByReporter, maxDMARCRows)
 	b.Plot = c.dmarcPlot(b.Summary.Days, now)
+	sent, err := dmarcreport.SentReports(c.o.DMARCDir, since)
+	if err != nil {
+		b.Summary.Problems = append(b.Summary.Problems, "the record of the reports sent cannot be read: "+err.Error())
+	}
+	b.Sent = first(sent, maxDMARCRows)
 	render(w, http.StatusOK, "dmarc", pageView(s, "dmarc", "DMARC", b))
 }
 

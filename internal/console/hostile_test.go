@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -29,6 +30,7 @@ func TestHostileDataEscaped(t *testing.T) {
 	}
 	dmarcDir := t.TempDir()
 	saveHostileReports(t, dmarcDir)
+	markSent(t, dmarcDir)
 	f := newFixture(t, func(o *Options) {
 		o.DMARCDir = dmarcDir
 		o.History = hist
@@ -54,7 +56,8 @@ func TestHostileDataEscaped(t *testing.T) {
 		checkHostile(t, target, w.Body.String())
 	}
 	if w := f.do("GET", "/console/dmarc", nil, ck, ""); !strings.Contains(w.Body.String(), dmarcreport.CauseForwarding) ||
-		!strings.Contains(w.Body.String(), "evil[U&#43;202E]gpj.exe") || !strings.Contains(w.Body.String(), "5 report(s)") {
+		!strings.Contains(w.Body.String(), "evil[U&#43;202E]gpj.exe") || !strings.Contains(w.Body.String(), "5 report(s)") ||
+		!strings.Contains(w.Body.String(), "not complete yet") {
 		t.Errorf("DMARC page: %s", w.Body)
 	}
 	// CR LF in an address is shown, not obeyed.
@@ -142,5 +145,19 @@ func saveHostileReports(t *testing.T, dir string) {
 		if _, _, err := store.Save(f); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// markSent records one aggregate report sent yesterday, as the sender
+// does.
+func markSent(t *testing.T, dir string) {
+	b, err := dmarcreport.NewFileBackend(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
+	key := fmt.Sprintf("aggregate-%d-%d.sent-0123456789abcdef01234567", day.Unix(), day.Add(24*time.Hour).Unix())
+	if _, err := b.Claim(context.Background(), key); err != nil {
+		t.Fatal(err)
 	}
 }
