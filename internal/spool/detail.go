@@ -70,19 +70,37 @@ func ReadDetail(dir, id string) (Detail, error) {
 }
 
 // readMessageHeader reads r up to the empty line that ends the header
-// (CRLF or LF), at most MaxDetailHeader bytes.
+// (CRLF or LF), at most MaxDetailHeader bytes, a few KB at a time: most
+// headers are small.
 func readMessageHeader(r io.Reader) ([]byte, error) {
-	buf := make([]byte, MaxDetailHeader)
-	n, err := io.ReadFull(r, buf)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, err
-	}
-	buf = buf[:n]
-	if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-		return buf[:i+2], nil
-	}
-	if i := bytes.Index(buf, []byte("\n\n")); i >= 0 {
-		return buf[:i+1], nil
+	var buf []byte
+	chunk := 4 << 10
+	for len(buf) < MaxDetailHeader {
+		n := min(chunk, MaxDetailHeader-len(buf))
+		buf = append(buf, make([]byte, n)...)
+		got, err := io.ReadFull(r, buf[len(buf)-n:])
+		buf = buf[:len(buf)-n+got]
+		if h, ok := headerEnd(buf); ok {
+			return h, nil
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		chunk *= 2
 	}
 	return buf, nil
+}
+
+// headerEnd is buf up to its header's end, if buf holds it.
+func headerEnd(buf []byte) ([]byte, bool) {
+	if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
+		return buf[:i+2], true
+	}
+	if i := bytes.Index(buf, []byte("\n\n")); i >= 0 {
+		return buf[:i+1], true
+	}
+	return nil, false
 }

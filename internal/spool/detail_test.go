@@ -73,3 +73,15 @@ func TestReadMessageHeader(t *testing.T) {
 		}
 	}
 }
+
+// A header longer than the first read, and one longer than the bound.
+func TestReadMessageHeaderLong(t *testing.T) {
+	long := "X-Long: " + strings.Repeat("a", 10000) + "\r\n"
+	if got, err := readMessageHeader(strings.NewReader(long + "\r\nbody")); err != nil || string(got) != long {
+		t.Errorf("long header: %d bytes, %v", len(got), err)
+	}
+	huge := strings.Repeat("X: y\r\n", MaxDetailHeader)
+	if got, err := readMessageHeader(strings.NewReader(huge)); err != nil || len(got) != MaxDetailHeader {
+		t.Errorf("huge header: %d bytes, %v", len(got), err)
+	}
+}
