@@ -161,3 +161,13 @@ func markSent(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 }
+
+// Large counts are shown whole.
+func TestOverviewCounts(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.History = &memHistory{m: map[string]float64{"accepted": 1e6}} })
+	ck, _ := f.login(t, "admin@example.test", "right")
+	body := f.do("GET", "/console/", nil, ck, "").Body.String()
+	if strings.Contains(body, "e+0") || !strings.Contains(body, "<td class=\"n\">90000000</td>") {
+		t.Errorf("counts: %s", body)
+	}
+}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"html/template"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -36,7 +37,7 @@ var (
 
 type reasonRow struct {
 	Reason     string
-	Day, Month float64
+	Day, Month int64 // counts: shown whole, never as 1.2e+06
 }
 
 type overviewBody struct {
@@ -63,11 +64,11 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	b.Flowing, b.FlowOK = c.flowing(now)
 	for _, name := range flowSeries {
-		b.Totals = append(b.Totals, reasonRow{Reason: name, Day: sum(c.series(name, hours24, now)), Month: sum(c.series(name, days30, now))})
+		b.Totals = append(b.Totals, reasonRow{Reason: name, Day: whole(c.series(name, hours24, now)), Month: whole(c.series(name, days30, now))})
 	}
 	for _, reason := range Reasons {
 		b.Rejected = append(b.Rejected, reasonRow{Reason: reason,
-			Day: sum(c.series("rejected:"+reason, hours24, now)), Month: sum(c.series("rejected:"+reason, days30, now))})
+			Day: whole(c.series("rejected:"+reason, hours24, now)), Month: whole(c.series("rejected:"+reason, days30, now))})
 	}
 	for _, sp := range []span{hours24, days30} {
 		b.Plots = append(b.Plots, c.flowPlot(sp, now), c.rejectPlot(sp, now))
@@ -85,6 +86,9 @@ func (c *Console) series(name string, sp span, now time.Time) []float64 {
 	}
 	return c.o.History.Series(name, sp.step, sp.n, now)
 }
+
+// whole is the sum of counts, rounded.
+func whole(v []float64) int64 { return int64(math.Round(sum(v))) }
 
 func sum(v []float64) float64 {
 	t := 0.0
