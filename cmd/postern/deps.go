@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -48,6 +49,7 @@ type deps struct {
 	// sandbox is the Landlock line of postern status (wire_sandbox.go),
 	// set before the tasks start.
 	sandbox string
+	tls     *tls.Config // the server's certificate (set by assemble), for the admin listener too
 }
 
 // newResolver is the server's cached resolver, from [dns].

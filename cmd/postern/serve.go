@@ -148,6 +148,7 @@ func assemble(cfg *config.Config, log *slog.Logger, own []netip.Addr, tlsConf *t
 	if err != nil {
 		return nil, nil, err
 	}
+	d.tls = tlsConf
 	// Queue commands (postern queue flush|hold|...) reach the server here.
 	if err := serveControl(d); err != nil {
 		return nil, nil, err

@@ -13,7 +13,7 @@ import (
 	"postern/internal/users"
 )
 
-const userUsage = `usage: postern user add|passwd|del|list|suspend|resume|revoke [-config FILE] [--password-stdin] [ADDRESS]
+const userUsage = `usage: postern user add|passwd|del|list|suspend|resume|revoke|grant-admin|revoke-admin [-config FILE] [--password-stdin] [ADDRESS]
 
   add ADDRESS      add a user (an AUTH login that owns the mailbox of ADDRESS)
   passwd ADDRESS   change a user's password
@@ -23,6 +23,7 @@ const userUsage = `usage: postern user add|passwd|del|list|suspend|resume|revoke
   resume ADDRESS   lift a suspension; held mail leaves at its next retry
   revoke ADDRESS   make the password unusable at once (sessions logged in
                    before can send no more); set a new one with passwd
+  grant-admin ADDRESS, revoke-admin ADDRESS  let a user log in to the web console, or not
 
 The password is prompted for twice on the terminal, or read from the first
 line of standard input with --password-stdin. Users live in data_dir/users

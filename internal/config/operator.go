@@ -1,6 +1,8 @@
 package config
 
 import (
+	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -12,6 +14,25 @@ type Admin struct {
 	// Address is "host:port" of the admin HTTP listener serving /metrics,
 	// /healthz and /status; "" turns it off.
 	Address string `toml:"address"`
+	// TLS serves the listener (metrics and the web console) over TLS
+	// with the server's certificate ([tls] cert and key, or the one
+	// postern generates). A non-loopback address needs it.
+	TLS bool `toml:"tls"`
+}
+
+// AdminLoopback reports whether an admin address listens on loopback
+// only: 127.0.0.0/8, ::1 or localhost. An empty host (all addresses) is
+// not loopback.
+func AdminLoopback(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // DefaultAdminAddress is loopback only: metrics tell a lot about a host.
@@ -78,6 +99,10 @@ func (d *decoder) operator(c *Config) {
 	if a := c.Admin.Address; a != "" {
 		if i := strings.LastIndexByte(a, ':'); i < 0 || i == len(a)-1 {
 			d.errorf("admin.address", "admin.address %q must be host:port (or \"\" for none)", a)
+		} else if !c.Admin.TLS && !AdminLoopback(a) {
+			d.errorf("admin.address", "admin.address %q is not a loopback address: the console's passwords and cookies "+
+				"would cross the network in clear; set admin.tls = true (the server's certificate), or listen on "+
+				"127.0.0.1:9025 and reach it with ssh -L 9025:127.0.0.1:9025", a)
 		}
 	}
 	switch c.Log.Format {

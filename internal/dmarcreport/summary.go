@@ -53,11 +53,18 @@ type Summary struct {
 	Total     Tally     `json:"total"`
 	BySource  []Tally   `json:"by_source_ip"`
 	ByDomain  []Tally   `json:"by_header_from"`
-	Problems  []string  `json:"problems,omitempty"`
+	// ByReporter tallies per reporting organisation, Days per UTC day;
+	// Failing lists the sources whose mail failed, most failures first,
+	// each with its likely cause (causes.go).
+	ByReporter []Tally   `json:"by_reporter"`
+	Days       []Day     `json:"days"`
+	Failing    []Failing `json:"failing_sources"`
+	Problems   []string  `json:"problems,omitempty"`
 }
 
-// Summarize tallies the reports per source IP and per header_from domain,
-// largest first.
+// Summarize tallies the reports per source IP, per header_from domain and
+// per reporting organisation, largest first, per day, and lists the
+// failing sources with their likely cause.
 func Summarize(since time.Time, reports []*Feedback) Summary {
 	s := Summary{Since: since, Reports: len(reports), Total: Tally{Key: "total"}}
 	bySrc, byDom, orgs := map[string]*Tally{}, map[string]*Tally{}, map[string]bool{}
@@ -78,6 +85,7 @@ func Summarize(since time.Time, reports []*Feedback) Summary {
 	}
 	s.Reporters = sortedKeys(orgs)
 	s.BySource, s.ByDomain = sortTallies(bySrc), sortTallies(byDom)
+	s.addDetail(reports)
 	return s
 }
 

@@ -23,7 +23,11 @@ type who struct {
 // default of the mode, then [ratelimit], then the matching overrides in
 // order, then the access map. Trusted clients are exempt from per-address
 // limits that were not set for them by an override or the access map.
-func (l *Limits) limit(k Kind, w who) int64 {
+func (l *Limits) limit(k Kind, w who) int64 { return l.limitFor(k, w, true) }
+
+// limitFor is limit; exemptTrusted false leaves trusted clients under the
+// per-address limits too.
+func (l *Limits) limitFor(k Kind, w who, exemptTrusted bool) int64 {
 	v := defaults(w.mode).array()[k]
 	if b := l.o.Base.array()[k]; b != 0 {
 		v = b
@@ -52,7 +56,7 @@ func (l *Limits) limit(k Kind, w who) int64 {
 			}
 		}
 	}
-	if k.perIP() && !explicit && l.o.Trusted(w.ip) {
+	if exemptTrusted && k.perIP() && !explicit && l.o.Trusted(w.ip) {
 		return -1
 	}
 	if v < 0 {

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -56,6 +57,11 @@ type AdminOptions struct {
 	// Reload rereads maps and users (POST /reload, as SIGHUP does);
 	// nil means 404. Only loopback should reach the admin listener.
 	Reload func() error
+	// Console, when set, serves the web console under /console/ (and /
+	// leads there).
+	Console http.Handler
+	// TLS, when set, serves the listener over TLS ([admin] tls).
+	TLS *tls.Config
 }
 
 // Handler serves /metrics, /healthz and /status.
@@ -76,6 +82,12 @@ func (m *Metrics) Handler(opt AdminOptions) http.Handler {
 	if opt.Reload != nil {
 		mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			// A browser says where a form came from; postern's own client
+			// sends no Origin. No web page may reload the server.
+			if r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+				http.Error(w, "forbidden: reload is for postern's own client", http.StatusForbidden)
+				return
+			}
 			if err := opt.Reload(); err != nil {
 				w.WriteHeader(http.StatusInternalServerError)
 				w.Write([]byte("reload failed: " + err.Error() + "\n"))
@@ -83,6 +95,10 @@ func (m *Metrics) Handler(opt AdminOptions) http.Handler {
 			}
 			w.Write([]byte("reloaded\n"))
 		})
+	}
+	if opt.Console != nil {
+		mux.Handle("/console/", opt.Console)
+		mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
 	}
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		st := opt.Status
@@ -125,6 +141,9 @@ func (m *Metrics) Serve(ctx context.Context, ln net.Listener, log *slog.Logger, 
 		}
 	}()
 	defer close(done)
+	if opt.TLS != nil {
+		ln = tls.NewListener(ln, opt.TLS)
+	}
 	err := srv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

@@ -160,6 +160,11 @@ func TestAdminHandler(t *testing.T) {
 	if resp, err := http.Post(srv.URL+"/reload", "text/plain", nil); err != nil || resp.StatusCode != 200 || reloads != 1 {
 		t.Errorf("POST /reload: %v %v, %d reloads", resp, err, reloads)
 	}
+	req, _ := http.NewRequest("POST", srv.URL+"/reload", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden || reloads != 1 {
+		t.Errorf("POST /reload from a web page: %v %v, %d reloads", resp, err, reloads)
+	}
 	if resp, err := http.Get(srv.URL + "/reload"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /reload: %v %v", resp, err)
 	}
@@ -184,4 +189,27 @@ func get(t *testing.T, url string) string {
 		t.Fatalf("%s: %s", url, resp.Status)
 	}
 	return string(b)
+}
+
+// The console is mounted under /console/, and / leads there.
+func TestAdminHandlerConsole(t *testing.T) {
+	console := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("console " + r.URL.Path)) })
+	h := New().Handler(AdminOptions{Console: console})
+	for target, want := range map[string]string{"/console/": "console /console/", "/console/queue/X": "console /console/queue/X"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", target, nil))
+		if w.Body.String() != want {
+			t.Errorf("%s: %q", target, w.Body)
+		}
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/console/" {
+		t.Errorf("/: %d %v", w.Code, w.Header())
+	}
+	w = httptest.NewRecorder()
+	New().Handler(AdminOptions{}).ServeHTTP(w, httptest.NewRequest("GET", "/console/", nil))
+	if w.Code != http.StatusNotFound {
+		t.Errorf("without a console: %d", w.Code)
+	}
 }

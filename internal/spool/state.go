@@ -41,6 +41,7 @@ type msgState struct {
 	hold      int       // 0: as the envelope says; 1: held; -1: released
 	warned    bool      // the delay notice was sent
 	flush     time.Time // last flush request
+	history   []Attempt // the attempts recorded, oldest first
 }
 
 // flushWanted reports a flush request that no attempt has followed.
@@ -121,6 +122,7 @@ func parseState(data []byte, nrcpts int) msgState {
 			}
 			st.attempts++
 			st.last, st.next, st.lastErr = time.Unix(0, t), time.Unix(0, n), msg
+			st.history = append(st.history, Attempt{Time: st.last, Next: st.next, Error: msg})
 		}
 	}
 	return st

@@ -15,7 +15,7 @@ import (
 // on one user (Apply), besides list.
 func IsAction(name string) bool {
 	switch name {
-	case "add", "passwd", "del", "suspend", "resume", "revoke":
+	case "add", "passwd", "del", "suspend", "resume", "revoke", "grant-admin", "revoke-admin":
 		return true
 	}
 	return false
@@ -50,23 +50,33 @@ func (s *Store) Apply(action, addr string, password func() (string, error)) erro
 		return s.Resume(addr)
 	case "revoke":
 		return s.Revoke(addr)
+	case "grant-admin":
+		return s.GrantAdmin(addr)
+	case "revoke-admin":
+		return s.RevokeAdmin(addr)
 	}
 	return fmt.Errorf("unknown action %q", action)
 }
 
-// Describe is how a listing shows a user: the address, with
-// "(suspended)", "(revoked)" or "(suspended, revoked)".
+// Describe is how a listing shows a user: the address, with its marks
+// in brackets: "(admin)", "(suspended)", "(revoked)" or several, as
+// "(admin, suspended, revoked)".
 func (s *Store) Describe(addr string) string {
 	st := s.State(addr)
-	switch {
-	case st.Suspended && st.Revoked:
-		return addr + " (suspended, revoked)"
-	case st.Suspended:
-		return addr + " (suspended)"
-	case st.Revoked:
-		return addr + " (revoked)"
+	var m []string
+	if st.Admin {
+		m = append(m, "admin")
 	}
-	return addr
+	if st.Suspended {
+		m = append(m, "suspended")
+	}
+	if st.Revoked {
+		m = append(m, "revoked")
+	}
+	if len(m) == 0 {
+		return addr
+	}
+	return addr + " (" + strings.Join(m, ", ") + ")"
 }
 
 // PasswordSource reads a new password: from the first line of In, or

@@ -65,7 +65,7 @@ type argonHash struct {
 
 // checkHash reports whether h is a hash postern can verify.
 func checkHash(h string) error {
-	h = strings.TrimPrefix(h, suspendedMark)
+	h = bare(h)
 	switch {
 	case h == revokedHash:
 		return nil

@@ -92,3 +92,82 @@ func TestParseStates(t *testing.T) {
 		}
 	}
 }
+
+// The admin role is a mark in the hash field; every state change keeps
+// the marks it does not change, and only admins pass VerifyAdmin.
+func TestAdminRole(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const a = "a@example.test"
+	if err := s.Add(a, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if s.VerifyAdmin(a, "pw") {
+		t.Error("a user is an admin before grant-admin")
+	}
+	steps := []struct {
+		action, want string
+		admin        bool // VerifyAdmin with the right password afterwards
+	}{
+		{"grant-admin", a + " (admin)", true},
+		{"grant-admin", a + " (admin)", true},
+		{"suspend", a + " (admin, suspended)", false},
+		{"resume", a + " (admin)", true},
+		{"revoke", a + " (admin, revoked)", false},
+		{"revoke-admin", a + " (revoked)", false},
+		{"grant-admin", a + " (admin, revoked)", false},
+	}
+	for _, st := range steps {
+		if err := s.Apply(st.action, a, nil); err != nil {
+			t.Fatalf("%s: %v", st.action, err)
+		}
+		if got := s.Describe(a); got != st.want {
+			t.Errorf("after %s: %q, want %q", st.action, got, st.want)
+		}
+		if got := s.VerifyAdmin(a, "pw"); got != st.admin {
+			t.Errorf("after %s: VerifyAdmin %v", st.action, got)
+		}
+	}
+	if err := s.Passwd(a, "new"); err != nil {
+		t.Fatal(err)
+	}
+	if !s.VerifyAdmin(a, "new") || s.VerifyAdmin(a, "pw") || !s.Verify(a, "new") {
+		t.Error("passwd lost the admin role or the new password")
+	}
+	if s.VerifyAdmin("nobody@example.test", "new") {
+		t.Error("an unknown user is an admin")
+	}
+	if err := s.GrantAdmin("nobody@example.test"); err == nil {
+		t.Error("grant-admin of nobody")
+	}
+	data, _ := os.ReadFile(path)
+	if !strings.Contains(string(data), a+":+$argon2id$") {
+		t.Errorf("file: %q", data)
+	}
+	// The file reads the same when opened again.
+	s2, err := Open(path)
+	if err != nil || !s2.State(a).Admin || !s2.VerifyAdmin(a, "new") {
+		t.Errorf("reopened: %v %+v", err, s2.State(a))
+	}
+}
+
+// Marks parse in one order only: "!+" is a suspended admin, "+!" is no
+// hash scheme at all.
+func TestAdminMarkParse(t *testing.T) {
+	h, err := Hash("pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for field, ok := range map[string]bool{
+		h: true, "+" + h: true, "!+" + h: true, "+*": true, "!+*": true,
+		"+!" + h: false, "++" + h: false, "+": false,
+	} {
+		_, err := parse("users", []byte("a@example.test:"+field+"\n"))
+		if (err == nil) != ok {
+			t.Errorf("%q: %v", field, err)
+		}
+	}
+}

@@ -16,7 +16,6 @@ import (
 	"os"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -248,7 +247,7 @@ func (s *Store) Verify(addr, password string) bool {
 		verifyHash(s.dummy, password)
 		return false
 	}
-	return verifyHash(h, password)
+	return verifyHash(bare(h), password)
 }
 
 // Add adds a user; it fails with ErrExists when addr is already one.
@@ -284,10 +283,10 @@ func (s *Store) Passwd(addr, password string) error {
 	return s.modify(func(lines []line) ([]line, error) {
 		for i := range lines {
 			if lines[i].addr == a {
-				if strings.HasPrefix(lines[i].hash, suspendedMark) {
-					h = suspendedMark + h // a new password does not lift a suspension
-				}
-				lines[i].hash = h
+				// A new password lifts neither a suspension nor the
+				// admin role.
+				p, _ := marks(lines[i].hash)
+				lines[i].hash = p + h
 				return lines, nil
 			}
 		}
