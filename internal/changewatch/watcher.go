@@ -88,10 +88,21 @@ func (w *Watcher) WithAlerts(a Alerter) *Watcher {
 func (w *Watcher) SetWho(who string) { w.who = who }
 
 // List returns the change log, newest first (for the console).
-func (w *Watcher) List() ([]changelog.Entry, error) { return w.store.List() }
+// A nil Watcher (no data_dir to keep a log in) has no changes.
+func (w *Watcher) List() ([]changelog.Entry, error) {
+	if w == nil {
+		return nil, nil
+	}
+	return w.store.List()
+}
 
 // Get returns change n with its diff (for the console).
-func (w *Watcher) Get(n int) (changelog.Entry, error) { return w.store.Get(n) }
+func (w *Watcher) Get(n int) (changelog.Entry, error) {
+	if w == nil {
+		return changelog.Entry{}, fmt.Errorf("no change %d: no change log is kept", n)
+	}
+	return w.store.Get(n)
+}
 
 // Reload checks and records every watched file (SIGHUP, POST /reload);
 // the error names the versions that were rejected.
