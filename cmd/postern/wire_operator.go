@@ -9,10 +9,12 @@ import (
 
 	"postern/internal/alert"
 	"postern/internal/envelope"
+	"postern/internal/history"
 	"postern/internal/incident"
 	"postern/internal/metrics"
 	"postern/internal/spool"
 	"postern/internal/status"
+	"postern/internal/summary"
 )
 
 // operatorCourier wraps the delivery agents: the queued mail of suspended
@@ -52,6 +54,13 @@ func operatorStages(d *deps) ([]any, error) {
 		stages = append(stages, &incident.AccessChecker{Maps: d.maps.Maps})
 	}
 
+	hist := history.Open(cfg.HistoryDir(), d.log)
+	d.metrics.SetHistory(hist)
+	// The postmaster's notices (alerts, summaries) go from the null sender: no bounce loops.
+	notify := func(ctx context.Context, msg []byte) error {
+		env := &envelope.Envelope{Rcpts: []envelope.Recipient{{Addr: cfg.Postmaster}}, Received: time.Now(), Listener: "local"}
+		return queueMessage(ctx, d.spool, env, bytes.NewReader(msg))
+	}
 	ac := &alert.Checker{Accounts: accountState(d)}
 	if a := cfg.Alert; a.Enabled {
 		action, err := alert.ParseAction(a.Action)
@@ -61,19 +70,16 @@ func operatorStages(d *deps) ([]any, error) {
 		opt := alert.Options{
 			Window: a.Window, BaselineWindows: a.BaselineWindows, Factor: a.Factor,
 			UserFloor: a.UserFloor, HostFloor: a.HostFloor, Action: action, Duration: a.Duration,
-			IsLocal: d.relay.IsLocal, Webhook: a.Webhook, Hostname: cfg.Hostname, Log: d.log, Counter: d.metrics,
+			IsLocal: d.relay.IsLocal, Webhook: a.Webhook, Hostname: cfg.Hostname, Log: d.log, Counter: d.metrics, History: hist,
 		}
 		if a.MailPostmaster && cfg.Postmaster != "" {
-			opt.Notify = func(ctx context.Context, msg []byte) error {
-				// From the null sender: no bounce loops.
-				env := &envelope.Envelope{Rcpts: []envelope.Recipient{{Addr: cfg.Postmaster}}, Received: time.Now(), Listener: "local"}
-				return queueMessage(ctx, d.spool, env, bytes.NewReader(msg))
-			}
+			opt.Notify = notify
 		}
 		ac.D = alert.New(opt)
 		d.alerts = ac.D
 	}
 	stages = append(stages, ac)
+	d.tasks = append(d.tasks, hist.Run, summary.Task(cfg, hist, d.metrics, d.alerts.Active, notify, d.log))
 
 	if cfg.Admin.Address != "" {
 		ln, err := net.Listen("tcp", cfg.Admin.Address)

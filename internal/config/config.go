@@ -55,6 +55,8 @@ type Config struct {
 	TLSRPT TLSRPT `toml:"tlsrpt"`
 	// ARC: chains of incoming mail and our seal on forwarded mail (arc.go).
 	ARC ARC `toml:"arc"`
+	// Summary: the daily or weekly report mail to the postmaster (summary.go).
+	Summary Summary `toml:"summary"`
 
 	// allow_sender_relay (route.go).
 	Routing

@@ -50,6 +50,7 @@ func (d *decoder) complete(c *Config, base string) {
 	d.srs(c)
 	d.tlsrpt(c)
 	d.arc(c)
+	d.summary(c)
 }
 
 func (d *decoder) hostname(c *Config) {

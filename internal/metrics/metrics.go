@@ -57,8 +57,9 @@ type Metrics struct {
 	rateHits    map[string]uint64 // through the Recorder
 	backendErrs map[string]uint64
 
-	recent recentRejects
-	reason reasonKeys
+	recent  recentRejects
+	reason  reasonKeys
+	history History // nil: no history (SetHistory)
 }
 
 // Labels and buckets are part of the documented contract (docs/operations.md).
@@ -152,6 +153,9 @@ func (m *Metrics) Delivered(result string, latency time.Duration) {
 		return
 	}
 	m.deliveries.WithLabelValues(result).Inc()
+	if result != "paced" {
+		m.addHistory(result) // the history's names are the results'
+	}
 	if result == "delivered" {
 		m.latency.Observe(latency.Seconds())
 	}
