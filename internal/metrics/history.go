@@ -32,7 +32,8 @@ func (m *Metrics) addHistory(name string) {
 
 // RejectReason maps a refusal onto the console's reasons
 // (history.Reasons), from the words its checker starts the rule with and
-// the reply; docs/console.md has the table.
+// the reply; docs/operations.md ("The console's history") has the
+// table.
 func RejectReason(rule, enhanced string) string {
 	r := strings.ToLower(rule)
 	has := func(words ...string) bool {
