@@ -74,7 +74,10 @@ func (r *Reporter) mail(ctx context.Context, start, end, now time.Time) []byte {
 // body is the text, with "\n" line ends.
 func (r *Reporter) body(ctx context.Context, start, end time.Time) string {
 	var b strings.Builder
-	const layout = "2006-01-02 15:04"
+	layout := "2006-01-02 15:04"
+	if start.Second() != 0 || end.Second() != 0 {
+		layout += ":05"
+	}
 	fmt.Fprintf(&b, "Postern on %s, from %s to %s UTC.\n\n", clean(r.opt.Hostname), start.UTC().Format(layout), end.UTC().Format(layout))
 	c := r.figures(start, end)
 	total := 0.0
