@@ -267,3 +267,20 @@ func BenchmarkSave(b *testing.B) {
 		}
 	}
 }
+
+// A user quiet for 90 days leaves, and makes room for another.
+func TestPruneQuietUsers(t *testing.T) {
+	s, c := newTestStore(t)
+	for i := 0; i < MaxUsers; i++ {
+		s.Add(fmt.Sprintf("%su%03d", OutboundPrefix, i), 1)
+	}
+	c.t = c.t.Add(90*24*time.Hour + time.Hour)
+	s.Add(OutboundPrefix+"u000", 1)
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	s.Add(OutboundPrefix+"new", 1)
+	if got := s.Names(OutboundPrefix); !slices.Equal(got, []string{OutboundPrefix + "new", OutboundPrefix + "u000"}) {
+		t.Errorf("after pruning: %v", got)
+	}
+}

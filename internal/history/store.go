@@ -74,6 +74,7 @@ func (s *Store) Save() error {
 		f(s.Set)
 	}
 	s.mu.Lock()
+	s.prune(s.now().Unix() / 3600)
 	b := encode(s.series)
 	s.mu.Unlock()
 	return atomicfile.WriteFile(filepath.Join(s.dir, FileName), b, 0o600)
@@ -127,4 +128,19 @@ func CheckDir(dir string) []string {
 		}
 	}
 	return out
+}
+
+// prune drops the series that hold nothing any more (no bucket in the 90
+// days of hours), so that users gone quiet make room for others under
+// MaxUsers. s.mu is held.
+func (s *Store) prune(hour int64) {
+	for k, x := range s.series {
+		if x.hour.last > hour-hours {
+			continue
+		}
+		delete(s.series, k)
+		if p, u, ok := userSeries(k); ok && u != Host && u != Others {
+			s.users[p]--
+		}
+	}
 }

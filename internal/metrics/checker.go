@@ -35,8 +35,7 @@ func (c *Checker) Rejected(_ context.Context, conn *inbound.Conn, stage string, 
 	if v.Reply != nil {
 		code, enhanced = v.Reply.Code, v.Reply.Enhanced
 	}
-	c.M.Rejected(Reject{Time: time.Now(), Conn: conn.ID, Client: conn.IP().String(), Stage: stage, Code: code, Rule: v.Rule})
-	c.M.addHistory(history.RejectedPrefix + RejectReason(v.Rule, enhanced))
+	c.M.Rejected(Reject{Time: time.Now(), Conn: conn.ID, Client: conn.IP().String(), Stage: stage, Code: code, Enhanced: enhanced, Rule: v.Rule})
 }
 
 // Accepted implements inbound.AcceptObserver.

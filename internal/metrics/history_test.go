@@ -54,7 +54,8 @@ func TestHistoryFeed(t *testing.T) {
 	m.Delivered("delivered", 0)
 	m.Delivered("paced", 0)
 	m.Delivered("bounced", 0)
-	if h.n[history.Delivered] != 1 || h.n[history.Bounced] != 1 || len(h.n) != 2 {
+	m.Rejected(Reject{Stage: "rcpt", Code: 550, Enhanced: "5.7.1", Rule: "relay access denied"})
+	if h.n[history.Delivered] != 1 || h.n[history.Bounced] != 1 || h.n[history.RejectedPrefix+history.Relay] != 1 || len(h.n) != 3 {
 		t.Errorf("history got %v", h.n)
 	}
 	var nilM *Metrics
