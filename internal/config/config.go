@@ -190,6 +190,7 @@ func Default() *Config {
 		DKIM:     defaultDKIM(),
 		DMARC:    defaultDMARC(),
 		ARC:      defaultARC(),
+		Summary:  Summary{Schedule: "off"},
 		// The laptop default: only the user running postern can reach
 		// the data dir, so the socket lives there.
 		Local:       defaultLocal(dataDir + "/submit.sock"),
