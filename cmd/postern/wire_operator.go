@@ -54,8 +54,8 @@ func operatorStages(d *deps) ([]any, error) {
 		stages = append(stages, &incident.AccessChecker{Maps: d.maps.Maps})
 	}
 
-	hist := history.Open(cfg.HistoryDir(), d.log)
-	d.metrics.SetHistory(hist)
+	d.history = history.Open(cfg.HistoryDir(), d.log)
+	d.metrics.SetHistory(d.history)
 	// The postmaster's notices (alerts, summaries) go from the null sender: no bounce loops.
 	notify := func(ctx context.Context, msg []byte) error {
 		env := &envelope.Envelope{Rcpts: []envelope.Recipient{{Addr: cfg.Postmaster}}, Received: time.Now(), Listener: "local"}
@@ -70,7 +70,7 @@ func operatorStages(d *deps) ([]any, error) {
 		opt := alert.Options{
 			Window: a.Window, BaselineWindows: a.BaselineWindows, Factor: a.Factor,
 			UserFloor: a.UserFloor, HostFloor: a.HostFloor, Action: action, Duration: a.Duration,
-			IsLocal: d.relay.IsLocal, Webhook: a.Webhook, Hostname: cfg.Hostname, Log: d.log, Counter: d.metrics, History: hist,
+			IsLocal: d.relay.IsLocal, Webhook: a.Webhook, Hostname: cfg.Hostname, Log: d.log, Counter: d.metrics, History: d.history,
 		}
 		if a.MailPostmaster && cfg.Postmaster != "" {
 			opt.Notify = notify
@@ -79,7 +79,7 @@ func operatorStages(d *deps) ([]any, error) {
 		d.alerts = ac.D
 	}
 	stages = append(stages, ac)
-	d.tasks = append(d.tasks, hist.Run, summary.Task(cfg, hist, d.metrics, d.alerts.Active, notify, d.log))
+	d.tasks = append(d.tasks, d.history.Run, summary.Task(cfg, d.history, d.metrics, d.alerts.Active, notify, d.log))
 
 	if cfg.Admin.Address != "" {
 		ln, err := net.Listen("tcp", cfg.Admin.Address)

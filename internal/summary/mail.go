@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"postern/internal/envelope"
 	"postern/internal/history"
@@ -140,13 +141,14 @@ func clean(s string) string {
 	return b.String()
 }
 
-// headerSafe keeps only printable ASCII: the header holds configured
-// names only, and not even those may break a line.
+// headerSafe keeps only visible characters (RFC 6532 allows UTF-8 in
+// an address): the header holds configured names only, and not even
+// those may break or fold a line.
 func headerSafe(s string) string {
 	return strings.Map(func(c rune) rune {
-		if c < 0x21 || c > 0x7e {
+		if !unicode.IsGraphic(c) || unicode.IsSpace(c) || c == utf8.RuneError {
 			return -1
 		}
 		return c
-	}, s)
+	}, strings.ToValidUTF8(s, ""))
 }

@@ -186,8 +186,10 @@ func TestClean(t *testing.T) {
 			t.Errorf("clean(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
-	if got := headerSafe("post\r\nmaster@x y"); got != "postmaster@xy" {
-		t.Errorf("headerSafe = %q", got)
+	for in, want := range map[string]string{"post\r\nmaster@x y": "postmaster@xy", "pöst@exämple.org\u2028": "pöst@exämple.org", "a\xffb\tc": "abc"} {
+		if got := headerSafe(in); got != want {
+			t.Errorf("headerSafe(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
