@@ -94,4 +94,28 @@ func TestHistoryAndSummaryMail(t *testing.T) {
 	if out, err := s.postern("", "check"); err != nil {
 		t.Errorf("postern check after the run: %v\n%s", err, out)
 	}
+
+	// A restart reads the history back and sends no period twice.
+	before := len(s.maildir("postmaster@example.test"))
+	s.start()
+	s.waitMaildir("postmaster@example.test", before+1, 10*time.Second)
+	s.stop()
+	if strings.Contains(s.logs(), "history: ") {
+		t.Errorf("the history did not read back:\n%s", s.logs())
+	}
+	periods := map[string]int{}
+	period := regexp.MustCompile(`(?m)^Postern on mx\.example\.test, from .* UTC\.`)
+	for _, m := range s.maildir("postmaster@example.test") {
+		if p := period.FindString(m); p != "" {
+			periods[p]++
+		}
+	}
+	for p, n := range periods {
+		if n > 1 {
+			t.Errorf("sent %d times: %s", n, p)
+		}
+	}
+	if len(periods) <= before {
+		t.Errorf("%d periods sent, %d before the restart", len(periods), before)
+	}
 }
