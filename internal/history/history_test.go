@@ -1,11 +1,13 @@
 package history
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -282,5 +284,32 @@ func TestPruneQuietUsers(t *testing.T) {
 	s.Add(OutboundPrefix+"new", 1)
 	if got := s.Names(OutboundPrefix); !slices.Equal(got, []string{OutboundPrefix + "new", OutboundPrefix + "u000"}) {
 		t.Errorf("after pruning: %v", got)
+	}
+}
+
+// Run saves at once and at shutdown, while counts keep coming.
+func TestRunSavesAtShutdown(t *testing.T) {
+	dir := t.TempDir()
+	s := Open(dir, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 1000; j++ {
+				s.Add(Accepted, 1)
+			}
+		}()
+	}
+	wg.Wait()
+	cancel()
+	<-done
+	r := Open(dir, nil)
+	// Two hours, in case one ended meanwhile.
+	if got := r.Series(Accepted, time.Hour, 2, time.Now()); got[0]+got[1] != 4000 {
+		t.Errorf("after shutdown: %v", got)
 	}
 }
