@@ -102,8 +102,9 @@ func (r *Reporter) Run(ctx context.Context) {
 			return
 		}
 	}
-	_, end := r.last(r.opt.Now())
-	every := min(max(end.Sub(r.firstStart(end))/4, 100*time.Millisecond), time.Minute)
+	start, end := r.last(r.opt.Now())
+	// Look a few times per period, at least once a minute.
+	every := min(max(end.Sub(start)/4, 100*time.Millisecond), time.Minute)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -114,11 +115,6 @@ func (r *Reporter) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-}
-
-func (r *Reporter) firstStart(end time.Time) time.Time {
-	start, _ := r.last(end)
-	return start
 }
 
 // Once sends the summary of the latest period that has ended, when it
