@@ -56,7 +56,8 @@ func encode(m map[string]*series) []byte {
 var errShort = errors.New("file ends early")
 
 // decode is the one parser of the file: strict, bounded, every value
-// checked (a name of printable UTF-8, known kinds, no repeated names,
+// checked (a name of printable UTF-8, known kinds, names in order and
+// none twice,
 // finite non-negative buckets, nothing after the checksum).
 func decode(b []byte) (map[string]*series, error) {
 	if len(b) < len(magic)+8 || string(b[:len(magic)]) != magic {
@@ -73,6 +74,7 @@ func decode(b []byte) (map[string]*series, error) {
 		return nil, fmt.Errorf("%d series, more than the bound of %d", n, maxSeries)
 	}
 	m := make(map[string]*series, n)
+	prev := ""
 	for i := uint32(0); i < n; i++ {
 		if len(p) < 3 {
 			return nil, errShort
@@ -89,9 +91,11 @@ func decode(b []byte) (map[string]*series, error) {
 		if !validName(name) {
 			return nil, fmt.Errorf("series %d: name %q is not printable UTF-8", i, name)
 		}
-		if m[name] != nil {
-			return nil, fmt.Errorf("series %q twice", name)
+		if name <= prev {
+			// encode writes them sorted: also no name twice.
+			return nil, fmt.Errorf("series %q out of order or twice", name)
 		}
+		prev = name
 		p = p[l:]
 		x := newSeries(k)
 		x.min.last, x.hour.last = int64(binary.BigEndian.Uint64(p)), int64(binary.BigEndian.Uint64(p[8:]))

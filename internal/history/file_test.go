@@ -31,6 +31,8 @@ func TestDecode(t *testing.T) {
 	twice = binary.BigEndian.AppendUint32(twice, 2)
 	one := oneSeries(0, "a", 1)[len(magic)+4:]
 	twice = append(append(twice, one...), one...)
+	unordered := binary.BigEndian.AppendUint32([]byte(magic), 2)
+	unordered = append(append(unordered, oneSeries(0, "b", 1)[len(magic)+4:]...), one...)
 	tests := []struct {
 		name string
 		in   []byte
@@ -50,6 +52,7 @@ func TestDecode(t *testing.T) {
 		{"negative bucket", sealed(oneSeries(0, "a", -1)), "bucket value"},
 		{"NaN bucket", sealed(oneSeries(0, "a", float32(math.NaN()))), "bucket value"},
 		{"twice", sealed(twice), "twice"},
+		{"out of order", sealed(unordered), "out of order"},
 		{"trailing", sealed(append(oneSeries(0, "a", 1), 0)), "after the last"},
 		{"too many", sealed(binary.BigEndian.AppendUint32([]byte(magic), maxSeries+1)), "bound"},
 	}

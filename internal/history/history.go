@@ -113,6 +113,9 @@ func (s *Store) get(name string, k kind) *series {
 	if x := s.series[name]; x != nil {
 		return x
 	}
+	if len(name) == 0 || len(name) > maxName || !validName(name) {
+		return nil // the file could not hold it
+	}
 	if p, user, ok := userSeries(name); ok && user != Host && user != Others {
 		if s.users[p] >= MaxUsers {
 			if p != OutboundPrefix {

@@ -313,3 +313,20 @@ func TestRunSavesAtShutdown(t *testing.T) {
 		t.Errorf("after shutdown: %v", got)
 	}
 }
+
+// Names the file could not hold are not kept.
+func TestBadNames(t *testing.T) {
+	s, _ := newTestStore(t)
+	for _, n := range []string{"", OutboundPrefix + "a\r\nb", OutboundPrefix + strings.Repeat("x", maxName), "bad\xff"} {
+		s.Add(n, 1)
+	}
+	if got := s.Names(""); len(got) != 0 {
+		t.Errorf("kept %q", got)
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if p := CheckDir(s.dir); len(p) != 0 {
+		t.Error(p)
+	}
+}
