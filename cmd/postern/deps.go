@@ -12,6 +12,7 @@ import (
 	"postern/internal/config"
 	"postern/internal/deliver"
 	"postern/internal/dns"
+	"postern/internal/history"
 	"postern/internal/limits"
 	"postern/internal/maps"
 	"postern/internal/metrics"
@@ -39,6 +40,7 @@ type deps struct {
 	// stages take it as a metrics.Recorder.
 	metrics *metrics.Metrics
 	alerts  *alert.Detector // nil when [alert] is off
+	history *history.Store  // the console's history (wire_operator.go)
 	// rate is the [ratelimit] backend (rateBackend builds it); limits
 	// the connection and sender limits, for metrics and status.
 	rate   *rateStore

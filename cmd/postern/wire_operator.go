@@ -10,10 +10,12 @@ import (
 	"postern/internal/alert"
 	"postern/internal/console"
 	"postern/internal/envelope"
+	"postern/internal/history"
 	"postern/internal/incident"
 	"postern/internal/metrics"
 	"postern/internal/spool"
 	"postern/internal/status"
+	"postern/internal/summary"
 )
 
 // operatorCourier wraps the delivery agents: the queued mail of suspended
@@ -53,6 +55,13 @@ func operatorStages(d *deps) ([]any, error) {
 		stages = append(stages, &incident.AccessChecker{Maps: d.maps.Maps})
 	}
 
+	d.history = history.Open(cfg.HistoryDir(), d.log)
+	d.metrics.SetHistory(d.history)
+	// The postmaster's notices (alerts, summaries) go from the null sender: no bounce loops.
+	notify := func(ctx context.Context, msg []byte) error {
+		env := &envelope.Envelope{Rcpts: []envelope.Recipient{{Addr: cfg.Postmaster}}, Received: time.Now(), Listener: "local"}
+		return queueMessage(ctx, d.spool, env, bytes.NewReader(msg))
+	}
 	ac := &alert.Checker{Accounts: accountState(d)}
 	if a := cfg.Alert; a.Enabled {
 		action, err := alert.ParseAction(a.Action)
@@ -62,19 +71,16 @@ func operatorStages(d *deps) ([]any, error) {
 		opt := alert.Options{
 			Window: a.Window, BaselineWindows: a.BaselineWindows, Factor: a.Factor,
 			UserFloor: a.UserFloor, HostFloor: a.HostFloor, Action: action, Duration: a.Duration,
-			IsLocal: d.relay.IsLocal, Webhook: a.Webhook, Hostname: cfg.Hostname, Log: d.log, Counter: d.metrics,
+			IsLocal: d.relay.IsLocal, Webhook: a.Webhook, Hostname: cfg.Hostname, Log: d.log, Counter: d.metrics, History: d.history,
 		}
 		if a.MailPostmaster && cfg.Postmaster != "" {
-			opt.Notify = func(ctx context.Context, msg []byte) error {
-				// From the null sender: no bounce loops.
-				env := &envelope.Envelope{Rcpts: []envelope.Recipient{{Addr: cfg.Postmaster}}, Received: time.Now(), Listener: "local"}
-				return queueMessage(ctx, d.spool, env, bytes.NewReader(msg))
-			}
+			opt.Notify = notify
 		}
 		ac.D = alert.New(opt)
 		d.alerts = ac.D
 	}
 	stages = append(stages, ac)
+	d.tasks = append(d.tasks, d.history.Run, summary.Task(cfg, d.history, d.metrics, d.alerts.Active, notify, d.log))
 
 	if cfg.Admin.Address != "" {
 		ln, err := net.Listen("tcp", cfg.Admin.Address)
@@ -95,7 +101,7 @@ func operatorStages(d *deps) ([]any, error) {
 			d.tasks = append(d.tasks, func(ctx context.Context) {
 				opt.Console, opt.TLS = console.New(console.Options{Users: d.users, Lockout: d.limits, Queue: d.spool, Destinations: d.remote,
 					SpoolDir: cfg.SpoolDir(), DMARCDir: cfg.DMARCDir(), Alerts: opt.Alerts, Problems: opt.Problems, Log: d.log,
-					DKIMDir: cfg.DKIMDir(), ActivateAfter: cfg.DKIM.ActivateAfter, Resolver: d.resolver, TLS: d.tls}), console.ListenerTLS(cfg.Admin.TLS, d.tls)
+					DKIMDir: cfg.DKIMDir(), ActivateAfter: cfg.DKIM.ActivateAfter, Resolver: d.resolver, TLS: d.tls, History: d.history, Changes: d.changes}), console.ListenerTLS(cfg.Admin.TLS, d.tls)
 				if err := d.metrics.Serve(ctx, ln, d.log, opt); err != nil {
 					d.log.Error("admin listener failed", "err", err)
 				}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"postern/internal/history"
 )
 
 // Action is what happens to a user's (or the host's) outbound mail while
@@ -61,7 +63,13 @@ type Options struct {
 	Log      *slog.Logger
 	// Counter, when set, counts alerts by scope ("user" or "host").
 	Counter interface{ Alert(scope string) }
-	Now     func() time.Time // nil = time.Now
+	// History, when set, samples the threshold in force for each user
+	// and the host every minute (the console draws it over the
+	// outbound plot).
+	History interface {
+		Gauge(f func(set func(name string, v float64)))
+	}
+	Now func() time.Time // nil = time.Now
 }
 
 // Detector counts outbound messages and decides spikes. Its methods are
@@ -104,7 +112,22 @@ func New(opt Options) *Detector {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Detector{opt: opt, rates: newRates(opt.Window, opt.BaselineWindows, opt.Factor)}
+	d := &Detector{opt: opt, rates: newRates(opt.Window, opt.BaselineWindows, opt.Factor)}
+	if opt.History != nil {
+		opt.History.Gauge(d.setThresholds)
+	}
+	return d
+}
+
+// setThresholds gives the history the count per window that would trip
+// the alert now, for the host and each user with recent outbound mail.
+func (d *Detector) setThresholds(set func(name string, v float64)) {
+	for k, v := range d.rates.thresholds(d.opt.Now(), d.opt.UserFloor, d.opt.HostFloor) {
+		if k == hostKey {
+			k = history.Host
+		}
+		set(history.ThresholdPrefix+k, v)
+	}
 }
 
 // Event is one alert, as logged, POSTed and mailed.
@@ -154,8 +177,12 @@ func (d *Detector) Limited(user string) bool {
 	return d.rates.active(hostKey, now) || (user != "" && d.rates.active(user, now))
 }
 
-// Active lists the alerts in force: "host" and "user ADDRESS".
+// Active lists the alerts in force: "host" and "user ADDRESS"; none on
+// a nil Detector (alerts off).
 func (d *Detector) Active() []string {
+	if d == nil {
+		return nil
+	}
 	var out []string
 	for _, k := range d.rates.activeKeys(d.opt.Now()) {
 		if k == hostKey {

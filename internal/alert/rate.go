@@ -131,3 +131,21 @@ func (r *rates) prune(now time.Time) {
 		}
 	}
 }
+
+// thresholds gives, for the host key and every user key counted, the
+// count in the current window above which it trips:
+// factor x max(baseline, floor).
+func (r *rates) thresholds(now time.Time, userFloor, hostFloor int) map[string]float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]float64{hostKey: float64(r.factor * hostFloor)}
+	for k, s := range r.series {
+		r.advance(s, now)
+		floor := userFloor
+		if k == hostKey {
+			floor = hostFloor
+		}
+		out[k] = float64(r.factor) * max(s.baseline(), float64(floor))
+	}
+	return out
+}

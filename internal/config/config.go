@@ -59,6 +59,8 @@ type Config struct {
 	LDAPMaps LDAPMaps `toml:"ldap_maps"`
 	// PostgresMaps: sendmail's maps from a PostgreSQL table (postgresmaps.go).
 	PostgresMaps PostgresMaps `toml:"postgres_maps"`
+	// Summary: the daily or weekly report mail to the postmaster (summary.go).
+	Summary Summary `toml:"summary"`
 
 	// allow_sender_relay (route.go).
 	Routing
@@ -194,6 +196,7 @@ func Default() *Config {
 		ARC:          defaultARC(),
 		LDAPMaps:     defaultLDAPMaps(),
 		PostgresMaps: defaultPostgresMaps(),
+		Summary:      Summary{Schedule: "off"},
 		// The laptop default: only the user running postern can reach
 		// the data dir, so the socket lives there.
 		Local:       defaultLocal(dataDir + "/submit.sock"),

@@ -117,6 +117,7 @@ func TestLoadGood(t *testing.T) {
 		ARC:          ARC{Verify: true, SealDomain: "example.test"},
 		LDAPMaps:     defaultLDAPMaps(),
 		PostgresMaps: defaultPostgresMaps(),
+		Summary:      Summary{Schedule: "off"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", c, want)

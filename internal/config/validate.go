@@ -52,6 +52,7 @@ func (d *decoder) complete(c *Config, base string) {
 	d.arc(c)
 	d.ldapMaps(c)
 	d.postgresMaps(c)
+	d.summary(c)
 }
 
 func (d *decoder) hostname(c *Config) {

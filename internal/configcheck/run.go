@@ -82,7 +82,8 @@ func checks() []Check {
 	// dropped privileges: check them as its user. The certificate is
 	// read while still root.
 	return []Check{checkPerms, asServer(Maps), DirectoryMaps, ifDataDir(asServer(checkUsers)), ifDataDir(asServer(checkDataDir)),
-		ifDataDir(asServer(checkTLSRPT)), asServer(checkARCSeal), checkTLS, checkRouting, checkLocal, checkSandbox}
+		ifDataDir(asServer(checkTLSRPT)), ifDataDir(asServer(checkHistory)), asServer(checkARCSeal), checkTLS, checkRouting,
+		checkLocal, checkSandbox}
 }
 
 // ifDataDir runs c only when the data dir exists (serve makes it, for

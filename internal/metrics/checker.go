@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"postern/internal/history"
 	"postern/internal/inbound"
 )
 
@@ -30,11 +31,11 @@ func (c *Checker) Closed(conn *inbound.Conn) {
 
 // Rejected implements inbound.RejectObserver.
 func (c *Checker) Rejected(_ context.Context, conn *inbound.Conn, stage string, v *inbound.Verdict) {
-	code := 0
+	code, enhanced := 0, ""
 	if v.Reply != nil {
-		code = v.Reply.Code
+		code, enhanced = v.Reply.Code, v.Reply.Enhanced
 	}
-	c.M.Rejected(Reject{Time: time.Now(), Conn: conn.ID, Client: conn.IP().String(), Stage: stage, Code: code, Rule: v.Rule})
+	c.M.Rejected(Reject{Time: time.Now(), Conn: conn.ID, Client: conn.IP().String(), Stage: stage, Code: code, Enhanced: enhanced, Rule: v.Rule})
 }
 
 // Accepted implements inbound.AcceptObserver.
@@ -42,6 +43,7 @@ func (c *Checker) Accepted(_ context.Context, t *inbound.Txn) {
 	env := t.Env
 	c.M.accepted.WithLabelValues(env.Listener, yesNo(env.TLS != ""), yesNo(env.AuthUser != "")).Inc()
 	c.M.acceptedBytes.Add(float64(env.Size))
+	c.M.addHistory(history.Accepted)
 	if c.IsLocal == nil {
 		return
 	}
@@ -52,6 +54,10 @@ func (c *Checker) Accepted(_ context.Context, t *inbound.Txn) {
 				user = "-"
 			}
 			c.M.outbound.WithLabelValues(user).Inc()
+			c.M.addHistory(history.OutboundPrefix + history.Host)
+			if env.AuthUser != "" {
+				c.M.addHistory(history.OutboundPrefix + env.AuthUser)
+			}
 			return
 		}
 	}

@@ -40,6 +40,7 @@ type Metrics struct {
 	connections   *prometheus.CounterVec
 	sessions      *prometheus.CounterVec
 	rejects       *prometheus.CounterVec
+	rejectReasons *prometheus.CounterVec // by the console's reasons
 	accepted      *prometheus.CounterVec
 	acceptedBytes prometheus.Counter
 	outbound      *prometheus.CounterVec
@@ -57,8 +58,9 @@ type Metrics struct {
 	rateHits    map[string]uint64 // through the Recorder
 	backendErrs map[string]uint64
 
-	recent recentRejects
-	reason reasonKeys
+	recent  recentRejects
+	reason  reasonKeys
+	history History // nil: no history (SetHistory)
 }
 
 // Labels and buckets are part of the documented contract (docs/operations.md).
@@ -70,11 +72,12 @@ func newCounter(name, help string, labels ...string) *prometheus.CounterVec {
 // process collectors, in a fresh registry.
 func New() *Metrics {
 	m := &Metrics{
-		reg:         prometheus.NewRegistry(),
-		connections: newCounter("connections_total", "SMTP connections accepted by a listener.", "listener"),
-		sessions:    newCounter("sessions_total", "SMTP connections ended, by whether they used TLS.", "listener", "tls"),
-		rejects:     newCounter("rejects_total", "Refusals sent to clients, by SMTP stage, reply code and short reason.", "stage", "code", "reason"),
-		accepted:    newCounter("messages_accepted_total", "Messages put in the queue.", "listener", "tls", "auth"),
+		reg:           prometheus.NewRegistry(),
+		connections:   newCounter("connections_total", "SMTP connections accepted by a listener.", "listener"),
+		sessions:      newCounter("sessions_total", "SMTP connections ended, by whether they used TLS.", "listener", "tls"),
+		rejects:       newCounter("rejects_total", "Refusals sent to clients, by SMTP stage, reply code and short reason.", "stage", "code", "reason"),
+		rejectReasons: newCounter("rejects_by_reason_total", "Refusals sent to clients, by the console's reason (relay, spf, dmarc, dnsbl, limits, greylist, milter, protocol, other).", "reason"),
+		accepted:      newCounter("messages_accepted_total", "Messages put in the queue.", "listener", "tls", "auth"),
 		acceptedBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "postern", Name: "messages_accepted_bytes_total",
 			Help: "Size of the messages put in the queue."}),
 		outbound:    newCounter("outbound_messages_total", "Messages accepted for a remote recipient, by authenticated user (\"-\" for trusted networks).", "user"),
@@ -90,7 +93,7 @@ func New() *Metrics {
 		alerts: newCounter("alerts_total", "Outbound spike alerts, by scope (user or host).", "scope"),
 	}
 	m.recent.max = 20
-	m.reg.MustRegister(m.connections, m.sessions, m.rejects, m.accepted, m.acceptedBytes, m.outbound,
+	m.reg.MustRegister(m.connections, m.sessions, m.rejects, m.rejectReasons, m.accepted, m.acceptedBytes, m.outbound,
 		m.authResults, m.dnsblHits, m.deliveries, m.latency, m.attempt, m.alerts,
 		&queueCollector{m: m}, &limitsCollector{m: m}, &loadsCollector{m: m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -152,6 +155,9 @@ func (m *Metrics) Delivered(result string, latency time.Duration) {
 		return
 	}
 	m.deliveries.WithLabelValues(result).Inc()
+	if result != "paced" {
+		m.addHistory(result) // the history's names are the results'
+	}
 	if result == "delivered" {
 		m.latency.Observe(latency.Seconds())
 	}

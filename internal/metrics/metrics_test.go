@@ -144,6 +144,7 @@ func TestAdminHandler(t *testing.T) {
 		`postern_queue_deferred_messages 1`,
 		`postern_queue_oldest_message_age_seconds 60`,
 		`postern_rejects_total{code="554",reason="listed_on_zen",stage="connect"} 1`,
+		`postern_rejects_by_reason_total{reason="dnsbl"} 1`,
 		`postern_ratelimit_hits_total{limit="connections_per_ip_per_hour"} 3`,
 		`postern_ratelimit_hits_total{limit="max_connections"} 0`,
 		`postern_backend_errors_total{backend="redis"} 4`,

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"postern/internal/history"
 )
 
 // Reject is one refusal, as /status and `postern status` show it.
@@ -14,12 +16,15 @@ type Reject struct {
 	Client string    `json:"client"`
 	Stage  string    `json:"stage"`
 	Code   int       `json:"code"`
-	Rule   string    `json:"rule"`
+	// Enhanced is the reply's enhanced status code (RFC 3463), if any.
+	Enhanced string `json:"enhanced,omitempty"`
+	Rule     string `json:"rule"`
 }
 
 // Rejected counts a refusal and remembers it among the recent ones. rule
 // is the free-text reason; the metric's reason label is a short key made
-// from its first words (see ReasonKey).
+// from its first words (see ReasonKey). It is counted by the console's
+// reason too (RejectReason), in the metrics and the history.
 func (m *Metrics) Rejected(r Reject) {
 	if m == nil {
 		return
@@ -28,6 +33,9 @@ func (m *Metrics) Rejected(r Reject) {
 		r.Time = time.Now()
 	}
 	m.rejects.WithLabelValues(r.Stage, strconv.Itoa(r.Code), m.reason.key(r.Rule)).Inc()
+	reason := RejectReason(r.Rule, r.Enhanced)
+	m.rejectReasons.WithLabelValues(reason).Inc()
+	m.addHistory(history.RejectedPrefix + reason)
 	m.recent.add(r)
 }
 

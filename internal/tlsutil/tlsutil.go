@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"postern/internal/atomicfile"
 )
 
 // File names inside the generated certificate's directory.
@@ -168,26 +170,7 @@ func generate(hostname string, now time.Time) (certPEM, keyPEM []byte, err error
 
 // writeFile writes path atomically with the given mode.
 func writeFile(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("tls: %w", err)
-	}
-	tmp := f.Name()
-	err = f.Chmod(mode)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(path, data, mode); err != nil {
 		return fmt.Errorf("tls: write %s: %w", path, err)
 	}
 	return nil
