@@ -66,7 +66,7 @@ func blockCmd(args []string, out, errw io.Writer) int {
 		}
 	}
 	if changed {
-		fmt.Fprintln(out, status.Reload(context.Background(), cfg.Admin.Address))
+		fmt.Fprintln(out, status.Reload(context.Background(), status.AdminOf(cfg)))
 	}
 	if failed {
 		return 1

@@ -36,7 +36,7 @@ func statusCmd(args []string, out, errw io.Writer) int {
 		fmt.Fprintln(errw, err)
 		return 1
 	}
-	st, live, why := status.Fetch(context.Background(), cfg.Admin.Address)
+	st, live, why := status.Fetch(context.Background(), status.AdminOf(cfg))
 	if !live {
 		st = status.Static(cfg, time.Time{})
 		items, err := spool.List(cfg.SpoolDir())

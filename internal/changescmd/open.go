@@ -15,6 +15,7 @@ import (
 	"postern/internal/config"
 	"postern/internal/layout"
 	"postern/internal/privs"
+	"postern/internal/status"
 )
 
 // target is what a command works on: the config file (loaded or not),
@@ -24,7 +25,7 @@ type target struct {
 	text   []byte // its current text ("" for the embedded default)
 	cfg    *config.Config
 	err    error // why cfg did not load
-	admin  string
+	admin  status.Endpoint
 	files  []changewatch.File
 	store  *changelog.Store
 	errw   io.Writer
@@ -50,11 +51,11 @@ func open(flagPath string, stdout, errw io.Writer) (*target, error) {
 	var dataDir string
 	t.cfg, _, t.err = config.Load(t.path)
 	if t.err == nil {
-		dataDir, t.admin = t.cfg.DataDir, t.cfg.Admin.Address
+		dataDir, t.admin = t.cfg.DataDir, status.AdminOf(t.cfg)
 		t.files = changewatch.Files(t.cfg, nil, true)
 	} else {
 		l := changewatch.Locate(t.path, string(t.text))
-		dataDir, t.admin = l.DataDir, l.Admin.Address
+		dataDir, t.admin = l.DataDir, status.Endpoint{Address: l.Admin.Address}
 		t.files = []changewatch.File{{Name: t.path, Path: t.path, Config: true, Check: changewatch.FullCheck}}
 	}
 	if _, err := os.Stat(dataDir); err != nil {

@@ -130,6 +130,27 @@ func TestCrossOriginRefused(t *testing.T) {
 	if w.Code != http.StatusForbidden || f.sp.Items()[0].Held {
 		t.Fatalf("cross-origin POST: %d", w.Code)
 	}
+	for _, h := range []map[string]string{
+		{"Sec-Fetch-Site": "cross-site", "Origin": "http://example.com"},
+		{"Sec-Fetch-Site": "same-site"},
+		{"Origin": "null"},
+	} {
+		r := httpRequest("POST", "/console/queue/"+id, url.Values{"action": {"hold"}, "csrf": {csrf}}, ck)
+		for k, v := range h {
+			r.Header.Set(k, v)
+		}
+		if w := serve(f.c, r); w.Code != http.StatusForbidden || f.sp.Items()[0].Held {
+			t.Fatalf("POST with %v: %d", h, w.Code)
+		}
+	}
+	// The browser's own form: Sec-Fetch-Site same-origin, even with an
+	// opaque Origin.
+	r = httpRequest("POST", "/console/queue/"+id, url.Values{"action": {"hold"}, "csrf": {csrf}}, ck)
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	r.Header.Set("Origin", "null")
+	if w := serve(f.c, r); w.Code != http.StatusOK || !f.sp.Items()[0].Held {
+		t.Fatalf("same-origin POST: %d", w.Code)
+	}
 }
 
 func TestSecurityHeaders(t *testing.T) {
@@ -139,7 +160,7 @@ func TestSecurityHeaders(t *testing.T) {
 		w := f.do("GET", target, nil, ck, "")
 		h := w.Header()
 		if h.Get("Content-Security-Policy") != CSP || h.Get("X-Content-Type-Options") != "nosniff" ||
-			h.Get("Referrer-Policy") != "no-referrer" || h.Get("X-Frame-Options") != "DENY" {
+			h.Get("Referrer-Policy") != "same-origin" || h.Get("X-Frame-Options") != "DENY" {
 			t.Errorf("%s: headers %v", target, h)
 		}
 	}

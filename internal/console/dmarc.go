@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"postern/internal/dmarcreport"
@@ -22,6 +23,8 @@ type dmarcBody struct {
 	ByOrg    []dmarcreport.Tally
 	Failing  []dmarcreport.Failing
 	Sent     []dmarcreport.SentPeriod
+	// Days is the period summed, in days back from now.
+	Days int
 }
 
 // dmarc sums the aggregate reports received in the last 30 days: failing
@@ -35,7 +38,8 @@ func (c *Console) dmarc(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	now := c.o.Now()
-	since := now.Add(-30 * 24 * time.Hour)
+	b.Days = dmarcDays(r.URL.Query().Get("days"))
+	since := now.Add(-time.Duration(b.Days) * 24 * time.Hour)
 	// Files that cannot be read are listed; the others are summed.
 	reports, err := dmarcreport.ReceivedStore{Dir: filepath.Join(c.o.DMARCDir, "received")}.Load(since)
 	b.Summary = dmarcreport.Summarize(since, reports)
@@ -54,6 +58,16 @@ func (c *Console) dmarc(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func first[T any](v []T, n int) []T { return v[:min(len(v), n)] }
+
+// dmarcDays is the period the page sums, from ?days=N: 30 by default,
+// 1 to 36,500 (a century, for old report samples).
+func dmarcDays(q string) int {
+	n, err := strconv.Atoi(q)
+	if err != nil || n < 1 {
+		return 30
+	}
+	return min(n, 36500)
+}
 
 // dmarcPlot draws pass and fail per day over the last 30 days.
 func (c *Console) dmarcPlot(days []dmarcreport.Day, now time.Time) template.HTML {

@@ -23,6 +23,7 @@ var funcs = template.FuncMap{
 		return strings.Split(strings.TrimRight(s, "\r\n"), "\n")
 	},
 	"visline": func(s string) string { return svgplot.Visible(strings.TrimSuffix(s, "\r")) },
+	"list":    func(n ...int) []int { return n },
 }
 
 // pages are the templates, each the layout with one page's content.

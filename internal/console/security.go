@@ -18,7 +18,10 @@ const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-ac
 func secureHeaders(h http.Header) {
 	h.Set("Content-Security-Policy", CSP)
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: with no-referrer a browser sends
+	// "Origin: null" on the console's own forms, and no page of another
+	// site learns a console address either way.
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
@@ -45,10 +48,19 @@ func parsePost(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// sameOrigin reports whether Origin (or, without it, Referer) names this
-// host; a request with neither (not a browser's form) is let through to
-// the CSRF check.
+// sameOrigin reports whether the browser says the form came from the
+// console: Sec-Fetch-Site where it is sent (same-origin, or none for a
+// user's own navigation), else Origin (or, without it, Referer) naming
+// this host; "Origin: null" (an opaque origin) is refused. A request
+// with none of them (not a browser's form) is let through to the CSRF
+// check.
 func sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return true
+	case "same-site", "cross-site":
+		return false
+	}
 	src := r.Header.Get("Origin")
 	if src == "" {
 		src = r.Header.Get("Referer")

@@ -17,11 +17,12 @@ const adminTimeout = 3 * time.Second
 
 // Fetch asks the running server on its admin listener (address "": off)
 // for its status; when it cannot, live is false and why says why.
-func Fetch(ctx context.Context, address string) (st metrics.Status, live bool, why string) {
-	if address == "" {
+func Fetch(ctx context.Context, e Endpoint) (st metrics.Status, live bool, why string) {
+	address := e.String()
+	if e.Address == "" {
 		return st, false, "the admin listener is off ([admin] address = \"\")"
 	}
-	resp, err := adminRequest(ctx, http.MethodGet, address, "/status")
+	resp, err := adminRequest(ctx, http.MethodGet, e, "/status")
 	if err != nil {
 		return st, false, "no answer on " + address
 	}
@@ -37,12 +38,12 @@ func Fetch(ctx context.Context, address string) (st metrics.Status, live bool, w
 
 // Reload asks the running server to reread its maps and users now and
 // says what happened.
-func Reload(ctx context.Context, address string) string {
+func Reload(ctx context.Context, e Endpoint) string {
 	const later = "the running server rereads the map within 5 seconds (or send it SIGHUP)"
-	if address == "" {
+	if e.Address == "" {
 		return later
 	}
-	resp, err := adminRequest(ctx, http.MethodPost, address, "/reload")
+	resp, err := adminRequest(ctx, http.MethodPost, e, "/reload")
 	if err != nil {
 		return "server not reached on the admin address: " + later
 	}
@@ -54,14 +55,13 @@ func Reload(ctx context.Context, address string) string {
 	return "the running server reloaded its maps"
 }
 
-func adminRequest(ctx context.Context, method, address, path string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+address+path, nil)
+func adminRequest(ctx context.Context, method string, e Endpoint, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, e.url(path), nil)
 	if err != nil {
 		return nil, err
 	}
 	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "text/plain")
 	}
-	c := &http.Client{Timeout: adminTimeout}
-	return c.Do(req)
+	return e.client().Do(req)
 }

@@ -79,20 +79,20 @@ func TestAdminClient(t *testing.T) {
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	ctx := context.Background()
-	if st, live, why := Fetch(ctx, addr); !live || st.Hostname != "mx.example.test" || why != "" {
+	if st, live, why := Fetch(ctx, Endpoint{Address: addr}); !live || st.Hostname != "mx.example.test" || why != "" {
 		t.Errorf("fetch: %+v %v %q", st, live, why)
 	}
-	if got := Reload(ctx, addr); got != "the server's reload failed (500 Internal Server Error): map access: bad line" {
+	if got := Reload(ctx, Endpoint{Address: addr}); got != "the server's reload failed (500 Internal Server Error): map access: bad line" {
 		t.Errorf("reload: %q", got)
 	}
-	if _, live, why := Fetch(ctx, ""); live || !strings.Contains(why, "admin listener is off") {
+	if _, live, why := Fetch(ctx, Endpoint{}); live || !strings.Contains(why, "admin listener is off") {
 		t.Errorf("off: %v %q", live, why)
 	}
-	if got := Reload(ctx, ""); !strings.Contains(got, "within 5 seconds") {
+	if got := Reload(ctx, Endpoint{}); !strings.Contains(got, "within 5 seconds") {
 		t.Errorf("reload, off: %q", got)
 	}
 	srv.Close()
-	if _, live, why := Fetch(ctx, addr); live || why != "no answer on "+addr {
+	if _, live, why := Fetch(ctx, Endpoint{Address: addr}); live || why != "no answer on "+addr {
 		t.Errorf("closed: %v %q", live, why)
 	}
 }

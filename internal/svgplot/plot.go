@@ -46,7 +46,7 @@ var palette = []string{"#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#
 func Colour(i int) string { return palette[i%len(palette)] }
 
 const (
-	left, right, padTop, bottom = 48, 8, 22, 20
+	left, right, padTop, bottom = 48, 8, 36, 20
 )
 
 // SVG renders the chart. A chart whose series are all empty or zero says
@@ -170,13 +170,15 @@ func (c Chart) lines(b *strings.Builder, h, n int, top, step, ph float64) {
 	}
 }
 
+// legend is the second line, under the title, right-aligned: a long
+// title and many series do not overlap.
 func (c Chart) legend(b *strings.Builder, w int) {
 	x := w - right
 	for si := len(c.Series) - 1; si >= 0; si-- {
 		name := text(c.Series[si].Name)
 		x -= 14 + 7*len([]rune(c.Series[si].Name))
-		fmt.Fprintf(b, `<rect x="%d" y="5" width="10" height="10" fill="%s"/>`, x, Colour(si))
-		fmt.Fprintf(b, `<text x="%d" y="14" font-size="11" font-family="sans-serif">%s</text>`, x+12, name)
+		fmt.Fprintf(b, `<rect x="%d" y="19" width="10" height="10" fill="%s"/>`, x, Colour(si))
+		fmt.Fprintf(b, `<text x="%d" y="28" font-size="11" font-family="sans-serif">%s</text>`, x+12, name)
 	}
 }
 

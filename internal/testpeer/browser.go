@@ -75,14 +75,21 @@ func BrowserRun[T any](t testing.TB, b *Browser, a chromedp.Action[T]) T {
 	return v
 }
 
-// Screenshot saves the whole page as Dir/NAME.png and logs where.
+// Screenshot saves the whole page as Dir/NAME.png and logs where (and
+// in $POSTERN_ARTIFACTS, when set, as TEST-NAME.png).
 func (b *Browser) Screenshot(t testing.TB, name string) string {
 	t.Helper()
-	png := BrowserRun(t, b, chromedp.FullScreenshot(90))
+	png := BrowserRun(t, b, chromedp.FullScreenshot(100))
 	path := filepath.Join(b.Dir, name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot of %s: %s", name, path)
+	// The temp dir goes when the test ends; POSTERN_ARTIFACTS keeps a copy.
+	if dir := os.Getenv("POSTERN_ARTIFACTS"); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err == nil {
+			os.WriteFile(filepath.Join(dir, t.Name()+"-"+name+".png"), png, 0o644)
+		}
+	}
 	return path
 }
