@@ -99,9 +99,11 @@ func operatorStages(d *deps) ([]any, error) {
 			opt.Sandbox = func() string { return d.sandbox }
 			d.log.Info("admin listener", "address", ln.Addr().String())
 			d.tasks = append(d.tasks, func(ctx context.Context) {
-				opt.Console, opt.TLS = console.New(console.Options{Users: d.users, Lockout: d.limits, Queue: d.spool, Destinations: d.remote,
+				con := console.New(console.Options{Users: d.users, Lockout: d.limits, Queue: d.spool, Destinations: d.remote,
 					SpoolDir: cfg.SpoolDir(), DMARCDir: cfg.DMARCDir(), Alerts: opt.Alerts, Problems: opt.Problems, Log: d.log,
-					DKIMDir: cfg.DKIMDir(), ActivateAfter: cfg.DKIM.ActivateAfter, Resolver: d.resolver, TLS: d.tls, History: d.history, Changes: d.changes}), console.ListenerTLS(cfg.Admin.TLS, d.tls)
+					DKIMDir: cfg.DKIMDir(), ActivateAfter: cfg.DKIM.ActivateAfter, Resolver: d.resolver, TLS: d.tls, History: d.history, Changes: d.changes})
+				opt.Console, opt.TLS = con, console.ListenerTLS(cfg.Admin.TLS, d.tls)
+				go con.Warm(ctx)
 				if err := d.metrics.Serve(ctx, ln, d.log, opt); err != nil {
 					d.log.Error("admin listener failed", "err", err)
 				}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -35,4 +36,20 @@ func FuzzSubjectOf(f *testing.F) {
 		}
 		_ = utf8.ValidString(s) // may be invalid: Visible shows it
 	})
+}
+
+// TestWarm: the background pass reads the queued messages' subjects, so
+// that a search finds them without reading the files.
+func TestWarm(t *testing.T) {
+	f := newFixture(t, nil)
+	id := f.queue(t, "a@example.test", []string{"b@example.test"}, "Subject: warm me\r\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	f.c.Warm(ctx) // one pass, then the ended context stops it
+	f.c.subjects.mu.Lock()
+	got := f.c.subjects.m[id]
+	f.c.subjects.mu.Unlock()
+	if got != "warm me" {
+		t.Fatalf("after Warm the cache has %q for %s", got, id)
+	}
 }

@@ -13,8 +13,10 @@ import (
 
 type downFetcher struct{}
 
-func (downFetcher) Fetch(context.Context, string) ([]byte, error) { return nil, errors.New("connection refused") }
-func (downFetcher) Where(file string) string                      { return "ldap://directory (" + file + ")" }
+func (downFetcher) Fetch(context.Context, string) ([]byte, error) {
+	return nil, errors.New("connection refused")
+}
+func (downFetcher) Where(file string) string { return "ldap://directory (" + file + ")" }
 
 // TestDeliverMapsUnavailable: while a map from the directory cannot be
 // read, every recipient waits with 4xx and nothing is delivered.
