@@ -3,6 +3,7 @@ package test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,10 +63,31 @@ timeout = "2s"
 		t.Fatal("the directory's alias staff did not reach alice and bob")
 	}
 
+	// An entry added in the directory applies within the refresh, and the
+	// new version of the map is in the change log with its diff.
+	add := exec.Command(testenv.LookPath(t, "ldapadd"), "-x", "-H", d.URL, "-D", d.BindDN, "-w", d.Password)
+	add.Stdin = strings.NewReader(`dn: sendmailMTAKey=sales@virtual.example,sendmailMTAMapName=virtuser,ou=mail,dc=example,dc=org
+objectClass: sendmailMTA
+objectClass: sendmailMTAMap
+objectClass: sendmailMTAMapObject
+sendmailMTAMapName: virtuser
+sendmailMTAKey: sales@virtual.example
+sendmailMTAMapValue: alice@example.test
+sendmailMTACluster: gateways
+`)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ldapadd: %v\n%s", err, out)
+	}
+	waitFor(t, func() bool { return probeRcpt(t, s, "sales@virtual.example") == 250 })
+	out, err := s.postern("", "changes", "list")
+	if err != nil || !strings.Contains(out, d.URL) || !strings.Contains(out, "(virtusertable)") {
+		t.Errorf("changes list does not show the directory's maps: %v\n%s", err, out)
+	}
+
 	d.Stop()
 	waitFor(t, func() bool { return strings.Contains(s.logs(), "map unavailable") })
 	answers(map[string]int{"info@virtual.example": 451, "nobody@virtual.example": 451, "x@elsewhere.test": 451, "alice@example.test": 451})
-	out, err := s.postern("", "check")
+	out, err = s.postern("", "check")
 	if err == nil || !strings.Contains(out, d.URL) {
 		t.Errorf("postern check with the directory down: %v\n%s", err, out)
 	}

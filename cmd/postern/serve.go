@@ -97,6 +97,9 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 			return err
 		}
 	}
+	for _, m := range sharedMaps {
+		m.Observe = changes.ObserveMap // the directory's versions go into the change log
+	}
 	d, srv, err := assemble(cfg, log, b.Own, tlsConf, clientCAs, sharedMaps)
 	if err != nil {
 		return err

@@ -30,6 +30,9 @@ type External struct {
 	Stale time.Duration
 	// Timeout bounds one read.
 	Timeout time.Duration
+	// Observe, when set, is told of every copy read (text, and whether it
+	// failed to parse), for the change log; nil: nobody is told.
+	Observe func(file, where string, text []byte, parseErr error)
 }
 
 // externals are the sources of a Set's external maps.
@@ -187,5 +190,9 @@ func (e *External) read(m *Maps, file string) error {
 	if err != nil {
 		return err
 	}
-	return parseInto(m, file, e.Fetcher.Where(file), bytes.NewReader(data))
+	err = parseInto(m, file, e.Fetcher.Where(file), bytes.NewReader(data))
+	if e.Observe != nil {
+		e.Observe(file, e.Fetcher.Where(file), data, err)
+	}
+	return err
 }

@@ -1,0 +1,30 @@
+package changewatch
+
+import (
+	"postern/internal/changelog"
+)
+
+// ObserveMap records a copy of a map read from a directory or database
+// (maps.External's Observe): a new version gets an entry under its
+// source's name, with a diff against the previous copy, applied when it
+// parsed and rejected (the previous copy stays) when it did not. The
+// same text as the last entry adds nothing. A nil Watcher records
+// nothing.
+func (w *Watcher) ObserveMap(file, where string, text []byte, parseErr error) {
+	if w == nil {
+		return
+	}
+	check := "ok"
+	if parseErr != nil {
+		check = parseErr.Error()
+	}
+	e, added, err := w.store.Record(changelog.Version{File: where, Data: text, Who: "(the shared source)",
+		Applied: parseErr == nil, Check: check})
+	if err != nil {
+		w.log.Error("change log: cannot record a version", "file", where, "dir", w.store.Dir(), "err", err)
+		return
+	}
+	if added {
+		w.logEntry(File{Name: where}, e)
+	}
+}
