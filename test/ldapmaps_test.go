@@ -86,6 +86,7 @@ sendmailMTACluster: gateways
 
 	d.Stop()
 	waitFor(t, func() bool { return strings.Contains(s.logs(), "map unavailable") })
+	waitFor(t, func() bool { return strings.Contains(s.logs(), `alert kind="map unavailable"`) })
 	answers(map[string]int{"info@virtual.example": 451, "nobody@virtual.example": 451, "x@elsewhere.test": 451, "alice@example.test": 451})
 	out, err = s.postern("", "check")
 	if err == nil || !strings.Contains(out, d.URL) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"time"
 
@@ -80,6 +81,12 @@ func operatorStages(d *deps) ([]any, error) {
 		d.alerts = ac.D
 	}
 	stages = append(stages, ac)
+	if d.maps != nil {
+		d.maps.OnUnavailable(func(file, where, reason string) {
+			d.alerts.Notice(context.Background(), "map unavailable", "map "+file+" cannot be read: mail waits with 4xx",
+				fmt.Sprintf("The map %s (%s) could not be read for longer than its stale period: %s\nEvery recipient gets 451 4.3.0 and queued mail waits until it can be read again.", file, where, reason))
+		})
+	}
 	d.tasks = append(d.tasks, d.history.Run, summary.Task(cfg, d.history, d.metrics, d.alerts.Active, notify, d.log))
 
 	if cfg.Admin.Address != "" {

@@ -142,7 +142,11 @@ func (s *Set) fetch(next, old *Maps, f, why string) error {
 		return err
 	}
 	copyField(next, &Maps{}, f)
+	wasDown := slices.ContainsFunc(old.unavailable, func(u Unavailable) bool { return u.File == f })
 	next.setUnavailable(f, err.Error())
+	if s.onDown != nil && !wasDown {
+		s.onDown(f, e.Fetcher.Where(f), err.Error())
+	}
 	s.log.Error("map unavailable: mail that needs it is deferred (4xx) until it can be read", "map", f, "why", why, "err", err)
 	return err
 }
@@ -195,4 +199,13 @@ func (e *External) read(m *Maps, file string) error {
 		e.Observe(file, e.Fetcher.Where(file), data, err)
 	}
 	return err
+}
+
+// OnUnavailable sets what to tell (an alert) when a map from a shared
+// source becomes unavailable: the map, its source and why. Set it before
+// Watch starts.
+func (s *Set) OnUnavailable(f func(file, where, reason string)) {
+	s.mu.Lock()
+	s.onDown = f
+	s.mu.Unlock()
 }

@@ -43,6 +43,8 @@ func TestExternalStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var told []string
+	s.OnUnavailable(func(file, where, reason string) { told = append(told, file+": "+reason) })
 	rejects := func() bool {
 		e, ok := s.Maps().Access.From("spam@bad.example")
 		return ok && e.Action == ActionReject
@@ -61,6 +63,10 @@ func TestExternalStale(t *testing.T) {
 	s.Reload()
 	if rejects() || !strings.Contains(s.Maps().UnavailableText(), "access (connection refused)") {
 		t.Fatalf("after the stale period: rejects %v, unavailable %q", rejects(), s.Maps().UnavailableText())
+	}
+	s.Reload() // still down: told once, not at every read
+	if len(told) != 1 || told[0] != "access: connection refused" {
+		t.Fatalf("told %q, want one alert", told)
 	}
 	f.set("this is not an access line", false)
 	s.Reload()

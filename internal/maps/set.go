@@ -220,6 +220,7 @@ type Set struct {
 	failures map[string]uint64 // failed loads since start, by file
 	ext      externals         // maps read from elsewhere
 	fetched  map[string]fetchState
+	onDown   func(file, where, reason string) // OnUnavailable
 }
 
 // Open loads every map from dir (missing files are empty maps). When some
