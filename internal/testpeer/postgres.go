@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"postern/internal/testenv"
 )
@@ -114,4 +115,19 @@ func (p *Postgres) start(t testing.TB, postgres string) {
 		"-c", "unix_socket_directories="+p.dir, "-c", "fsync=off")
 	srv.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
 	p.prog = StartProgram(t, "postgres", srv, syscall.SIGINT, p.Addr)
+	// It listens before it takes connections ("the database system is
+	// starting up"): wait until pg_isready says it accepts them.
+	ready := pgBin(t, "pg_isready")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd := exec.Command(ready, "-q", "-h", p.dir, "-p", p.port, "-U", "postgres")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+		if cmd.Run() == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("postgres on %s does not accept connections after 30s", p.Addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
