@@ -85,11 +85,17 @@ func (d *decoder) ldapMaps(c *Config) {
 			d.errorf(indexPath("ldap_maps.maps", i), "ldap_maps.maps: %q is not in sendmail's LDAP schema (want %s)", m, strings.Join(LDAPMapFiles, ", "))
 		}
 	}
-	if l.Refresh < time.Second || l.Timeout < time.Second {
-		d.errorf("ldap_maps.refresh", "ldap_maps.refresh and ldap_maps.timeout must be at least 1s")
+	d.sharedTimes("ldap_maps", l.Refresh, l.Stale, l.Timeout)
+}
+
+// sharedTimes checks the refresh, stale and timeout of a shared source
+// (table is its config table's name).
+func (d *decoder) sharedTimes(table string, refresh, stale, timeout time.Duration) {
+	if refresh < time.Second || timeout < time.Second {
+		d.errorf(table+".refresh", "%s.refresh and %s.timeout must be at least 1s", table, table)
 	}
-	if l.Stale < l.Refresh {
-		d.errorf("ldap_maps.stale", "ldap_maps.stale (%s) must be at least ldap_maps.refresh (%s)", l.Stale, l.Refresh)
+	if stale < refresh {
+		d.errorf(table+".stale", "%s.stale (%s) must be at least %s.refresh (%s)", table, stale, table, refresh)
 	}
 }
 

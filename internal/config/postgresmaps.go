@@ -62,10 +62,5 @@ func (d *decoder) postgresMaps(c *Config) {
 			d.errorf(indexPath("postgres_maps.maps", i), "postgres_maps.maps: %q is in ldap_maps.maps too; a map has one source", m)
 		}
 	}
-	if p.Refresh < time.Second || p.Timeout < time.Second {
-		d.errorf("postgres_maps.refresh", "postgres_maps.refresh and postgres_maps.timeout must be at least 1s")
-	}
-	if p.Stale < p.Refresh {
-		d.errorf("postgres_maps.stale", "postgres_maps.stale (%s) must be at least postgres_maps.refresh (%s)", p.Stale, p.Refresh)
-	}
+	d.sharedTimes("postgres_maps", p.Refresh, p.Stale, p.Timeout)
 }
