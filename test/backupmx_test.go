@@ -1,7 +1,8 @@
 package test
 
 import (
-	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,21 +13,25 @@ import (
 )
 
 // postern as the backup MX (preference 20) of backup.example, whose
-// primary (preference 10) is a real Postfix that knows bob and carol
-// (relay_recipient_maps) and passes their mail on to a sink. A client
-// that is neither trusted nor logged in reaches bob, gets the primary's
-// 550 for an unknown address and no relay elsewhere; with the primary
-// stopped, bob (verified a moment ago, cached) is still taken and
-// queued, carol (never asked) waits with 451; once the primary is back,
-// the queued mail reaches it, each message once.
+// primary (preference 10) is a real Postfix with the mailboxes of bob
+// and carol (virtual_mailbox_maps, Maildirs). A client that is neither
+// trusted nor logged in reaches bob, gets the primary's 550 for an
+// unknown address and no relay elsewhere; with the primary stopped, bob
+// (verified a moment ago, cached) is still taken and queued, carol
+// (never asked) waits with 451; once the primary is back, the queued
+// mail reaches bob's mailbox, each message once.
 func TestBackupMXCallout(t *testing.T) {
-	sk := startSink(t)
+	boxes := t.TempDir()
+	os.Chmod(filepath.Dir(boxes), 0o755)
+	os.Chown(boxes, 65534, 65534)
 	pf := testpeer.StartPostfix(t, map[string]string{
-		"myhostname":                   "mx1.backup.example",
-		"relay_domains":                "backup.example",
-		"relay_recipient_maps":         "inline:{bob@backup.example=ok, carol@backup.example=ok}",
-		"transport_maps":               fmt.Sprintf("inline:{backup.example=smtp:[127.0.0.1]:%d}", sk.Port),
-		"smtpd_recipient_restrictions": "reject_unlisted_recipient, permit_mynetworks, reject",
+		"myhostname":              "mx1.backup.example",
+		"virtual_mailbox_domains": "backup.example",
+		"virtual_mailbox_maps":    "inline:{bob@backup.example=bob/, carol@backup.example=carol/}",
+		"virtual_mailbox_base":    boxes,
+		"virtual_uid_maps":        "static:65534",
+		"virtual_gid_maps":        "static:65534",
+		"virtual_minimum_uid":     "100",
 	})
 	pfPort, _ := strconv.Atoi(portOf(pf.SMTP))
 	dns := dnstest.Start(t, dnstest.Zone{
@@ -61,18 +66,18 @@ func TestBackupMXCallout(t *testing.T) {
 		c.must("QUIT", 221)
 	}
 	c := stranger()
-	rcpt(c, "nobody@backup.example", 550, "User unknown in relay recipient table") // the primary's text
+	rcpt(c, "nobody@backup.example", 550, "User unknown in virtual mailbox table") // the primary's text
 	rcpt(c, "bob@elsewhere.example", 550, "5.7.1")                                 // no relay
 	c.must("RCPT TO:<bob@backup.example>", 250)
 	send(c, "first")
-	if got := sk.wait(t, 1, 30*time.Second); len(got) != 1 || !strings.Contains(got[0], "Subject: first") {
-		t.Fatalf("the primary got %d messages, want the first:\n%s\npostern:\n%s", len(got), strings.Join(got, "\n"), s.logs())
+	if got := waitMaildirAt(t, filepath.Join(boxes, "bob"), 1, 30*time.Second); len(got) != 1 || !strings.Contains(got[0], "Subject: first") {
+		t.Fatalf("bob's mailbox at the primary has %d messages, want the first:\n%s\npostern:\n%s", len(got), strings.Join(got, "\n"), s.logs())
 	}
 
 	pf.Stop()
 	c = stranger()
 	rcpt(c, "carol@backup.example", 451, "4.4.1")                  // never verified
-	rcpt(c, "nobody@backup.example", 550, "relay recipient table") // the cached refusal
+	rcpt(c, "nobody@backup.example", 550, "virtual mailbox table") // the cached refusal
 	c.must("RCPT TO:<bob@backup.example>", 250)
 	send(c, "second")
 	eventually(t, 20*time.Second, "a deferral to the primary", func() bool {
@@ -83,12 +88,16 @@ func TestBackupMXCallout(t *testing.T) {
 	}
 
 	pf.Start(t)
-	got := sk.wait(t, 2, 60*time.Second)
+	waitMaildirAt(t, filepath.Join(boxes, "bob"), 2, 60*time.Second)
 	time.Sleep(5 * time.Second)
-	got = sk.wait(t, 2, time.Second)
+	got := waitMaildirAt(t, filepath.Join(boxes, "bob"), 2, time.Second)
 	all := strings.Join(got, "\n")
 	if len(got) != 2 || strings.Count(all, "Subject: first") != 1 || strings.Count(all, "Subject: second") != 1 {
-		t.Fatalf("the primary got %d messages, want first and second once each:\n%s\npostern:\n%s", len(got), all, s.logs())
+		t.Fatalf("bob's mailbox at the primary has %d messages, want first and second once each:\n%s\npostern:\n%s", len(got), all, s.logs())
+	}
+	// explain asks the primary as the server does.
+	if out, err := s.postern("", "explain", "-client", "127.0.0.9", "-from", "someone@sender.test", "-rcpt", "bob@backup.example"); err != nil || !strings.Contains(out, "the primary mx1.backup.example [127.0.0.1] accepted") {
+		t.Errorf("explain: %v\n%s", err, out)
 	}
 	if out, _ := s.postern("", "queue", "list"); strings.Contains(out, "bob@backup.example") {
 		t.Errorf("still queued after delivery:\n%s", out)

@@ -43,6 +43,7 @@ error unix - - n - - error
 retry unix - - n - - error
 discard unix - - n - - discard
 local unix - n n - - local
+virtual unix - n n - - virtual
 smtp unix - - n - - smtp
 relay unix - - n - - smtp
 lmtp unix - - n - - lmtp
