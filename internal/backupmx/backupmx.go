@@ -44,10 +44,16 @@ type Options struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
+// MaxCallouts bounds the callouts in progress at once: a flood of
+// made-up recipients must not turn the backup into a flood on the
+// primary. Beyond it a recipient not cached waits with 451.
+const MaxCallouts = 16
+
 // Verifier answers for the backup-MX domains.
 type Verifier struct {
 	opt     Options
 	domains map[string]Domain
+	slots   chan struct{} // one per callout in progress
 }
 
 // New makes a Verifier.
@@ -64,7 +70,7 @@ func New(opt Options) *Verifier {
 	if opt.Resolver == nil {
 		opt.Resolver = net.DefaultResolver
 	}
-	v := &Verifier{opt: opt, domains: map[string]Domain{}}
+	v := &Verifier{opt: opt, domains: map[string]Domain{}, slots: make(chan struct{}, MaxCallouts)}
 	for _, d := range opt.Domains {
 		v.domains[strings.ToLower(d.Name)] = d
 	}

@@ -39,6 +39,12 @@ func (v *Verifier) Callout(addr string) (reply *smtp.Reply, why string) {
 		}
 		return rep, "the primary refused " + addr + " (cached answer): " + rep.Error()
 	}
+	select {
+	case v.slots <- struct{}{}:
+		defer func() { <-v.slots }()
+	default:
+		return replyNoAnswer, fmt.Sprintf("callout: %d callouts in progress already", MaxCallouts)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), v.opt.Limit)
 	defer cancel()
 	hosts, err := v.primaries(ctx, domain)
