@@ -103,3 +103,40 @@ func TestBackupMXCallout(t *testing.T) {
 		t.Errorf("still queued after delivery:\n%s", out)
 	}
 }
+
+// With verify = "maps", the virtusertable lists the valid recipients of
+// the backup domain: a listed address is taken from a stranger and
+// delivered to the primary (smtp-sink) once; any other gets the
+// catch-all's error, and nothing relays elsewhere.
+func TestBackupMXMaps(t *testing.T) {
+	sk := startSink(t)
+	dir := mapsDir(t, map[string]string{"virtusertable": "carol@listed.example carol@listed.example\n@listed.example error:nouser No such user here\n"})
+	dns := dnstest.Start(t, dnstest.Zone{
+		"listed.example. MX":    {"10 mx1.listed.example.", "20 mx2.backup.example."},
+		"mx1.listed.example. A": {"127.0.0.1"},
+		"mx2.backup.example. A": {"127.0.0.1"},
+		"elsewhere.example. MX": {"10 mx1.listed.example."},
+	})
+	s := newServer(t, serverConfig{Hostname: "mx2.backup.example", MapsDir: dir, Extra: relayConfig(dns.Addr, sk.Port, "") +
+		"\n[[backup_mx]]\ndomain = \"listed.example\"\nverify = \"maps\"\n"})
+	s.start()
+	c := dialFrom(t, "127.0.0.9", s.MTA)
+	c.must("EHLO client.test", 250)
+	c.must("MAIL FROM:<someone@sender.test>", 250)
+	for rcpt, want := range map[string]string{"dave@listed.example": "550 5.1.1 No such user here", "bob@elsewhere.example": "550 5.7.1"} {
+		if code, text := c.cmd("RCPT TO:<" + rcpt + ">"); code != 550 || !strings.Contains(text, want) {
+			t.Errorf("RCPT TO:<%s>: %d %s, want %q", rcpt, code, text, want)
+		}
+	}
+	c.must("RCPT TO:<carol@listed.example>", 250)
+	c.must("DATA", 354)
+	c.send("From: <someone@sender.test>\r\nSubject: listed\r\n\r\nhello\r\n.\r\n")
+	if code, text := c.reply(); code != 250 {
+		t.Fatalf("DATA: %d %s", code, text)
+	}
+	sk.wait(t, 1, 30*time.Second)
+	time.Sleep(2 * time.Second)
+	if got := sk.wait(t, 1, time.Second); len(got) != 1 || !strings.Contains(got[0], "Subject: listed") {
+		t.Fatalf("the primary got %d messages, want the one:\n%s\npostern:\n%s", len(got), strings.Join(got, "\n"), s.logs())
+	}
+}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -48,6 +49,12 @@ func (c *Config) IsBackupMX(domain string) bool {
 	return false
 }
 
+// hasVirtusertable reports whether a virtusertable can be read: from
+// maps_dir, or from a directory or database.
+func (c *Config) hasVirtusertable() bool {
+	return c.MapsDir != "" || slices.Contains(c.LDAPMaps.Maps, "virtusertable") || slices.Contains(c.PostgresMaps.Maps, "virtusertable")
+}
+
 // backupMX validates the [[backup_mx]] tables and fills their defaults.
 func (d *decoder) backupMX(c *Config) {
 	seen := map[string]bool{}
@@ -67,7 +74,11 @@ func (d *decoder) backupMX(c *Config) {
 		switch b.Verify {
 		case "":
 			b.Verify = VerifyCallout
-		case VerifyCallout, VerifyMaps:
+		case VerifyCallout:
+		case VerifyMaps:
+			if !c.hasVirtusertable() {
+				d.errorf(p+".verify", "backup_mx %d: verify = %q needs a virtusertable: set maps_dir, or list virtusertable in [ldap_maps] or [postgres_maps] maps", i+1, VerifyMaps)
+			}
 		default:
 			d.errorf(p+".verify", "backup_mx %d: verify must be %q or %q, not %q", i+1, VerifyCallout, VerifyMaps, b.Verify)
 		}

@@ -40,6 +40,7 @@ func TestBackupMXBad(t *testing.T) {
 		{"[[backup_mx]]\ndomain = \"a.test\"\n[[backup_mx]]\ndomain = \"A.test\"\n", "backup_mx 2: a.test is listed twice", 6},
 		{"local_domains = [\"here.test\"]\n[[backup_mx]]\ndomain = \"here.test\"\n", "here.test is a local domain", 5},
 		{"[[backup_mx]]\ndomain = \"a.test\"\nverify = \"dns\"\n", `verify must be "callout" or "maps", not "dns"`, 5},
+		{"maps_dir = \"\"\n[[backup_mx]]\ndomain = \"a.test\"\nverify = \"maps\"\n", `verify = "maps" needs a virtusertable`, 6},
 		{"[[backup_mx]]\ndomain = \"a.test\"\ncallout_cache = \"200h\"\n", "callout_cache must be at most 168h0m0s", 5},
 		{"[[backup_mx]]\ndomain = \"a.test\"\ncallout_negative_cache = \"25h\"\n", "callout_negative_cache must be at most 24h0m0s", 5},
 	}
