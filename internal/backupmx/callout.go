@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"postern/internal/smtp"
 	"postern/internal/smtpclient"
@@ -16,6 +17,9 @@ import (
 
 // maxPrimaries bounds the addresses one callout tries.
 const maxPrimaries = 5
+
+// connectTimeout bounds the connection to one primary.
+const connectTimeout = 10 * time.Second
 
 // RFC 3463 3.5: X.4.1, no answer from host.
 var replyNoAnswer = &smtp.Reply{Code: 451, Enhanced: "4.4.1", Text: "the primary mail server of this domain cannot verify the recipient now; try again later"}
@@ -55,7 +59,7 @@ func (v *Verifier) Callout(addr string) (reply *smtp.Reply, why string) {
 	for _, h := range hosts {
 		rep, err := v.ask(ctx, h, addr)
 		if err != nil {
-			fails = append(fails, fmt.Sprintf("%s [%s]: %v", h.name, h.ip, err))
+			fails = append(fails, fmt.Sprintf("%s [%s]: %s", h.name, h.ip, clean(err.Error())))
 			continue
 		}
 		ans, ok := Answer(rep)
@@ -156,7 +160,11 @@ func (v *Verifier) primaries(ctx context.Context, domain string) ([]primary, err
 // ask runs the callout with one primary: its reply to RCPT, or an error
 // when it gave none (connection, greeting, EHLO or MAIL refused).
 func (v *Verifier) ask(ctx context.Context, h primary, addr string) (*smtp.Reply, error) {
-	conn, err := v.opt.Dial(ctx, "tcp", net.JoinHostPort(h.ip.String(), strconv.Itoa(v.opt.Port)))
+	// A primary that drops the connection attempt must leave time to
+	// try the next one.
+	dctx, cancel := context.WithTimeout(ctx, min(connectTimeout, v.opt.Limit))
+	defer cancel()
+	conn, err := v.opt.Dial(dctx, "tcp", net.JoinHostPort(h.ip.String(), strconv.Itoa(v.opt.Port)))
 	if err != nil {
 		return nil, err
 	}
