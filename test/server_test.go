@@ -135,8 +135,23 @@ func (s *server) logs() string {
 // maildir returns the messages delivered to addr's Maildir (new and cur).
 func (s *server) maildir(addr string) []string {
 	s.t.Helper()
+	return readMaildir(s.t, s.maildirPath(addr))
+}
+
+func (s *server) maildirPath(addr string) string {
 	local, domain, _ := strings.Cut(addr, "@")
-	dir := filepath.Join(s.dir, "data", "mail", domain, local)
+	return filepath.Join(s.dir, "data", "mail", domain, local)
+}
+
+// waitMaildir waits until addr's Maildir holds at least n messages.
+func (s *server) waitMaildir(addr string, n int, within time.Duration) []string {
+	s.t.Helper()
+	return waitMaildirAt(s.t, s.maildirPath(addr), n, within)
+}
+
+// readMaildir returns the messages in the Maildir dir (new and cur).
+func readMaildir(t testing.TB, dir string) []string {
+	t.Helper()
 	var msgs []string
 	for _, sub := range []string{"new", "cur"} {
 		ents, err := os.ReadDir(filepath.Join(dir, sub))
@@ -146,7 +161,7 @@ func (s *server) maildir(addr string) []string {
 		for _, e := range ents {
 			b, err := os.ReadFile(filepath.Join(dir, sub, e.Name()))
 			if err != nil {
-				s.t.Fatal(err)
+				t.Fatal(err)
 			}
 			msgs = append(msgs, string(b))
 		}
@@ -154,12 +169,12 @@ func (s *server) maildir(addr string) []string {
 	return msgs
 }
 
-// waitMaildir waits until addr's Maildir holds at least n messages.
-func (s *server) waitMaildir(addr string, n int, within time.Duration) []string {
-	s.t.Helper()
+// waitMaildirAt waits until the Maildir dir holds at least n messages.
+func waitMaildirAt(t testing.TB, dir string, n int, within time.Duration) []string {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		m := s.maildir(addr)
+		m := readMaildir(t, dir)
 		if len(m) >= n || time.Now().After(deadline) {
 			return m
 		}

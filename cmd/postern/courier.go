@@ -57,6 +57,7 @@ func newRemote(d *deps) (*deliver.Remote, error) {
 		ConnectionReuse:           r.ConnectionReuse,
 		ConnectionIdle:            r.ConnectionIdle,
 		IsSelf:                    route.SelfCheck(listenerAddrs(cfg), d.relay.OwnAddrs),
+		Direct:                    cfg.IsBackupMX,
 	}
 	for _, x := range r.Destinations {
 		remote.SetDestination(x.Match, deliver.DestinationLimits{Concurrency: x.Concurrency, RateDelay: x.RateDelay.Duration(), RecipientLimit: x.RecipientLimit})

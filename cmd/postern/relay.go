@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/netip"
 
+	"postern/internal/backupmx"
 	"postern/internal/config"
 	"postern/internal/maps"
 	"postern/internal/policy"
@@ -33,7 +34,22 @@ func buildRelay(cfg *config.Config, m *maps.Set, u policy.Users, own []netip.Add
 		Maps:             mapsFunc(m),
 		AllowSenderRelay: cfg.AllowSenderRelay,
 		LuserRelay:       cfg.Delivery.LuserRelay,
+		BackupMX:         newBackupMX(cfg, own),
 	}
+}
+
+// newBackupMX builds the [[backup_mx]] verifier, or nil without any.
+func newBackupMX(cfg *config.Config, own []netip.Addr) policy.BackupMX {
+	if len(cfg.BackupMX) == 0 {
+		return nil
+	}
+	var ds []backupmx.Domain
+	for _, b := range cfg.BackupMX {
+		c := &backupmx.Cache{Positive: b.CalloutCache.Duration(), Negative: b.CalloutNegativeCache.Duration()}
+		ds = append(ds, backupmx.Domain{Name: b.Domain, Callout: b.Verify == config.VerifyCallout, Cache: c})
+	}
+	return backupmx.New(backupmx.Options{Domains: ds, Hostname: cfg.Hostname, Resolver: newResolver(cfg),
+		IsSelf: route.SelfCheck(listenerAddrs(cfg), own), Port: cfg.Delivery.RemotePort})
 }
 
 // mapsFunc gives the maps in force, or nil without maps_dir.

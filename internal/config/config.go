@@ -61,6 +61,8 @@ type Config struct {
 	PostgresMaps PostgresMaps `toml:"postgres_maps"`
 	// Summary: the daily or weekly report mail to the postmaster (summary.go).
 	Summary Summary `toml:"summary"`
+	// BackupMX: the domains we are a backup MX for (backupmx.go).
+	BackupMX []BackupMX `toml:"backup_mx"`
 
 	// allow_sender_relay (route.go).
 	Routing

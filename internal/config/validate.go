@@ -53,6 +53,7 @@ func (d *decoder) complete(c *Config, base string) {
 	d.ldapMaps(c)
 	d.postgresMaps(c)
 	d.summary(c)
+	d.backupMX(c)
 }
 
 func (d *decoder) hostname(c *Config) {

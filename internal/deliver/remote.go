@@ -37,6 +37,10 @@ type Remote struct {
 	// SmarthostAuth, when set, is sent to the smarthost with AUTH, only
 	// ever over TLS (TLS is then required with it).
 	SmarthostAuth *Credentials
+	// Direct, when set, names the domains whose mail goes to their own
+	// MX hosts even with a smarthost: those we are a backup MX for,
+	// whose mail must reach their primary.
+	Direct func(domain string) bool
 
 	// TLS gives the TLS policy of each server, and why; nil means
 	// PolicyMay for everyone.
@@ -279,7 +283,7 @@ func (r *Remote) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []en
 			continue
 		}
 		key := dom
-		if r.Smarthost != nil {
+		if r.Smarthost != nil && (r.Direct == nil || !r.Direct(dom)) {
 			key = "" // one transaction through the smarthost
 		}
 		if _, ok := groups[key]; !ok {
@@ -294,7 +298,7 @@ func (r *Remote) Deliver(ctx context.Context, env *envelope.Envelope, rcpts []en
 	for _, key := range order {
 		idx := groups[key]
 		dest := Destination{Domain: key}
-		if r.Smarthost != nil {
+		if key == "" {
 			dest = Destination{Hops: []Hop{*r.Smarthost}, Auth: r.SmarthostAuth}
 		}
 		sub := make([]envelope.Recipient, len(idx))

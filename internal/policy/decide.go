@@ -102,6 +102,9 @@ func (r *Relay) route(q Query, m *maps.Maps, domain, literalRemote string, conn 
 		if rule, ok := r.isLocal(domain); ok {
 			return r.local(m, to, domain, rule)
 		}
+		if d, ok := r.backup(m, to, domain); ok {
+			return d
+		}
 		for _, d := range r.Relay {
 			if rule, ok := d.Match(domain); ok {
 				return Decision{Class: RelayDomain, Mailbox: to.String(), Rule: "relay domain: " + rule}

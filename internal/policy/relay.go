@@ -79,6 +79,9 @@ type Relay struct {
 	// SRS, when set, takes the SRS addresses of our SRS domain before
 	// any other rule of the recipient's domain (srs.go).
 	SRS SRS
+	// BackupMX, when set, takes the recipients of the backup-MX domains
+	// before the relay domains (backup.go).
+	BackupMX BackupMX
 }
 
 // Decision is the verdict for one recipient.

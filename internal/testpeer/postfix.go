@@ -43,6 +43,7 @@ error unix - - n - - error
 retry unix - - n - - error
 discard unix - - n - - discard
 local unix - n n - - local
+virtual unix - n n - - virtual
 smtp unix - - n - - smtp
 relay unix - - n - - smtp
 lmtp unix - - n - - lmtp
@@ -58,7 +59,7 @@ postlog unix-dgram n - n - 1 postlogd
 // (failed under CI=true).
 func StartPostfix(t testing.TB, settings map[string]string) *Postfix {
 	t.Helper()
-	postfix := testenv.LookPath(t, "postfix")
+	testenv.LookPath(t, "postfix")
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "root (Postfix's master must start as root)")
 	}
@@ -72,9 +73,20 @@ func StartPostfix(t testing.TB, settings map[string]string) *Postfix {
 	})
 	write(t, filepath.Join(p.Dir, "main.cf"), postfixMainCF(p.Dir, settings))
 	write(t, filepath.Join(p.Dir, "master.cf"), p.SMTP+" inet n - n - - smtpd\n"+postfixMaster)
+	p.Start(t)
+	return p
+}
+
+// Stop stops Postfix, as an outage does; its queue stays.
+func (p *Postfix) Stop() { p.prog.Stop() }
+
+// Start starts Postfix, again after Stop: the same port, configuration
+// and queue.
+func (p *Postfix) Start(t testing.TB) {
+	t.Helper()
+	postfix := testenv.LookPath(t, "postfix")
 	stop := func() { exec.Command(postfix, "-c", p.Dir, "stop").Run() }
 	p.prog = startProgram(t, "postfix", exec.Command(postfix, "-c", p.Dir, "start-fg"), stop, p.SMTP)
-	return p
 }
 
 // postfixDir makes an instance's directory, outside the test's own
