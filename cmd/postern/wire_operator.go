@@ -31,7 +31,8 @@ func operatorCourier(d *deps, c spool.Courier) spool.Courier {
 func accountState(d *deps) alert.AccountState {
 	return func(user string) (bool, bool) {
 		st := d.users.State(user)
-		return st.Suspended, st.Revoked
+		// Users nobody can read hold every account's mail until they can.
+		return st.Suspended || d.users.UnavailableText() != "", st.Revoked
 	}
 }
 
