@@ -25,14 +25,14 @@ func operatorCourier(d *deps, c spool.Courier) spool.Courier {
 	return &alert.HoldCourier{
 		Next:     &metrics.ObservedCourier{Next: c, M: d.metrics},
 		Accounts: accountState(d),
+		Unknown:  d.users.UnavailableText, // users nobody can read: their mail waits
 	}
 }
 
 func accountState(d *deps) alert.AccountState {
 	return func(user string) (bool, bool) {
 		st := d.users.State(user)
-		// Users nobody can read hold every account's mail until they can.
-		return st.Suspended || d.users.UnavailableText() != "", st.Revoked
+		return st.Suspended, st.Revoked
 	}
 }
 

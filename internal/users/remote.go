@@ -41,7 +41,8 @@ func openRemote(s *Store) {
 		r.Timeout = 10 * time.Second
 	}
 	r.Stale = max(r.Stale, r.Refresh)
-	s.stop = make(chan struct{})
+	stop := make(chan struct{})
+	s.stop = stop
 	s.fetchRemote()
 	go func() {
 		for {
@@ -50,7 +51,7 @@ func openRemote(s *Store) {
 				wait = min(wait, retryFailed)
 			}
 			select {
-			case <-s.stop:
+			case <-stop:
 				return
 			case <-time.After(wait):
 				s.fetchRemote()
@@ -119,6 +120,8 @@ func (s *Store) UnavailableText() string {
 
 // Close stops reading the table (a Store on a file: nothing to do).
 func (s *Store) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.stop != nil {
 		close(s.stop)
 		s.stop = nil
