@@ -33,7 +33,8 @@ const retryFailed = 10 * time.Second
 // openRemote makes a Store on a Remote and reads the table once; a table
 // that cannot be read leaves no user until it can be (UnavailableText).
 func openRemote(s *Store) {
-	r := s.opt.Remote
+	r := *s.opt.Remote // the caller's options stay as they were
+	s.opt.Remote = &r
 	if r.Refresh <= 0 {
 		r.Refresh = time.Minute
 	}

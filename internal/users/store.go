@@ -5,6 +5,10 @@
 // A running server sees changes made by another process (postern user
 // add): the Store looks at the file at most once a second and reloads it
 // when it changed, keeping the old data when the new file is bad.
+//
+// For a fleet of servers the users can be rows of a database table
+// instead (Options.Remote, remote.go; internal/pgusers), read whole every
+// refresh and checked with the same hash rules (rows.go).
 package users
 
 import (
