@@ -61,13 +61,13 @@ func newResolver(cfg *config.Config) *dns.Cache {
 }
 
 // build makes the shared pieces from the configuration.
-func build(cfg *config.Config, log *slog.Logger, own []netip.Addr, sharedMaps []*maps.External) (*deps, error) {
+func build(cfg *config.Config, log *slog.Logger, own []netip.Addr, sharedMaps []*maps.External, sharedUsers *users.RemoteOptions) (*deps, error) {
 	d := &deps{cfg: cfg, log: log, metrics: metrics.New()}
 	// One cache for every check: SPF, DMARC and block lists ask the same
 	// names again and again.
 	d.resolver = newResolver(cfg)
 	var err error
-	if d.users, err = users.OpenOptions(cfg.UsersFile(), users.Options{Log: log}); err != nil {
+	if d.users, err = users.OpenOptions(cfg.UsersFile(), users.Options{Log: log, Remote: sharedUsers}); err != nil {
 		return nil, err
 	}
 	if d.maps, err = openMapsFrom(cfg, log, sharedMaps); err != nil {

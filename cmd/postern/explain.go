@@ -12,6 +12,7 @@ import (
 	"postern/internal/explain"
 	"postern/internal/policy"
 	"postern/internal/server"
+	"postern/internal/sharedmaps"
 	"postern/internal/srskeys"
 	"postern/internal/users"
 )
@@ -46,7 +47,7 @@ func runExplain(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	store, err := users.Open(cfg.UsersFile())
+	store, err := sharedmaps.OpenUsers(cfg, users.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -10,6 +10,7 @@ import (
 	"postern/internal/config"
 	"postern/internal/layout"
 	"postern/internal/maps"
+	"postern/internal/sharedmaps"
 	"postern/internal/users"
 )
 
@@ -27,7 +28,7 @@ const userUsage = `usage: postern user add|passwd|del|list|suspend|resume|revoke
 
 The password is prompted for twice on the terminal, or read from the first
 line of standard input with --password-stdin. Users live in data_dir/users
-(mode 0600) as argon2id hashes.`
+(mode 0600) as argon2id hashes, or in the table of [postgres_users].`
 
 // runUser is `postern user add|passwd|del|list`.
 func runUser(args []string) int {
@@ -66,6 +67,10 @@ func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 		fmt.Fprintf(errw, "postern user: %v\n", err)
 		return 1
 	}
+	if err, _ := store.LoadError(); err != nil {
+		fmt.Fprintf(errw, "postern user: %v\n", err)
+		return 1
+	}
 	if action == "list" {
 		for _, u := range store.List() {
 			fmt.Fprintln(out, store.Describe(u))
@@ -82,7 +87,7 @@ func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 		fmt.Fprintf(errw, "postern user %s: %v\n", action, err)
 		return 1
 	}
-	fmt.Fprintf(out, "%s: %s done (%s)\n", addr, action, cfg.UsersFile())
+	fmt.Fprintf(out, "%s: %s done (%s)\n", addr, action, store.Where())
 	if action == "add" && !isLocal(cfg, addr) {
 		fmt.Fprintf(out, "note: %s is not a local domain: the user can log in but has no mailbox here\n", addr[strings.LastIndexByte(addr, '@')+1:])
 	}
@@ -98,6 +103,9 @@ func openUsers(cfg *config.Config) (*users.Store, error) {
 		return nil, err
 	}
 	opt := users.Options{}
+	if opt.Remote, err = sharedmaps.Users(cfg); err != nil { // [postgres_users]: the table
+		return nil, err
+	}
 	if owner.IsSet() {
 		opt.Owner = &users.Owner{UID: owner.UID, GID: owner.GID}
 	}

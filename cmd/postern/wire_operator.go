@@ -26,6 +26,7 @@ func operatorCourier(d *deps, c spool.Courier) spool.Courier {
 	return &alert.HoldCourier{
 		Next:     &metrics.ObservedCourier{Next: c, M: d.metrics},
 		Accounts: accountState(d),
+		Unknown:  d.users.UnavailableText, // users nobody can read: their mail waits
 	}
 }
 

@@ -202,6 +202,14 @@ func TestSuspendedAndRevoked(t *testing.T) {
 	if errs := hc.Deliver(context.Background(), &envelope.Envelope{AuthUser: "ok@example.org"}, make([]envelope.Recipient, 1), nil); errs[0] != nil || next.n != 1 {
 		t.Errorf("active sender not delivered: %v", errs)
 	}
+	// Users nobody can read: a user's mail waits, a system user's leaves.
+	hc.Unknown = func() string { return "users table t: connection refused" }
+	if errs := hc.Deliver(context.Background(), &envelope.Envelope{AuthUser: "ok@example.org"}, make([]envelope.Recipient, 1), nil); !errors.As(errs[0], &r) || r.Code != 451 || next.n != 1 {
+		t.Errorf("with the users unknown: %v", errs)
+	}
+	if errs := hc.Deliver(context.Background(), &envelope.Envelope{AuthUser: "www-data"}, make([]envelope.Recipient, 1), nil); errs[0] != nil || next.n != 2 {
+		t.Errorf("a system user's mail with the users unknown: %v", errs)
+	}
 }
 
 func TestParseAction(t *testing.T) {

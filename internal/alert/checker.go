@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"postern/internal/envelope"
 	"postern/internal/inbound"
@@ -104,6 +105,11 @@ type Courier interface {
 type HoldCourier struct {
 	Next     Courier
 	Accounts AccountState
+	// Unknown, when set, says why the accounts cannot be known now (a
+	// users table not read past its stale period), or "": the mail of
+	// users (names with an @; system users have none) then waits, since
+	// they may have been suspended.
+	Unknown func() string
 }
 
 // HeldPrefix starts the error text of held mail (queue listings show it).
@@ -118,6 +124,9 @@ func (h *HoldCourier) Deliver(ctx context.Context, env *envelope.Envelope, rcpts
 		if s, _ := h.Accounts(env.AuthUser); s {
 			why = fmt.Sprintf("sender %s is suspended", env.AuthUser)
 		}
+		if down := h.unknown(); down != "" && strings.Contains(env.AuthUser, "@") {
+			why = fmt.Sprintf("whether sender %s is suspended cannot be known: %s", env.AuthUser, down)
+		}
 	}
 	if why == "" {
 		return h.Next.Deliver(ctx, env, rcpts, body)
@@ -127,4 +136,11 @@ func (h *HoldCourier) Deliver(ctx context.Context, env *envelope.Envelope, rcpts
 		errs[i] = &smtp.Reply{Code: 451, Enhanced: "4.7.1", Text: HeldPrefix + why}
 	}
 	return errs
+}
+
+func (h *HoldCourier) unknown() string {
+	if h.Unknown == nil {
+		return ""
+	}
+	return h.Unknown()
 }

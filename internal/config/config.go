@@ -59,6 +59,8 @@ type Config struct {
 	LDAPMaps LDAPMaps `toml:"ldap_maps"`
 	// PostgresMaps: sendmail's maps from a PostgreSQL table (postgresmaps.go).
 	PostgresMaps PostgresMaps `toml:"postgres_maps"`
+	// PostgresUsers: the AUTH users from a PostgreSQL table (postgresusers.go).
+	PostgresUsers PostgresUsers `toml:"postgres_users"`
 	// Summary: the daily or weekly report mail to the postmaster (summary.go).
 	Summary Summary `toml:"summary"`
 	// BackupMX: the domains we are a backup MX for (backupmx.go).
@@ -206,7 +208,8 @@ func Default() *Config {
 		Sandbox:     defaultSandbox(),
 		MTASTS:      defaultMTASTS(),
 
-		RateLimit: defaultRateLimit(),
+		RateLimit:     defaultRateLimit(),
+		PostgresUsers: defaultPostgresUsers(),
 	}
 }
 

@@ -44,6 +44,7 @@ func TestLDAPMaps(t *testing.T) {
 	}
 }
 
+// TestPostgresMaps checks [postgres_maps] and [postgres_users].
 func TestPostgresMaps(t *testing.T) {
 	tests := []struct{ name, conf, err string }{
 		{"loopback", "[postgres_maps]\nurl = \"postgres://postern@127.0.0.1:5432/mail\"\nmaps = [\"access\"]\n", ""},
@@ -52,6 +53,12 @@ func TestPostgresMaps(t *testing.T) {
 		{"two passwords", "[postgres_maps]\nurl = \"postgres://postern:pw@127.0.0.1/mail\"\npassword_file = \"/x\"\nmaps = [\"access\"]\n", "not both"},
 		{"two sources", "[ldap_maps]\nurl = \"ldap://127.0.0.1\"\nbase = \"o=x\"\nmaps = [\"access\"]\n[postgres_maps]\nurl = \"postgres://postern@127.0.0.1/mail\"\nmaps = [\"access\"]\n", "one source"},
 		{"bad scheme", "[postgres_maps]\nurl = \"mysql://x/y\"\nmaps = [\"access\"]\n", "want postgres://"},
+		{"users on loopback", "[postgres_users]\nurl = \"postgres://postern@127.0.0.1:5432/mail\"\n", ""},
+		{"users verified", "[postgres_users]\nurl = \"postgres://postern@db.example.org/mail?sslmode=verify-full\"\n", ""},
+		{"users unverified off loopback", "[postgres_users]\nurl = \"postgres://postern@db.example.org/mail\"\n", "postgres_users.url is not on loopback"},
+		{"users two passwords", "[postgres_users]\nurl = \"postgres://postern:pw@127.0.0.1/mail\"\npassword_file = \"/x\"\n", "not both"},
+		{"users bad scheme", "[postgres_users]\nurl = \"mysql://x/y\"\n", "postgres_users.url: want postgres://"},
+		{"users stale below refresh", "[postgres_users]\nurl = \"postgres://postern@127.0.0.1/mail\"\nrefresh = \"10m\"\nstale = \"5m\"\n", "at least postgres_users.refresh"},
 	}
 	for _, tt := range tests {
 		_, _, err := Load(writeConfig(t, rateBase+tt.conf))

@@ -162,6 +162,7 @@ func fileDefaults() *Config {
 		ARC:             defaultARC(),
 		LDAPMaps:        defaultLDAPMaps(),
 		PostgresMaps:    defaultPostgresMaps(),
+		PostgresUsers:   defaultPostgresUsers(),
 	}
 }
 

@@ -112,12 +112,13 @@ func TestLoadGood(t *testing.T) {
 		Queue:       defaultQueue(),
 		MTASTS: MTASTS{Outbound: MTASTSEnforce, MX: []string{"mx.example.test"},
 			MaxAge: DefaultMTASTSMaxAge, Listen: ":443"},
-		SRS:          SRS{Enabled: true, Domain: "mx.example.test", MaxAge: DefaultSRSMaxAge},
-		TLSRPT:       TLSRPT{Enabled: true, ReportFrom: "postmaster@mx.example.test", Submitter: "mx.example.test", ContactInfo: "postmaster@mx.example.test"},
-		ARC:          ARC{Verify: true, SealDomain: "example.test"},
-		LDAPMaps:     defaultLDAPMaps(),
-		PostgresMaps: defaultPostgresMaps(),
-		Summary:      Summary{Schedule: "off"},
+		SRS:           SRS{Enabled: true, Domain: "mx.example.test", MaxAge: DefaultSRSMaxAge},
+		TLSRPT:        TLSRPT{Enabled: true, ReportFrom: "postmaster@mx.example.test", Submitter: "mx.example.test", ContactInfo: "postmaster@mx.example.test"},
+		ARC:           ARC{Verify: true, SealDomain: "example.test"},
+		LDAPMaps:      defaultLDAPMaps(),
+		PostgresMaps:  defaultPostgresMaps(),
+		PostgresUsers: defaultPostgresUsers(),
+		Summary:       Summary{Schedule: "off"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load:\n got %+v\nwant %+v", c, want)

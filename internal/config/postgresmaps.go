@@ -1,7 +1,6 @@
 package config
 
 import (
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -39,17 +38,8 @@ func (d *decoder) postgresMaps(c *Config) {
 		}
 		return
 	}
-	u, err := url.Parse(p.URL)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		d.errorf("postgres_maps.url", "postgres_maps.url: want postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full")
+	if !d.postgresURL("postgres_maps", p.URL, p.PasswordFile) {
 		return
-	}
-	if _, set := u.User.Password(); set && p.PasswordFile != "" {
-		d.errorf("postgres_maps.password_file", "postgres_maps: give the password in password_file or in the URL, not both")
-	}
-	mode := u.Query().Get("sslmode")
-	if mode != "verify-full" && mode != "verify-ca" && !loopbackHost(u.Hostname()) {
-		d.errorf("postgres_maps.url", "postgres_maps.url is not on loopback: add sslmode=verify-full, so that the password and the maps do not cross the network unchecked")
 	}
 	if len(p.Maps) == 0 {
 		d.errorf("postgres_maps.maps", "postgres_maps.maps is empty: name the maps to read from the table (%s)", strings.Join(LDAPMapFiles, ", "))

@@ -52,6 +52,7 @@ func (d *decoder) complete(c *Config, base string) {
 	d.arc(c)
 	d.ldapMaps(c)
 	d.postgresMaps(c)
+	d.postgresUsers(c)
 	d.summary(c)
 	d.backupMX(c)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"postern/internal/layout"
 	"postern/internal/maps"
 	"postern/internal/privs"
+	"postern/internal/sharedmaps"
 	"postern/internal/tlsutil"
 	"postern/internal/users"
 )
@@ -23,8 +25,12 @@ func checkPerms(cfg *config.Config) Result {
 	return Result{Problems: ErrorLines(privs.CheckPerms(layout.PermPaths(cfg)...))}
 }
 
-// checkUsers parses the users file and looks at its mode.
+// checkUsers parses the users file and looks at its mode (with
+// [postgres_users] the file is not used: DirectoryUsers).
 func checkUsers(cfg *config.Config) Result {
+	if cfg.PostgresUsers.URL != "" {
+		return Result{}
+	}
 	var r Result
 	path := cfg.UsersFile()
 	fi, err := os.Stat(path)
@@ -42,6 +48,30 @@ func checkUsers(cfg *config.Config) Result {
 		r.Problems = append(r.Problems, err.Error())
 		return r
 	}
+	return nonLocalUsers(cfg, s, path, r)
+}
+
+// DirectoryUsers reads the users table of [postgres_users] as the server
+// does, the password read as root: a table that cannot be read, or has a
+// bad row, is a problem.
+func DirectoryUsers(cfg *config.Config) Result {
+	if cfg.PostgresUsers.URL == "" {
+		return Result{}
+	}
+	s, err := sharedmaps.OpenUsers(cfg, users.Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return Result{Problems: []string{err.Error()}}
+	}
+	defer s.Close()
+	if err, _ := s.LoadError(); err != nil {
+		return Result{Problems: []string{err.Error()}}
+	}
+	return nonLocalUsers(cfg, s, s.Where(), Result{})
+}
+
+// nonLocalUsers warns of the users outside the local domains, who can
+// log in but have no mailbox here.
+func nonLocalUsers(cfg *config.Config, s *users.Store, path string, r Result) Result {
 	var local *maps.DomainList
 	if cfg.MapsDir != "" {
 		if m, err := maps.Load(cfg.MapsDir); m != nil && err == nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -83,7 +84,12 @@ func checkRouting(cfg *config.Config) Result {
 	if _, ok := m.Aliases.Lookup(local); ok {
 		return r
 	}
-	if s, err := users.Open(cfg.UsersFile()); err == nil && s.Exists(addr) {
+	s, err := sharedmaps.OpenUsers(cfg, users.Options{Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return r // reported by the users' own check
+	}
+	defer s.Close()
+	if err, _ := s.LoadError(); err != nil || s.Exists(addr) {
 		return r
 	}
 	r.Warnings = append(r.Warnings, fmt.Sprintf("%s: warning: delivery.luser_relay %s is neither a user nor an alias: mail for unknown users would go to a mailbox nobody logs in to", configName(cfg), lr))

@@ -25,7 +25,9 @@ import (
 	"postern/internal/dns"
 )
 
-// Users checks console logins (a *users.Store).
+// Users checks console logins (a *users.Store). One that also has
+// UnavailableText (a users table not read past its stale period) makes
+// every login wait while it says why.
 type Users interface {
 	// VerifyAdmin reports whether password is addr's and addr has the
 	// admin role, in the same time whatever the answer.

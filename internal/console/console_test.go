@@ -236,3 +236,24 @@ func TestListenerTLS(t *testing.T) {
 		t.Error("no certificate: not failing closed")
 	}
 }
+
+// downUsers are users nobody could read (a users table past its stale
+// period).
+type downUsers struct{ Users }
+
+func (downUsers) UnavailableText() string { return "users table t: connection refused" }
+
+// With the users unknown, a login waits (503) and counts no failure.
+func TestLoginUsersUnavailable(t *testing.T) {
+	f := newFixture(t, nil)
+	f.c.o.Users = downUsers{f.c.o.Users}
+	for range 8 {
+		w := f.do("POST", "/console/login", url.Values{"user": {"admin@example.test"}, "password": {"right"}}, nil, "192.0.2.1:1000")
+		if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "cannot be read now") || w.Header().Get("Set-Cookie") != "" {
+			t.Fatalf("login with the users down: %d %s", w.Code, w.Body)
+		}
+	}
+	if err := f.lim.LoginLocked(context.Background(), netip.MustParseAddr("192.0.2.1")); err != nil {
+		t.Errorf("logins while the users were down counted toward the lock-out: %v", err)
+	}
+}

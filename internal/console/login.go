@@ -9,6 +9,9 @@ import (
 // nobody learns which addresses exist or are admins.
 const loginFailed = "Wrong address or password, or not an admin."
 
+// usersUnavailable is the answer while the users cannot be read.
+const usersUnavailable = "The users cannot be read now (see postern status); try again later."
+
 type loginBody struct{ Error string }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -29,6 +32,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			render(w, http.StatusTooManyRequests, "login", view{Title: "Log in", Body: loginBody{Error: err.Error()}})
 			return
 		}
+	}
+	if u, ok := c.o.Users.(interface{ UnavailableText() string }); ok && u.UnavailableText() != "" {
+		// A users table not read past its stale period: nobody's
+		// password can be checked, and no failure is counted.
+		c.o.Log.Error("console login deferred: the users cannot be read", "client", ip.String(), "user", user, "why", u.UnavailableText())
+		render(w, http.StatusServiceUnavailable, "login", view{Title: "Log in", Body: loginBody{Error: usersUnavailable}})
+		return
 	}
 	if !c.o.Users.VerifyAdmin(user, r.PostForm.Get("password")) {
 		msg := loginFailed

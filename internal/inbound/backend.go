@@ -21,6 +21,13 @@ type Authenticator interface {
 	Verify(user, password string) bool
 }
 
+// Unavailable is met by an Authenticator whose users can be unknown for
+// a while (a users table not read for longer than its stale period):
+// UnavailableText says why, or "". AUTH then answers 454, never 535.
+type Unavailable interface {
+	UnavailableText() string
+}
+
 // Options configure the inbound side.
 type Options struct {
 	Hostname string        // our name in the Received header

@@ -67,6 +67,12 @@ func (s *session) Auth(ctx context.Context, user, password string) *smtp.Reply {
 			return v.Reply
 		}
 	}
+	if u, isU := s.b.opts.Auth.(Unavailable); isU {
+		if down := u.UnavailableText(); down != "" {
+			s.log.ErrorContext(ctx, "auth deferred: the users cannot be read", "client", s.conn.Client(), "user", user, "why", down)
+			return &smtp.Reply{Code: 454, Enhanced: "4.7.0", Text: "the users cannot be read now; try again later"}
+		}
+	}
 	ok := s.b.opts.Auth != nil && s.b.opts.Auth.Verify(user, password)
 	for _, ch := range s.b.checks.auth {
 		if v := refusal(ch.CheckAuth(ctx, s.conn, user, true, ok)); v != nil {

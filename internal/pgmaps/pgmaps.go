@@ -52,15 +52,27 @@ func New(opt Options) (*Source, error) {
 	if opt.Table == "" {
 		opt.Table = "postern_maps"
 	}
+	cfg, where, err := Conn("postgres_maps", opt)
+	if err != nil {
+		return nil, err
+	}
+	return &Source{cfg: cfg, where: where,
+		query: "SELECT key, value FROM " + opt.Table + " WHERE map = $1"}, nil
+}
+
+// Conn checks opt for the table of config section key (postgres_maps,
+// postgres_users) and returns the connection's settings and a name of
+// the table for messages, without the password. It does not connect.
+func Conn(key string, opt Options) (*pgx.ConnConfig, string, error) {
 	if !tableName.MatchString(opt.Table) {
-		return nil, fmt.Errorf("postgres_maps.table %q: want a lower-case name, optionally schema.name", opt.Table)
+		return nil, "", fmt.Errorf("%s.table %q: want a lower-case name, optionally schema.name", key, opt.Table)
 	}
 	if opt.Timeout <= 0 {
 		opt.Timeout = 10 * time.Second
 	}
 	cfg, err := pgx.ParseConfig(opt.URL)
 	if err != nil {
-		return nil, fmt.Errorf("postgres_maps.url: %w", err)
+		return nil, "", fmt.Errorf("%s.url: %w", key, err)
 	}
 	if opt.Password != "" {
 		cfg.Password = opt.Password
@@ -71,8 +83,7 @@ func New(opt Options) (*Source, error) {
 		u.User = nil
 		where = u.Redacted()
 	}
-	return &Source{cfg: cfg, where: where + " table " + opt.Table,
-		query: "SELECT key, value FROM " + opt.Table + " WHERE map = $1"}, nil
+	return cfg, where + " table " + opt.Table, nil
 }
 
 // Where names file's source in messages (without the password).

@@ -10,6 +10,8 @@ import (
 )
 
 // RFC 3463 3.4: X.3.0, a problem of the mail system.
+var replyUsersDown = &smtp.Reply{Code: 451, Enhanced: "4.3.0", Text: "the users of this server cannot be read now; try again later"}
+
 var replyMapsDown = &smtp.Reply{Code: 451, Enhanced: "4.3.0", Text: "a map this server needs cannot be read now; try again later"}
 
 // Query is what the RCPT decision may look at.
@@ -209,6 +211,10 @@ func (r *Relay) virtual(m *maps.Maps, v maps.VirtResult, local, domain, rule str
 
 // known accepts addr when it has a mailbox or its local part is an alias.
 func (r *Relay) known(m *maps.Maps, addr, why string) (Decision, bool) {
+	if u, ok := r.Users.(UsersUnavailable); ok && u.UnavailableText() != "" {
+		// Never a "no such user" from users nobody could read.
+		return Decision{Reply: replyUsersDown, Rule: "users unavailable: " + u.UnavailableText()}, true
+	}
 	if r.Users != nil && r.Users.Exists(addr) {
 		return Decision{Class: Local, Mailbox: addr, Rule: "local user " + addr + "; " + why}, true
 	}

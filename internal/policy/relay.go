@@ -53,6 +53,13 @@ type Users interface {
 	Exists(addr string) bool
 }
 
+// UsersUnavailable is met by Users that can be unknown for a while (a
+// users table not read for longer than its stale period): UnavailableText
+// says why, or "". A decision that needs a user then waits (451).
+type UsersUnavailable interface {
+	UnavailableText() string
+}
+
 // Relay decides, for each RCPT, whether postern takes the recipient. The
 // decision depends only on the recipient's final domain, the client's
 // address and whether it authenticated: never on MAIL FROM, HELO, reverse

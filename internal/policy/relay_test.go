@@ -94,3 +94,27 @@ func TestRelayDecisions(t *testing.T) {
 		})
 	}
 }
+
+// downUsers are users nobody could read (a users table down past its
+// stale period).
+type downUsers struct{ userSet }
+
+func (downUsers) UnavailableText() string { return "users table t: connection refused" }
+
+// TestRelayUsersDown: with the users unknown, a local recipient waits
+// (451), never a "no such user"; what needs no user is decided as ever.
+func TestRelayUsersDown(t *testing.T) {
+	r := testRelay()
+	r.Users = downUsers{userSet{"alice@example.test": true}}
+	stranger := netip.MustParseAddr("203.0.113.9")
+	for rcpt, want := range map[string]int{"<alice@example.test>": 451, "<nobody@example.test>": 451, "<x@elsewhere.test>": 550, "<x@backup.test>": 0} {
+		path, _, _ := smtp.ParseRcpt("TO:"+rcpt, smtp.ParseOptions{})
+		d := r.Rcpt(stranger, "", path)
+		switch {
+		case d.Accepted() && want != 0:
+			t.Errorf("%s accepted (%s), want %d", rcpt, d.Rule, want)
+		case !d.Accepted() && d.Reply.Code != want:
+			t.Errorf("%s: %d (%s), want %d", rcpt, d.Reply.Code, d.Rule, want)
+		}
+	}
+}

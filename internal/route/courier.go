@@ -39,7 +39,9 @@ type Courier struct {
 	IsLocal func(domain string) bool
 	// Users, when set, says which local addresses have a mailbox: an
 	// alias target without one bounces instead of creating a mailbox
-	// nobody reads.
+	// nobody reads. One that also has UnavailableText (a users table
+	// not read past its stale period) defers such targets while it says
+	// why.
 	Users interface{ Exists(addr string) bool }
 	// AllowFiles and AllowCommands enable "/file" and "|command" targets;
 	// off, such targets bounce with a permanent error.
@@ -359,6 +361,10 @@ func (c *Courier) localTarget(ctx context.Context, tr *targetRun, t maps.Target)
 			return
 		}
 		addr = c.Postmaster
+	} else if u, ok := c.Users.(interface{ UnavailableText() string }); ok && u.UnavailableText() != "" {
+		tr.o.add(&smtp.Reply{Code: 451, Enhanced: "4.3.0", Text: "the users cannot be read; will retry",
+			Err: fmt.Errorf("%s: whether %s has a mailbox: %s", tr.how, addr, u.UnavailableText())})
+		return
 	} else if c.Users != nil && !c.Users.Exists(addr) {
 		err := &smtp.Reply{Code: 550, Enhanced: "5.1.1", Text: "alias target has no mailbox",
 			Err: fmt.Errorf("%s: %s (%s) has no mailbox", tr.how, addr, t.Source.Human())}

@@ -300,3 +300,23 @@ func TestForwardFile(t *testing.T) {
 		t.Errorf("alice: %v", err)
 	}
 }
+
+// downUsers are users nobody could read (a users table down past its
+// stale period).
+type downUsers struct{ userSet }
+
+func (downUsers) UnavailableText() string { return "users table t: connection refused" }
+
+// With the users unknown, an alias to a local name waits (451): it
+// neither bounces as "no mailbox" nor creates a mailbox.
+func TestAliasUsersDown(t *testing.T) {
+	f := newFixture(t, "staff: alice, nobody\n", nil)
+	f.c.Users = downUsers{userSet{"alice@example.test": true}}
+	errs := f.deliver(t, testMsg, "staff@example.test")
+	if code(errs[0]) != 451 {
+		t.Fatalf("staff with the users down: %v, want 451", errs[0])
+	}
+	if f.count(t, "alice@example.test") != 0 || f.count(t, "nobody@example.test") != 0 {
+		t.Error("delivered with the users unknown")
+	}
+}

@@ -1,6 +1,7 @@
 // Package sharedmaps builds, from [ldap_maps] and [postgres_maps], the
 // sources of the maps a fleet of gateways shares, for the server and for
-// `postern check` alike, so that both read the same.
+// `postern check` alike, so that both read the same; and from
+// [postgres_users] the table of the users they share.
 package sharedmaps
 
 import (
@@ -12,6 +13,8 @@ import (
 	"postern/internal/ldapmaps"
 	"postern/internal/maps"
 	"postern/internal/pgmaps"
+	"postern/internal/pgusers"
+	"postern/internal/users"
 )
 
 // Sources returns the configured directory and database sources (none:
@@ -43,6 +46,36 @@ func Sources(cfg *config.Config) ([]*maps.External, error) {
 		out = append(out, &maps.External{Fetcher: src, Files: p.Maps, Refresh: p.Refresh, Stale: p.Stale, Timeout: p.Timeout})
 	}
 	return out, nil
+}
+
+// Users returns the [postgres_users] table for a users.Store, or nil
+// when the users are in the users file. Run as root before the server
+// drops privileges, as Sources.
+func Users(cfg *config.Config) (*users.RemoteOptions, error) {
+	p := cfg.PostgresUsers
+	if p.URL == "" {
+		return nil, nil
+	}
+	pw, err := readPassword("postgres_users.password_file", p.PasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	src, err := pgusers.New(pgmaps.Options{URL: p.URL, Password: pw, Table: p.Table, Timeout: p.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	return &users.RemoteOptions{Remote: src, Refresh: p.Refresh, Stale: p.Stale, Timeout: p.Timeout}, nil
+}
+
+// OpenUsers opens the users the configuration names: the table of
+// [postgres_users] (read once; LoadError says why it could not be), else
+// the users file. For root's commands (postern check, explain).
+func OpenUsers(cfg *config.Config, opt users.Options) (*users.Store, error) {
+	var err error
+	if opt.Remote, err = Users(cfg); err != nil {
+		return nil, err
+	}
+	return users.OpenOptions(cfg.UsersFile(), opt)
 }
 
 // readPassword reads the first line of a password file ("" for none),

@@ -20,7 +20,8 @@ type Loads struct {
 		Dir() string
 		LoadStates() []maps.LoadState
 	}
-	// Users is the users file.
+	// Users is the users file or table; one that also has
+	// UnavailableText (users.Store) says when no version is in force.
 	Users interface {
 		LoadError() (error, uint64)
 	}
@@ -53,8 +54,11 @@ func (l Loads) Problems() []string {
 			}
 		}
 	}
-	if err, _ := l.Users.LoadError(); err != nil {
-		out = append(out, fmt.Sprintf("users file not reloaded, previous version in force: %v (%s)", err, LoadFix))
+	if u, ok := l.Users.(interface{ UnavailableText() string }); ok && u.UnavailableText() != "" {
+		// A users table ([postgres_users]) not read past its stale period.
+		out = append(out, "users unavailable: AUTH answers 454 and local recipients 451 until they can be read: "+u.UnavailableText())
+	} else if err, _ := l.Users.LoadError(); err != nil {
+		out = append(out, fmt.Sprintf("users not reloaded, previous version in force: %v (%s)", err, LoadFix))
 	}
 	return out
 }

@@ -31,10 +31,22 @@ func TestLoads(t *testing.T) {
 	}
 	p := l.Problems()
 	if len(p) != 2 || !strings.HasPrefix(p[0], "map /etc/postern/maps/access not reloaded, previous version in force: line 3: bad (fix the file") ||
-		!strings.HasPrefix(p[1], "users file not reloaded") {
+		!strings.HasPrefix(p[1], "users not reloaded") {
 		t.Errorf("problems %q", p)
 	}
 	if got := (Loads{Users: fakeUsers{}}).Problems(); got != nil {
 		t.Errorf("all loaded: %q", got)
+	}
+}
+
+// downUsers are a users table not read past its stale period.
+type downUsers struct{ fakeUsers }
+
+func (downUsers) UnavailableText() string { return "users table t: connection refused" }
+
+func TestLoadsUsersUnavailable(t *testing.T) {
+	p := (Loads{Users: downUsers{fakeUsers{err: errors.New("connection refused"), n: 3}}}).Problems()
+	if len(p) != 1 || !strings.Contains(p[0], "users unavailable: AUTH answers 454") || !strings.Contains(p[0], "users table t") {
+		t.Errorf("problems %q", p)
 	}
 }

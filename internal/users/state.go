@@ -116,13 +116,10 @@ func (s *Store) setHash(addr string, fn func(string) string) error {
 	if err != nil {
 		return err
 	}
-	return s.modify(func(lines []line) ([]line, error) {
-		for i := range lines {
-			if lines[i].addr == a {
-				lines[i].hash = fn(lines[i].hash)
-				return lines, nil
-			}
+	return s.update(a, func(h string, ok bool) (string, bool, error) {
+		if !ok {
+			return "", false, fmt.Errorf("%s: %w", a, ErrNotFound)
 		}
-		return nil, fmt.Errorf("%s: %w", a, ErrNotFound)
+		return fn(h), true, nil
 	})
 }

@@ -5,6 +5,10 @@
 // A running server sees changes made by another process (postern user
 // add): the Store looks at the file at most once a second and reloads it
 // when it changed, keeping the old data when the new file is bad.
+//
+// For a fleet of servers the users can be rows of a database table
+// instead (Options.Remote, remote.go; internal/pgusers), read whole every
+// refresh and checked with the same hash rules (rows.go).
 package users
 
 import (
@@ -37,6 +41,8 @@ type Options struct {
 	MaxConcurrentHashes int
 	// CheckInterval is how often the file is looked at; 0 means 1s.
 	CheckInterval time.Duration
+	// Remote, when set, holds the users instead of the file (remote.go).
+	Remote *RemoteOptions
 }
 
 // ErrExists and ErrNotFound are returned by Add, Passwd and Del.
@@ -61,6 +67,10 @@ type Store struct {
 	lastErr    error
 	statFailed bool // lastErr came from stat: read again once stat works
 	failures   uint64
+	// good is when a Remote was last read (zero: never, or stale), stop
+	// ends its reads (remote.go).
+	good time.Time
+	stop chan struct{}
 }
 
 // stamp identifies one version of the file.
@@ -100,6 +110,11 @@ func OpenOptions(path string, opt Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{path: path, opt: opt, sem: make(chan struct{}, opt.MaxConcurrentHashes), dummy: dummy}
+	if opt.Remote != nil {
+		s.users = map[string]string{}
+		openRemote(s)
+		return s, nil
+	}
 	lines, st, err := readFile(path)
 	if err != nil {
 		return nil, err
@@ -152,6 +167,10 @@ func (s *Store) set(lines []line, st stamp) {
 func (s *Store) refresh() map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.opt.Remote != nil {
+		s.expireLocked()
+		return s.users
+	}
 	now := time.Now()
 	if now.Sub(s.checked) < s.opt.CheckInterval {
 		return s.users
@@ -206,6 +225,11 @@ func (s *Store) LoadError() (error, uint64) {
 
 // Reload reads the file now (for SIGHUP); on error the old data stays.
 func (s *Store) Reload() error {
+	if s.opt.Remote != nil {
+		s.fetchRemote()
+		err, _ := s.LoadError()
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.checked = time.Now()
@@ -250,28 +274,39 @@ func (s *Store) Verify(addr, password string) bool {
 	return verifyHash(bare(h), password)
 }
 
+// Where names where the users are: the file, or the table.
+func (s *Store) Where() string {
+	if s.opt.Remote != nil {
+		return s.opt.Remote.Remote.Where()
+	}
+	return s.path
+}
+
 // Add adds a user; it fails with ErrExists when addr is already one.
 func (s *Store) Add(addr, password string) error {
-	a, err := Normalize(addr)
-	if err != nil {
-		return err
-	}
-	h, err := Hash(password)
-	if err != nil {
-		return err
-	}
-	return s.modify(func(lines []line) ([]line, error) {
-		for _, l := range lines {
-			if l.addr == a {
-				return nil, fmt.Errorf("%s: %w", a, ErrExists)
-			}
+	return s.withPassword(addr, password, func(a, h, old string, ok bool) (string, bool, error) {
+		if ok {
+			return "", false, fmt.Errorf("%s: %w", a, ErrExists)
 		}
-		return append(lines, line{addr: a, hash: h}), nil
+		return h, true, nil
 	})
 }
 
 // Passwd sets a user's password; ErrNotFound when addr is not a user.
 func (s *Store) Passwd(addr, password string) error {
+	return s.withPassword(addr, password, func(a, h, old string, ok bool) (string, bool, error) {
+		if !ok {
+			return "", false, fmt.Errorf("%s: %w", a, ErrNotFound)
+		}
+		// A new password lifts neither a suspension nor the admin role.
+		p, _ := marks(old)
+		return p + h, true, nil
+	})
+}
+
+// withPassword hashes password and updates addr with fn, given the new
+// hash and the user's hash field.
+func (s *Store) withPassword(addr, password string, fn func(a, h, old string, ok bool) (string, bool, error)) error {
 	a, err := Normalize(addr)
 	if err != nil {
 		return err
@@ -280,18 +315,7 @@ func (s *Store) Passwd(addr, password string) error {
 	if err != nil {
 		return err
 	}
-	return s.modify(func(lines []line) ([]line, error) {
-		for i := range lines {
-			if lines[i].addr == a {
-				// A new password lifts neither a suspension nor the
-				// admin role.
-				p, _ := marks(lines[i].hash)
-				lines[i].hash = p + h
-				return lines, nil
-			}
-		}
-		return nil, fmt.Errorf("%s: %w", a, ErrNotFound)
-	})
+	return s.update(a, func(old string, ok bool) (string, bool, error) { return fn(a, h, old, ok) })
 }
 
 // Del removes a user; ErrNotFound when addr is not a user.
@@ -300,13 +324,45 @@ func (s *Store) Del(addr string) error {
 	if err != nil {
 		return err
 	}
-	return s.modify(func(lines []line) ([]line, error) {
-		for i := range lines {
-			if lines[i].addr == a {
-				return append(lines[:i], lines[i+1:]...), nil
-			}
+	return s.update(a, func(_ string, ok bool) (string, bool, error) {
+		if !ok {
+			return "", false, fmt.Errorf("%s: %w", a, ErrNotFound)
 		}
-		return nil, fmt.Errorf("%s: %w", a, ErrNotFound)
+		return "", false, nil
+	})
+}
+
+// updateFunc is given a user's hash field (ok false: no such user) and
+// returns the new one, or keep false to remove the user.
+type updateFunc func(h string, ok bool) (field string, keep bool, err error)
+
+// update changes one user (a, normalized), in the table or the file.
+func (s *Store) update(a string, fn updateFunc) error {
+	if s.opt.Remote != nil {
+		return s.updateRemote(a, fn)
+	}
+	return s.modify(func(lines []line) ([]line, error) {
+		i := 0
+		for i < len(lines) && lines[i].addr != a {
+			i++
+		}
+		found := i < len(lines)
+		old := ""
+		if found {
+			old = lines[i].hash
+		}
+		h, keep, err := fn(old, found)
+		switch {
+		case err != nil:
+			return nil, err
+		case found && keep:
+			lines[i].hash = h
+		case found:
+			lines = append(lines[:i], lines[i+1:]...)
+		case keep:
+			lines = append(lines, line{addr: a, hash: h})
+		}
+		return lines, nil
 	})
 }
 
