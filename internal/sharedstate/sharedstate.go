@@ -1,0 +1,59 @@
+// Package sharedstate opens the [ratelimit] backend, where the state
+// gateways of a fleet share lives (rate-limit windows, connection slots,
+// AUTH lock-outs, greylisting): in-process, Redis or PostgreSQL.
+//
+// Open runs as root before the server drops privileges, because the
+// database's password file may be root's alone. Like the Redis backend,
+// the PostgreSQL one is asked once at start (creating its tables).
+package sharedstate
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"postern/internal/config"
+	"postern/internal/ratelimit"
+	"postern/internal/sharedmaps"
+)
+
+// Store is the backend and the on_backend_error policy that goes with it.
+type Store struct {
+	Backend ratelimit.Backend
+	Guard   *ratelimit.Guard
+}
+
+// Open builds the configured backend. A Redis or PostgreSQL that does not
+// answer at start is logged, not fatal: on_backend_error decides per check
+// while it is away.
+func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
+	rl := cfg.RateLimit
+	s := &Store{Guard: &ratelimit.Guard{FailOpen: rl.OnBackendError != "fail_closed", Log: log}}
+	switch rl.Backend {
+	case "redis":
+		r, err := ratelimit.OpenRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix}, log, rl.OnBackendError)
+		if err != nil {
+			return nil, fmt.Errorf("ratelimit: %w", err)
+		}
+		s.Backend = r
+	case "postgres":
+		pw, err := sharedmaps.ReadPassword("ratelimit.postgres_password_file", rl.PostgresPasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		p, err := ratelimit.NewPostgres(ratelimit.PostgresOptions{URL: rl.PostgresURL, Password: pw, Prefix: rl.RedisPrefix})
+		if err != nil {
+			return nil, fmt.Errorf("ratelimit: %w", err)
+		}
+		s.Backend = p
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := p.Ping(ctx); err != nil {
+			log.Error("ratelimit: postgres unreachable at start", "url", p.Where(), "err", err, "on_backend_error", rl.OnBackendError)
+		}
+	default:
+		s.Backend = ratelimit.NewMemory(ratelimit.MemoryOptions{})
+	}
+	return s, nil
+}
