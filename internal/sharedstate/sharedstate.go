@@ -1,6 +1,7 @@
 // Package sharedstate opens the [ratelimit] backend, where the state
 // gateways of a fleet share lives (rate-limit windows, connection slots,
-// AUTH lock-outs, greylisting): in-process, Redis or PostgreSQL.
+// AUTH lock-outs, greylisting): in-process, Redis or PostgreSQL; with
+// PostgreSQL, DMARC evaluations and the record of reports sent as well.
 //
 // Open runs as root before the server drops privileges, because the
 // database's password file may be root's alone. Like the Redis backend,
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"postern/internal/config"
+	"postern/internal/dmarcreport"
 	"postern/internal/ratelimit"
 	"postern/internal/sharedmaps"
 )
@@ -22,6 +24,25 @@ import (
 type Store struct {
 	Backend ratelimit.Backend
 	Guard   *ratelimit.Guard
+	// dmarc is the fleet's DMARC store with backend = "postgres".
+	dmarc *dmarcreport.Postgres
+}
+
+// DMARCStore is where DMARC evaluations and the record of the reports
+// sent are kept.
+type DMARCStore interface {
+	dmarcreport.Backend
+	Close() error
+}
+
+// DMARCStore returns the fleet's store in PostgreSQL with backend =
+// "postgres" (one report per domain and period for every node), else
+// this node's own in dir.
+func (s *Store) DMARCStore(dir string, log *slog.Logger) (DMARCStore, error) {
+	if s.dmarc != nil {
+		return s.dmarc, nil
+	}
+	return dmarcreport.NewFileBackend(dir, log)
 }
 
 // Open builds the configured backend. A Redis or PostgreSQL that does not
@@ -47,6 +68,9 @@ func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 			return nil, fmt.Errorf("ratelimit: %w", err)
 		}
 		s.Backend = p
+		if s.dmarc, err = dmarcreport.NewPostgres(rl.PostgresURL, pw); err != nil {
+			return nil, err
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if err := p.Ping(ctx); err != nil {
