@@ -28,10 +28,13 @@ func operatorCourier(d *deps, c spool.Courier) spool.Courier {
 	}
 }
 
+// accountState is the users file's marks and, on a fleet, the shared
+// suspensions (held when they cannot be read).
 func accountState(d *deps) alert.AccountState {
+	shared := d.rate.Suspensions()
 	return func(user string) (bool, bool) {
 		st := d.users.State(user)
-		return st.Suspended, st.Revoked
+		return st.Suspended || shared != nil && shared.Held(context.Background(), user), st.Revoked
 	}
 }
 
@@ -80,6 +83,9 @@ func operatorStages(d *deps) ([]any, error) {
 		d.alerts = ac.D
 	}
 	stages = append(stages, ac)
+	if sh := d.rate.Suspensions(); sh != nil {
+		stages = append(stages, sh) // a fleet's suspensions refuse logins
+	}
 	d.tasks = append(d.tasks, d.history.Run, summary.Task(cfg, d.history, d.metrics, d.alerts.Active, notify, d.log))
 
 	if cfg.Admin.Address != "" {

@@ -26,6 +26,8 @@ type Store struct {
 	Guard   *ratelimit.Guard
 	// dmarc is the fleet's DMARC store with backend = "postgres".
 	dmarc *dmarcreport.Postgres
+	// shared is set for a backend other nodes see (Redis, PostgreSQL).
+	shared bool
 }
 
 // DMARCStore is where DMARC evaluations and the record of the reports
@@ -51,6 +53,7 @@ func (s *Store) DMARCStore(dir string, log *slog.Logger) (DMARCStore, error) {
 func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 	rl := cfg.RateLimit
 	s := &Store{Guard: &ratelimit.Guard{FailOpen: rl.OnBackendError != "fail_closed", Log: log}}
+	s.shared = rl.Backend == "redis" || rl.Backend == "postgres"
 	switch rl.Backend {
 	case "redis":
 		r, err := ratelimit.OpenRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix}, log, rl.OnBackendError)
