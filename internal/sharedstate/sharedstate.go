@@ -1,7 +1,7 @@
 // Package sharedstate opens the [ratelimit] backend, where the state
 // gateways of a fleet share lives (rate-limit windows, connection slots,
-// AUTH lock-outs, greylisting): in-process, Redis or PostgreSQL; with
-// PostgreSQL, DMARC evaluations and the record of reports sent as well.
+// AUTH lock-outs, greylisting, suspensions, DMARC evaluations and the
+// record of the reports sent): in-process, Redis or PostgreSQL.
 //
 // Open runs as root before the server drops privileges, because the
 // database's password file may be root's alone. Like the Redis backend,
@@ -24,8 +24,8 @@ import (
 type Store struct {
 	Backend ratelimit.Backend
 	Guard   *ratelimit.Guard
-	// dmarc is the fleet's DMARC store with backend = "postgres".
-	dmarc *dmarcreport.Postgres
+	// dmarc is the fleet's DMARC store with a shared backend.
+	dmarc DMARCStore
 	// shared is set for a backend other nodes see (Redis, PostgreSQL).
 	shared bool
 }
@@ -37,9 +37,9 @@ type DMARCStore interface {
 	Close() error
 }
 
-// DMARCStore returns the fleet's store in PostgreSQL with backend =
-// "postgres" (one report per domain and period for every node), else
-// this node's own in dir.
+// DMARCStore returns the fleet's store in Redis or PostgreSQL (one
+// report per domain and period for every node), else this node's own in
+// dir.
 func (s *Store) DMARCStore(dir string, log *slog.Logger) (DMARCStore, error) {
 	if s.dmarc != nil {
 		return s.dmarc, nil
@@ -61,6 +61,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 			return nil, fmt.Errorf("ratelimit: %w", err)
 		}
 		s.Backend = r
+		s.dmarc = dmarcreport.NewRedis(r.Client())
 	case "postgres":
 		pw, err := sharedmaps.ReadPassword("ratelimit.postgres_password_file", rl.PostgresPasswordFile)
 		if err != nil {
@@ -71,9 +72,11 @@ func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 			return nil, fmt.Errorf("ratelimit: %w", err)
 		}
 		s.Backend = p
-		if s.dmarc, err = dmarcreport.NewPostgres(rl.PostgresURL, pw); err != nil {
+		dp, err := dmarcreport.NewPostgres(rl.PostgresURL, pw)
+		if err != nil {
 			return nil, err
 		}
+		s.dmarc = dp
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if err := p.Ping(ctx); err != nil {

@@ -7,30 +7,45 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"postern/internal/ratelimit/redistest"
 	"postern/internal/testpeer"
 )
-
-// pgReporter is one node of a fleet: its own pool to the shared
-// database and its own reporter.
-func pgReporter(t *testing.T, url string, c *clock) (*Reporter, *Postgres) {
-	t.Helper()
-	b, err := NewPostgres(url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return testReporter(t, b, scheduleZone(t), c, 0), b
-}
 
 // Two nodes sharing one PostgreSQL database, ticking at the same moment
 // again and again, send each report of the period exactly once, built
 // from the evaluations of both nodes.
 func TestPostgresFleetSendsOnce(t *testing.T) {
 	pg := testpeer.StartPostgres(t)
+	fleetSendsOnce(t, func() Backend {
+		b, err := NewPostgres(pg.URL, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	})
+}
+
+// The same with Redis.
+func TestRedisFleetSendsOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	fleetSendsOnce(t, func() Backend {
+		o, _ := redis.ParseURL(srv.URL())
+		c := redis.NewClient(o)
+		t.Cleanup(func() { c.Close() })
+		return NewRedis(c, "postern:")
+	})
+}
+
+// fleetSendsOnce runs two nodes, each with its own connection from node.
+func fleetSendsOnce(t *testing.T, node func() Backend) {
 	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	c := &clock{day.Add(24*time.Hour + 5*time.Minute)}
-	a, ba := pgReporter(t, pg.URL, c)
-	b, bb := pgReporter(t, pg.URL, c)
+	srv := scheduleZone(t)
+	ba, bb := node(), node()
+	a, b := testReporter(t, ba, srv, c, 0), testReporter(t, bb, srv, c, 0)
 	// The first start is recorded once, before the day is over.
 	c.now = day.Add(time.Hour)
 	tick(t, a, nil)
@@ -80,21 +95,45 @@ func TestPostgresFleetSendsOnce(t *testing.T) {
 // lease expires; then another node sends it.
 func TestPostgresLeaseTakeover(t *testing.T) {
 	pg := testpeer.StartPostgres(t)
+	b, err := NewPostgres(pg.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	leaseTakeover(t, b, LeaseTTL, func() {
+		pg.Exec(t, "UPDATE postern_dmarc_leases SET expires = now() - interval '1 second'")
+	})
+}
+
+func TestRedisLeaseTakeover(t *testing.T) {
+	srv := redistest.Start(t)
+	o, _ := redis.ParseURL(srv.URL())
+	c := redis.NewClient(o)
+	defer c.Close()
+	leaseTakeover(t, NewRedis(c, "postern:"), 300*time.Millisecond, func() { time.Sleep(400 * time.Millisecond) })
+}
+
+// leaseTakeover takes a report's lease for ttl as a node that dies, and
+// expires it with expire.
+func leaseTakeover(t *testing.T, b interface {
+	Backend
+	Leaser
+}, ttl time.Duration, expire func()) {
 	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	c := &clock{day.Add(time.Hour)}
-	a, ba := pgReporter(t, pg.URL, c)
+	a := testReporter(t, b, scheduleZone(t), c, 0)
 	tick(t, a, nil)
 	c.now = day.Add(24*time.Hour + 5*time.Minute)
-	record(t, ba, day.Add(10*time.Hour), "example.com", "mailto:dmarc@example.com")
+	record(t, b, day.Add(10*time.Hour), "example.com", "mailto:dmarc@example.com")
 	key := period{day, day.Add(24 * time.Hour)}.sentKey("example.com", "dmarc@example.com") + ".lease"
-	if ok, err := ba.Lease(context.Background(), key, LeaseTTL); !ok || err != nil {
+	if ok, err := b.Lease(context.Background(), key, ttl); !ok || err != nil {
 		t.Fatalf("lease: %v %v", ok, err)
 	}
 	// The dead node's lease: nothing is sent, the period is not done.
 	if sent := tick(t, a, nil); len(sent) != 0 {
 		t.Fatalf("sent %d reports under another node's lease", len(sent))
 	}
-	pg.Exec(t, "UPDATE postern_dmarc_leases SET expires = now() - interval '1 second'")
+	expire()
 	if sent := tick(t, a, nil); len(sent) != 1 {
 		t.Fatalf("after the lease expired: %d reports, want 1", len(sent))
 	}
