@@ -64,6 +64,7 @@ func newResolver(cfg *config.Config) *dns.Cache {
 // build makes the shared pieces from the configuration.
 func build(cfg *config.Config, log *slog.Logger, own []netip.Addr, sharedMaps []*maps.External, state *sharedstate.Store) (*deps, error) {
 	d := &deps{cfg: cfg, log: log, metrics: metrics.New(), rate: state}
+	state.Check(cfg, log) // now unprivileged
 	d.tasks = append(d.tasks, func(ctx context.Context) { <-ctx.Done(); state.Backend.Close() })
 	// One cache for every check: SPF, DMARC and block lists ask the same
 	// names again and again.

@@ -92,7 +92,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	state, err := sharedstate.Open(cfg, log) // and the shared state's
+	state, err := sharedstate.Open(cfg, log) // and the shared state's (not connected yet)
 	if err != nil {
 		return err
 	}

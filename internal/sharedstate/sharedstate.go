@@ -4,8 +4,9 @@
 // record of the reports sent): in-process, Redis or PostgreSQL.
 //
 // Open runs as root before the server drops privileges, because the
-// database's password file may be root's alone. Like the Redis backend,
-// the PostgreSQL one is asked once at start (creating its tables).
+// database's password file may be root's alone; it does not connect.
+// Check, once privileges are dropped, asks the backend once (PostgreSQL's
+// tables are created then).
 package sharedstate
 
 import (
@@ -47,16 +48,14 @@ func (s *Store) DMARCStore(dir string, log *slog.Logger) (DMARCStore, error) {
 	return dmarcreport.NewFileBackend(dir, log)
 }
 
-// Open builds the configured backend. A Redis or PostgreSQL that does not
-// answer at start is logged, not fatal: on_backend_error decides per check
-// while it is away.
+// Open builds the configured backend.
 func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 	rl := cfg.RateLimit
 	s := &Store{Guard: &ratelimit.Guard{FailOpen: rl.OnBackendError != "fail_closed", Log: log}}
 	s.shared = rl.Backend == "redis" || rl.Backend == "postgres"
 	switch rl.Backend {
 	case "redis":
-		r, err := ratelimit.OpenRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix}, log, rl.OnBackendError)
+		r, err := ratelimit.OpenRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix}, log)
 		if err != nil {
 			return nil, fmt.Errorf("ratelimit: %w", err)
 		}
@@ -77,13 +76,24 @@ func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 			return nil, err
 		}
 		s.dmarc = dp
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := p.Ping(ctx); err != nil {
-			log.Error("ratelimit: postgres unreachable at start", "url", p.Where(), "err", err, "on_backend_error", rl.OnBackendError)
-		}
 	default:
 		s.Backend = ratelimit.NewMemory(ratelimit.MemoryOptions{})
 	}
 	return s, nil
+}
+
+// Check asks a shared backend once. One that does not answer is logged,
+// not fatal: on_backend_error decides per check while it is away.
+func (s *Store) Check(cfg *config.Config, log *slog.Logger) {
+	rl := cfg.RateLimit
+	switch b := s.Backend.(type) {
+	case *ratelimit.Redis:
+		ratelimit.CheckRedis(b, rl.RedisURL, log, rl.OnBackendError)
+	case *ratelimit.Postgres:
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := b.Ping(ctx); err != nil {
+			log.Error("ratelimit: postgres unreachable at start", "url", b.Where(), "err", err, "on_backend_error", rl.OnBackendError)
+		}
+	}
 }
