@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"postern/internal/ratelimit/redistest"
 	"postern/internal/testpeer"
@@ -57,19 +58,30 @@ func suspensionFleet(t *testing.T, keys string, stop func()) {
 		s.addUser("bob@example.test", "pw")
 		s.start()
 	}
+	var open *smtpConn // a session of alice's on b, logged in before the suspension
 	login := func(s *server, src, user string) (int, string) {
 		c, code, text := rlGreetTLS(t, src, s.SMTPS)
 		if code != 220 {
 			t.Fatalf("greeting %d %s", code, text)
 		}
 		c.must("EHLO client.test", 250)
+		open = c
 		return c.cmd(auth(user, "pw"))
 	}
 	if code, text := login(b, "127.0.0.50", "alice@example.test"); code != 235 {
 		t.Fatalf("login before the suspension: %d %s", code, text)
 	}
+	before := open
 	if out, err := a.postern("", "user", "suspend", "alice@example.test"); err != nil {
 		t.Fatalf("user suspend on a: %v\n%s", err, out)
+	}
+	// Her mail on the session still open on b is taken and held.
+	if code, text := before.sendMail("alice@example.test", "bob@example.test", testMessage("alice@example.test", "held")); code != 250 {
+		t.Fatalf("mail on the open session: %d %s", code, text)
+	}
+	eventually(t, 5*time.Second, "mail held on b", func() bool { return strings.Contains(b.logs(), "auth=alice@example.test action=hold") })
+	if got := b.maildir("bob@example.test"); len(got) != 0 {
+		t.Fatalf("mail of a suspended user delivered on b: %d messages", len(got))
 	}
 	for _, s := range []*server{a, b} {
 		code, text := login(s, "127.0.0.51", "alice@example.test")
