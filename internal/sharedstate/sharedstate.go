@@ -29,6 +29,7 @@ type Store struct {
 	dmarc DMARCStore
 	// shared is set for a backend other nodes see (Redis, PostgreSQL).
 	shared bool
+	where  string // its URL without the password, for messages
 }
 
 // DMARCStore is where DMARC evaluations and the record of the reports
@@ -60,6 +61,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 			return nil, fmt.Errorf("ratelimit: %w", err)
 		}
 		s.Backend = r
+		s.where = ratelimit.Redacted(rl.RedisURL)
 		s.dmarc = dmarcreport.NewRedis(r.Client())
 	case "postgres":
 		pw, err := sharedmaps.ReadPassword("ratelimit.postgres_password_file", rl.PostgresPasswordFile)
@@ -71,6 +73,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 			return nil, fmt.Errorf("ratelimit: %w", err)
 		}
 		s.Backend = p
+		s.where = p.Where()
 		dp, err := dmarcreport.NewPostgres(rl.PostgresURL, pw)
 		if err != nil {
 			return nil, err
@@ -85,15 +88,30 @@ func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 // Check asks a shared backend once. One that does not answer is logged,
 // not fatal: on_backend_error decides per check while it is away.
 func (s *Store) Check(cfg *config.Config, log *slog.Logger) {
-	rl := cfg.RateLimit
+	if err := s.Ping(); err != nil {
+		log.Error("ratelimit: "+cfg.RateLimit.Backend+" unreachable at start", "url", s.where,
+			"err", err, "on_backend_error", cfg.RateLimit.OnBackendError)
+	}
+}
+
+// Ping asks a shared backend once (PostgreSQL: and creates the tables);
+// nil for the in-process one.
+func (s *Store) Ping() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
 	switch b := s.Backend.(type) {
 	case *ratelimit.Redis:
-		ratelimit.CheckRedis(b, rl.RedisURL, log, rl.OnBackendError)
+		return b.Ping(ctx)
 	case *ratelimit.Postgres:
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := b.Ping(ctx); err != nil {
-			log.Error("ratelimit: postgres unreachable at start", "url", b.Where(), "err", err, "on_backend_error", rl.OnBackendError)
-		}
+		return b.Ping(ctx)
 	}
+	return nil
+}
+
+// Close closes the backend and the DMARC store.
+func (s *Store) Close() error {
+	if s.dmarc != nil {
+		s.dmarc.Close()
+	}
+	return s.Backend.Close()
 }

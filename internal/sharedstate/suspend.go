@@ -31,10 +31,7 @@ func ApplyUser(cfg *config.Config, log *slog.Logger, action, addr string) error 
 	if err != nil {
 		return err
 	}
-	defer s.Backend.Close()
-	if s.dmarc != nil {
-		defer s.dmarc.Close()
-	}
+	defer s.Close()
 	sh := s.Suspensions()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
