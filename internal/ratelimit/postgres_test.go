@@ -26,6 +26,10 @@ func TestPostgresDown(t *testing.T) {
 	if out := pg.Exec(t, `SELECT count(*) FROM pg_tables WHERE tablename LIKE 'postern_rate_%'`); out != "3" {
 		t.Fatalf("tables created: %q, want 3", out)
 	}
+	// A read of a key never hit (no row) counts nothing.
+	if r, err := p.Hit(ctx, "k", 0, time.Minute, 1); err != nil || !r.Allowed || r.Count != 0 {
+		t.Fatalf("read of a missing key: %+v %v", r, err)
+	}
 	if r, err := p.Hit(ctx, "k", 1, time.Minute, 1); err != nil || !r.Allowed {
 		t.Fatalf("hit: %+v %v", r, err)
 	}
