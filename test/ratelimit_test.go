@@ -348,9 +348,16 @@ connections_per_ip_per_hour = `+fmt.Sprint(perWindow(2))+"\n")})
 // with Redis gone, on_backend_error decides.
 func TestRateLimitRedisFleet(t *testing.T) {
 	rds := redistest.Start(t)
+	rlFleet(t, fmt.Sprintf("backend = \"redis\"\nredis_url = %q\n", rds.URL()), rds.Stop)
+}
+
+// rlFleet runs two servers sharing the backend that keys configure, then
+// stops the backend with stop: the fail_open node serves, the
+// fail_closed one answers 4xx.
+func rlFleet(t *testing.T, keys string, stop func()) {
 	conf := func(failure string) string {
-		return fmt.Sprintf("\n[ratelimit]\nbackend = \"redis\"\nredis_url = %q\non_backend_error = %q\nconnections_per_ip_per_hour = 4\nmax_connections_per_ip = 2\nmessages_per_user_per_hour = 3\n",
-			rds.URL(), failure)
+		return fmt.Sprintf("\n[ratelimit]\n%son_backend_error = %q\nconnections_per_ip_per_hour = 4\nmax_connections_per_ip = 2\nmessages_per_user_per_hour = 3\n",
+			keys, failure)
 	}
 	a := newServer(t, serverConfig{Extra: conf("fail_open")})
 	b := newServer(t, serverConfig{Extra: conf("fail_closed")})
@@ -388,13 +395,13 @@ func TestRateLimitRedisFleet(t *testing.T) {
 	code, text = c.cmd("MAIL FROM:<alice@example.test>")
 	wantRefusal(t, "fourth message across nodes", code, text, 451, "too many messages")
 
-	// Redis goes away: a fails open (logs, serves), b fails closed.
-	rds.Stop()
+	// The backend goes away: a fails open (logs, serves), b fails closed.
+	stop()
 	if _, code, text := rlGreet(t, "127.0.0.34", a.MTA); code != 220 {
-		t.Fatalf("fail_open with Redis down: %d %s", code, text)
+		t.Fatalf("fail_open with the backend down: %d %s", code, text)
 	}
 	_, code, text = rlGreet(t, "127.0.0.34", b.MTA)
-	wantRefusal(t, "fail_closed with Redis down", code, text, 421, "4.3.0")
+	wantRefusal(t, "fail_closed with the backend down", code, text, 421, "4.3.0")
 	eventually(t, 5*time.Second, "backend error logged", func() bool {
 		return strings.Contains(a.logs(), "ratelimit backend error") && strings.Contains(b.logs(), "ratelimit backend error")
 	})

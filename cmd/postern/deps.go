@@ -17,6 +17,7 @@ import (
 	"postern/internal/maps"
 	"postern/internal/metrics"
 	"postern/internal/policy"
+	"postern/internal/sharedstate"
 	"postern/internal/spool"
 	"postern/internal/srs"
 	"postern/internal/status"
@@ -41,9 +42,9 @@ type deps struct {
 	metrics *metrics.Metrics
 	alerts  *alert.Detector // nil when [alert] is off
 	history *history.Store  // the console's history (wire_operator.go)
-	// rate is the [ratelimit] backend (rateBackend builds it); limits
+	// rate is the [ratelimit] backend (sharedstate.Open); limits
 	// the connection and sender limits, for metrics and status.
-	rate   *rateStore
+	rate   *sharedstate.Store
 	limits *limits.Limits
 	// tasks run in the background while the server runs (report
 	// senders, admin listeners...); they return when ctx ends.
@@ -61,8 +62,10 @@ func newResolver(cfg *config.Config) *dns.Cache {
 }
 
 // build makes the shared pieces from the configuration.
-func build(cfg *config.Config, log *slog.Logger, own []netip.Addr, sharedMaps []*maps.External, sharedUsers *users.RemoteOptions) (*deps, error) {
-	d := &deps{cfg: cfg, log: log, metrics: metrics.New()}
+func build(cfg *config.Config, log *slog.Logger, own []netip.Addr, sharedMaps []*maps.External, sharedUsers *users.RemoteOptions, state *sharedstate.Store) (*deps, error) {
+	d := &deps{cfg: cfg, log: log, metrics: metrics.New(), rate: state}
+	state.Check(cfg, log) // now unprivileged
+	d.tasks = append(d.tasks, func(ctx context.Context) { <-ctx.Done(); state.Backend.Close() })
 	// One cache for every check: SPF, DMARC and block lists ask the same
 	// names again and again.
 	d.resolver = newResolver(cfg)

@@ -25,6 +25,7 @@ import (
 	"postern/internal/privs"
 	"postern/internal/server"
 	"postern/internal/sharedmaps"
+	"postern/internal/sharedstate"
 	"postern/internal/smtpd"
 	"postern/internal/status"
 	"postern/internal/tlsutil"
@@ -96,6 +97,10 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	state, err := sharedstate.Open(cfg, log) // and the shared state's (not connected yet)
+	if err != nil {
+		return err
+	}
 	// Bind first, then give up root before reading any network input.
 	if os.Geteuid() == 0 {
 		if err := privs.Drop(cfg.User); err != nil {
@@ -105,7 +110,7 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	for _, m := range sharedMaps {
 		m.Observe = changes.ObserveMap // the directory's versions go into the change log
 	}
-	d, srv, err := assemble(cfg, log, b.Own, tlsConf, clientCAs, sharedMaps, sharedUsers)
+	d, srv, err := assemble(cfg, log, b.Own, tlsConf, clientCAs, sharedMaps, sharedUsers, state)
 	if err != nil {
 		return err
 	}
@@ -151,8 +156,8 @@ func listenSpecs(cfg *config.Config) []server.Spec {
 
 // assemble builds the shared pieces, the control socket, the stages and
 // the SMTP server, then confines the process to its files.
-func assemble(cfg *config.Config, log *slog.Logger, own []netip.Addr, tlsConf *tls.Config, clientCAs *x509.CertPool, sharedMaps []*maps.External, sharedUsers *users.RemoteOptions) (*deps, *smtpd.Server, error) {
-	d, err := build(cfg, log, own, sharedMaps, sharedUsers)
+func assemble(cfg *config.Config, log *slog.Logger, own []netip.Addr, tlsConf *tls.Config, clientCAs *x509.CertPool, sharedMaps []*maps.External, sharedUsers *users.RemoteOptions, state *sharedstate.Store) (*deps, *smtpd.Server, error) {
+	d, err := build(cfg, log, own, sharedMaps, sharedUsers, state)
 	if err != nil {
 		return nil, nil, err
 	}

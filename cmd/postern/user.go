@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"postern/internal/layout"
 	"postern/internal/maps"
 	"postern/internal/sharedmaps"
+	"postern/internal/sharedstate"
 	"postern/internal/users"
 )
 
@@ -21,6 +23,7 @@ const userUsage = `usage: postern user add|passwd|del|list|suspend|resume|revoke
   del ADDRESS      remove a user
   list             print every user (suspended and revoked ones marked)
   suspend ADDRESS  stop a user: no login, their queued and new mail is held
+                   (on every server sharing a Redis or PostgreSQL backend)
   resume ADDRESS   lift a suspension; held mail leaves at its next retry
   revoke ADDRESS   make the password unusable at once (sessions logged in
                    before can send no more); set a new one with passwd
@@ -84,6 +87,10 @@ func userCmd(args []string, in io.Reader, out, errw io.Writer) int {
 	}
 	pw := users.PasswordSource{In: in, Prompt: errw, Stdin: *pwStdin}
 	if err := store.Apply(action, addr, pw.Read); err != nil {
+		fmt.Fprintf(errw, "postern user %s: %v\n", action, err)
+		return 1
+	}
+	if err := sharedstate.ApplyUser(cfg, slog.New(slog.NewTextHandler(errw, nil)), action, addr); err != nil {
 		fmt.Fprintf(errw, "postern user %s: %v\n", action, err)
 		return 1
 	}

@@ -93,5 +93,5 @@ func greylistStore(d *deps) (greylist.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("greylist: %w", err)
 	}
-	return s.backend, nil
+	return s.Backend, nil
 }

@@ -26,7 +26,7 @@ func mailauthStages(d *deps) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dmarc.trusted_forwarders: %w", err)
 	}
-	store, err := dmarcreport.NewFileBackend(cfg.DMARCDir(), d.log)
+	store, err := d.rate.DMARCStore(cfg.DMARCDir(), d.log)
 	if err != nil {
 		return nil, fmt.Errorf("dmarc store: %w", err)
 	}

@@ -30,10 +30,13 @@ func operatorCourier(d *deps, c spool.Courier) spool.Courier {
 	}
 }
 
+// accountState is the users file's marks and, on a fleet, the shared
+// suspensions (held when they cannot be read).
 func accountState(d *deps) alert.AccountState {
+	shared := d.rate.Suspensions()
 	return func(user string) (bool, bool) {
 		st := d.users.State(user)
-		return st.Suspended, st.Revoked
+		return st.Suspended || shared != nil && shared.Held(context.Background(), user), st.Revoked
 	}
 }
 
@@ -82,11 +85,9 @@ func operatorStages(d *deps) ([]any, error) {
 		d.alerts = ac.D
 	}
 	stages = append(stages, ac)
-	if d.maps != nil {
-		d.maps.OnUnavailable(func(file, where, reason string) {
-			d.alerts.Notice(context.Background(), "map unavailable", "map "+file+" cannot be read: mail waits with 4xx",
-				fmt.Sprintf("The map %s (%s) could not be read for longer than its stale period: %s\nEvery recipient gets 451 4.3.0 and queued mail waits until it can be read again.", file, where, reason))
-		})
+	alertMaps(d)
+	if sh := d.rate.Suspensions(); sh != nil {
+		stages = append(stages, sh) // a fleet's suspensions refuse logins
 	}
 	d.tasks = append(d.tasks, d.history.Run, summary.Task(cfg, d.history, d.metrics, d.alerts.Active, notify, d.log))
 
@@ -119,4 +120,14 @@ func operatorStages(d *deps) ([]any, error) {
 		}
 	}
 	return stages, nil
+}
+
+// alertMaps alerts when a map from a shared source becomes unavailable.
+func alertMaps(d *deps) {
+	if d.maps != nil {
+		d.maps.OnUnavailable(func(file, where, reason string) {
+			d.alerts.Notice(context.Background(), "map unavailable", "map "+file+" cannot be read: mail waits with 4xx",
+				fmt.Sprintf("The map %s (%s) could not be read for longer than its stale period: %s\nEvery recipient gets 451 4.3.0 and queued mail waits until it can be read again.", file, where, reason))
+		})
+	}
 }

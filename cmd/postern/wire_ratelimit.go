@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -9,39 +8,17 @@ import (
 
 	"postern/internal/config"
 	"postern/internal/limits"
-	"postern/internal/ratelimit"
+	"postern/internal/sharedstate"
 )
 
-// rateStore is the [ratelimit] backend, built once and shared by the
-// limits and greylisting (so that nodes sharing a Redis share both).
-type rateStore struct {
-	backend ratelimit.Backend
-	guard   *ratelimit.Guard
-}
-
-// rateBackend returns the shared backend, building it on first use.
-func rateBackend(d *deps) (*rateStore, error) {
-	if d.rate != nil {
-		return d.rate, nil
+// rateBackend returns the [ratelimit] backend (sharedstate.Open, before
+// the privilege drop), shared by the limits and greylisting so that
+// nodes sharing a Redis or PostgreSQL share both.
+func rateBackend(d *deps) (*sharedstate.Store, error) {
+	if d.rate == nil {
+		return nil, fmt.Errorf("ratelimit: no backend opened")
 	}
-	rl := d.cfg.RateLimit
-	s := &rateStore{guard: &ratelimit.Guard{FailOpen: rl.OnBackendError != "fail_closed", Log: d.log}}
-	switch rl.Backend {
-	case "redis":
-		r, err := ratelimit.OpenRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix}, d.log, rl.OnBackendError)
-		if err != nil {
-			return nil, fmt.Errorf("ratelimit: %w", err)
-		}
-		s.backend = r
-	default:
-		s.backend = ratelimit.NewMemory(ratelimit.MemoryOptions{})
-	}
-	d.tasks = append(d.tasks, func(ctx context.Context) {
-		<-ctx.Done()
-		s.backend.Close()
-	})
-	d.rate = s
-	return s, nil
+	return d.rate, nil
 }
 
 // ratelimitStages builds the connection, login, message and outbound
@@ -55,8 +32,8 @@ func ratelimitStages(d *deps) ([]any, error) {
 	rl := d.cfg.RateLimit
 	host, _ := os.Hostname()
 	opts := limits.Options{
-		Backend:     s.backend,
-		Guard:       s.guard,
+		Backend:     s.Backend,
+		Guard:       s.Guard,
 		Log:         d.log,
 		Base:        limitValues(rl.ConnectionsPerIPPerHour, rl.MaxConnections, rl.MaxConnectionsPerIP, rl.MessagesPerUserPerHour, rl.RecipientsPerUserPerHour, rl.AuthFailuresPerIPPerHour, rl.OutboundPerUserPerHour, rl.OutboundPerHostPerHour),
 		Trusted:     d.cfg.Trusted,

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,26 @@ func defaultPostgresMaps() PostgresMaps {
 	return PostgresMaps{Table: "postern_maps", Refresh: 5 * time.Minute, Stale: time.Hour, Timeout: 10 * time.Second}
 }
 
+// postgresURL checks a database URL and its password file: a libpq URL,
+// the password in one place, and TLS with a verified certificate off
+// loopback so that the password and what (the maps, the counters) do not
+// cross the network unchecked. It reports whether the URL parsed.
+func (d *decoder) postgresURL(urlKey, pwKey, raw, pwFile, what string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		d.errorf(urlKey, "%s: want postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full", urlKey)
+		return false
+	}
+	if _, set := u.User.Password(); set && pwFile != "" {
+		d.errorf(pwKey, "%s: give the password in %s or in the URL, not both", urlKey, pwKey)
+	}
+	mode := u.Query().Get("sslmode")
+	if mode != "verify-full" && mode != "verify-ca" && !loopbackHost(u.Hostname()) {
+		d.errorf(urlKey, "%s is not on loopback: add sslmode=verify-full, so that the password and %s do not cross the network unchecked", urlKey, what)
+	}
+	return true
+}
+
 // postgresMaps validates [postgres_maps].
 func (d *decoder) postgresMaps(c *Config) {
 	p := &c.PostgresMaps
@@ -38,7 +59,7 @@ func (d *decoder) postgresMaps(c *Config) {
 		}
 		return
 	}
-	if !d.postgresURL("postgres_maps", p.URL, p.PasswordFile) {
+	if !d.postgresURL("postgres_maps.url", "postgres_maps.password_file", p.URL, p.PasswordFile, "the maps") {
 		return
 	}
 	if len(p.Maps) == 0 {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"net/url"
 	"time"
 )
 
@@ -33,29 +32,11 @@ func (d *decoder) postgresUsers(c *Config) {
 	if p.URL == "" {
 		return
 	}
-	d.postgresURL("postgres_users", p.URL, p.PasswordFile)
+	d.postgresURL("postgres_users.url", "postgres_users.password_file", p.URL, p.PasswordFile, "the passwords")
 	if p.Refresh < time.Second || p.Timeout < time.Second {
 		d.errorf("postgres_users.refresh", "postgres_users.refresh and postgres_users.timeout must be at least 1s")
 	}
 	if p.Stale < p.Refresh {
 		d.errorf("postgres_users.stale", "postgres_users.stale (%s) must be at least postgres_users.refresh (%s)", p.Stale, p.Refresh)
 	}
-}
-
-// postgresURL checks the url and password_file of a [postgres_*] table:
-// a libpq URL, one password, and verify-full (or verify-ca) off loopback.
-func (d *decoder) postgresURL(table, raw, passwordFile string) bool {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		d.errorf(table+".url", "%s.url: want postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full", table)
-		return false
-	}
-	if _, set := u.User.Password(); set && passwordFile != "" {
-		d.errorf(table+".password_file", "%s: give the password in password_file or in the URL, not both", table)
-	}
-	mode := u.Query().Get("sslmode")
-	if mode != "verify-full" && mode != "verify-ca" && !loopbackHost(u.Hostname()) {
-		d.errorf(table+".url", "%s.url is not on loopback: add sslmode=verify-full, so that the passwords and the data do not cross the network unchecked", table)
-	}
-	return true
 }

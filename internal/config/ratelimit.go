@@ -13,14 +13,21 @@ import (
 // where their counters live. In every limit 0 means the documented
 // default of the listener's mode and -1 means unlimited (docs/limits.md).
 type RateLimit struct {
-	// Backend is "memory" (in-process, the default) or "redis" (shared
-	// by every node pointed at the same database).
+	// Backend is "memory" (in-process, the default), "redis" or
+	// "postgres" (shared by every node pointed at the same database).
 	Backend string `toml:"backend"`
 	// RedisURL is redis://[user:password@]host:port/db, rediss:// for
 	// TLS or unix:///path.
 	RedisURL string `toml:"redis_url"`
 	// RedisPrefix starts every key postern writes; "" means "postern:".
+	// The PostgreSQL backend starts its keys with it too.
 	RedisPrefix string `toml:"redis_prefix"`
+	// PostgresURL is a libpq URL,
+	// postgres://USER@HOST:PORT/DB?sslmode=verify-full.
+	PostgresURL string `toml:"postgres_url"`
+	// PostgresPasswordFile holds the password on its first line (not
+	// readable by others; read as root at start); else the URL's or none.
+	PostgresPasswordFile string `toml:"postgres_password_file"`
 	// OnBackendError is "fail_open" (let mail in, log, count) or
 	// "fail_closed" (answer 4xx) when the backend cannot be reached.
 	OnBackendError string `toml:"on_backend_error"`
@@ -100,9 +107,14 @@ func (d *decoder) ratelimit(c *Config) {
 		if r.RedisURL == "" {
 			d.errorf("ratelimit.backend", "ratelimit: backend = \"redis\" needs redis_url (such as \"redis://127.0.0.1:6379/0\")")
 		}
+	case "postgres":
+		if r.PostgresURL == "" {
+			d.errorf("ratelimit.backend", "ratelimit: backend = \"postgres\" needs postgres_url (such as \"postgres://postern@db.example.org/postern?sslmode=verify-full\")")
+		}
 	default:
-		d.errorf("ratelimit.backend", "ratelimit.backend %q is not \"memory\" or \"redis\"", r.Backend)
+		d.errorf("ratelimit.backend", "ratelimit.backend %q is not \"memory\", \"redis\" or \"postgres\"", r.Backend)
 	}
+	d.ratePostgres(r)
 	if r.RedisURL != "" {
 		u, err := url.Parse(r.RedisURL)
 		switch {
@@ -168,4 +180,22 @@ func (d *decoder) ratelimit(c *Config) {
 
 func (o *RateOverride) hasPerIPLimit() bool {
 	return o.ConnectionsPerIPPerHour != 0 || o.MaxConnectionsPerIP != 0 || o.AuthFailuresPerIPPerHour != 0
+}
+
+// ratePostgres checks postgres_url and its password file as
+// [postgres_maps] is checked: TLS with a verified certificate off
+// loopback, the password in one place.
+func (d *decoder) ratePostgres(r *RateLimit) {
+	if r.PostgresURL == "" {
+		if r.PostgresPasswordFile != "" {
+			d.errorf("ratelimit.postgres_password_file", "ratelimit.postgres_password_file is set but postgres_url is not")
+		}
+		return
+	}
+	if !d.postgresURL("ratelimit.postgres_url", "ratelimit.postgres_password_file", r.PostgresURL, r.PostgresPasswordFile, "the counters") {
+		return
+	}
+	if r.Backend != "postgres" && d.defined["ratelimit.backend"] {
+		d.warnf("ratelimit.postgres_url", "ratelimit.postgres_url is set but backend is %q: PostgreSQL is not used", r.Backend)
+	}
 }

@@ -70,7 +70,12 @@ max_connections = 100
 
 func TestRateLimitBad(t *testing.T) {
 	tests := []struct{ text, want string }{
-		{"[ratelimit]\nbackend = \"memcache\"\n", `:4: ratelimit.backend "memcache" is not "memory" or "redis"`},
+		{"[ratelimit]\nbackend = \"memcache\"\n", `:4: ratelimit.backend "memcache" is not "memory", "redis" or "postgres"`},
+		{"[ratelimit]\nbackend = \"postgres\"\n", ":4: ratelimit: backend = \"postgres\" needs postgres_url"},
+		{"[ratelimit]\nbackend = \"postgres\"\npostgres_url = \"postgres://u@db.example.org/p\"\n", ":5: ratelimit.postgres_url is not on loopback: add sslmode=verify-full"},
+		{"[ratelimit]\nbackend = \"postgres\"\npostgres_url = \"mysql://u@127.0.0.1/p\"\n", ":5: ratelimit.postgres_url: want postgres://"},
+		{"[ratelimit]\npostgres_url = \"postgres://u:pw@127.0.0.1/p\"\npostgres_password_file = \"/etc/pw\"\nbackend = \"postgres\"\n", ":5: ratelimit.postgres_url: give the password in ratelimit.postgres_password_file or in the URL, not both"},
+		{"[ratelimit]\npostgres_password_file = \"/etc/pw\"\n", ":4: ratelimit.postgres_password_file is set but postgres_url is not"},
 		{"[ratelimit]\nbackend = \"redis\"\n", ":4: ratelimit: backend = \"redis\" needs redis_url"},
 		{"[ratelimit]\nbackend = \"redis\"\nredis_url = \"http://x\"\n", ":5: ratelimit.redis_url \"http://x\" must start with redis://"},
 		{"[ratelimit]\nredis_url = \"redis:///0\"\nbackend = \"redis\"\n", ":4: ratelimit.redis_url \"redis:///0\" has no host"},
@@ -112,6 +117,7 @@ func TestRateLimitWarnings(t *testing.T) {
 
 func FuzzRateLimit(f *testing.F) {
 	f.Add("[ratelimit]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:6379/0\"\nmax_connections = -1\n")
+	f.Add("[ratelimit]\nbackend = \"postgres\"\npostgres_url = \"postgres://postern@db.example.org/postern?sslmode=verify-full\"\n")
 	f.Add("[[ratelimit.override]]\nnetworks = [\"::/0\"]\nusers = [\"A\"]\nlisteners = [\"mta\"]\nmax_connections = 3\n")
 	f.Add("[ratelimit]\nwindow = \"1h\"\nauth_lockout = \"-1s\"\nconnections_per_ip_per_hour = 9223372036854775807\n")
 	dir := f.TempDir()
@@ -128,7 +134,7 @@ func FuzzRateLimit(f *testing.F) {
 			return
 		}
 		r := c.RateLimit
-		if r.Backend != "memory" && r.Backend != "redis" || r.Window < time.Second || r.AuthLockout < time.Second {
+		if r.Backend != "memory" && r.Backend != "redis" && r.Backend != "postgres" || r.Backend == "postgres" && r.PostgresURL == "" || r.Window < time.Second || r.AuthLockout < time.Second {
 			t.Fatalf("invalid section accepted: %+v", r)
 		}
 		for _, l := range []Limit{r.ConnectionsPerIPPerHour, r.MaxConnections, r.MaxConnectionsPerIP, r.MessagesPerUserPerHour} {

@@ -81,7 +81,7 @@ func checks() []Check {
 	// Maps, users and the data dir are read by the server after it
 	// dropped privileges: check them as its user. The certificate is
 	// read while still root.
-	return []Check{checkPerms, asServer(Maps), DirectoryMaps, DirectoryUsers, ifDataDir(asServer(checkUsers)), ifDataDir(asServer(checkDataDir)),
+	return []Check{checkPerms, asServer(Maps), DirectoryMaps, DirectoryUsers, SharedState, ifDataDir(asServer(checkUsers)), ifDataDir(asServer(checkDataDir)),
 		ifDataDir(asServer(checkTLSRPT)), ifDataDir(asServer(checkHistory)), asServer(checkARCSeal), checkTLS, checkRouting,
 		checkLocal, checkSandbox}
 }

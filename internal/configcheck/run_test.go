@@ -188,3 +188,34 @@ func TestCheckARCSealKey(t *testing.T) {
 		t.Errorf("with an RSA key: code %d, %q", code, errw.String())
 	}
 }
+
+// The shared backend's check: a password file others may read is a
+// problem (the server would not start), a backend away a warning.
+func TestSharedState(t *testing.T) {
+	loose := filepath.Join(t.TempDir(), "loose.password")
+	testenv.WriteFile(t, loose, "secret\n", 0o644)
+	tests := []struct {
+		name             string
+		rl               config.RateLimit
+		problem, warning string
+	}{
+		{"memory", config.RateLimit{Backend: "memory"}, "", ""},
+		{"redis down", config.RateLimit{Backend: "redis", RedisURL: "redis://127.0.0.1:1/0", OnBackendError: "fail_open"},
+			"", "the redis backend does not answer"},
+		{"password file readable by all", config.RateLimit{Backend: "postgres", PostgresURL: "postgres://postern@127.0.0.1:1/postern",
+			PostgresPasswordFile: loose}, "is readable by every user: chmod 0640", ""},
+		{"postgres down", config.RateLimit{Backend: "postgres", PostgresURL: "postgres://postern:pw@127.0.0.1:1/postern?sslmode=disable"},
+			"", "the postgres backend does not answer"},
+	}
+	for _, tt := range tests {
+		r := SharedState(&config.Config{RateLimit: tt.rl})
+		got := strings.Join(r.Problems, "\n")
+		if tt.problem == "" && got != "" || !strings.Contains(got, tt.problem) {
+			t.Errorf("%s: problems %q, want %q", tt.name, got, tt.problem)
+		}
+		got = strings.Join(r.Warnings, "\n")
+		if tt.warning == "" && got != "" || !strings.Contains(got, tt.warning) {
+			t.Errorf("%s: warnings %q, want %q", tt.name, got, tt.warning)
+		}
+	}
+}

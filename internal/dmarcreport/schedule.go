@@ -111,10 +111,11 @@ func (r *Reporter) Tick(ctx context.Context, send func(context.Context, Outgoing
 }
 
 // sendPeriod builds the reports of p and sends those not yet sent,
-// returning how many send refused. p is done when none was refused.
+// returning how many send refused. p is done when none was refused and
+// no other node was still sending one.
 func (r *Reporter) sendPeriod(ctx context.Context, p period, send func(context.Context, Outgoing) error) (int, error) {
 	msgs, err := r.Build(ctx, p.begin, p.end)
-	failed := 0
+	failed, busy := 0, 0
 	if errors.Is(err, errTryLater) {
 		// The reports that could be built go out now; the period is
 		// not done, so the others are built and tried at the next tick.
@@ -124,33 +125,75 @@ func (r *Reporter) sendPeriod(ctx context.Context, p period, send func(context.C
 		return 0, err
 	}
 	for _, m := range msgs {
-		key := p.sentKey(m.PolicyDomain, strings.Join(m.To, ","))
-		sent, err := r.backend.Claimed(ctx, key)
+		res, err := r.sendOne(ctx, p.sentKey(m.PolicyDomain, strings.Join(m.To, ",")), m, send)
 		if err != nil {
 			return failed, err
 		}
-		if sent {
-			continue
-		}
-		if err := send(ctx, m); err != nil {
-			r.log.ErrorContext(ctx, "dmarc report not queued; tried again at the next tick",
-				"domain", m.PolicyDomain, "to", m.To, "report_id", m.ReportID, "err", err)
+		switch res {
+		case sendFailed:
 			failed++
-			continue
-		}
-		if _, err := r.backend.Claim(ctx, key); err != nil {
-			// Queued but not recorded: it goes out again at the next
-			// tick, with the same report ID.
-			r.log.ErrorContext(ctx, "dmarc report queued but not recorded as sent",
-				"domain", m.PolicyDomain, "to", m.To, "report_id", m.ReportID, "err", err)
-			failed++
+		case sendBusy:
+			busy++
 		}
 	}
-	if failed > 0 {
+	if failed > 0 || busy > 0 {
 		return failed, nil
 	}
 	_, err = r.backend.Claim(ctx, p.doneKey())
 	return 0, err
+}
+
+// The outcomes of sendOne.
+const (
+	sendDone   = iota // sent now, or before
+	sendFailed        // send refused it, or it was not recorded
+	sendBusy          // another node holds its lease: it sends it
+)
+
+// LeaseTTL is how long a node may take to queue one report before
+// another node may take it over (after a crash); it sends it again then,
+// with the same report ID.
+const LeaseTTL = 10 * time.Minute
+
+// Leaser is a Backend shared by several nodes. A node takes a report's
+// lease before it sends it, so that of two nodes trying at the same
+// moment exactly one sends; Unlease gives it back once the report is
+// recorded as sent (or could not be sent).
+type Leaser interface {
+	Lease(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	Unlease(ctx context.Context, key string) error
+}
+
+// sendOne sends the report m recorded under key unless it was sent.
+func (r *Reporter) sendOne(ctx context.Context, key string, m Outgoing, send func(context.Context, Outgoing) error) (int, error) {
+	sent, err := r.backend.Claimed(ctx, key)
+	if err != nil || sent {
+		return sendDone, err
+	}
+	if l, ok := r.backend.(Leaser); ok {
+		held, err := l.Lease(ctx, key+".lease", LeaseTTL)
+		if err != nil || !held {
+			return sendBusy, err
+		}
+		defer l.Unlease(context.WithoutCancel(ctx), key+".lease")
+		// Another node may have sent it between our look and the lease.
+		if sent, err := r.backend.Claimed(ctx, key); err != nil || sent {
+			return sendDone, err
+		}
+	}
+	if err := send(ctx, m); err != nil {
+		r.log.ErrorContext(ctx, "dmarc report not queued; tried again at the next tick",
+			"domain", m.PolicyDomain, "to", m.To, "report_id", m.ReportID, "err", err)
+		return sendFailed, nil
+	}
+	if _, err := r.backend.Claim(ctx, key); err != nil {
+		// Queued but not recorded: it goes out again at the next
+		// tick, with the same report ID.
+		r.log.ErrorContext(ctx, "dmarc report queued but not recorded as sent",
+			"domain", m.PolicyDomain, "to", m.To, "report_id", m.ReportID, "err", err)
+		return sendFailed, nil
+	}
+	return sendDone, nil
 }
 
 // firstStart runs once when reports start, and again when the interval

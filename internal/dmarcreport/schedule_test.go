@@ -61,17 +61,23 @@ func scheduleReporter(t *testing.T, dir string, srv *dnstest.Server, c *clock, i
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
+	return testReporter(t, b, srv, c, interval), b
+}
+
+// testReporter is a reporter over b.
+func testReporter(t *testing.T, b Backend, srv *dnstest.Server, c *clock, interval time.Duration) *Reporter {
+	t.Helper()
 	rep, err := NewReporter(b, srv.Resolver(), testLog(), ReporterOptions{ReceiverDomain: "mx.receiver.test",
 		From: "dmarc-reports@mx.receiver.test", Interval: interval, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rep, b
+	return rep
 }
 
 // record appends one evaluation of mail from dom, whose record asks for
 // reports to rua.
-func record(t *testing.T, b *FileBackend, at time.Time, dom string, rua ...string) {
+func record(t *testing.T, b Backend, at time.Time, dom string, rua ...string) {
 	t.Helper()
 	e := Evaluation{Time: at, SourceIP: "192.0.2.1", HeaderFrom: dom, EnvelopeFrom: dom,
 		SPF: SPFAuth{Domain: dom, Scope: "mfrom", Result: "pass"}, Result: "pass", Disposition: "none",

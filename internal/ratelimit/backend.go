@@ -1,7 +1,7 @@
 // Package ratelimit counts events in keyed time windows, holds
 // concurrency leases and a small key/value store with expiry, behind one
-// Backend interface with two implementations: in-process (Memory, the
-// default) and Redis (shared by several postern nodes).
+// Backend interface with three implementations: in-process (Memory, the
+// default), Redis and PostgreSQL (each shared by several postern nodes).
 //
 // Windows are sliding-window counters: each key keeps the count of the
 // current fixed window and of the one before it, and the count "in the

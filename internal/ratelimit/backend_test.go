@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"postern/internal/ratelimit/redistest"
+	"postern/internal/testpeer"
 )
 
 // backends returns every backend to run the shared suite against; each
@@ -22,7 +23,13 @@ func backends(t testing.TB) map[string]Backend {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	return map[string]Backend{"memory": NewMemory(MemoryOptions{}), "redis": r}
+	pg := testpeer.StartPostgres(t)
+	p, err := NewPostgres(PostgresOptions{URL: pg.URL, Prefix: fmt.Sprintf("t%d:", time.Now().UnixNano()), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return map[string]Backend{"memory": NewMemory(MemoryOptions{}), "redis": r, "postgres": p}
 }
 
 func forEach(t *testing.T, f func(t *testing.T, b Backend)) {

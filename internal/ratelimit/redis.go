@@ -226,3 +226,7 @@ func (r *Redis) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 
 // Close implements Backend.
 func (r *Redis) Close() error { return r.c.Close() }
+
+// Client is the Redis connection, for the other shared stores of a fleet
+// (DMARC's), which use the same database and key prefix.
+func (r *Redis) Client() (*redis.Client, string) { return r.c, r.prefix }

@@ -23,7 +23,7 @@ import (
 func Sources(cfg *config.Config) ([]*maps.External, error) {
 	var out []*maps.External
 	if l := cfg.LDAPMaps; l.URL != "" {
-		pw, err := readPassword("ldap_maps.password_file", l.PasswordFile)
+		pw, err := ReadPassword("ldap_maps.password_file", l.PasswordFile)
 		if err != nil {
 			return nil, err
 		}
@@ -35,7 +35,7 @@ func Sources(cfg *config.Config) ([]*maps.External, error) {
 		out = append(out, &maps.External{Fetcher: src, Files: l.Maps, Refresh: l.Refresh, Stale: l.Stale, Timeout: l.Timeout})
 	}
 	if p := cfg.PostgresMaps; p.URL != "" {
-		pw, err := readPassword("postgres_maps.password_file", p.PasswordFile)
+		pw, err := ReadPassword("postgres_maps.password_file", p.PasswordFile)
 		if err != nil {
 			return nil, err
 		}
@@ -56,7 +56,7 @@ func Users(cfg *config.Config) (*users.RemoteOptions, error) {
 	if p.URL == "" {
 		return nil, nil
 	}
-	pw, err := readPassword("postgres_users.password_file", p.PasswordFile)
+	pw, err := ReadPassword("postgres_users.password_file", p.PasswordFile)
 	if err != nil {
 		return nil, err
 	}
@@ -78,9 +78,9 @@ func OpenUsers(cfg *config.Config, opt users.Options) (*users.Store, error) {
 	return users.OpenOptions(cfg.UsersFile(), opt)
 }
 
-// readPassword reads the first line of a password file ("" for none),
+// ReadPassword reads the first line of a password file ("" for none),
 // refusing a file that others may read.
-func readPassword(key, path string) (string, error) {
+func ReadPassword(key, path string) (string, error) {
 	if path == "" {
 		return "", nil
 	}

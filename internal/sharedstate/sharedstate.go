@@ -1,0 +1,117 @@
+// Package sharedstate opens the [ratelimit] backend, where the state
+// gateways of a fleet share lives (rate-limit windows, connection slots,
+// AUTH lock-outs, greylisting, suspensions, DMARC evaluations and the
+// record of the reports sent): in-process, Redis or PostgreSQL.
+//
+// Open runs as root before the server drops privileges, because the
+// database's password file may be root's alone; it does not connect.
+// Check, once privileges are dropped, asks the backend once (PostgreSQL's
+// tables are created then).
+package sharedstate
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"postern/internal/config"
+	"postern/internal/dmarcreport"
+	"postern/internal/ratelimit"
+	"postern/internal/sharedmaps"
+)
+
+// Store is the backend and the on_backend_error policy that goes with it.
+type Store struct {
+	Backend ratelimit.Backend
+	Guard   *ratelimit.Guard
+	// dmarc is the fleet's DMARC store with a shared backend.
+	dmarc DMARCStore
+	// shared is set for a backend other nodes see (Redis, PostgreSQL).
+	shared bool
+	where  string // its URL without the password, for messages
+}
+
+// DMARCStore is where DMARC evaluations and the record of the reports
+// sent are kept.
+type DMARCStore interface {
+	dmarcreport.Backend
+	Close() error
+}
+
+// DMARCStore returns the fleet's store in Redis or PostgreSQL (one
+// report per domain and period for every node), else this node's own in
+// dir.
+func (s *Store) DMARCStore(dir string, log *slog.Logger) (DMARCStore, error) {
+	if s.dmarc != nil {
+		return s.dmarc, nil
+	}
+	return dmarcreport.NewFileBackend(dir, log)
+}
+
+// Open builds the configured backend.
+func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
+	rl := cfg.RateLimit
+	s := &Store{Guard: &ratelimit.Guard{FailOpen: rl.OnBackendError != "fail_closed", Log: log}}
+	s.shared = rl.Backend == "redis" || rl.Backend == "postgres"
+	switch rl.Backend {
+	case "redis":
+		r, err := ratelimit.OpenRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix}, log)
+		if err != nil {
+			return nil, fmt.Errorf("ratelimit: %w", err)
+		}
+		s.Backend = r
+		s.where = ratelimit.Redacted(rl.RedisURL)
+		s.dmarc = dmarcreport.NewRedis(r.Client())
+	case "postgres":
+		pw, err := sharedmaps.ReadPassword("ratelimit.postgres_password_file", rl.PostgresPasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		p, err := ratelimit.NewPostgres(ratelimit.PostgresOptions{URL: rl.PostgresURL, Password: pw, Prefix: rl.RedisPrefix})
+		if err != nil {
+			return nil, fmt.Errorf("ratelimit: %w", err)
+		}
+		s.Backend = p
+		s.where = p.Where()
+		dp, err := dmarcreport.NewPostgres(rl.PostgresURL, pw)
+		if err != nil {
+			return nil, err
+		}
+		s.dmarc = dp
+	default:
+		s.Backend = ratelimit.NewMemory(ratelimit.MemoryOptions{})
+	}
+	return s, nil
+}
+
+// Check asks a shared backend once. One that does not answer is logged,
+// not fatal: on_backend_error decides per check while it is away.
+func (s *Store) Check(cfg *config.Config, log *slog.Logger) {
+	if err := s.Ping(); err != nil {
+		log.Error("ratelimit: "+cfg.RateLimit.Backend+" unreachable at start", "url", s.where,
+			"err", err, "on_backend_error", cfg.RateLimit.OnBackendError)
+	}
+}
+
+// Ping asks a shared backend once (PostgreSQL: and creates the tables);
+// nil for the in-process one.
+func (s *Store) Ping() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	switch b := s.Backend.(type) {
+	case *ratelimit.Redis:
+		return b.Ping(ctx)
+	case *ratelimit.Postgres:
+		return b.Ping(ctx)
+	}
+	return nil
+}
+
+// Close closes the backend and the DMARC store.
+func (s *Store) Close() error {
+	if s.dmarc != nil {
+		s.dmarc.Close()
+	}
+	return s.Backend.Close()
+}
