@@ -21,8 +21,9 @@ import (
 // TestFleet runs two gateways the way a site runs them behind its MX
 // records, each in a network namespace of its own, with the shared
 // services (Debian's slapd with sendmail's schema, redis-server) and the
-// sending client (swaks) in a third: ns1 = node A (10.213.0.1), ns2 =
-// node B (10.213.0.2), ns3 = the services and the sender (10.213.0.3).
+// senders (a Postfix relaying through the nodes, swaks for logged-in
+// users) in a third: ns1 = node A (10.213.0.1), ns2 = node B
+// (10.213.0.2), ns3 = the services and the senders (10.213.0.3).
 // Nothing listens on, or talks to, an address outside those namespaces.
 // Both nodes start as root with user = "nobody", read their maps from
 // the directory ([ldap_maps]) and count rate limits in the one Redis.
@@ -64,6 +65,14 @@ messages_per_user_per_hour = %d
 `, d.URL, d.Suffix, d.BindDN, rds.Addr, perUser), d)
 		nodes = append(nodes, n)
 	}
+	// The sender: a Postfix that relays mail from a@ through node A and
+	// from b@ through node B.
+	pf := testpeer.StartPostfixIn(t, services, map[string]string{
+		"relayhost":                       "[" + nss[0].Addr + "]:25",
+		"sender_dependent_relayhost_maps": fmt.Sprintf("inline:{a@sender.example.test=[%s]:25, b@sender.example.test=[%s]:25}", nss[0].Addr, nss[1].Addr),
+		"smtp_dns_support_level":          "disabled",
+		"smtpd_peername_lookup":           "no",
+	})
 	up := map[string]int{"info@virtual.example": 250, "nobody@virtual.example": 550, "x@elsewhere.test": 550, "alice@example.test": 250}
 
 	t.Run("same answers from LDAP", func(t *testing.T) {
@@ -76,11 +85,13 @@ messages_per_user_per_hour = %d
 			}
 			c.must("MAIL FROM:<other@bad.example>", 250) // another cluster's entry
 			c.cmd("QUIT")
-			// virtusertable info -> staff, the alias staff -> alice, bob.
-			n.swaks(t, 0, "--server", n.MTA, "--from", "someone@else.test", "--to", "info@virtual.example")
-			for _, u := range []string{"alice", "bob"} {
-				waitFor(t, func() bool { return n.delivered(u) == 1 })
-			}
+		}
+		// virtusertable info -> staff, the alias staff -> alice, bob: on
+		// each node, for the message Postfix relayed through it.
+		fleetSend(t, services, pf, "a@sender.example.test", "info@virtual.example")
+		fleetSend(t, services, pf, "b@sender.example.test", "info@virtual.example")
+		for _, n := range nodes {
+			waitFor(t, func() bool { return n.delivered("alice") == 1 && n.delivered("bob") == 1 })
 		}
 	})
 
@@ -116,6 +127,13 @@ messages_per_user_per_hour = %d
 				t.Errorf("node %s: relay attempt with the directory down:\n%s", n.name, out)
 			}
 		}
+		// Postfix's mail waits in its queue: deferred, never bounced.
+		fleetSend(t, services, pf, "a@sender.example.test", "info@virtual.example")
+		fleetSend(t, services, pf, "b@sender.example.test", "info@virtual.example")
+		waitFor(t, func() bool { return strings.Count(pf.Log(), "status=deferred") >= 2 })
+		if log := pf.Log(); strings.Contains(log, "status=bounced") || strings.Count(log, "status=sent") != 2 {
+			t.Errorf("Postfix's mail while the directory is down was not only deferred:\n%s", log)
+		}
 	})
 
 	t.Run("directory back: the same answers", func(t *testing.T) {
@@ -124,7 +142,43 @@ messages_per_user_per_hour = %d
 			waitFor(t, func() bool { return n.probe(t, "info@virtual.example") == 250 })
 			n.rcptAnswers(t, up)
 		}
+		// What Postfix kept arrives when it retries, once on each node.
+		var before []int
+		for _, n := range nodes {
+			before = append(before, n.delivered("alice"), n.delivered("bob"))
+		}
+		for i, n := range nodes {
+			waitFor(t, func() bool { return n.delivered("alice") == before[2*i]+1 && n.delivered("bob") == before[2*i+1]+1 })
+		}
+		time.Sleep(time.Second)
+		if log := pf.Log(); strings.Contains(log, "status=bounced") || strings.Count(log, "status=sent") != 4 {
+			t.Errorf("Postfix's log after the directory came back:\n%s", log)
+		}
+		for i, n := range nodes {
+			if a, b := n.delivered("alice"), n.delivered("bob"); a != before[2*i]+1 || b != before[2*i+1]+1 {
+				t.Errorf("node %s: alice and bob have %d and %d messages, want %d and %d", n.name, a, b, before[2*i]+1, before[2*i+1]+1)
+			}
+		}
 	})
+}
+
+// fleetSend hands Postfix (in ns) a message from one address to another
+// over SMTP, as a client on its network does.
+func fleetSend(t *testing.T, ns *testpeer.Netns, pf *testpeer.Postfix, from, to string) {
+	t.Helper()
+	nc, err := ns.Dial("tcp", pf.SMTP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &smtpConn{t: t, nc: nc, r: bufio.NewReader(nc)}
+	defer nc.Close()
+	c.reply()
+	c.must("EHLO client.sender.example.test", 250)
+	c.must("MAIL FROM:<"+from+">", 250)
+	c.must("RCPT TO:<"+to+">", 250)
+	c.must("DATA", 354)
+	c.must("From: "+from+"\r\nTo: "+to+"\r\nSubject: through the fleet\r\n\r\nhello\r\n.", 250)
+	c.cmd("QUIT")
 }
 
 // fleetNode is one gateway of TestFleet, in its own namespace; clients

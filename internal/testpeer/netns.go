@@ -130,11 +130,17 @@ func (ns *Netns) Dial(network, addr string) (net.Conn, error) {
 // It runs as root: cmd's Dir and Env are kept, its SysProcAttr is not.
 func (ns *Netns) StartProgram(t testing.TB, name string, cmd *exec.Cmd, stop os.Signal, listen ...string) *Program {
 	t.Helper()
-	inside := ns.Command(cmd.Path, cmd.Args[1:]...)
-	inside.Dir, inside.Env = cmd.Dir, cmd.Env
+	inside := ns.wrap(cmd)
 	var end func()
 	if stop != nil {
 		end = func() { inside.Process.Signal(stop) }
 	}
 	return startProgramDial(t, name, inside, end, ns.Dial, listen...)
+}
+
+// wrap is cmd (not started) run inside the namespace, as root.
+func (ns *Netns) wrap(cmd *exec.Cmd) *exec.Cmd {
+	inside := ns.Command(cmd.Path, cmd.Args[1:]...)
+	inside.Dir, inside.Env = cmd.Dir, cmd.Env
+	return inside
 }

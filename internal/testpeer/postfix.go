@@ -58,11 +58,31 @@ postlog unix-dgram n - n - 1 postlogd
 // (failed under CI=true).
 func StartPostfix(t testing.TB, settings map[string]string) *Postfix {
 	t.Helper()
+	return startPostfix(t, settings, nil, testenv.FreePort(t))
+}
+
+// StartPostfixIn is StartPostfix with Postfix run inside the namespace
+// ns, its smtpd on the namespace's address, port 2525, its clients only
+// the namespace itself (mynetworks), unless settings say otherwise; it
+// retries deferred mail every second or two (the queue's timers), so a
+// test need not wait for it.
+func StartPostfixIn(t testing.TB, ns *Netns, settings map[string]string) *Postfix {
+	t.Helper()
+	all := map[string]string{"inet_interfaces": ns.Addr, "mynetworks": ns.Addr + "/32",
+		"queue_run_delay": "1s", "minimal_backoff_time": "1s", "maximal_backoff_time": "2s"}
+	for k, v := range settings {
+		all[k] = v
+	}
+	return startPostfix(t, all, ns, ns.Addr+":2525")
+}
+
+func startPostfix(t testing.TB, settings map[string]string, ns *Netns, smtp string) *Postfix {
+	t.Helper()
 	postfix := testenv.LookPath(t, "postfix")
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "root (Postfix's master must start as root)")
 	}
-	p := &Postfix{Dir: postfixDir(t), SMTP: testenv.FreePort(t)}
+	p := &Postfix{Dir: postfixDir(t), SMTP: smtp}
 	// Cleanups run last first: this one once Postfix has stopped.
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -73,7 +93,15 @@ func StartPostfix(t testing.TB, settings map[string]string) *Postfix {
 	write(t, filepath.Join(p.Dir, "main.cf"), postfixMainCF(p.Dir, settings))
 	write(t, filepath.Join(p.Dir, "master.cf"), p.SMTP+" inet n - n - - smtpd\n"+postfixMaster)
 	stop := func() { exec.Command(postfix, "-c", p.Dir, "stop").Run() }
-	p.prog = startProgram(t, "postfix", exec.Command(postfix, "-c", p.Dir, "start-fg"), stop, p.SMTP)
+	if ns != nil {
+		stop = func() { ns.Command(postfix, "-c", p.Dir, "stop").Run() }
+	}
+	start := exec.Command(postfix, "-c", p.Dir, "start-fg")
+	if ns != nil {
+		p.prog = startProgramDial(t, "postfix", ns.wrap(start), stop, ns.Dial, p.SMTP)
+		return p
+	}
+	p.prog = startProgram(t, "postfix", start, stop, p.SMTP)
 	return p
 }
 

@@ -77,6 +77,9 @@ func startProgramDial(t testing.TB, name string, cmd *exec.Cmd, end func(), dial
 	t.Helper()
 	p := &Program{Cmd: cmd, name: name, end: end, dial: dial, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &p.out, &p.out
+	// A child left behind (a daemon's worker) must not hold Wait, and
+	// with it the test's end, by the output it still has open.
+	cmd.WaitDelay = stopWithin
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
