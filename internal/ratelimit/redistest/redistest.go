@@ -5,6 +5,7 @@ package redistest
 import (
 	"bufio"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -24,8 +25,16 @@ func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 
 // Start runs redis-server (skipped locally, failed under CI=true when it
 // is not installed) without persistence, listening on 127.0.0.1 only.
+//
+// With POSTERN_BENCH_REDIS=HOST:PORT it starts nothing and hands out that
+// server instead, for measuring Redis's own time per command (redis-cli
+// info commandstats) after a benchmark; never for tests, which stop and
+// empty their server.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	if addr := os.Getenv("POSTERN_BENCH_REDIS"); addr != "" {
+		return &Server{Addr: addr}
+	}
 	for attempt := 0; ; attempt++ {
 		s, ok := start(t, "127.0.0.1", freePort(t), exec.Command)
 		if ok {
@@ -105,7 +114,7 @@ func (s *Server) wait(out interface{ Read([]byte) (int, error) }) bool {
 
 // Stop kills the server (as a crash would).
 func (s *Server) Stop() {
-	if s.cmd.Process != nil {
+	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Kill()
 		s.cmd.Wait()
 	}
