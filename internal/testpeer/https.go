@@ -34,7 +34,7 @@ func StartHTTPS(t testing.TB, h http.Handler, names ...string) (*x509.CertPool, 
 }
 
 // serverCert makes a CA valid for an hour and a server certificate it
-// signed for names, and returns a pool with the CA and the certificate
+// signed for names (host names or addresses), and returns a pool with the CA and the certificate
 // with its chain.
 func serverCert(t testing.TB, names ...string) (*x509.CertPool, tls.Certificate) {
 	t.Helper()
@@ -58,9 +58,17 @@ func serverCert(t testing.TB, names ...string) (*x509.CertPool, tls.Certificate)
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: names[0]},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	// A name that is an address is the certificate's IP address.
+	for _, name := range names {
+		if ip := net.ParseIP(name); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, name)
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {

@@ -23,6 +23,7 @@ type Postfix struct {
 	SMTP string // "127.0.0.1:port" of its smtpd
 
 	prog *Program // postfix start-fg, and master's own output
+	ns   *Netns   // the namespace it runs in; nil: this host's loopback
 }
 
 // postfixMaster is the master.cf of every instance after its smtpd line:
@@ -59,11 +60,31 @@ postlog unix-dgram n - n - 1 postlogd
 // (failed under CI=true).
 func StartPostfix(t testing.TB, settings map[string]string) *Postfix {
 	t.Helper()
+	return startPostfix(t, settings, nil, testenv.FreePort(t))
+}
+
+// StartPostfixIn is StartPostfix with Postfix run inside the namespace
+// ns, its smtpd on the namespace's address, port 2525, its clients only
+// the namespace itself (mynetworks), unless settings say otherwise; it
+// retries deferred mail every second or two (the queue's timers), so a
+// test need not wait for it.
+func StartPostfixIn(t testing.TB, ns *Netns, settings map[string]string) *Postfix {
+	t.Helper()
+	all := map[string]string{"inet_interfaces": ns.Addr, "mynetworks": ns.Addr + "/32",
+		"queue_run_delay": "1s", "minimal_backoff_time": "1s", "maximal_backoff_time": "2s"}
+	for k, v := range settings {
+		all[k] = v
+	}
+	return startPostfix(t, all, ns, ns.Addr+":2525")
+}
+
+func startPostfix(t testing.TB, settings map[string]string, ns *Netns, smtp string) *Postfix {
+	t.Helper()
 	testenv.LookPath(t, "postfix")
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "root (Postfix's master must start as root)")
 	}
-	p := &Postfix{Dir: postfixDir(t), SMTP: testenv.FreePort(t)}
+	p := &Postfix{Dir: postfixDir(t), SMTP: smtp, ns: ns}
 	// Cleanups run last first: this one once Postfix has stopped.
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -81,12 +102,18 @@ func StartPostfix(t testing.TB, settings map[string]string) *Postfix {
 func (p *Postfix) Stop() { p.prog.Stop() }
 
 // Start starts Postfix, again after Stop: the same port, configuration
-// and queue.
+// and queue (and namespace).
 func (p *Postfix) Start(t testing.TB) {
 	t.Helper()
 	postfix := testenv.LookPath(t, "postfix")
 	stop := func() { exec.Command(postfix, "-c", p.Dir, "stop").Run() }
-	p.prog = startProgram(t, "postfix", exec.Command(postfix, "-c", p.Dir, "start-fg"), stop, p.SMTP)
+	start := exec.Command(postfix, "-c", p.Dir, "start-fg")
+	if p.ns != nil {
+		stop = func() { p.ns.Command(postfix, "-c", p.Dir, "stop").Run() }
+		p.prog = startProgramDial(t, "postfix", p.ns.wrap(start), stop, p.ns.Dial, p.SMTP)
+		return
+	}
+	p.prog = startProgram(t, "postfix", start, stop, p.SMTP)
 }
 
 // postfixDir makes an instance's directory, outside the test's own

@@ -33,6 +33,7 @@ type Program struct {
 	Cmd  *exec.Cmd
 	name string
 	end  func() // asks the program to end; nil: kill it
+	dial func(network, addr string) (net.Conn, error)
 	out  output
 	done chan struct{}
 }
@@ -63,8 +64,22 @@ func StartProgram(t testing.TB, name string, cmd *exec.Cmd, stop os.Signal, list
 // program to end.
 func startProgram(t testing.TB, name string, cmd *exec.Cmd, end func(), listen ...string) *Program {
 	t.Helper()
-	p := &Program{Cmd: cmd, name: name, end: end, done: make(chan struct{})}
+	return startProgramDial(t, name, cmd, end, dialLoopback, listen...)
+}
+
+func dialLoopback(network, addr string) (net.Conn, error) {
+	return net.DialTimeout(network, addr, time.Second)
+}
+
+// startProgramDial is startProgram with dial connecting to the addresses
+// in listen (from inside a namespace: Netns.Dial).
+func startProgramDial(t testing.TB, name string, cmd *exec.Cmd, end func(), dial func(network, addr string) (net.Conn, error), listen ...string) *Program {
+	t.Helper()
+	p := &Program{Cmd: cmd, name: name, end: end, dial: dial, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &p.out, &p.out
+	// A child left behind (a daemon's worker) must not hold Wait, and
+	// with it the test's end, by the output it still has open.
+	cmd.WaitDelay = stopWithin
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
@@ -87,7 +102,7 @@ func startProgram(t testing.TB, name string, cmd *exec.Cmd, end func(), listen .
 func (p *Program) waitListen(t testing.TB, addr string, deadline time.Time) {
 	t.Helper()
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		c, err := p.dial("tcp", addr)
 		if err == nil {
 			c.Close()
 			return

@@ -1,7 +1,10 @@
 package testpeer
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,8 +24,12 @@ type Slapd struct {
 	URL string
 	// Suffix is the database's base DN, BindDN and Password its manager.
 	Suffix, BindDN, Password string
+	// CA is the PEM of the CA that signed the directory's certificate,
+	// for StartTLS; "" on loopback, where slapd has no TLS.
+	CA string
 
 	conf, addr string
+	ns         *Netns // where slapd runs; nil: here, on loopback
 	prog       *Program
 }
 
@@ -50,12 +57,25 @@ func SendmailSchema(t testing.TB) string {
 // stops when the test ends.
 func StartSlapd(t testing.TB, ldif string) *Slapd {
 	t.Helper()
+	return startSlapd(t, ldif, nil, testenv.FreePort(t))
+}
+
+// StartSlapdIn is StartSlapd with slapd run inside the namespace ns, on
+// its address and the LDAP port 389, offering StartTLS with a certificate
+// for that address (CA is its CA), as a directory off loopback must.
+func StartSlapdIn(t testing.TB, ldif string, ns *Netns) *Slapd {
+	t.Helper()
+	return startSlapd(t, ldif, ns, ns.Addr+":389")
+}
+
+func startSlapd(t testing.TB, ldif string, ns *Netns, addr string) *Slapd {
+	t.Helper()
 	slapd := testenv.LookPath(t, "slapd")
 	slapadd := testenv.LookPath(t, "slapadd")
 	schema := SendmailSchema(t)
 	dir := t.TempDir()
 	s := &Slapd{Suffix: "dc=example,dc=org", BindDN: "cn=admin,dc=example,dc=org", Password: "directory-secret",
-		conf: filepath.Join(dir, "slapd.conf"), addr: testenv.FreePort(t)}
+		conf: filepath.Join(dir, "slapd.conf"), addr: addr, ns: ns}
 	s.URL = "ldap://" + s.addr
 	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
 		t.Fatal(err)
@@ -74,6 +94,10 @@ rootpw %s
 directory %s/db
 index objectClass,sendmailMTAMapName,sendmailMTAKey eq
 `, schema, dir, s.Suffix, s.BindDN, s.Password, dir)
+	if ns != nil {
+		// TLS is global: before the database's lines.
+		conf = strings.Replace(conf, "database mdb\n", s.tlsConf(t, dir)+"database mdb\n", 1)
+	}
 	testenv.WriteFile(t, s.conf, conf, 0o600)
 	base := fmt.Sprintf("dn: %s\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n\n", s.Suffix)
 	data := filepath.Join(dir, "data.ldif")
@@ -85,10 +109,35 @@ index objectClass,sendmailMTAMapName,sendmailMTAKey eq
 	return s
 }
 
+// tlsConf writes a certificate for the directory's address, signed by a
+// CA of the test's own (s.CA), and returns the slapd.conf lines that
+// offer it with StartTLS.
+func (s *Slapd) tlsConf(t testing.TB, dir string) string {
+	t.Helper()
+	host, _, _ := net.SplitHostPort(s.addr)
+	_, cert := serverCert(t, host)
+	var chain []byte
+	for _, der := range cert.Certificate {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CA = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[1]}))
+	testenv.WriteFile(t, filepath.Join(dir, "cert.pem"), string(chain), 0o600)
+	testenv.WriteFile(t, filepath.Join(dir, "key.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})), 0o600)
+	return fmt.Sprintf("TLSCertificateFile %s/cert.pem\nTLSCertificateKeyFile %s/key.pem\n", dir, dir)
+}
+
 func (s *Slapd) start(t testing.TB, slapd string) {
 	t.Helper()
 	// -d 0 keeps slapd in the foreground, where the test can stop it.
 	cmd := exec.Command(slapd, "-f", s.conf, "-h", s.URL+"/", "-d", "0")
+	if s.ns != nil {
+		s.prog = s.ns.StartProgram(t, "slapd", cmd, syscall.SIGTERM, s.addr)
+		return
+	}
 	s.prog = StartProgram(t, "slapd", cmd, syscall.SIGTERM, s.addr)
 }
 

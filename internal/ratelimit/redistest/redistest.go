@@ -5,6 +5,7 @@ package redistest
 import (
 	"bufio"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -24,32 +25,67 @@ func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
 
 // Start runs redis-server (skipped locally, failed under CI=true when it
 // is not installed) without persistence, listening on 127.0.0.1 only.
+//
+// With POSTERN_BENCH_REDIS=HOST:PORT it starts nothing and hands out that
+// server instead, for measuring Redis's own time per command (redis-cli
+// info commandstats) after a benchmark; never for tests, which stop and
+// empty their server.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := testenv.LookPath(t, "redis-server")
-	dir := t.TempDir()
+	if addr := os.Getenv("POSTERN_BENCH_REDIS"); addr != "" {
+		return &Server{Addr: addr}
+	}
 	for attempt := 0; ; attempt++ {
-		port := freePort(t)
-		cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--dir", dir,
-			"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no",
-			"--logfile", "")
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("redis-server: %v", err)
-		}
-		s := &Server{Addr: "127.0.0.1:" + port, cmd: cmd}
-		if s.wait(out) {
-			t.Cleanup(s.Stop)
+		s, ok := start(t, "127.0.0.1", freePort(t), exec.Command)
+		if ok {
 			return s
 		}
-		s.Stop()
 		if attempt >= 3 {
 			t.Fatalf("redis-server did not start on %s", s.Addr)
 		}
 	}
+}
+
+// StartWith runs redis-server as Start does, listening on host:port, the
+// command made by command (exec.Command, or a network namespace's
+// Command: testpeer.Netns).
+func StartWith(t testing.TB, host, port string, command func(name string, args ...string) *exec.Cmd) *Server {
+	t.Helper()
+	s, ok := start(t, host, port, command)
+	if !ok {
+		t.Fatalf("redis-server did not start on %s", s.Addr)
+	}
+	return s
+}
+
+// start runs one redis-server; false when it did not come up (it is
+// stopped then).
+func start(t testing.TB, host, port string, command func(name string, args ...string) *exec.Cmd) (*Server, bool) {
+	t.Helper()
+	bin := testenv.LookPath(t, "redis-server")
+	// Protected mode refuses any client but loopback; elsewhere (a test's
+	// own namespaces) it has to be off.
+	protected := "yes"
+	if host != "127.0.0.1" {
+		protected = "no"
+	}
+	cmd := command(bin, "--bind", host, "--port", port, "--dir", t.TempDir(),
+		"--save", "", "--appendonly", "no", "--protected-mode", protected, "--daemonize", "no",
+		"--logfile", "")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("redis-server: %v", err)
+	}
+	s := &Server{Addr: net.JoinHostPort(host, port), cmd: cmd}
+	if s.wait(out) {
+		t.Cleanup(s.Stop)
+		return s, true
+	}
+	s.Stop()
+	return s, false
 }
 
 // wait returns once the server accepts connections, or false when it
@@ -78,7 +114,7 @@ func (s *Server) wait(out interface{ Read([]byte) (int, error) }) bool {
 
 // Stop kills the server (as a crash would).
 func (s *Server) Stop() {
-	if s.cmd.Process != nil {
+	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Kill()
 		s.cmd.Wait()
 	}
