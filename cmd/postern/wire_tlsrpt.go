@@ -24,15 +24,9 @@ func tlsReports(d *deps, roots *x509.CertPool) (route.TLSReports, error) {
 	if !cfg.Enabled {
 		return nil, nil
 	}
-	dir := d.cfg.TLSRPTDir()
-	store, err := tlsrpt.OpenStore(dir, d.log, tlsrpt.StoreOptions{})
+	store, claims, err := tlsCounts(d)
 	if err != nil {
-		return nil, fmt.Errorf("%w (the TLS report counts in %s: run postern set-permissions to give them to the server's user, move a damaged day file away, or set [tlsrpt] enabled = false)", err, dir)
-	}
-	// The record of the reports sent: dmarcreport's claims, in dir/sent.
-	claims, err := dmarcreport.NewFileBackend(dir, d.log)
-	if err != nil {
-		return nil, fmt.Errorf("TLS report store %s: %w", dir, err)
+		return nil, err
 	}
 	dial := &mtasts.Dialer{Resolver: d.resolver, Allow: tlsrpt.PublicOnly}
 	opt := tlsrpt.ReporterOptions{Submitter: cfg.Submitter, From: cfg.ReportFrom, ContactInfo: cfg.ContactInfo,
@@ -48,6 +42,25 @@ func tlsReports(d *deps, roots *x509.CertPool) (route.TLSReports, error) {
 		rep.Run(ctx, func(ctx context.Context, m tlsrpt.Mail) error { return queueTLSReport(ctx, d, m) })
 	})
 	return store, nil
+}
+
+// tlsCounts returns the fleet's counts and record of the reports sent
+// when [ratelimit] backend is shared, else this node's in its data_dir:
+// the counts in day files, the record in dmarcreport's claims (dir/sent).
+func tlsCounts(d *deps) (tlsrpt.Counts, tlsrpt.Claims, error) {
+	if store, claims := d.rate.TLSReports(d.log); store != nil {
+		return store, claims, nil
+	}
+	dir := d.cfg.TLSRPTDir()
+	store, err := tlsrpt.OpenStore(dir, d.log, tlsrpt.StoreOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w (the TLS report counts in %s: run postern set-permissions to give them to the server's user, move a damaged day file away, or set [tlsrpt] enabled = false)", err, dir)
+	}
+	claims, err := dmarcreport.NewFileBackend(dir, d.log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("TLS report store %s: %w", dir, err)
+	}
+	return store, claims, nil
 }
 
 // queueTLSReport puts one TLS report message into the queue, to go

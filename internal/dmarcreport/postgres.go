@@ -216,3 +216,7 @@ func (b *Postgres) Close() error {
 	b.pool.Close()
 	return nil
 }
+
+// Pool is the connection pool, for the TLS report counts kept in the
+// same database.
+func (b *Postgres) Pool() *pgxpool.Pool { return b.pool }

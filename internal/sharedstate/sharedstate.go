@@ -1,7 +1,7 @@
 // Package sharedstate opens the [ratelimit] backend, where the state
 // gateways of a fleet share lives (rate-limit windows, connection slots,
-// AUTH lock-outs, greylisting, suspensions, DMARC evaluations and the
-// record of the reports sent): in-process, Redis or PostgreSQL.
+// AUTH lock-outs, greylisting, suspensions, DMARC evaluations, TLS
+// report counts and the record of the reports sent): in-process, Redis or PostgreSQL.
 //
 // Open runs as root before the server drops privileges, because the
 // database's password file may be root's alone; it does not connect.
@@ -19,6 +19,7 @@ import (
 	"postern/internal/dmarcreport"
 	"postern/internal/ratelimit"
 	"postern/internal/sharedmaps"
+	"postern/internal/tlsrpt"
 )
 
 // Store is the backend and the on_backend_error policy that goes with it.
@@ -27,6 +28,8 @@ type Store struct {
 	Guard   *ratelimit.Guard
 	// dmarc is the fleet's DMARC store with a shared backend.
 	dmarc DMARCStore
+	// tls is the fleet's TLS report counts with a shared backend.
+	tls tlsrpt.Tally
 	// shared is set for a backend other nodes see (Redis, PostgreSQL).
 	shared bool
 	where  string // its URL without the password, for messages
@@ -49,6 +52,20 @@ func (s *Store) DMARCStore(dir string, log *slog.Logger) (DMARCStore, error) {
 	return dmarcreport.NewFileBackend(dir, log)
 }
 
+// TLSReports returns the fleet's TLS report counts and the record of
+// the reports sent, in Redis or PostgreSQL (one report per policy domain
+// and day for every node); nil, nil for this node's own files.
+func (s *Store) TLSReports(log *slog.Logger) (tlsrpt.Counts, tlsrpt.Claims) {
+	if s == nil || s.tls == nil {
+		return nil, nil
+	}
+	claims, ok := s.dmarc.(tlsrpt.Claims)
+	if !ok {
+		return nil, nil
+	}
+	return tlsrpt.NewSharedStore(s.tls, log, tlsrpt.Limits{}), claims
+}
+
 // Open builds the configured backend.
 func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 	rl := cfg.RateLimit
@@ -63,6 +80,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 		s.Backend = r
 		s.where = ratelimit.Redacted(rl.RedisURL)
 		s.dmarc = dmarcreport.NewRedis(r.Client())
+		s.tls = tlsrpt.NewRedis(r.Client())
 	case "postgres":
 		pw, err := sharedmaps.ReadPassword("ratelimit.postgres_password_file", rl.PostgresPasswordFile)
 		if err != nil {
@@ -79,6 +97,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 			return nil, err
 		}
 		s.dmarc = dp
+		s.tls = tlsrpt.NewPostgres(dp.Pool())
 	default:
 		s.Backend = ratelimit.NewMemory(ratelimit.MemoryOptions{})
 	}

@@ -72,54 +72,65 @@ func rowIndexKey(dom string, pi int, fd FailureDetail) string {
 
 // add counts one session, within lim.
 func (d *Day) add(s Session, lim Limits) {
-	dom := s.Policy.Domain
+	var fd *FailureDetail
+	if s.Result != "" {
+		r := s.detail()
+		fd = &r
+	}
+	d.addRow(s.Policy, fd, 1, lim)
+}
+
+// addRow counts n sessions under pol, failed ones with their row fd
+// (nil for successes), within lim.
+func (d *Day) addRow(pol Policy, fd *FailureDetail, n int64, lim Limits) {
+	dom := pol.Domain
 	pols, known := d.Domains[dom]
 	if !known && len(d.Domains) >= lim.Domains {
-		d.DroppedSessions++
+		d.DroppedSessions += n
 		return
 	}
 	pi := -1
 	for i, pr := range pols {
-		if pr.Policy.same(s.Policy) {
+		if pr.Policy.same(pol) {
 			pi = i
 			break
 		}
 	}
 	if pi < 0 {
-		need := s.Policy.size()
+		need := pol.size()
 		if !known {
 			need += len(dom) + 64
 		}
 		if len(pols) >= lim.Policies || d.bytes+need > lim.Bytes {
-			d.DroppedSessions++
+			d.DroppedSessions += n
 			return
 		}
 		d.bytes += need
-		pols = append(pols, &PolicyResult{Policy: s.Policy})
+		pols = append(pols, &PolicyResult{Policy: pol})
 		d.Domains[dom] = pols
 		pi = len(pols) - 1
 	}
-	d.count(dom, pi, pols[pi], s, lim)
+	d.count(dom, pi, pols[pi], fd, n, lim)
 }
 
-// count adds the session to its policy's summary and failure rows.
-func (d *Day) count(dom string, pi int, pr *PolicyResult, s Session, lim Limits) {
-	if s.Result == "" {
-		pr.Summary.Successful++
+// count adds n sessions to their policy's summary and failure rows.
+func (d *Day) count(dom string, pi int, pr *PolicyResult, row *FailureDetail, n int64, lim Limits) {
+	if row == nil {
+		pr.Summary.Successful += n
 		return
 	}
-	pr.Summary.Failed++
-	fd := s.detail()
+	pr.Summary.Failed += n
+	fd := *row
 	key := rowIndexKey(dom, pi, fd)
 	if i, ok := d.index[key]; ok {
-		pr.FailureDetails[i].FailedSessionCount++
+		pr.FailureDetails[i].FailedSessionCount += n
 		return
 	}
 	if d.rows >= lim.FailureRows || d.bytes+fd.size() > lim.Bytes {
-		d.DroppedRows++
+		d.DroppedRows += n
 		return
 	}
-	fd.FailedSessionCount = 1
+	fd.FailedSessionCount = n
 	pr.FailureDetails = append(pr.FailureDetails, fd)
 	d.index[key] = len(pr.FailureDetails) - 1
 	d.rows++

@@ -65,7 +65,7 @@ type Mail struct {
 
 // Reporter sends each complete day's reports from a Store.
 type Reporter struct {
-	store    *Store
+	store    Counts
 	claims   Claims
 	resolver Resolver
 	log      *slog.Logger
@@ -75,6 +75,17 @@ type Reporter struct {
 	retry map[string]time.Time
 }
 
+// leaser is Claims shared by the nodes of a fleet
+// (dmarcreport.Leaser): a node takes a domain's lease before it sends
+// its report, so that of two nodes trying at once exactly one sends.
+type leaser interface {
+	Lease(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	Unlease(ctx context.Context, key string) error
+}
+
+// leaseTTL bounds how long a node that crashed holds a report back.
+const leaseTTL = 10 * time.Minute
+
 // maxRUA bounds the destinations of one record that get the report.
 const maxRUA = 5
 
@@ -82,7 +93,7 @@ const maxRUA = 5
 const retryAfter = time.Hour
 
 // NewReporter returns a reporter; opt.Submitter and opt.From are required.
-func NewReporter(store *Store, claims Claims, resolver Resolver, log *slog.Logger, opt ReporterOptions) (*Reporter, error) {
+func NewReporter(store Counts, claims Claims, resolver Resolver, log *slog.Logger, opt ReporterOptions) (*Reporter, error) {
 	if opt.Submitter == "" {
 		return nil, errors.New("TLS reports: submitter not set")
 	}
@@ -168,7 +179,11 @@ func (r *Reporter) Tick(ctx context.Context, send func(context.Context, Mail) er
 	if err != nil {
 		return err
 	}
+	// A fleet's day is complete once every node has written its counts.
 	end := today(now)
+	if st, ok := r.store.(interface{ settle() time.Duration }); ok {
+		end = today(now.Add(-st.settle()))
+	}
 	var errs []error
 	for _, begin := range days {
 		if err := ctx.Err(); err != nil {
@@ -230,6 +245,18 @@ func (r *Reporter) sendDomain(ctx context.Context, p period, dom string, results
 	dkey := p.domainKey(dom)
 	if done, err := r.claims.Claimed(ctx, dkey); err != nil || done {
 		return done, err
+	}
+	if l, ok := r.claims.(leaser); ok {
+		// Of two nodes of a fleet, the one with the lease sends; the
+		// other sees the report sent at a later tick.
+		held, err := l.Lease(ctx, dkey+".lease", leaseTTL)
+		if err != nil || !held {
+			return false, err
+		}
+		defer l.Unlease(context.WithoutCancel(ctx), dkey+".lease")
+		if done, err := r.claims.Claimed(ctx, dkey); err != nil || done {
+			return done, err
+		}
 	}
 	rec, err := r.lookup(ctx, dom)
 	if err != nil {

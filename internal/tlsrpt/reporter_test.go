@@ -157,6 +157,17 @@ func TestReporterSendsEachReportOnce(t *testing.T) {
 // checkMail checks a report message against RFC 8460 5.3.
 func checkMail(t *testing.T, m Mail, domain string) {
 	t.Helper()
+	rep := mailReport(t, m, domain)
+	if rep.ReportID != m.ReportID || len(rep.Policies) != 1 || rep.Policies[0].Summary != (Summary{Successful: 1, Failed: 1}) ||
+		rep.Policies[0].FailureDetails[0].ResultType != ResultCertificateHostMismatch || rep.ContactInfo != "tlsrpt@mx.sender.test" {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+// mailReport checks a report message's headers and parts, and returns
+// the report it carries.
+func mailReport(t *testing.T, m Mail, domain string) Report {
+	t.Helper()
 	msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
 	if err != nil {
 		t.Fatal(err)
@@ -194,10 +205,7 @@ func checkMail(t *testing.T, m Mail, domain string) {
 	if err := json.Unmarshal(gunzip(t, raw), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.ReportID != m.ReportID || len(rep.Policies) != 1 || rep.Policies[0].Summary != (Summary{Successful: 1, Failed: 1}) ||
-		rep.Policies[0].FailureDetails[0].ResultType != ResultCertificateHostMismatch || rep.ContactInfo != "tlsrpt@mx.sender.test" {
-		t.Errorf("report %+v", rep)
-	}
+	return rep
 }
 
 // A day missed while the server was down is sent after the restart,
