@@ -57,6 +57,18 @@ type row struct {
 	Fail   *FailureDetail `json:"f,omitempty"`
 }
 
+// decodeRow reads a row of a Tally; false for one that is not a row.
+func decodeRow(k string) (row, bool) {
+	var r row
+	if err := json.Unmarshal([]byte(k), &r); err != nil || r.Policy.Domain == "" {
+		return row{}, false
+	}
+	if r.Fail != nil && !KnownResult(r.Fail.ResultType) {
+		return row{}, false
+	}
+	return r, true
+}
+
 // Record implements Counts.
 func (s *SharedStore) Record(sess Session) {
 	if sess.Policy.Domain == "" {
@@ -149,8 +161,8 @@ func (s *SharedStore) Load(day time.Time) (*Day, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		n := rows[k]
-		var r row
-		if err := json.Unmarshal([]byte(k), &r); err != nil || r.Policy.Domain == "" || n < 0 {
+		r, ok := decodeRow(k)
+		if !ok || n < 0 {
 			s.log.Warn("TLS report counts: a row that cannot be read passed over", "day", date)
 			continue
 		}
