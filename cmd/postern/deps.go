@@ -65,7 +65,6 @@ func newResolver(cfg *config.Config) *dns.Cache {
 func build(cfg *config.Config, log *slog.Logger, own []netip.Addr, sharedMaps []*maps.External, sharedUsers *users.RemoteOptions, state *sharedstate.Store) (*deps, error) {
 	d := &deps{cfg: cfg, log: log, metrics: metrics.New(), rate: state}
 	state.Check(cfg, log) // now unprivileged
-	d.tasks = append(d.tasks, func(ctx context.Context) { <-ctx.Done(); state.Backend.Close() })
 	// One cache for every check: SPF, DMARC and block lists ask the same
 	// names again and again.
 	d.resolver = newResolver(cfg)

@@ -230,5 +230,9 @@ func run(d *deps, srv *smtpd.Server, b *server.Bound, shown *config.Config) erro
 		}
 		d.log.Info("postern started", "hostname", d.cfg.Hostname, "data_dir", shown.DataDir, "uid", os.Geteuid())
 	}}
-	return s.Run(ctx)
+	err := s.Run(ctx)
+	// Closed after the tasks end: their last flushes (TLS report counts)
+	// still go to the shared engine.
+	d.rate.Backend.Close()
+	return err
 }
