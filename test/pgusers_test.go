@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +75,19 @@ timeout = "2s"
 	}
 	if out, err := s.postern("", "user", "list"); err != nil || !strings.Contains(out, "alice@example.test (suspended)") {
 		t.Errorf("postern user list: %v\n%s", err, out)
+	}
+	// Each version of the table is in the change log, the hashes hidden.
+	var entry string
+	waitFor(t, func() bool {
+		out, _ := s.postern("", "changes", "list")
+		m := regexp.MustCompile(`(?m)^(\d+)\s.*postern_users.*\schange\s+applied`).FindStringSubmatch(out)
+		if m != nil {
+			entry = m[1]
+		}
+		return m != nil
+	})
+	if out, err := s.postern("", "changes", "show", entry); err != nil || !strings.Contains(out, "+alice@example.test:(hash ") || strings.Contains(out, "$argon2") {
+		t.Errorf("changes show %s (the suspension): %v\n%s", entry, err, out)
 	}
 	user("resume")
 	waitFor(t, func() bool { _, err := login(); return err == nil })

@@ -110,6 +110,9 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	for _, m := range sharedMaps {
 		m.Observe = changes.ObserveMap // the directory's versions go into the change log
 	}
+	if sharedUsers != nil {
+		sharedUsers.Observe = changes.ObserveUsers // and the users table's
+	}
 	d, srv, err := assemble(cfg, log, b.Own, tlsConf, clientCAs, sharedMaps, sharedUsers, state)
 	if err != nil {
 		return err

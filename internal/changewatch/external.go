@@ -2,6 +2,7 @@ package changewatch
 
 import (
 	"postern/internal/changelog"
+	"postern/internal/users"
 )
 
 // ObserveMap records a copy of a map read from a directory or database
@@ -11,6 +12,17 @@ import (
 // same text as the last entry adds nothing. A nil Watcher records
 // nothing.
 func (w *Watcher) ObserveMap(file, where string, text []byte, parseErr error) {
+	w.observe(where, text, parseErr, nil)
+}
+
+// ObserveUsers records a copy of the users table read from a database
+// (users.RemoteOptions' Observe) as ObserveMap does, with the hashes
+// hidden as in the users file's entries.
+func (w *Watcher) ObserveUsers(where string, text []byte, parseErr error) {
+	w.observe(where, text, parseErr, users.Redact)
+}
+
+func (w *Watcher) observe(where string, text []byte, parseErr error, redact func(string) string) {
 	if w == nil {
 		return
 	}
@@ -19,7 +31,7 @@ func (w *Watcher) ObserveMap(file, where string, text []byte, parseErr error) {
 		check = parseErr.Error()
 	}
 	e, added, err := w.store.Record(changelog.Version{File: where, Data: text, Who: "(the shared source)",
-		Applied: parseErr == nil, Check: check})
+		Applied: parseErr == nil, Check: check, Redact: redact})
 	if err != nil {
 		w.log.Error("change log: cannot record a version", "file", where, "dir", w.store.Dir(), "err", err)
 		return

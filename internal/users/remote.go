@@ -25,6 +25,10 @@ type RemoteOptions struct {
 	// last copy serves when a read fails (after it no user exists and
 	// UnavailableText says why); Timeout bounds one read or write.
 	Refresh, Stale, Timeout time.Duration
+	// Observe, when set, is given every copy read (rendered as users
+	// file lines, sorted) with the error that refused it, for the
+	// change log.
+	Observe func(where string, text []byte, err error)
 }
 
 // retryFailed is how soon a failed read is tried again.
@@ -71,6 +75,9 @@ func (s *Store) fetchRemote() {
 	var users map[string]string
 	if err == nil {
 		users, err = FromRows(r.Remote.Where(), rows)
+		if r.Observe != nil {
+			r.Observe(r.Remote.Where(), renderRows(rows), err)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -3,6 +3,7 @@ package users
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -65,4 +66,15 @@ func FromRows(where string, rows []Row) (map[string]string, error) {
 		out[a] = r.field()
 	}
 	return out, nil
+}
+
+// renderRows writes rows as the users file's lines ("address:field"),
+// sorted by address, as the change log records a copy of the table.
+func renderRows(rows []Row) []byte {
+	lines := make([]string, len(rows))
+	for i, r := range rows {
+		lines[i] = r.Address + ":" + r.field() + "\n"
+	}
+	slices.Sort(lines)
+	return []byte(strings.Join(lines, ""))
 }
