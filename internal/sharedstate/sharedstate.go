@@ -47,6 +47,12 @@ type DMARCStore interface {
 // dir.
 func (s *Store) DMARCStore(dir string, log *slog.Logger) (DMARCStore, error) {
 	if s.dmarc != nil {
+		// A node that kept its own store before joins the fleet's with it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := dmarcreport.Adopt(ctx, dir, s.dmarc, log); err != nil {
+			log.Error("dmarc: this node's own report store is not handed to the shared one yet; tried again at the next start", "dir", dir, "err", err)
+		}
 		return s.dmarc, nil
 	}
 	return dmarcreport.NewFileBackend(dir, log)
