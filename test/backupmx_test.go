@@ -1,9 +1,7 @@
 package test
 
 import (
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,19 +19,7 @@ import (
 // (never asked) waits with 451; once the primary is back, the queued
 // mail reaches bob's mailbox, each message once.
 func TestBackupMXCallout(t *testing.T) {
-	boxes := t.TempDir()
-	os.Chmod(filepath.Dir(boxes), 0o755)
-	os.Chown(boxes, 65534, 65534)
-	pf := testpeer.StartPostfix(t, map[string]string{
-		"myhostname":              "mx1.backup.example",
-		"virtual_mailbox_domains": "backup.example",
-		"virtual_mailbox_maps":    "inline:{bob@backup.example=bob/, carol@backup.example=carol/}",
-		"virtual_mailbox_base":    boxes,
-		"virtual_uid_maps":        "static:65534",
-		"virtual_gid_maps":        "static:65534",
-		"virtual_minimum_uid":     "100",
-	})
-	pfPort, _ := strconv.Atoi(portOf(pf.SMTP))
+	pf, pfPort, boxes := testpeer.StartPostfixMailboxes(t, "mx1.backup.example", "backup.example", "bob", "carol")
 	dns := dnstest.Start(t, dnstest.Zone{
 		"backup.example. MX":      {"10 mx1.backup.example.", "20 mx2.backup.example."},
 		"mx1.backup.example. A":   {"127.0.0.1"},

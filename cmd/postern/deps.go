@@ -78,7 +78,7 @@ func build(cfg *config.Config, log *slog.Logger, own []netip.Addr, sharedMaps []
 		return nil, fmt.Errorf("%w\npostern does not start with a map it cannot load: %s", err, status.LoadFix)
 	}
 	d.metrics.SetFileLoads(fileLoads(d).Metrics)
-	d.relay = buildRelay(cfg, d.maps, d.users, own)
+	d.relay = buildRelay(cfg, d.maps, d.users, own, state.Shared())
 	if err := wireSRS(d); err != nil {
 		return nil, err
 	}

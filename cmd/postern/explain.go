@@ -56,7 +56,7 @@ func runExplain(args []string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "maps:", err)
 	}
-	relay := buildRelay(cfg, mapSet, store, server.ConfiguredAddrs(listenerAddrs(cfg)))
+	relay := buildRelay(cfg, mapSet, store, server.ConfiguredAddrs(listenerAddrs(cfg)), nil)
 	tlsLines, err := explainTLS(cfg, mapSet)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "outbound TLS:", err)

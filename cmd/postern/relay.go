@@ -14,8 +14,9 @@ import (
 
 // buildRelay makes the relay policy from the configuration and the maps
 // (nil when there is no maps_dir); serve and explain share it so that
-// explain tells what serve does.
-func buildRelay(cfg *config.Config, m *maps.Set, u policy.Users, own []netip.Addr) *policy.Relay {
+// explain tells what serve does. callouts is the fleet's shared backend
+// for the backup MX's answers (nil: each process's own memory).
+func buildRelay(cfg *config.Config, m *maps.Set, u policy.Users, own []netip.Addr, callouts backupmx.KV) *policy.Relay {
 	local := []policy.Domains{policy.NewDomainList("local_domains", false, cfg.LocalDomains)}
 	relay := []policy.Domains{policy.NewDomainList("relay_domains", true, cfg.RelayDomains)}
 	if m != nil {
@@ -34,18 +35,18 @@ func buildRelay(cfg *config.Config, m *maps.Set, u policy.Users, own []netip.Add
 		Maps:             mapsFunc(m),
 		AllowSenderRelay: cfg.AllowSenderRelay,
 		LuserRelay:       cfg.Delivery.LuserRelay,
-		BackupMX:         newBackupMX(cfg, own),
+		BackupMX:         newBackupMX(cfg, own, callouts),
 	}
 }
 
 // newBackupMX builds the [[backup_mx]] verifier, or nil without any.
-func newBackupMX(cfg *config.Config, own []netip.Addr) policy.BackupMX {
+func newBackupMX(cfg *config.Config, own []netip.Addr, callouts backupmx.KV) policy.BackupMX {
 	if len(cfg.BackupMX) == 0 {
 		return nil
 	}
 	var ds []backupmx.Domain
 	for _, b := range cfg.BackupMX {
-		c := &backupmx.Cache{Positive: b.CalloutCache.Duration(), Negative: b.CalloutNegativeCache.Duration()}
+		c := &backupmx.Cache{Positive: b.CalloutCache.Duration(), Negative: b.CalloutNegativeCache.Duration(), Shared: callouts}
 		ds = append(ds, backupmx.Domain{Name: b.Domain, Callout: b.Verify == config.VerifyCallout, Cache: c})
 	}
 	return backupmx.New(backupmx.Options{Domains: ds, Hostname: cfg.Hostname, Resolver: newResolver(cfg),

@@ -14,11 +14,16 @@ const DefaultCacheSize = 10000
 // Cache keeps the primary's answers to callouts: accepted for Positive,
 // refused for Negative, at most Size answers (the one closest to expiry
 // goes first when it is full). It is safe for concurrent use.
+//
+// With Shared set the answers live in the fleet's backend instead, each
+// expiring there with its TTL, and every node sharing it uses them; a
+// backend that does not answer means no answer kept, so a callout.
 type Cache struct {
 	Positive time.Duration
 	Negative time.Duration
 	Size     int              // 0: DefaultCacheSize
-	Now      func() time.Time // nil: time.Now
+	Now      func() time.Time // nil: time.Now; the memory's clock only
+	Shared   KV               // nil: this process's memory
 
 	mu sync.Mutex
 	m  map[string]cached
@@ -47,9 +52,24 @@ func cacheKey(addr string) string {
 // Get returns the answer kept for addr: found is false when there is
 // none or it has expired; a nil reply means the primary accepted addr.
 func (c *Cache) Get(addr string) (reply *smtp.Reply, found bool) {
+	reply, found, _ = c.Lookup(addr)
+	return reply, found
+}
+
+// Lookup is Get with the shared backend's error, if it gave one.
+func (c *Cache) Lookup(addr string) (reply *smtp.Reply, found bool, err error) {
 	if c == nil {
-		return nil, false
+		return nil, false, nil
 	}
+	if c.Shared != nil {
+		return c.getShared(addr)
+	}
+	reply, found = c.get(addr)
+	return reply, found, nil
+}
+
+// get is Get from this process's memory.
+func (c *Cache) get(addr string) (reply *smtp.Reply, found bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[cacheKey(addr)]
@@ -67,19 +87,33 @@ func (c *Cache) Get(addr string) (reply *smtp.Reply, found bool) {
 // reply for refused. Anything else (a 4xx) is not an answer and is not
 // kept.
 func (c *Cache) Put(addr string, reply *smtp.Reply) {
+	c.Store(addr, reply)
+}
+
+// Store is Put with the shared backend's error, if it gave one.
+func (c *Cache) Store(addr string, reply *smtp.Reply) error {
 	if c == nil {
-		return
+		return nil
 	}
 	ttl := c.Positive
 	if reply != nil {
 		if !reply.Permanent() {
-			return
+			return nil
 		}
 		ttl = c.Negative
 	}
-	if c == nil || ttl <= 0 {
-		return
+	if ttl <= 0 {
+		return nil
 	}
+	if c.Shared != nil {
+		return c.putShared(addr, reply, ttl)
+	}
+	c.put(addr, reply, ttl)
+	return nil
+}
+
+// put is Put into this process's memory.
+func (c *Cache) put(addr string, reply *smtp.Reply, ttl time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {

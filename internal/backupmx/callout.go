@@ -37,12 +37,26 @@ type primary struct {
 func (v *Verifier) Callout(addr string) (reply *smtp.Reply, why string) {
 	domain := strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:])
 	cache := v.domains[domain].Cache
-	if rep, ok := cache.Get(addr); ok {
-		if rep == nil {
-			return nil, "the primary accepted " + addr + " (cached answer)"
-		}
-		return rep, "the primary refused " + addr + " (cached answer): " + rep.Error()
+	cached, ok, cerr := cache.Lookup(addr)
+	switch {
+	case ok && cached == nil:
+		return nil, "the primary accepted " + addr + " (cached answer)"
+	case ok:
+		return cached, "the primary refused " + addr + " (cached answer): " + cached.Error()
 	}
+	reply, why = v.callout(domain, addr)
+	if cerr == nil { // a 4xx is not kept
+		cerr = cache.Store(addr, reply)
+	}
+	if cerr != nil {
+		why += " (the shared callout cache: " + clean(cerr.Error()) + ")"
+	}
+	return reply, why
+}
+
+// callout asks the domain's primaries about addr, as Callout without
+// the cache.
+func (v *Verifier) callout(domain, addr string) (reply *smtp.Reply, why string) {
 	select {
 	case v.slots <- struct{}{}:
 		defer func() { <-v.slots }()
@@ -67,7 +81,6 @@ func (v *Verifier) Callout(addr string) (reply *smtp.Reply, why string) {
 			fails = append(fails, fmt.Sprintf("%s [%s]: %s", h.name, h.ip, clean(rep.Error())))
 			continue
 		}
-		cache.Put(addr, ans)
 		if ans == nil {
 			return nil, fmt.Sprintf("callout: the primary %s [%s] accepted %s", h.name, h.ip, addr)
 		}

@@ -1,7 +1,8 @@
 // Package sharedstate opens the [ratelimit] backend, where the state
 // gateways of a fleet share lives (rate-limit windows, connection slots,
 // AUTH lock-outs, greylisting, suspensions, DMARC evaluations, TLS
-// report counts and the record of the reports sent): in-process, Redis or PostgreSQL.
+// report counts and the record of the reports sent, the backup MX's
+// callout answers): in-process, Redis or PostgreSQL.
 //
 // Open runs as root before the server drops privileges, because the
 // database's password file may be root's alone; it does not connect.
@@ -70,6 +71,16 @@ func (s *Store) TLSReports(log *slog.Logger) (tlsrpt.Counts, tlsrpt.Claims) {
 		return nil, nil
 	}
 	return tlsrpt.NewSharedStore(s.tls, log, tlsrpt.Limits{}), claims
+}
+
+// Shared is the backend other nodes see, where the backup MX keeps its
+// callout answers for the fleet (backupmx.Cache's Shared); nil with
+// backend = "memory".
+func (s *Store) Shared() ratelimit.Backend {
+	if s == nil || !s.shared {
+		return nil
+	}
+	return s.Backend
 }
 
 // Open builds the configured backend.
