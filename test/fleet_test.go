@@ -20,17 +20,21 @@ import (
 
 // TestFleet runs two gateways the way a site runs them behind its MX
 // records, each in a network namespace of its own, with the shared
-// services (Debian's slapd with sendmail's schema, redis-server) and the
-// senders (a Postfix relaying through the nodes, swaks for logged-in
-// users) in a third: ns1 = node A (10.213.0.1), ns2 = node B
-// (10.213.0.2), ns3 = the services and the senders (10.213.0.3).
-// Nothing listens on, or talks to, an address outside those namespaces.
-// Both nodes start as root with user = "nobody", read their maps from
-// the directory ([ldap_maps]) and count rate limits in the one Redis.
+// services (Debian's slapd with sendmail's schema, redis-server,
+// PostgreSQL) and the senders (a Postfix relaying through the nodes,
+// swaks for logged-in users and for another domain's server) in a
+// third: ns1 = node A (10.213.0.1), ns2 = node B (10.213.0.2), ns3 = the
+// services and the senders (10.213.0.3). Nothing listens on, or talks
+// to, an address outside those namespaces. Both nodes start as root with
+// user = "nobody", read their maps from the directory ([ldap_maps]),
+// their users and relay-domains from the database ([postgres_users],
+// [postgres_maps], over TLS), and count rate limits and keep DMARC
+// evaluations and the record of reports sent in the one Redis.
 //
-// Each part of the proof is a subtest, in order; the parts that need
-// state shared through PostgreSQL, one DMARC report for the fleet and
-// the backup MX come as more subtests once those exist.
+// Each part of the proof is a subtest, in order (docs/fleet.md lists
+// them); the DMARC mail goes first and its one report for the fleet is
+// checked last, so that the one-minute period ends while the others run.
+// The backup MX is TestFleetBackupMX.
 func TestFleet(t *testing.T) {
 	nss := testpeer.StartNetns(t, 3)
 	services := nss[2]
@@ -40,10 +44,16 @@ func TestFleet(t *testing.T) {
 	}
 	d := testpeer.StartSlapdIn(t, string(ldif), services)
 	rds := redistest.StartWith(t, services.Addr, "6379", services.Command)
+	db := startFleetDB(t, services)
 	const perUser = 3
 	var nodes []*fleetNode
 	for i, name := range []string{"A", "B"} {
-		n := startFleetNode(t, name, nss[i], services, fmt.Sprintf(`
+		// Node A's `postern user add` fills the table node B reads too.
+		users := []string{"alice@example.test", "bob@example.test", dmarcReader, dmarcMailbox}
+		if i > 0 {
+			users = nil
+		}
+		n := startFleetNodeUsers(t, name, nss[i], services, fmt.Sprintf(`
 [ldap_maps]
 url = %q
 start_tls = true
@@ -62,7 +72,17 @@ backend = "redis"
 redis_url = "redis://%s/0"
 on_backend_error = "fail_closed"
 messages_per_user_per_hour = %d
-`, d.URL, d.Suffix, d.BindDN, rds.Addr, perUser), d)
+
+[dmarc]
+report_interval = "1m"
+
+[queue]
+retry_initial = "1s"
+retry_max = "2s"
+`, d.URL, d.Suffix, d.BindDN, rds.Addr, perUser)+db.toml(), d, users...)
+		if err := n.dns.Set(fleetDMARCZone()); err != nil {
+			t.Fatal(err)
+		}
 		nodes = append(nodes, n)
 	}
 	// The sender: a Postfix that relays mail from a@ through node A and
@@ -74,6 +94,18 @@ messages_per_user_per_hour = %d
 		"smtpd_peername_lookup":           "no",
 	})
 	up := map[string]int{"info@virtual.example": 250, "nobody@virtual.example": 550, "x@elsewhere.test": 550, "alice@example.test": 250}
+
+	top := t
+	// DMARC first: its period ends while the other parts run.
+	var dm *fleetDMARC
+	t.Run("mail of one domain on both nodes in one DMARC period", func(t *testing.T) {
+		for _, n := range nodes {
+			if !strings.Contains(n.logs(), "report_interval 1m0s is below one hour") {
+				t.Errorf("node %s did not warn of the one-minute report period at start", n.name)
+			}
+		}
+		dm = sendDMARCMail(t, nodes, 2)
+	})
 
 	t.Run("same answers from LDAP", func(t *testing.T) {
 		for _, n := range nodes {
@@ -116,11 +148,24 @@ messages_per_user_per_hour = %d
 		}
 	})
 
+	t.Run("users and relay-domains from PostgreSQL on both nodes", func(t *testing.T) {
+		for _, n := range nodes {
+			n.rcptAnswers(t, map[string]int{"x@partner.example": 250, "x@elsewhere.test": 550})
+		}
+		// A user added as root on node A logs in on node B.
+		nodes[0].admin(t, "pw\n", "user", "add", "--password-stdin", "carol@example.test")
+		waitFor(t, func() bool { return nodes[1].probe(t, "carol@example.test") == 250 })
+		nodes[1].submit(t, 0, "carol@example.test", "carol@example.test")
+		waitFor(t, func() bool { return nodes[1].delivered("carol") == 1 })
+	})
+
 	t.Run("directory stopped: 4xx on both, no relay", func(t *testing.T) {
 		d.Stop()
 		down := map[string]int{"info@virtual.example": 451, "nobody@virtual.example": 451, "x@elsewhere.test": 451, "alice@example.test": 451}
 		for _, n := range nodes {
 			waitFor(t, func() bool { return strings.Contains(n.logs(), "map unavailable") })
+			// The maps go one by one: the answers change with the last.
+			waitFor(t, func() bool { return n.probe(t, "info@virtual.example") == 451 })
 			n.rcptAnswers(t, down)
 			out := n.swaks(t, 24, "--server", n.MTA, "--from", "someone@else.test", "--to", "x@elsewhere.test")
 			if !strings.Contains(out, "<** 451") {
@@ -137,15 +182,19 @@ messages_per_user_per_hour = %d
 	})
 
 	t.Run("directory back: the same answers", func(t *testing.T) {
-		d.Start(t)
-		for _, n := range nodes {
-			waitFor(t, func() bool { return n.probe(t, "info@virtual.example") == 250 })
-			n.rcptAnswers(t, up)
-		}
-		// What Postfix kept arrives when it retries, once on each node.
+		// What Postfix kept arrives when it retries, once on each node
+		// (counted from before the directory is back, since Postfix may
+		// retry as soon as it is).
 		var before []int
 		for _, n := range nodes {
 			before = append(before, n.delivered("alice"), n.delivered("bob"))
+		}
+		// Started for the whole test, not this part: the DMARC report
+		// after it is delivered with the directory's maps.
+		d.Start(top)
+		for _, n := range nodes {
+			waitFor(t, func() bool { return n.probe(t, "info@virtual.example") == 250 })
+			n.rcptAnswers(t, up)
 		}
 		for i, n := range nodes {
 			waitFor(t, func() bool { return n.delivered("alice") == before[2*i]+1 && n.delivered("bob") == before[2*i+1]+1 })
@@ -159,6 +208,13 @@ messages_per_user_per_hour = %d
 				t.Errorf("node %s: alice and bob have %d and %d messages, want %d and %d", n.name, a, b, before[2*i]+1, before[2*i+1]+1)
 			}
 		}
+	})
+
+	t.Run("one DMARC report for the domain and period from the fleet", func(t *testing.T) {
+		if dm == nil {
+			t.Skip("no DMARC mail was sent")
+		}
+		dm.check(t, nodes)
 	})
 }
 
@@ -187,6 +243,7 @@ type fleetNode struct {
 	*server
 	name     string
 	ns, from *testpeer.Netns
+	dns      *dnstest.Server // the node's own, on its namespace's loopback
 }
 
 // startFleetNode writes the node's config (extra is more TOML, in which
@@ -195,6 +252,27 @@ type fleetNode struct {
 // and starts it in ns as root, to drop to the service user. Its DNS
 // server is on the namespace's own loopback.
 func startFleetNode(t *testing.T, name string, ns, from *testpeer.Netns, extra string, d *testpeer.Slapd) *fleetNode {
+	t.Helper()
+	return startFleetNodeUsers(t, name, ns, from, extra, d, "alice@example.test", "bob@example.test")
+}
+
+// startFleetNodeUsers is startFleetNode adding the users given
+// (password "pw") instead of alice and bob: none for a node whose users
+// come from the table another node's `postern user add` filled.
+func startFleetNodeUsers(t *testing.T, name string, ns, from *testpeer.Netns, extra string, d *testpeer.Slapd, users ...string) *fleetNode {
+	t.Helper()
+	n := newFleetNode(t, name, ns, from, extra, d)
+	for _, u := range users {
+		n.admin(t, "pw\n", "user", "add", "--password-stdin", u)
+	}
+	n.runs = append(n.runs, ns.StartProgram(t, "postern serve (node "+name+")",
+		exec.Command(binary, "serve", "-config", n.cfgPath), syscall.SIGTERM, n.MTA, n.Sub, n.SMTPS))
+	return n
+}
+
+// newFleetNode writes the node's directory and config and starts its
+// DNS server, as startFleetNode says; it does not start the node.
+func newFleetNode(t *testing.T, name string, ns, from *testpeer.Netns, extra string, d *testpeer.Slapd) *fleetNode {
 	t.Helper()
 	dir := testenv.OpenTempDir(t)
 	testenv.WriteFile(t, filepath.Join(dir, "ldap.secret"), d.Password+"\n", 0o600)
@@ -213,11 +291,7 @@ func startFleetNode(t *testing.T, name string, ns, from *testpeer.Netns, extra s
 		LocalSocket: filepath.Join(dir, "run", "submit.sock"),
 	}
 	pc.Write(t, s.cfgPath)
-	s.addUser("alice@example.test", "pw")
-	s.addUser("bob@example.test", "pw")
-	s.runs = append(s.runs, ns.StartProgram(t, "postern serve (node "+name+")",
-		exec.Command(binary, "serve", "-config", s.cfgPath), syscall.SIGTERM, s.MTA, s.Sub, s.SMTPS))
-	return &fleetNode{server: s, name: name, ns: ns, from: from}
+	return &fleetNode{server: s, name: name, ns: ns, from: from, dns: dns}
 }
 
 // dial connects to addr from the services' namespace, as a client on

@@ -50,6 +50,9 @@ const (
 	DefaultDKIMMaxSignatures = 5
 	DefaultDKIMDNSCheck      = 5 * time.Minute
 	DefaultReportInterval    = 24 * time.Hour
+	// MinReportInterval is the shortest report_interval, for test and
+	// lab set-ups that must see a period end.
+	MinReportInterval = time.Minute
 	// DefaultFailureReportInterval and DefaultFailureReportsPerHour
 	// bound the failure reports a stream of forged mail can make us send.
 	DefaultFailureReportInterval = time.Hour
@@ -110,12 +113,7 @@ func (d *decoder) mailauth(c *Config) {
 	default:
 		d.errorf("dmarc.quarantine", "dmarc.quarantine %q is not \"junk\" or \"hold\"", m.Quarantine)
 	}
-	if m.ReportInterval == 0 {
-		m.ReportInterval = DefaultReportInterval
-	} else if m.ReportInterval < time.Hour {
-		// RFC 7489 7.2: reports cover at least an hour ("ri" below 1h is not honoured).
-		d.errorf("dmarc.report_interval", "dmarc.report_interval %s is below one hour", m.ReportInterval)
-	}
+	d.reportInterval(m)
 	if m.FailureReportInterval == 0 {
 		m.FailureReportInterval = DefaultFailureReportInterval
 	} else if m.FailureReportInterval < time.Minute {
@@ -153,6 +151,20 @@ func (d *decoder) mailauth(c *Config) {
 			continue
 		}
 		d.errorf(p, "dmarc.trusted_forwarders: %q is not an address, a network or a host name", e)
+	}
+}
+
+// reportInterval checks dmarc.report_interval.
+func (d *decoder) reportInterval(m *DMARC) {
+	if m.ReportInterval == 0 {
+		m.ReportInterval = DefaultReportInterval
+	} else if m.ReportInterval < MinReportInterval {
+		d.errorf("dmarc.report_interval", "dmarc.report_interval %s is below one minute", m.ReportInterval)
+	} else if m.ReportInterval < time.Hour {
+		// RFC 7489 7.2: receivers send reports for at least an hour
+		// ("ri" below 1h is not honoured); shorter periods let a test
+		// see one end.
+		d.warnf("dmarc.report_interval", "dmarc.report_interval %s is below one hour: periods this short are meant for test and lab set-ups; receivers usually expect daily reports (\"24h\", the default)", m.ReportInterval)
 	}
 }
 

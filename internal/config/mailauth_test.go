@@ -66,7 +66,7 @@ failure_reports_per_hour = 20
 func TestMailauthProblems(t *testing.T) {
 	tests := []struct{ text, want string }{
 		{"[dmarc]\nquarantine = \"spam\"\n", `:7: dmarc.quarantine "spam" is not "junk" or "hold"`},
-		{"[dmarc]\nreport_interval = \"30m\"\n", ":7: dmarc.report_interval 30m0s is below one hour"},
+		{"[dmarc]\nreport_interval = \"30s\"\n", ":7: dmarc.report_interval 30s is below one minute"},
 		{"[dmarc]\nreport_from = \"nobody\"\n", `:7: dmarc.report_from "nobody" is not an address`},
 		{"[dmarc]\nreport_inbox = \"a@b..c\"\n", ":7: dmarc.report_inbox:"},
 		{"[dmarc]\ntrusted_forwarders = [\"10.0.0.0/33\"]\n", `dmarc.trusted_forwarders: "10.0.0.0/33" is not an address`},
@@ -97,5 +97,11 @@ func TestMailauthProblems(t *testing.T) {
 	_, warns, err = Load(writeConfig(t, mailauthBase+"[dkim]\nactivate_after = \"1m\"\n"))
 	if err != nil || len(warns) != 1 || !strings.Contains(warns[0].String(), "dkim.activate_after 1m0s is short") {
 		t.Errorf("short activate_after: %v %v", err, warns)
+	}
+	c, warns, err := Load(writeConfig(t, mailauthBase+"[dmarc]\nreport_interval = \"1m\"\n"))
+	if err != nil || len(warns) != 1 || !strings.Contains(warns[0].String(), "dmarc.report_interval 1m0s is below one hour: periods this short are meant for test and lab set-ups") {
+		t.Errorf("report_interval of a minute: %v %v", err, warns)
+	} else if c.DMARC.ReportInterval != time.Minute {
+		t.Errorf("report_interval of a minute read as %s", c.DMARC.ReportInterval)
 	}
 }

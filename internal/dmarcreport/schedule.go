@@ -54,12 +54,22 @@ func claimPeriod(key string) (begin, end time.Time, ok bool) {
 	return time.Unix(b, 0).UTC(), time.Unix(e, 0).UTC(), true
 }
 
+// MaxCatchUp bounds how many periods back a missed report is still sent:
+// a week of hourly reports. Only intervals under an hour (test and lab
+// set-ups) reach it before Retention does; it keeps each tick's look at
+// what was sent (one lookup per period) as small as with hourly reports.
+const MaxCatchUp = 168
+
 // periods returns the complete periods whose reports may still be sent
 // at now, oldest first: the last complete one and those before it that
-// began at most Retention before its end (the evaluations kept).
+// began at most Retention before its end (the evaluations kept), at
+// most MaxCatchUp in all.
 func (r *Reporter) periods(now time.Time) []period {
 	_, last := r.Period(now)
 	oldest := last.Add(-Retention)
+	if span := MaxCatchUp * r.opt.Interval; span < Retention {
+		oldest = last.Add(-span)
+	}
 	var ps []period
 	for end := last; !end.Add(-r.opt.Interval).Before(oldest); end = end.Add(-r.opt.Interval) {
 		ps = append(ps, period{end.Add(-r.opt.Interval), end})

@@ -277,6 +277,38 @@ func TestTickAfterDowntime(t *testing.T) {
 	}
 }
 
+// With one-minute periods (a test set-up) each minute's mail gets its
+// own report once the minute ends, and a tick looks back MaxCatchUp
+// periods, not a week of minutes.
+func TestTickMinutePeriods(t *testing.T) {
+	srv := scheduleZone(t)
+	d := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	c := &clock{d.Add(5 * time.Second)}
+	rep, b := scheduleReporter(t, t.TempDir(), srv, c, time.Minute)
+	if n := len(rep.periods(c.now)); n != MaxCatchUp {
+		t.Errorf("a tick looks at %d periods, want %d", n, MaxCatchUp)
+	}
+	for i := range 2 {
+		record(t, b, d.Add(time.Duration(i)*time.Minute+30*time.Second), "example.com", "mailto:dmarc@example.com")
+		c.now = d.Add(time.Duration(i)*time.Minute + 50*time.Second)
+		if sent := tick(t, rep, nil); len(sent) != 0 {
+			t.Fatalf("minute %d: sent %q before the minute ended", i, rcpts(sent))
+		}
+		c.now = d.Add(time.Duration(i+1)*time.Minute + 5*time.Second)
+		sent := tick(t, rep, nil)
+		if len(sent) != 1 {
+			t.Fatalf("minute %d: %d reports, want 1", i, len(sent))
+		}
+		if _, begin, _ := reportOf(t, sent[0]); begin != d.Add(time.Duration(i)*time.Minute).Unix() {
+			t.Errorf("minute %d: the report begins %s", i, time.Unix(begin, 0).UTC())
+		}
+	}
+	c.now = c.now.Add(10 * time.Second)
+	if more := tick(t, rep, nil); len(more) != 0 {
+		t.Errorf("then sent to %q", rcpts(more))
+	}
+}
+
 // Over two days of ticks, with mail arriving and the spool refusing
 // every fourth report, each hourly report reaches each mailbox once.
 func TestTickNothingTwice(t *testing.T) {

@@ -32,11 +32,17 @@ type ReporterOptions struct {
 	From string
 	// ExtraContactInfo is an optional URL or text for report readers.
 	ExtraContactInfo string
-	// Interval is the report period ([dmarc] report_interval); 0 means 24h.
+	// Interval is the report period ([dmarc] report_interval); 0 means
+	// 24h. At least MinInterval: periods under an hour are for test and
+	// lab set-ups (receivers send reports for an hour or more, RFC 7489
+	// 7.2).
 	Interval time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
+
+// MinInterval is the shortest report period.
+const MinInterval = time.Minute
 
 // Outgoing is one report message ready for the spool.
 type Outgoing struct {
@@ -69,8 +75,8 @@ func NewReporter(b Backend, resolver pdns.Resolver, log *slog.Logger, opt Report
 	if opt.Interval <= 0 {
 		opt.Interval = 24 * time.Hour
 	}
-	if opt.Interval < time.Hour {
-		return nil, fmt.Errorf("dmarc reports: report interval %s is below one hour", opt.Interval)
+	if opt.Interval < MinInterval {
+		return nil, fmt.Errorf("dmarc reports: report interval %s is below one minute", opt.Interval)
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now

@@ -1,8 +1,6 @@
 package testpeer
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -115,18 +113,7 @@ index objectClass,sendmailMTAMapName,sendmailMTAKey eq
 func (s *Slapd) tlsConf(t testing.TB, dir string) string {
 	t.Helper()
 	host, _, _ := net.SplitHostPort(s.addr)
-	_, cert := serverCert(t, host)
-	var chain []byte
-	for _, der := range cert.Certificate {
-		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-	}
-	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.CA = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[1]}))
-	testenv.WriteFile(t, filepath.Join(dir, "cert.pem"), string(chain), 0o600)
-	testenv.WriteFile(t, filepath.Join(dir, "key.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})), 0o600)
+	s.CA = writeServerCert(t, dir, host)
 	return fmt.Sprintf("TLSCertificateFile %s/cert.pem\nTLSCertificateKeyFile %s/key.pem\n", dir, dir)
 }
 
