@@ -171,6 +171,7 @@ type Access struct {
 	tags     map[string]*accessKeys // by canonical tag; "" = untagged
 	warnings []Warning
 	n        int
+	slab     []AccessEntry // room for the next entries (newEntry)
 }
 
 // Len is the number of entries.

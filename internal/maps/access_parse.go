@@ -18,17 +18,18 @@ var knownTags = []string{TagConnect, TagFrom, TagTo, TagClientRate, TagClientCon
 func ParseAccess(name string, r io.Reader) (*Access, error) {
 	el := &errList{file: name}
 	a := &Access{tags: make(map[string]*accessKeys)}
-	for _, ln := range readLines(r, el) {
+	eachLine(r, el, func(ln rawLine) {
 		if skippable(ln.text) {
-			continue
+			return
 		}
 		key, val := splitKV(ln.text)
 		if val == "" {
 			el.add(ln.n, "key %q has no value", key)
-			continue
+			return
 		}
 		a.parseLine(el, ln.n, key, val)
-	}
+	})
+	a.slab = nil
 	if err := el.err(); err != nil {
 		return nil, err
 	}
@@ -43,7 +44,8 @@ func (a *Access) parseLine(el *errList, line int, key, val string) {
 	if !ok && a.otherTag(el, src, key) {
 		return
 	}
-	e := &AccessEntry{Tag: tag, Source: src}
+	e := a.newEntry()
+	*e = AccessEntry{Tag: tag, Source: src}
 	if err := parseValue(e, val); err != nil {
 		el.add(line, "%s", err)
 		return
@@ -83,6 +85,21 @@ func (a *Access) otherTag(el *errList, src Source, key string) bool {
 		}
 	}
 	return false
+}
+
+// entrySlab is how many entries newEntry allocates at once: a map of a
+// million lines then costs a thousand allocations, not a million.
+const entrySlab = 1024
+
+// newEntry returns room for one more entry. An entry whose line turns
+// out wrong keeps its room: the map is refused anyway.
+func (a *Access) newEntry() *AccessEntry {
+	if len(a.slab) == 0 {
+		a.slab = make([]AccessEntry, entrySlab)
+	}
+	e := &a.slab[0]
+	a.slab = a.slab[1:]
+	return e
 }
 
 // parseValue reads the value of e as its tag wants it.

@@ -21,9 +21,16 @@ type rawLine struct {
 // Lines holding NUL or invalid UTF-8 are reported and dropped; an over-long
 // line ends the read with an error.
 func readLines(r io.Reader, el *errList) []rawLine {
+	var out []rawLine
+	eachLine(r, el, func(ln rawLine) { out = append(out, ln) })
+	return out
+}
+
+// eachLine is readLines calling fn with each line in turn instead of
+// keeping them all: a large map's parser holds one line at a time.
+func eachLine(r io.Reader, el *errList, fn func(rawLine)) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxLineLen)
-	var out []rawLine
 	n := 0
 	for sc.Scan() {
 		n++
@@ -36,7 +43,7 @@ func readLines(r io.Reader, el *errList) []rawLine {
 			el.add(n, "line is not valid UTF-8")
 			continue
 		}
-		out = append(out, rawLine{n: n, text: t})
+		fn(rawLine{n: n, text: t})
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
@@ -45,7 +52,6 @@ func readLines(r io.Reader, el *errList) []rawLine {
 			el.add(n+1, "read: %v", err)
 		}
 	}
-	return out
 }
 
 // skippable reports whether a line is blank or a comment. As in makemap,

@@ -8,7 +8,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -333,7 +334,6 @@ func contains(s []int, v int) bool {
 // first.
 func (s *Spool) Items() []Item {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	out := make([]Item, 0, len(s.items))
 	for _, it := range s.items {
 		item := makeItem(it.env, func(i int) bool { return it.final[i] }, it.attempts, it.lastErr, it.next)
@@ -341,7 +341,10 @@ func (s *Spool) Items() []Item {
 		item.Slow = s.laneOf(it) == laneSlow
 		out = append(out, item)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	s.mu.Unlock()
+	// Sorted after the lock: with a large queue the sort takes long
+	// enough to hold up every commit and delivery waiting for it.
+	slices.SortFunc(out, func(a, b Item) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
