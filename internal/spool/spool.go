@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -183,7 +184,8 @@ type Spool struct {
 	opt     Options
 
 	group   groupCommit
-	bufPool sync.Pool // *bufio.Writer for Writers
+	bufPool sync.Pool    // *bufio.Writer for Writers
+	memHeld atomic.Int64 // bytes of content copies held (memcopy.go)
 
 	mu      sync.Mutex
 	items   map[string]*item // every message in the queue, by id
