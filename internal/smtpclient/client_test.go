@@ -49,7 +49,6 @@ func (s *scripted) session(c net.Conn) {
 	defer c.Close()
 	br := bufio.NewReader(c)
 	c.Write([]byte("220 test.example ESMTP\r\n"))
-	mailOK, rcptOK := false, false // MAIL and a recipient of this transaction accepted
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
@@ -62,12 +61,6 @@ func (s *scripted) session(c net.Conn) {
 		case "EHLO", "LHLO":
 			c.Write([]byte("250-test.example\r\n" + s.ext + "250 HELP\r\n"))
 		case "DATA":
-			if !rcptOK {
-				// RFC 2920 3.1: DATA without a valid recipient is refused.
-				c.Write([]byte("554 5.5.1 no valid recipients\r\n"))
-				continue
-			}
-			mailOK, rcptOK = false, false
 			c.Write([]byte("354 go\r\n"))
 			var raw strings.Builder
 			for {
@@ -93,14 +86,6 @@ func (s *scripted) session(c net.Conn) {
 				if x := s.reply(cmd); x != "" {
 					r = x
 				}
-			}
-			switch verb {
-			case "MAIL":
-				mailOK, rcptOK = r[0] == '2', false
-			case "RSET":
-				mailOK, rcptOK = false, false
-			case "RCPT":
-				rcptOK = rcptOK || (mailOK && r[0] == '2')
 			}
 			c.Write([]byte(r + "\r\n"))
 		}

@@ -163,22 +163,22 @@ func (c *Client) Send(ctx context.Context, m *Message, body io.Reader) Result {
 			return setAll(fmt.Errorf("smtpclient: bad recipient %q", clip(r.Addr)))
 		}
 	}
-	accepted, mailRep, dataRep, err := c.envelope(ctx, m, res.Rcpts)
+	accepted, mailRep, err := c.envelope(ctx, m, res.Rcpts)
 	if err != nil {
 		return setAll(err)
 	}
 	if mailRep != nil {
 		// RFC 5321 3.3: MAIL refused, nothing else in this transaction
 		// counts; RSET before the next one.
-		c.endRefused(ctx, dataRep)
+		c.Reset(ctx)
 		return setAll(mailRep)
 	}
 	if len(accepted) == 0 {
 		// Every recipient refused: no content goes out.
-		c.endRefused(ctx, dataRep)
+		c.Reset(ctx)
 		return res
 	}
-	err = c.data(ctx, body, accepted, dataRep, &res)
+	err = c.data(ctx, body, accepted, &res)
 	if err != nil {
 		if len(accepted) == len(m.Rcpts) {
 			res.Whole = err
@@ -194,83 +194,74 @@ func (c *Client) Send(ctx context.Context, m *Message, body io.Reader) Result {
 	return res
 }
 
-// envelope sends MAIL and the RCPTs, and with PIPELINING DATA after
-// them in the same write (RFC 2920 3.1: DATA may end a group; the server
-// refuses it when no recipient was accepted), which saves a round trip
-// per message. It returns the indexes of accepted recipients, the reply
-// to MAIL when it was refused, the reply to a pipelined DATA (nil when
-// DATA was not sent), or a connection error.
-func (c *Client) envelope(ctx context.Context, m *Message, rcptErr []error) ([]int, *smtp.Reply, *smtp.Reply, error) {
+// envelope sends MAIL and the RCPTs (pipelined when offered) and DATA
+// when pipelining. It returns the indexes of accepted recipients, the
+// reply to MAIL when it was refused, or a connection error.
+func (c *Client) envelope(ctx context.Context, m *Message, rcptErr []error) ([]int, *smtp.Reply, error) {
 	defer c.deadline(ctx, c.opt.CommandTimeout)()
-	if !c.ext.Has("PIPELINING") {
-		accepted, mailRep, err := c.envelopeStepwise(m, rcptErr)
-		return accepted, mailRep, nil, err
-	}
-	lines := append(make([]string, 0, len(m.Rcpts)+2), c.mailCommand(m))
-	for _, r := range m.Rcpts {
-		lines = append(lines, c.rcptCommand(r))
-	}
-	for _, line := range append(lines, "DATA") {
+	pipelining := c.ext.Has("PIPELINING")
+	send := func(line string) error {
 		if err := c.writeLine(line); err != nil {
-			return nil, nil, nil, c.fail(err)
+			return c.fail(err)
 		}
+		if !pipelining {
+			return c.flush()
+		}
+		return nil
 	}
-	if err := c.flush(); err != nil {
-		return nil, nil, nil, err
-	}
-	mailRep, err := c.readReply()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if mailRep.Code == 250 {
-		mailRep = nil
-	}
+	// RFC 2920 3.1: MAIL and the RCPTs go as one group; DATA follows once
+	// their replies show at least one recipient was accepted.
 	var accepted []int
-	for i := range m.Rcpts {
+	if err := send(c.mailCommand(m)); err != nil {
+		return nil, nil, err
+	}
+	var mailRep *smtp.Reply
+	if !pipelining {
 		rep, err := c.readReply()
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
-		switch {
-		case mailRep != nil:
-			// The RCPT replies mean nothing after a refused MAIL.
-		case rep.Code == 250 || rep.Code == 251:
-			accepted = append(accepted, i)
-		default:
-			rcptErr[i] = rep
+		if rep.Code != 250 {
+			return nil, rep, nil
 		}
 	}
-	dataRep, err := c.readReply()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return accepted, mailRep, dataRep, nil
-}
-
-// envelopeStepwise sends MAIL and the RCPTs one at a time, each waiting
-// for its reply, to a server without PIPELINING.
-func (c *Client) envelopeStepwise(m *Message, rcptErr []error) ([]int, *smtp.Reply, error) {
-	step := func(line string) (*smtp.Reply, error) {
-		if err := c.writeLine(line); err != nil {
-			return nil, c.fail(err)
+	for i, r := range m.Rcpts {
+		line := c.rcptCommand(r)
+		if err := send(line); err != nil {
+			return nil, nil, err
 		}
-		if err := c.flush(); err != nil {
-			return nil, err
+		if !pipelining {
+			rep, err := c.readReply()
+			if err != nil {
+				return nil, nil, err
+			}
+			if rep.Code == 250 || rep.Code == 251 {
+				accepted = append(accepted, i)
+			} else {
+				rcptErr[i] = rep
+			}
 		}
-		return c.readReply()
 	}
-	rep, err := step(c.mailCommand(m))
+	if !pipelining {
+		return accepted, nil, nil
+	}
+	if err := c.flush(); err != nil {
+		return nil, nil, err
+	}
+	rep, err := c.readReply()
 	if err != nil {
 		return nil, nil, err
 	}
 	if rep.Code != 250 {
-		return nil, rep, nil
+		mailRep = rep
 	}
-	var accepted []int
-	for i, r := range m.Rcpts {
-		rep, err := step(c.rcptCommand(r))
+	for i := range m.Rcpts {
+		rep, err := c.readReply()
 		if err != nil {
 			return nil, nil, err
+		}
+		if mailRep != nil {
+			continue // the RCPT replies mean nothing after a refused MAIL
 		}
 		if rep.Code == 250 || rep.Code == 251 {
 			accepted = append(accepted, i)
@@ -278,39 +269,16 @@ func (c *Client) envelopeStepwise(m *Message, rcptErr []error) ([]int, *smtp.Rep
 			rcptErr[i] = rep
 		}
 	}
-	return accepted, nil, nil
+	return accepted, mailRep, nil
 }
 
-// endRefused ends a transaction that sends no content: a pipelined DATA
-// the server took anyway (354 with no recipient accepted, against RFC
-// 2920 3.1) gets an empty content, then RSET readies the connection.
-func (c *Client) endRefused(ctx context.Context, dataRep *smtp.Reply) {
-	if dataRep != nil && dataRep.Code == 354 {
-		defer c.deadline(ctx, c.opt.CommandTimeout)()
-		if err := c.writeLine("."); err != nil {
-			c.fail(err)
-			return
-		}
-		if err := c.flush(); err != nil {
-			return
-		}
-		if _, err := c.readReply(); err != nil {
-			return
-		}
-	}
-	c.Reset(ctx)
-}
-
-// data sends DATA (unless envelope pipelined it: rep is its reply), the
-// content and the end, and reads the reply (or, for LMTP, one reply per
-// accepted recipient).
-func (c *Client) data(ctx context.Context, body io.Reader, accepted []int, rep *smtp.Reply, res *Result) error {
+// data sends DATA, the content and the end, and reads the reply (or, for
+// LMTP, one reply per accepted recipient).
+func (c *Client) data(ctx context.Context, body io.Reader, accepted []int, res *Result) error {
 	rcptErr := res.Rcpts
-	if rep == nil {
-		var err error
-		if rep, err = c.cmd(ctx, "DATA"); err != nil {
-			return err
-		}
+	rep, err := c.cmd(ctx, "DATA")
+	if err != nil {
+		return err
 	}
 	if rep.Code != 354 {
 		if rep.Code == 421 {

@@ -41,15 +41,15 @@ type pacedResult interface {
 }
 
 // attempt makes one delivery attempt for the pending recipients of it. It
-// reads the content (see memcopy.go), delivers, queues the notices the results call
+// opens the queue file, delivers, queues the notices the results call
 // for, then records the results: the message is removed once no
 // recipient is left pending, otherwise the next attempt is scheduled.
 func (s *Spool) attempt(ctx context.Context, it *item) {
-	content, release, ok := s.content(it)
+	f, ok := s.open(it)
 	if !ok {
 		return
 	}
-	defer release()
+	defer f.Close()
 	idx, rcpts := s.pendingRcpts(it)
 	if len(idx) == 0 {
 		if len(it.env.Rcpts) == 0 {
@@ -59,6 +59,7 @@ func (s *Spool) attempt(ctx context.Context, it *item) {
 		return
 	}
 
+	content := io.NewSectionReader(f, 0, it.env.Size)
 	errs, hand := s.deliverPending(ctx, it, rcpts, content)
 	now := s.now()
 	res := s.sortResults(it, idx, errs, hand)

@@ -92,7 +92,6 @@ func TestAttemptOutcomes(t *testing.T) {
 		name:    "bounce cannot be queued",
 		env:     envelope.Envelope{From: "sender@example.org", Rcpts: []envelope.Recipient{{Addr: "a@x"}}},
 		results: result{"a@x": reply550},
-		setup:   dropCopy, // the file is read, as in a retry
 		during:  func(s *Spool) { os.Truncate(s.msgPath("M1"), 0) },
 		logs: []string{"ERROR delivery failed id=M1 from=sender@example.org rcpt=a@x err=550 5.1.1 no such user",
 			"ERROR queueing a bounce id=M1 err=dsn: reading the message: EOF"},
@@ -159,14 +158,13 @@ func TestAttemptOutcomes(t *testing.T) {
 	}, {
 		name:  "queue file vanished",
 		env:   envelope.Envelope{From: "sender@example.org", Rcpts: []envelope.Recipient{{Addr: "a@x"}}},
-		setup: func(s *Spool, it *item) { dropCopy(s, it); os.Remove(s.msgPath(it.env.ID)) },
+		setup: func(s *Spool, it *item) { os.Remove(s.msgPath(it.env.ID)) },
 		logs:  []string{"WARN queue file vanished id=M1"},
 	}, {
 		name: "corrupt queue file",
 		env:  envelope.Envelope{From: "sender@example.org", Rcpts: []envelope.Recipient{{Addr: "a@x"}}},
 		setup: func(s *Spool, it *item) {
 			it.verified = false
-			dropCopy(s, it)
 			os.WriteFile(s.msgPath(it.env.ID), []byte("garbage"), 0o600)
 		},
 		logs: []string{"ERROR corrupt queue file moved aside id=M1 reason=corrupt queue file: 7 bytes, too short"},

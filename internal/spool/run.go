@@ -18,38 +18,30 @@ import (
 )
 
 // item is one queued message in memory. Its fields are guarded by
-// Spool.mu, except env (never changed after Commit or load), and verified
-// and mem, which only the one delivery that holds the item touches.
+// Spool.mu, except env (never changed after Commit or load) and verified,
+// which only the one delivery that holds the item touches.
 type item struct {
 	env       *envelope.Envelope
 	final     []bool // per recipient: delivered or failed for good
 	attempts  int
 	next      time.Time // when it is due
 	lastErr   string
-	hasState  bool   // a state file exists
-	recovered bool   // loaded from disk: recipients may hold copies already
-	held      bool   // not delivered until released
-	active    bool   // a delivery attempt (or an admin action) is under way
-	lane      lane   // the lane of the attempt under way
-	warned    bool   // the delay notice was sent
-	flushReq  bool   // a flush was asked for while no server ran
-	verified  bool   // content checksum checked by this process
-	heapIdx   int    // index in Spool.waiting (or turns), -1 when not there
-	turn      bool   // waits for a pacing turn, in Spool.turns
-	mem       []byte // the content, until the first attempt (memcopy.go)
+	hasState  bool // a state file exists
+	recovered bool // loaded from disk: recipients may hold copies already
+	held      bool // not delivered until released
+	active    bool // a delivery attempt (or an admin action) is under way
+	lane      lane // the lane of the attempt under way
+	warned    bool // the delay notice was sent
+	flushReq  bool // a flush was asked for while no server ran
+	verified  bool // content checksum checked by this process
+	heapIdx   int  // index in Spool.waiting (or turns), -1 when not there
+	turn      bool // waits for a pacing turn, in Spool.turns
 }
 
 // enqueue adds a freshly committed message, due now unless the envelope
-// says to hold it. In deferred mode it waits for the next queue run. mem
-// is its content in memory, or nil; a message that is not due now drops
-// it, so that copies are only held for the moments before a delivery.
-func (s *Spool) enqueue(env *envelope.Envelope, mem []byte) {
+// says to hold it. In deferred mode it waits for the next queue run.
+func (s *Spool) enqueue(env *envelope.Envelope) {
 	it := &item{env: env, final: make([]bool, len(env.Rcpts)), verified: true, held: env.Hold, heapIdx: -1}
-	if mem != nil && (it.held || s.opt.Deferred) {
-		s.memHeld.Add(-int64(len(mem)))
-		mem = nil
-	}
-	it.mem = mem
 	s.mu.Lock()
 	s.items[env.ID] = it
 	switch {
@@ -288,11 +280,6 @@ func (s *Spool) forget(it *item) {
 		delete(s.items, it.env.ID)
 	}
 	s.unwait(it)
-	if it.mem != nil {
-		// Removed before its first attempt (an admin's delete).
-		s.memHeld.Add(-int64(len(it.mem)))
-		it.mem = nil
-	}
 	s.mu.Unlock()
 }
 

@@ -24,7 +24,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -184,8 +183,7 @@ type Spool struct {
 	opt     Options
 
 	group   groupCommit
-	bufPool sync.Pool    // *bufio.Writer for Writers
-	memHeld atomic.Int64 // bytes of content copies held (memcopy.go)
+	bufPool sync.Pool // *bufio.Writer for Writers
 
 	mu      sync.Mutex
 	items   map[string]*item // every message in the queue, by id

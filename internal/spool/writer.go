@@ -27,10 +27,6 @@ type Writer struct {
 	n    int64
 	err  error // first write error: Commit fails with it
 	done bool  // committed or aborted
-	// mem is the content so far while it fits memCopyMax (memOff once
-	// it did not): the copy the first delivery reads (memcopy.go).
-	mem    []byte
-	memOff bool
 }
 
 const writeBufSize = 32 << 10
@@ -72,7 +68,6 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	n, err := w.bw.Write(p)
 	w.crc.Write(p[:n])
-	w.keep(p[:n])
 	w.n += int64(n)
 	if err != nil {
 		w.err = fmt.Errorf("spool: %w", err)
@@ -108,7 +103,7 @@ func (w *Writer) Commit(ctx context.Context) error {
 		os.Remove(tmp)
 		return fmt.Errorf("spool: commit %s: %w", w.id, err)
 	}
-	w.s.enqueue(w.stored(), w.takeCopy())
+	w.s.enqueue(w.stored())
 	return nil
 }
 
