@@ -109,7 +109,7 @@ func operatorStages(d *deps) ([]any, error) {
 			d.log.Info("admin listener", "address", ln.Addr().String())
 			d.tasks = append(d.tasks, func(ctx context.Context) {
 				con := console.New(console.Options{Users: d.users, Lockout: d.limits, Queue: d.spool, Destinations: d.remote,
-					SpoolDir: cfg.SpoolDir(), DMARCDir: cfg.DMARCDir(), Alerts: opt.Alerts, Problems: opt.Problems, Log: d.log,
+					SpoolDir: cfg.SpoolDir(), DMARCDir: cfg.DMARCDir(), DMARCSent: d.rate.DMARCSent(cfg.DMARCDir()), Alerts: opt.Alerts, Problems: opt.Problems, Log: d.log,
 					DKIMDir: cfg.DKIMDir(), ActivateAfter: cfg.DKIM.ActivateAfter, Resolver: d.resolver, TLS: d.tls, History: d.history, Changes: d.changes})
 				opt.Console, opt.TLS = con, console.ListenerTLS(cfg.Admin.TLS, d.tls)
 				go con.Warm(ctx)

@@ -76,6 +76,10 @@ type Options struct {
 	// DMARCDir is the DMARC data directory (its received/ holds the
 	// aggregate reports received); "" means none.
 	DMARCDir string
+	// DMARCSent is where the record of the reports sent is read: the
+	// fleet's shared store when the server has one (sharedstate's
+	// DMARCSent); nil means this node's own record in DMARCDir.
+	DMARCSent SentRecord
 	// DKIMDir, ActivateAfter and Resolver are for the keys page's DKIM
 	// status (dkimkeys.Keys); TLS is the server's certificate
 	// configuration, for their expiry.

@@ -1,6 +1,8 @@
 package console
 
 import (
+	"context"
+	"fmt"
 	"html/template"
 	"net/http"
 	"path/filepath"
@@ -23,6 +25,9 @@ type dmarcBody struct {
 	ByOrg    []dmarcreport.Tally
 	Failing  []dmarcreport.Failing
 	Sent     []dmarcreport.SentPeriod
+	// SentDown says why the list of reports sent cannot be shown (the
+	// shared store does not answer, the record cannot be read).
+	SentDown string
 	// Days is the period summed, in days back from now.
 	Days int
 }
@@ -49,12 +54,36 @@ func (c *Console) dmarc(w http.ResponseWriter, r *http.Request, s *session) {
 	b.Failing = first(b.Summary.Failing, maxDMARCRows)
 	b.BySource, b.ByDomain, b.ByOrg = first(b.Summary.BySource, maxDMARCRows), first(b.Summary.ByDomain, maxDMARCRows), first(b.Summary.ByReporter, maxDMARCRows)
 	b.Plot = c.dmarcPlot(b.Summary.Days, now)
-	sent, err := dmarcreport.SentReports(c.o.DMARCDir, since)
+	sent, err := c.sentRecord().Sent(r.Context(), since)
 	if err != nil {
-		b.Summary.Problems = append(b.Summary.Problems, "the record of the reports sent cannot be read: "+err.Error())
+		b.SentDown = "The list of the reports sent cannot be shown: " + err.Error()
 	}
 	b.Sent = first(sent, maxDMARCRows)
 	render(w, http.StatusOK, "dmarc", pageView(s, "dmarc", "DMARC", b))
+}
+
+// SentRecord is where the record of the DMARC reports sent is kept
+// (dmarcreport.SentLister).
+type SentRecord interface {
+	Sent(ctx context.Context, since time.Time) ([]dmarcreport.SentPeriod, error)
+}
+
+// ownSent is this node's own record, in its DMARC data directory.
+type ownSent string
+
+func (d ownSent) Sent(_ context.Context, since time.Time) ([]dmarcreport.SentPeriod, error) {
+	sent, err := dmarcreport.SentReports(string(d), since)
+	if err != nil {
+		return nil, fmt.Errorf("the record in %s cannot be read: %w", filepath.Join(string(d), "sent"), err)
+	}
+	return sent, nil
+}
+
+func (c *Console) sentRecord() SentRecord {
+	if c.o.DMARCSent != nil {
+		return c.o.DMARCSent
+	}
+	return ownSent(c.o.DMARCDir)
 }
 
 func first[T any](v []T, n int) []T { return v[:min(len(v), n)] }

@@ -17,26 +17,34 @@ import (
 // again and again, send each report of the period exactly once, built
 // from the evaluations of both nodes.
 func TestPostgresFleetSendsOnce(t *testing.T) {
-	pg := testpeer.StartPostgres(t)
-	fleetSendsOnce(t, func() Backend {
+	fleetSendsOnce(t, postgresNode(t, testpeer.StartPostgres(t)))
+}
+
+// postgresNode gives a node's Backend on pg, one connection pool each.
+func postgresNode(t *testing.T, pg *testpeer.Postgres) func() Backend {
+	return func() Backend {
 		b, err := NewPostgres(pg.URL, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { b.Close() })
 		return b
-	})
+	}
+}
+
+// redisNode gives a node's Backend on srv under prefix, one client each.
+func redisNode(t *testing.T, srv *redistest.Server, prefix string) func() Backend {
+	return func() Backend {
+		o, _ := redis.ParseURL(srv.URL())
+		c := redis.NewClient(o)
+		t.Cleanup(func() { c.Close() })
+		return NewRedis(c, prefix)
+	}
 }
 
 // The same with Redis.
 func TestRedisFleetSendsOnce(t *testing.T) {
-	srv := redistest.Start(t)
-	fleetSendsOnce(t, func() Backend {
-		o, _ := redis.ParseURL(srv.URL())
-		c := redis.NewClient(o)
-		t.Cleanup(func() { c.Close() })
-		return NewRedis(c, "postern:")
-	})
+	fleetSendsOnce(t, redisNode(t, redistest.Start(t), "postern:"))
 }
 
 // fleetSendsOnce runs two nodes, each with its own connection from node.

@@ -148,6 +148,28 @@ func (b *Postgres) Claimed(ctx context.Context, key string) (bool, error) {
 	return ok, err
 }
 
+// Sent implements SentLister: the claims of every node.
+func (b *Postgres) Sent(ctx context.Context, since time.Time) ([]SentPeriod, error) {
+	db, err := b.db(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := b.aggregateKeys(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return sentPeriods(keys, since), nil
+}
+
+// aggregateKeys lists the claims of aggregate reports.
+func (b *Postgres) aggregateKeys(ctx context.Context, db *pgxpool.Pool) ([]string, error) {
+	rows, err := db.Query(ctx, "SELECT key FROM postern_dmarc_claims WHERE key LIKE 'aggregate-%'")
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // Lease implements Leaser: it takes key for ttl unless another holds it
 // (an expired lease, of a node that crashed, is taken over).
 func (b *Postgres) Lease(ctx context.Context, key string, ttl time.Duration) (bool, error) {
@@ -193,11 +215,7 @@ func (b *Postgres) Prune(before time.Time) error {
 	if _, err := db.Exec(ctx, "DELETE FROM postern_dmarc_leases WHERE expires < now()"); err != nil {
 		return err
 	}
-	rows, err := db.Query(ctx, "SELECT key FROM postern_dmarc_claims WHERE key LIKE 'aggregate-%'")
-	if err != nil {
-		return err
-	}
-	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	keys, err := b.aggregateKeys(ctx, db)
 	if err != nil {
 		return err
 	}

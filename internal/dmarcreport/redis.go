@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -94,6 +95,33 @@ func (b *Redis) Claim(ctx context.Context, key string) (bool, error) {
 func (b *Redis) Claimed(ctx context.Context, key string) (bool, error) {
 	n, err := b.c.Exists(ctx, b.prefix+"c:"+key).Result()
 	return n == 1, err
+}
+
+// Sent implements SentLister: the claims of every node, found by their
+// key's prefix (SCAN, a page of keys at a time).
+func (b *Redis) Sent(ctx context.Context, since time.Time) ([]SentPeriod, error) {
+	prefix := b.prefix + "c:"
+	var keys []string
+	iter := b.c.Scan(ctx, 0, globEscape(prefix)+"aggregate-*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, strings.TrimPrefix(iter.Val(), prefix))
+	}
+	if err := iter.Err(); err != nil {
+		return nil, err
+	}
+	return sentPeriods(keys, since), nil
+}
+
+// globEscape makes s match itself in a Redis key pattern.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[]\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // Lease implements Leaser.

@@ -145,33 +145,53 @@ func (e AccessEntry) Reply() (code int, enhanced, text string) {
 	return 0, "", ""
 }
 
-// accessKeys holds the entries of one tag (or of untagged keys).
+// accessKeys holds the entries of one tag (or of untagged keys), as
+// indexes into Access.recs.
 type accessKeys struct {
-	names map[string]*AccessEntry // host/domain names, addresses, user@, literals
-	nets  netTable[*AccessEntry]  // IP addresses and prefixes
-	def   *AccessEntry            // the tag alone ("ClientRate:"), a default
-}
-
-func (k *accessKeys) name(s string) *AccessEntry {
-	if k == nil {
-		return nil
-	}
-	return k.names[s]
-}
-
-func (k *accessKeys) net(p netip.Prefix) *AccessEntry {
-	if k == nil {
-		return nil
-	}
-	return k.nets.m[p]
+	names  map[string]int32 // host/domain names, addresses, user@, literals
+	nets   netTable[int32]  // IP addresses and prefixes
+	def    int32            // the tag alone ("ClientRate:"), a default, when hasDef
+	hasDef bool
 }
 
 // Access is a parsed access map.
 type Access struct {
 	tags     map[string]*accessKeys // by canonical tag; "" = untagged
+	recs     []accessRec            // every entry, in the order of its lines
+	file     string                 // the file every entry comes from
 	warnings []Warning
 	n        int
-	slab     []AccessEntry // room for the next entries (newEntry)
+	scratch  AccessEntry // the entry of the line being parsed
+}
+
+// name finds the entry of tag under the name s.
+func (a *Access) name(k *accessKeys, s string) *accessRec {
+	if k == nil {
+		return nil
+	}
+	if i, ok := k.names[s]; ok {
+		return &a.recs[i]
+	}
+	return nil
+}
+
+// net finds the entry of tag under the network p.
+func (a *Access) net(k *accessKeys, p netip.Prefix) *accessRec {
+	if k == nil {
+		return nil
+	}
+	if i, ok := k.nets.m[p]; ok {
+		return &a.recs[i]
+	}
+	return nil
+}
+
+// defaultOf is the default entry of tag (no key), or nil.
+func (a *Access) defaultOf(tag string) *accessRec {
+	if k := a.tags[tag]; k != nil && k.hasDef {
+		return &a.recs[k.def]
+	}
+	return nil
 }
 
 // Len is the number of entries.
@@ -190,20 +210,34 @@ func (a *Access) Warnings() []Warning {
 	return a.warnings
 }
 
-func found(e *AccessEntry, lookup string) (AccessEntry, bool) {
-	r := *e
-	r.Lookup = lookup
-	return r, true
+// found gives the entry r as a lookup of kind lookup returns it.
+func (a *Access) found(r *accessRec, lookup string) (AccessEntry, bool) {
+	return r.entry(a.file, lookup), true
 }
 
 // byName tries tag:key, then (for Connect/From/To) the untagged key, as
 // sendmail does for each key before moving on to the next one.
-func (a *Access) byName(tag, key string) *AccessEntry {
-	if e := a.tags[tag].name(key); e != nil {
+func (a *Access) byName(tag, key string) *accessRec {
+	if e := a.name(a.tags[tag], key); e != nil {
 		return e
 	}
 	if fallsBack(tag) {
-		return a.tags[""].name(key)
+		return a.name(a.tags[""], key)
+	}
+	return nil
+}
+
+// byKey is byName with the key in bytes.
+func (a *Access) byKey(tag string, key []byte) *accessRec {
+	if k := a.tags[tag]; k != nil {
+		if i, ok := k.names[string(key)]; ok {
+			return &a.recs[i]
+		}
+	}
+	if k := a.tags[""]; k != nil && fallsBack(tag) {
+		if i, ok := k.names[string(key)]; ok {
+			return &a.recs[i]
+		}
 	}
 	return nil
 }
@@ -212,7 +246,7 @@ func fallsBack(tag string) bool { return tag == TagConnect || tag == TagFrom || 
 
 // byIP walks the prefixes of ip from the longest to the shortest, trying
 // the tagged then the untagged entry at each length.
-func (a *Access) byIP(tag string, ip netip.Addr) *AccessEntry {
+func (a *Access) byIP(tag string, ip netip.Addr) *accessRec {
 	if !ip.IsValid() {
 		return nil
 	}
@@ -223,11 +257,13 @@ func (a *Access) byIP(tag string, ip netip.Addr) *AccessEntry {
 	if t == nil && u == nil {
 		return nil
 	}
-	for _, p := range ipPrefixes(ip) {
-		if e := t.net(p); e != nil {
+	ip = ip.Unmap().WithZone("")
+	for b := ip.BitLen(); b >= 0; b-- {
+		p, _ := ip.Prefix(b)
+		if e := a.net(t, p); e != nil {
 			return e
 		}
-		if e := u.net(p); e != nil {
+		if e := a.net(u, p); e != nil {
 			return e
 		}
 	}
@@ -237,7 +273,7 @@ func (a *Access) byIP(tag string, ip netip.Addr) *AccessEntry {
 // byDomain tries the domain and then each parent domain on label
 // boundaries; an address literal "[192.0.2.1]" is tried as it is and then
 // with sendmail's shorter octet forms ("[192.0.2]", "[192.0]", "[192]").
-func (a *Access) byDomain(tag, d string) *AccessEntry {
+func (a *Access) byDomain(tag, d string) *accessRec {
 	if d == "" {
 		return nil
 	}
@@ -254,12 +290,16 @@ func (a *Access) byDomain(tag, d string) *AccessEntry {
 		}
 		return nil
 	}
-	for _, k := range domainAndParents(d) {
+	for k := d; ; {
 		if e := a.byName(tag, k); e != nil {
 			return e
 		}
+		i := strings.IndexByte(k, '.')
+		if i < 0 {
+			return nil
+		}
+		k = k[i+1:]
 	}
-	return nil
 }
 
 // Connect looks up a connecting client, as sendmail's check_relay: first
@@ -273,11 +313,11 @@ func (a *Access) Connect(ip netip.Addr, hostname string) (AccessEntry, bool) {
 	}
 	if hostname != "" {
 		if e := a.byDomain(TagConnect, lookupDomainOrLiteral(hostname)); e != nil {
-			return found(e, TagConnect)
+			return a.found(e, TagConnect)
 		}
 	}
 	if e := a.byIP(TagConnect, ip); e != nil {
-		return found(e, TagConnect)
+		return a.found(e, TagConnect)
 	}
 	return AccessEntry{}, false
 }
@@ -299,30 +339,33 @@ func (a *Access) address(tag, addr string) (AccessEntry, bool) {
 	}
 	if t := strings.TrimSpace(addr); t == "" || t == "<>" {
 		if e := a.byName(tag, "<>"); e != nil {
-			return found(e, tag)
+			return a.found(e, tag)
 		}
 		return AccessEntry{}, false
 	}
 	local, domain, hasAt := normAddress(addr)
-	users := []string{local}
+	// The keys tried are built in buf: a lookup allocates none of them.
+	var arr [3]string
+	var buf [256]byte
+	users := append(arr[:0], local)
 	if user, _, ok := strings.Cut(local, "+"); ok {
 		users = append(users, user+"+*", user)
 	}
 	if hasAt {
 		for _, u := range users {
-			if e := a.byName(tag, u+"@"+domain); e != nil {
-				return found(e, tag)
+			if e := a.byKey(tag, append(append(append(buf[:0], u...), '@'), domain...)); e != nil {
+				return a.found(e, tag)
 			}
 		}
 	}
 	for _, u := range users {
-		if e := a.byName(tag, u+"@"); e != nil {
-			return found(e, tag)
+		if e := a.byKey(tag, append(append(buf[:0], u...), '@')); e != nil {
+			return a.found(e, tag)
 		}
 	}
 	if hasAt {
 		if e := a.byDomain(tag, domain); e != nil {
-			return found(e, tag)
+			return a.found(e, tag)
 		}
 	}
 	return AccessEntry{}, false
@@ -347,10 +390,10 @@ func (a *Access) numeric(tag string, ip netip.Addr) (AccessEntry, bool) {
 		return AccessEntry{}, false
 	}
 	if e := a.byIP(tag, ip); e != nil {
-		return found(e, tag)
+		return a.found(e, tag)
 	}
-	if k := a.tags[tag]; k != nil && k.def != nil {
-		return found(k.def, tag)
+	if e := a.defaultOf(tag); e != nil {
+		return a.found(e, tag)
 	}
 	return AccessEntry{}, false
 }

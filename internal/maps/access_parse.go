@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -17,8 +16,10 @@ var knownTags = []string{TagConnect, TagFrom, TagTo, TagClientRate, TagClientCon
 // error messages and Source. All errors are returned at once.
 func ParseAccess(name string, r io.Reader) (*Access, error) {
 	el := &errList{file: name}
-	a := &Access{tags: make(map[string]*accessKeys)}
-	eachLine(r, el, func(ln rawLine) {
+	a := &Access{tags: make(map[string]*accessKeys), file: name}
+	text, rerr := readText(r)
+	a.presize(text)
+	eachLineOf(text, rerr, el, func(ln rawLine) {
 		if skippable(ln.text) {
 			return
 		}
@@ -29,7 +30,7 @@ func ParseAccess(name string, r io.Reader) (*Access, error) {
 		}
 		a.parseLine(el, ln.n, key, val)
 	})
-	a.slab = nil
+	a.scratch = AccessEntry{}
 	if err := el.err(); err != nil {
 		return nil, err
 	}
@@ -44,7 +45,7 @@ func (a *Access) parseLine(el *errList, line int, key, val string) {
 	if !ok && a.otherTag(el, src, key) {
 		return
 	}
-	e := a.newEntry()
+	e := &a.scratch
 	*e = AccessEntry{Tag: tag, Source: src}
 	if err := parseValue(e, val); err != nil {
 		el.add(line, "%s", err)
@@ -52,7 +53,7 @@ func (a *Access) parseLine(el *errList, line int, key, val string) {
 	}
 	keys := a.tags[tag]
 	if keys == nil {
-		keys = &accessKeys{names: make(map[string]*AccessEntry)}
+		keys = &accessKeys{names: make(map[string]int32)}
 		a.tags[tag] = keys
 	}
 	if rest == "" {
@@ -87,21 +88,6 @@ func (a *Access) otherTag(el *errList, src Source, key string) bool {
 	return false
 }
 
-// entrySlab is how many entries newEntry allocates at once: a map of a
-// million lines then costs a thousand allocations, not a million.
-const entrySlab = 1024
-
-// newEntry returns room for one more entry. An entry whose line turns
-// out wrong keeps its room: the map is refused anyway.
-func (a *Access) newEntry() *AccessEntry {
-	if len(a.slab) == 0 {
-		a.slab = make([]AccessEntry, entrySlab)
-	}
-	e := &a.slab[0]
-	a.slab = a.slab[1:]
-	return e
-}
-
 // parseValue reads the value of e as its tag wants it.
 func parseValue(e *AccessEntry, val string) error {
 	if ok, err := parsePeerValue(e, val); ok {
@@ -127,12 +113,11 @@ func (a *Access) addDefault(el *errList, keys *accessKeys, e *AccessEntry) {
 		el.add(line, "empty key")
 		return
 	}
-	if keys.def != nil {
-		el.add(line, "duplicate default %s: entry (first at line %d)", tag, keys.def.Source.Line)
+	if keys.hasDef {
+		el.add(line, "duplicate default %s: entry (first at line %d)", tag, a.recs[keys.def].line)
 		return
 	}
-	keys.def = e
-	a.n++
+	keys.def, keys.hasDef = a.add(e), true
 }
 
 // addKey adds the entry under rest, the key without its tag: a network,
@@ -150,11 +135,11 @@ func (a *Access) addKey(el *errList, keys *accessKeys, e *AccessEntry, key, rest
 	}
 	if isNet {
 		e.Key = netKeyString(p, rest)
-		if old, dup := keys.nets.put(p, e); dup {
-			el.add(line, "duplicate key %q (first at line %d)", key, old.Source.Line)
+		if old, dup := keys.nets.put(p, int32(len(a.recs))); dup {
+			el.add(line, "duplicate key %q (first at line %d)", key, a.recs[old].line)
 			return
 		}
-		a.n++
+		a.add(e)
 		a.warn(e)
 		return
 	}
@@ -168,13 +153,9 @@ func (a *Access) addKey(el *errList, keys *accessKeys, e *AccessEntry, key, rest
 		return
 	}
 	e.Key = nk
-	if old, dup := keys.names[nk]; dup {
-		el.add(line, "duplicate key %q (first at line %d)", key, old.Source.Line)
-		return
+	if a.addName(el, keys, e, key, nk) {
+		a.warn(e)
 	}
-	keys.names[nk] = e
-	a.n++
-	a.warn(e)
 }
 
 // addCertKey adds a CertIssuer: or CertSubject: entry under its DN.
@@ -184,13 +165,19 @@ func (a *Access) addCertKey(el *errList, keys *accessKeys, e *AccessEntry, key, 
 		el.add(e.Source.Line, "%s", err)
 		return
 	}
-	if old, dup := keys.names[nk]; dup {
-		el.add(e.Source.Line, "duplicate key %q (first at line %d)", key, old.Source.Line)
-		return
-	}
 	e.Key = rest
-	keys.names[nk] = e
-	a.n++
+	a.addName(el, keys, e, key, nk)
+}
+
+// addName adds e under the name nk, unless another entry has it; key is
+// the key as written, for the error. It reports whether e was added.
+func (a *Access) addName(el *errList, keys *accessKeys, e *AccessEntry, key, nk string) bool {
+	if old, dup := keys.names[nk]; dup {
+		el.add(e.Source.Line, "duplicate key %q (first at line %d)", key, a.recs[old].line)
+		return false
+	}
+	keys.names[nk] = a.add(e)
+	return true
 }
 
 // nameKey validates and normalises a non-network key.
@@ -308,7 +295,16 @@ func parseTLSPolicy(v string) (TLSPolicy, error) {
 	return 0, fmt.Errorf("Try_TLS value %q: want NO (never), MAY or REQUIRED", v)
 }
 
-var dsnRE = regexp.MustCompile(`^([245])\.(\d{1,3})\.(\d{1,3})$`)
+// isDSN reports whether s is an enhanced status code as an access entry
+// writes it (RFC 3463 2): class 2, 4 or 5, then a subject and a detail of
+// one to three digits each, such as 5.7.1.
+func isDSN(s string) bool {
+	if len(s) < 5 || s[0] != '2' && s[0] != '4' && s[0] != '5' || s[1] != '.' {
+		return false
+	}
+	subject, detail, ok := strings.Cut(s[2:], ".")
+	return ok && len(subject) <= 3 && isDigits(subject) && len(detail) <= 3 && isDigits(detail)
+}
 
 // parseAction reads the value of a Connect/From/To or untagged entry.
 func parseAction(e *AccessEntry, v string) error {
@@ -356,7 +352,7 @@ func parseAction(e *AccessEntry, v string) error {
 // optionally in double quotes, and checks that the classes agree.
 func parseErrorValue(s string) (code int, enh, text string, err error) {
 	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, ':'); i > 0 && dsnRE.MatchString(s[:i]) {
+	if i := strings.IndexByte(s, ':'); i > 0 && isDSN(s[:i]) {
 		enh, s = s[:i], strings.TrimSpace(s[i+1:])
 	} else if i > 0 && !strings.HasPrefix(s, "\"") && !strings.ContainsAny(s[:i], " \t") && strings.Count(s[:i], ".") == 2 {
 		return 0, "", "", fmt.Errorf("bad enhanced status code %q", s[:i])

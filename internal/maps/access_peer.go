@@ -225,11 +225,11 @@ func (a *Access) CertRelay(issuer, subject string) (AccessEntry, bool) {
 	if e == nil {
 		return AccessEntry{}, false
 	}
-	if !e.CheckSubject {
-		return found(e, TagCertIssuer)
+	if !e.checkSubj {
+		return a.found(e, TagCertIssuer)
 	}
 	if s := a.byName(TagCertSubject, strings.ToLower(subject)); s != nil && subject != "" {
-		return found(s, TagCertSubject)
+		return a.found(s, TagCertSubject)
 	}
 	return AccessEntry{}, false
 }
@@ -242,16 +242,16 @@ func (a *Access) peer(tag, host string, ip netip.Addr) (AccessEntry, bool) {
 	}
 	if host != "" {
 		if e := a.byDomain(tag, lookupDomainOrLiteral(host)); e != nil {
-			return found(e, tag)
+			return a.found(e, tag)
 		}
 	}
 	if ip.IsValid() {
 		if e := a.byIP(tag, ip); e != nil {
-			return found(e, tag)
+			return a.found(e, tag)
 		}
 	}
-	if k := a.tags[tag]; k != nil && k.def != nil {
-		return found(k.def, tag)
+	if e := a.defaultOf(tag); e != nil {
+		return a.found(e, tag)
 	}
 	return AccessEntry{}, false
 }

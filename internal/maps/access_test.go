@@ -3,6 +3,7 @@ package maps
 import (
 	"errors"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -323,5 +324,20 @@ Connect: OK
 	}
 	if !strings.Contains(err.Error(), "/etc/postern/access:9: duplicate key") {
 		t.Errorf("duplicate message: %v", err)
+	}
+}
+
+// TestIsDSN checks the enhanced-code test against the pattern it replaced,
+// ^[245]\.\d{1,3}\.\d{1,3}$, on its edge cases.
+func TestIsDSN(t *testing.T) {
+	re := regexp.MustCompile(`^([245])\.(\d{1,3})\.(\d{1,3})$`)
+	for _, s := range []string{
+		"5.7.1", "4.0.0", "2.1.5", "5.999.999", "5.100.1", "3.7.1", "6.7.1", "5.7", "5..1", "5.7.",
+		".7.1", "5.7.1.", "5.7.1.2", "5.1234.1", "5.1.1234", "5,7,1", "5.a.1", "5.7.x", "55.7.1",
+		"5.7.1 ", " 5.7.1", "5.-1.1", "5.+1.1", "", "5", "5.", "5.٣.1", "5.7.1\n",
+	} {
+		if got, want := isDSN(s), re.MatchString(s); got != want {
+			t.Errorf("isDSN(%q) = %v, the pattern says %v", s, got, want)
+		}
 	}
 }

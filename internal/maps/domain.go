@@ -172,12 +172,14 @@ func parseNetKey(s string) (p netip.Prefix, ok bool, err error) {
 		return netip.PrefixFrom(netip.AddrFrom16(b), 16*len(groups)), true, nil
 	}
 	// IPv4 address or sendmail's octet prefix: 1 to 4 decimal octets.
-	parts := strings.Split(s, ".")
-	if len(parts) > 4 {
+	if strings.Count(s, ".") > 3 {
 		return netip.Prefix{}, false, nil
 	}
 	var b [4]byte
-	for i, o := range parts {
+	i := 0
+	for rest, more := s, true; more; i++ {
+		var o string
+		o, rest, more = strings.Cut(rest, ".")
 		if o == "" || len(o) > 3 {
 			return netip.Prefix{}, false, nil
 		}
@@ -190,7 +192,7 @@ func parseNetKey(s string) (p netip.Prefix, ok bool, err error) {
 		}
 		b[i] = byte(v)
 	}
-	return netip.PrefixFrom(netip.AddrFrom4(b), 8*len(parts)), true, nil
+	return netip.PrefixFrom(netip.AddrFrom4(b), 8*i), true, nil
 }
 
 // netTable maps network prefixes to values; lookups find the longest

@@ -55,8 +55,9 @@ func (w Warning) String() string { return w.Source.String() + ": " + w.Msg }
 
 // errList collects parse errors for one file.
 type errList struct {
-	file string
-	errs ParseErrors
+	file    string
+	errs    ParseErrors
+	stopped bool // the lines ended early (a line too long): no read error follows
 }
 
 func (l *errList) add(line int, format string, args ...any) {

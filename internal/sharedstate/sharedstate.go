@@ -33,6 +33,7 @@ type Store struct {
 	tls tlsrpt.Tally
 	// shared is set for a backend other nodes see (Redis, PostgreSQL).
 	shared bool
+	kind   string // "redis", "postgres" or "memory": [ratelimit] backend
 	where  string // its URL without the password, for messages
 }
 
@@ -88,6 +89,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Store, error) {
 	rl := cfg.RateLimit
 	s := &Store{Guard: &ratelimit.Guard{FailOpen: rl.OnBackendError != "fail_closed", Log: log}}
 	s.shared = rl.Backend == "redis" || rl.Backend == "postgres"
+	s.kind = rl.Backend
 	switch rl.Backend {
 	case "redis":
 		r, err := ratelimit.OpenRedis(ratelimit.RedisOptions{URL: rl.RedisURL, Prefix: rl.RedisPrefix}, log)

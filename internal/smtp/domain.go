@@ -55,8 +55,10 @@ func normalize(s string, check func(string) error) (string, error) {
 	if len(s) > maxDomainLen {
 		return "", fmt.Errorf("domain longer than %d characters", maxDomainLen)
 	}
-	labels := strings.Split(s, ".")
-	for _, l := range labels {
+	var l string
+	for rest, more := s, true; more; {
+		// One label at a time, without a slice of them: map keys come by the million.
+		l, rest, more = strings.Cut(rest, ".")
 		if err := check(l); err != nil {
 			return "", fmt.Errorf("domain %q: %w", s, err)
 		}
@@ -69,7 +71,7 @@ func normalize(s string, check func(string) error) (string, error) {
 	}
 	// RFC 3696 2: a top-level domain is never all-numeric; "1.2.3.4" is an
 	// address, which SMTP writes as the literal "[1.2.3.4]".
-	if allDigits(labels[len(labels)-1]) {
+	if allDigits(l) {
 		return "", fmt.Errorf("domain %q: all-numeric top-level label (an address is written [192.0.2.1])", s)
 	}
 	return s, nil
