@@ -34,8 +34,8 @@ func changeRow(s *server, file, kind, result string) string {
 func TestChangeLog(t *testing.T) {
 	dir := mapsDir(t, map[string]string{"access": "From:spam@bad.test REJECT\n"})
 	access := filepath.Join(dir, "access")
-	extra, admin := opConfig(t, "")
-	s := newServer(t, serverConfig{MapsDir: dir, Extra: extra})
+	s := newServer(t, serverConfig{MapsDir: dir, Extra: opConfig(t, "")})
+	admin := s.Admin
 	s.start()
 	goodConfig, err := os.ReadFile(s.cfgPath)
 	if err != nil {

@@ -1,7 +1,6 @@
 package test
 
 import (
-	"fmt"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -28,8 +27,8 @@ const hostileSubject = "<script>alert(1)</script> \"quoted\" <img src=x onerror=
 func TestConsoleBrowser(t *testing.T) {
 	swaks := testenv.LookPath(t, "swaks")
 	dns := dnstest.Start(t, dnstest.Zone{"remote.example. MX": {"10 mx.remote.example."}, "mx.remote.example. A": {"127.0.0.1"}})
-	admin := freePort(t)
-	s := newServer(t, serverConfig{Extra: relayConfig(dns.Addr, 1, "") + fmt.Sprintf("\n[admin]\naddress = %q\n", admin)})
+	s := newServer(t, serverConfig{Extra: relayConfig(dns.Addr, 1, "")})
+	admin := s.Admin
 	s.addUser("boss@example.test", "boss-pass-1")
 	if out, err := s.postern("", "user", "grant-admin", "boss@example.test"); err != nil {
 		t.Fatalf("grant-admin: %v\n%s", err, out)

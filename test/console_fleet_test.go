@@ -23,8 +23,8 @@ import (
 // instead of an empty list.
 func TestConsoleBrowserFleetDMARC(t *testing.T) {
 	rds := redistest.Start(t)
-	admin := freePort(t)
-	s := newServer(t, serverConfig{Extra: fmt.Sprintf("[ratelimit]\nbackend = \"redis\"\nredis_url = %q\n\n[admin]\naddress = %q\n", rds.URL(), admin)})
+	s := newServer(t, serverConfig{Extra: fmt.Sprintf("[ratelimit]\nbackend = \"redis\"\nredis_url = %q\n", rds.URL())})
+	admin := s.Admin
 	s.addUser("boss@example.test", "boss-pass-1")
 	if out, err := s.postern("", "user", "grant-admin", "boss@example.test"); err != nil {
 		t.Fatalf("grant-admin: %v\n%s", err, out)

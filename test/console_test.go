@@ -1,7 +1,6 @@
 package test
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -72,8 +71,8 @@ func TestConsole(t *testing.T) {
 	swaks := testenv.LookPath(t, "swaks")
 	dns := dnstest.Start(t, dnstest.Zone{"remote.example. MX": {"10 mx.remote.example."}, "mx.remote.example. A": {"127.0.0.1"}})
 	closed := 1 // nothing listens: the message stays queued
-	admin := freePort(t)
-	s := newServer(t, serverConfig{Extra: relayConfig(dns.Addr, closed, "") + fmt.Sprintf("\n[admin]\naddress = %q\n", admin)})
+	s := newServer(t, serverConfig{Extra: relayConfig(dns.Addr, closed, "")})
+	admin := s.Admin
 	s.addUser("boss@example.test", "boss-pass-1")
 	s.addUser("alice@example.test", "alice-pass-1")
 	if out, err := s.postern("", "user", "grant-admin", "boss@example.test"); err != nil {

@@ -26,13 +26,13 @@ import (
 	"postern/internal/testenv"
 )
 
-// opConfig is the [admin] and [dns] part of an operator test's config:
-// the admin listener on a free port, DNS from a loopback server that
-// knows nothing (remote mail stays queued or bounces, never leaves).
-func opConfig(t *testing.T, extra string) (string, string) {
+// opConfig is the [dns] part of an operator test's config (the admin
+// listener is the server's own, on a free port: server.Admin): DNS from
+// a loopback server that knows nothing (remote mail stays queued or
+// bounces, never leaves).
+func opConfig(t *testing.T, extra string) string {
 	dns := dnstest.Start(t, dnstest.Zone{})
-	admin := freePort(t)
-	return fmt.Sprintf("[admin]\naddress = %q\n\n[dns]\nservers = [%q]\ntimeout = \"2s\"\n\n%s", admin, dns.Addr, extra), admin
+	return fmt.Sprintf("[dns]\nservers = [%q]\ntimeout = \"2s\"\n\n%s", dns.Addr, extra)
 }
 
 func httpGet(t *testing.T, url string) string {
@@ -66,8 +66,8 @@ var syslogLine = regexp.MustCompile(`^[A-Z][a-z]{2} [ 1-3][0-9] \d\d:\d\d:\d\d \
 // syslog-style and holds no secret.
 func TestMetricsAfterScriptedSession(t *testing.T) {
 	swaks := testenv.LookPath(t, "swaks")
-	extra, admin := opConfig(t, "")
-	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.9/32"}, Extra: extra})
+	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.9/32"}, Extra: opConfig(t, "")})
+	admin := s.Admin
 	s.addUser("bob@example.test", "pw-bob")
 	s.addUser("alice@example.test", "Secr3t-Passw0rd")
 	s.start()
@@ -188,7 +188,7 @@ func grepLines(s, prefix string) string {
 }
 
 func TestJSONLog(t *testing.T) {
-	extra, _ := opConfig(t, "[log]\nformat = \"json\"\n")
+	extra := opConfig(t, "[log]\nformat = \"json\"\n")
 	s := newServer(t, serverConfig{Extra: extra})
 	s.start()
 	c := dialFrom(t, "127.0.0.2", s.MTA)
@@ -219,7 +219,7 @@ func spikeServer(t *testing.T, action string) (*server, *webhook) {
 	hook := &webhook{}
 	hs := httptest.NewServer(hook)
 	t.Cleanup(hs.Close)
-	extra, _ := opConfig(t, fmt.Sprintf(`[alert]
+	extra := opConfig(t, fmt.Sprintf(`[alert]
 window = "1h"
 baseline_windows = 1
 factor = 2
@@ -333,7 +333,7 @@ func TestSpikeAlertQuietForSteadyTraffic(t *testing.T) {
 }
 
 func TestUserSuspendRevoke(t *testing.T) {
-	extra, _ := opConfig(t, "")
+	extra := opConfig(t, "")
 	s := newServer(t, serverConfig{Trusted: []string{"127.0.0.9/32"}, Extra: extra})
 	s.addUser("alice@example.test", "pw-alice")
 	s.start()
@@ -410,7 +410,7 @@ func dialGreeting(t *testing.T, src, addr string) int {
 }
 
 func TestBlockAtOnce(t *testing.T) {
-	extra, _ := opConfig(t, "")
+	extra := opConfig(t, "")
 	s := newServer(t, serverConfig{Extra: extra})
 	s.start()
 	if code := dialGreeting(t, "127.0.0.3", s.MTA); code != 220 {

@@ -3,7 +3,6 @@ package test
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -74,8 +73,8 @@ func fileOwner(t *testing.T, p string) uint32 {
 // the log, the metrics, status and check.
 func TestUnreadableMapFailsClosed(t *testing.T) {
 	needRoot(t)
-	admin := freePort(t)
-	s := newServer(t, serverConfig{Extra: fmt.Sprintf("[admin]\naddress = %q\n", admin)})
+	s := newServer(t, serverConfig{})
+	admin := s.Admin
 	access := filepath.Join(s.dir, "access")
 	if err := os.WriteFile(access, []byte("Connect:127.0.0.5 REJECT\n"), 0o600); err != nil {
 		t.Fatal(err)

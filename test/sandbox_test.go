@@ -22,8 +22,7 @@ func TestSandboxRefusesPathsOutside(t *testing.T) {
 	if abi, why := sandbox.ABI(); abi == 0 {
 		testenv.Missing(t, "Landlock in the kernel: %s", why)
 	}
-	admin := freePort(t)
-	s := newServer(t, serverConfig{Extra: "[admin]\naddress = \"" + admin + "\"\n"})
+	s := newServer(t, serverConfig{})
 	s.addUser("alice@example.test", "pw-alice")
 	outside := t.TempDir()
 	os.Chmod(outside, 0o755)

@@ -26,6 +26,7 @@ type server struct {
 	MTA     string              // host:port of the mta listener
 	Sub     string              // submission
 	SMTPS   string              // implicit TLS
+	Admin   string              // the admin listener's host:port; "" when off
 	runs    []*testpeer.Program // each start, the running one last
 }
 
@@ -42,6 +43,9 @@ type serverConfig struct {
 	// at, unless Extra has its own [dns] table: no test ever asks the
 	// system's resolver.
 	Zone dnstest.Zone
+	// Admin is [admin] address: "" for a free loopback port of this
+	// server's own (server.Admin), testpeer.AdminOff for none.
+	Admin string
 }
 
 // freePort returns a loopback port that was free a moment ago and was not
@@ -71,6 +75,7 @@ func newServer(t *testing.T, sc serverConfig) *server {
 		// The local submission socket stays in the test's directory,
 		// never under /run (off when the path is too long for a socket).
 		LocalSocket: filepath.Join(dir, "run", "submit.sock"),
+		Admin:       sc.Admin,
 	}
 	if len(pc.LocalSocket) > 100 {
 		pc.LocalSocket = ""
@@ -79,6 +84,9 @@ func newServer(t *testing.T, sc serverConfig) *server {
 		pc.DNS = dnstest.Start(t, sc.Zone).Addr
 	}
 	pc.Write(t, s.cfgPath)
+	if pc.Admin != testpeer.AdminOff {
+		s.Admin = pc.Admin
+	}
 	return s
 }
 
@@ -100,10 +108,15 @@ func (s *server) addUser(addr, password string) {
 	}
 }
 
-// start runs the server and waits until every listener answers.
+// start runs the server and waits until every listener, the admin
+// listener too, answers from this server's own process.
 func (s *server) start() {
 	s.t.Helper()
-	s.runs = append(s.runs, testpeer.StartPostern(s.t, binary, s.cfgPath, s.MTA, s.Sub, s.SMTPS))
+	listen := []string{s.MTA, s.Sub, s.SMTPS}
+	if s.Admin != "" {
+		listen = append(listen, s.Admin)
+	}
+	s.runs = append(s.runs, testpeer.StartPostern(s.t, binary, s.cfgPath, listen...))
 }
 
 // stop ends the server gracefully (SIGTERM).

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"postern/internal/testenv"
 )
 
 // PosternConfig is the configuration of a postern under test.
@@ -35,7 +37,15 @@ type PosternConfig struct {
 	// LocalSocket is [local] socket, "" for none (never the default
 	// under /run), unless Extra has its own [local] table.
 	LocalSocket string
+	// Admin is [admin] address: "" for a free loopback port that Write
+	// chooses and sets here (never the default 127.0.0.1:9025, which
+	// another server may hold), AdminOff for no admin listener. Extra
+	// with its own [admin] table leaves it out.
+	Admin string
 }
+
+// AdminOff as PosternConfig.Admin turns the admin listener off.
+const AdminOff = "off"
 
 // TOML is the configuration file's text.
 func (c PosternConfig) TOML() string {
@@ -79,12 +89,24 @@ func (c PosternConfig) TOML() string {
 	if !strings.Contains(c.Extra, "[local]") {
 		fmt.Fprintf(&b, "\n[local]\nsocket = %q\n", c.LocalSocket)
 	}
+	if c.Admin != "" && !strings.Contains(c.Extra, "[admin]") {
+		addr := c.Admin
+		if addr == AdminOff {
+			addr = ""
+		}
+		fmt.Fprintf(&b, "\n[admin]\naddress = %q\n", addr)
+	}
 	return b.String()
 }
 
-// Write writes the configuration to path, readable by its owner only.
-func (c PosternConfig) Write(t testing.TB, path string) {
+// Write writes the configuration to path, readable by its owner only,
+// with a free loopback port for the admin listener when Admin is "" (and
+// Extra has no [admin] table).
+func (c *PosternConfig) Write(t testing.TB, path string) {
 	t.Helper()
+	if c.Admin == "" && !strings.Contains(c.Extra, "[admin]") {
+		c.Admin = testenv.FreePort(t)
+	}
 	if err := os.WriteFile(path, []byte(c.TOML()), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -100,8 +122,10 @@ func tomlList(xs []string) string {
 
 // StartPostern runs `bin serve -config cfg` until the test ends (SIGTERM,
 // as systemd stops it) and returns once every address in listen accepts
-// connections.
+// connections and is held by this postern's own process (never by
+// another server that happens to listen there).
 func StartPostern(t testing.TB, bin, cfg string, listen ...string) *Program {
 	t.Helper()
-	return StartProgram(t, "postern serve", exec.Command(bin, "serve", "-config", cfg), syscall.SIGTERM, listen...)
+	cmd := exec.Command(bin, "serve", "-config", cfg)
+	return startProgramOwn(t, "postern serve", cmd, func() { cmd.Process.Signal(syscall.SIGTERM) }, dialLoopback, true, listen...)
 }

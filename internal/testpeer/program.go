@@ -2,12 +2,15 @@ package testpeer
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"sync"
 	"testing"
 	"time"
+
+	"postern/internal/procnet"
 )
 
 // output collects a program's output from several goroutines.
@@ -36,6 +39,7 @@ type Program struct {
 	dial func(network, addr string) (net.Conn, error)
 	out  output
 	done chan struct{}
+	own  bool // the addresses waited for must be held by the process itself
 }
 
 // How long a program has to listen, and to end once asked to.
@@ -75,7 +79,15 @@ func dialLoopback(network, addr string) (net.Conn, error) {
 // in listen (from inside a namespace: Netns.Dial).
 func startProgramDial(t testing.TB, name string, cmd *exec.Cmd, end func(), dial func(network, addr string) (net.Conn, error), listen ...string) *Program {
 	t.Helper()
-	p := &Program{Cmd: cmd, name: name, end: end, dial: dial, done: make(chan struct{})}
+	return startProgramOwn(t, name, cmd, end, dial, false, listen...)
+}
+
+// startProgramOwn is startProgramDial that, with own, also waits until
+// each address is held by the program's own process (read from
+// /proc/PID/net/tcp{,6} and /proc/PID/fd).
+func startProgramOwn(t testing.TB, name string, cmd *exec.Cmd, end func(), dial func(network, addr string) (net.Conn, error), own bool, listen ...string) *Program {
+	t.Helper()
+	p := &Program{Cmd: cmd, name: name, end: end, dial: dial, done: make(chan struct{}), own: own}
 	cmd.Stdout, cmd.Stderr = &p.out, &p.out
 	// A child left behind (a daemon's worker) must not hold Wait, and
 	// with it the test's end, by the output it still has open.
@@ -97,15 +109,23 @@ func startProgramDial(t testing.TB, name string, cmd *exec.Cmd, end func(), dial
 	return p
 }
 
-// waitListen returns once addr accepts TCP connections, and fails the
-// test when the program exits first or deadline passes.
+// waitListen returns once addr accepts TCP connections (held by the
+// program's process when p.own), and fails the test when the program
+// exits first or deadline passes.
 func (p *Program) waitListen(t testing.TB, addr string, deadline time.Time) {
 	t.Helper()
 	for {
 		c, err := p.dial("tcp", addr)
 		if err == nil {
 			c.Close()
-			return
+			if !p.own {
+				return
+			}
+			held, herr := procnet.Proc("/proc").HeldBy(p.Cmd.Process.Pid, addr)
+			if held {
+				return
+			}
+			err = fmt.Errorf("%s answers, but not from %s's process %d (%v)", addr, p.name, p.Cmd.Process.Pid, herr)
 		}
 		select {
 		case <-p.done:
@@ -113,7 +133,7 @@ func (p *Program) waitListen(t testing.TB, addr string, deadline time.Time) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s does not listen on %s:\n%s", p.name, addr, p.Output())
+			t.Fatalf("%s does not listen on %s: %v\n%s", p.name, addr, err, p.Output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
