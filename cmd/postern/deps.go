@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 
 	"postern/internal/alert"
@@ -52,7 +53,8 @@ type deps struct {
 	// sandbox is the Landlock line of postern status (wire_sandbox.go),
 	// set before the tasks start.
 	sandbox string
-	tls     *tls.Config // the server's certificate (set by assemble), for the admin listener too
+	admin   net.Listener // the admin listener, opened by server.Bind (set by serve); nil when off
+	tls     *tls.Config  // the server's certificate (set by assemble), for the admin listener too
 }
 
 // newResolver is the server's cached resolver, from [dns].

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,9 @@ func runServe(args []string) int {
 		log.Warn("config", "warning", w.String())
 	}
 	if err := serve(cfg, log); err != nil {
+		if le := (*server.ListenError)(nil); errors.As(err, &le) {
+			fmt.Fprintln(os.Stderr, "postern serve:", le) // as written, not quoted as the log quotes it
+		}
 		log.Error("postern stopped", "err", err)
 		return 1
 	}
@@ -75,11 +79,8 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	changes := changewatch.Start(shown, cfg, owner, log) // read as root: the config file
-	b, err := server.Bind(listenSpecs(cfg), cfg.Local.Socket, runAs, log)
-	if err != nil {
-		return err
-	}
-	stsLn, err := bindMTASTS(cfg)
+	// Every listener opens, or the server does not start.
+	b, err := server.Bind(bindRequest(cfg), runAs, log)
 	if err != nil {
 		return err
 	}
@@ -117,8 +118,8 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	d.changes = changes.WithAlerts(d.alerts)
-	serveMTASTS(d, stsLn, tlsConf)
+	d.changes, d.admin = changes.WithAlerts(d.alerts), b.Admin
+	serveMTASTS(d, b.MTASTS, tlsConf)
 	return run(d, srv, b, shown)
 }
 
@@ -147,14 +148,18 @@ func prepareDataDir(cfg *config.Config, runAs *server.Account) (*tls.Config, err
 	return tlsConf, nil
 }
 
-// listenSpecs are the [[listener]] tables.
-func listenSpecs(cfg *config.Config) []server.Spec {
-	var out []server.Spec
+// bindRequest is what serve opens while still root: the [[listener]]
+// tables, the admin listener, the MTA-STS policy server, the local socket.
+func bindRequest(cfg *config.Config) server.Request {
+	req := server.Request{Admin: cfg.Admin.Address, Socket: cfg.Local.Socket}
+	if cfg.MTASTS.Serves() {
+		req.MTASTS = cfg.MTASTS.Listen
+	}
 	for _, l := range cfg.Listeners {
 		mode, _ := smtpd.ParseMode(string(l.Mode))
-		out = append(out, server.Spec{Name: l.Name, Address: l.Address, Mode: mode})
+		req.SMTP = append(req.SMTP, server.Spec{Name: l.Name, Address: l.Address, Mode: mode})
 	}
-	return out
+	return req
 }
 
 // assemble builds the shared pieces, the control socket, the stages and

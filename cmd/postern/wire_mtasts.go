@@ -3,25 +3,11 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"net"
 
 	"postern/internal/config"
 	"postern/internal/mtasts"
 )
-
-// bindMTASTS opens the HTTPS listener of our own MTA-STS policy while the
-// server may still bind privileged ports; nil when no policy is served.
-func bindMTASTS(cfg *config.Config) (net.Listener, error) {
-	if !cfg.MTASTS.Serves() {
-		return nil, nil
-	}
-	ln, err := net.Listen("tcp", cfg.MTASTS.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("mta_sts.listen %s: %w", cfg.MTASTS.Listen, err)
-	}
-	return ln, nil
-}
 
 // policyDomains are the domains whose mail comes to us, for which our
 // policy is served at mta-sts.<domain>.
@@ -34,7 +20,7 @@ func policyDomains(cfg *config.Config) []string {
 }
 
 // serveMTASTS adds the policy server to the background tasks: HTTPS with
-// the server's certificate, on the listener bindMTASTS opened.
+// the server's certificate, on the listener server.Bind opened.
 func serveMTASTS(d *deps, ln net.Listener, tlsConf *tls.Config) {
 	if ln == nil {
 		return

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"postern/internal/alert"
@@ -91,34 +90,29 @@ func operatorStages(d *deps) ([]any, error) {
 	}
 	d.tasks = append(d.tasks, d.history.Run, summary.Task(cfg, d.history, d.metrics, d.alerts.Active, notify, d.log))
 
-	if cfg.Admin.Address != "" {
-		ln, err := net.Listen("tcp", cfg.Admin.Address)
-		if err != nil {
-			// Mail matters more than metrics: say so loudly, serve on.
-			d.log.Error("admin listener not started", "address", cfg.Admin.Address, "err", err)
-		} else {
-			opt := metrics.AdminOptions{Status: status.Static(cfg, time.Now()), Reload: func() error {
-				return errors.Join(d.maps.Reload(), d.users.Reload(), d.changes.Reload())
-			}}
-			if d.alerts != nil {
-				opt.Alerts = d.alerts.Active
-			}
-			opt.Problems = func() []string { return append(fileLoads(d).Problems(), d.changes.Problems()...) }
-			// Set by serve before the tasks start.
-			opt.Sandbox = func() string { return d.sandbox }
-			d.log.Info("admin listener", "address", ln.Addr().String())
-			d.tasks = append(d.tasks, func(ctx context.Context) {
-				con := console.New(console.Options{Users: d.users, Lockout: d.limits, Queue: d.spool, Destinations: d.remote,
-					SpoolDir: cfg.SpoolDir(), DMARCDir: cfg.DMARCDir(), DMARCSent: d.rate.DMARCSent(cfg.DMARCDir()), Alerts: opt.Alerts, Problems: opt.Problems, Log: d.log,
-					DKIMDir: cfg.DKIMDir(), ActivateAfter: cfg.DKIM.ActivateAfter, Resolver: d.resolver, TLS: d.tls, History: d.history, Changes: d.changes})
-				opt.Console, opt.TLS = con, console.ListenerTLS(cfg.Admin.TLS, d.tls)
-				go con.Warm(ctx)
-				if err := d.metrics.Serve(ctx, ln, d.log, opt); err != nil {
-					d.log.Error("admin listener failed", "err", err)
-				}
-			})
-		}
+	if cfg.Admin.Address == "" {
+		return stages, nil
 	}
+	opt := metrics.AdminOptions{Status: status.Static(cfg, time.Now()), Reload: func() error {
+		return errors.Join(d.maps.Reload(), d.users.Reload(), d.changes.Reload())
+	}}
+	if d.alerts != nil {
+		opt.Alerts = d.alerts.Active
+	}
+	opt.Problems = func() []string { return append(fileLoads(d).Problems(), d.changes.Problems()...) }
+	// The listener and the sandbox line are set by serve before the tasks start.
+	opt.Sandbox = func() string { return d.sandbox }
+	d.tasks = append(d.tasks, func(ctx context.Context) {
+		d.log.Info("admin listener", "address", d.admin.Addr().String())
+		con := console.New(console.Options{Users: d.users, Lockout: d.limits, Queue: d.spool, Destinations: d.remote,
+			SpoolDir: cfg.SpoolDir(), DMARCDir: cfg.DMARCDir(), DMARCSent: d.rate.DMARCSent(cfg.DMARCDir()), Alerts: opt.Alerts, Problems: opt.Problems, Log: d.log,
+			DKIMDir: cfg.DKIMDir(), ActivateAfter: cfg.DKIM.ActivateAfter, Resolver: d.resolver, TLS: d.tls, History: d.history, Changes: d.changes})
+		opt.Console, opt.TLS = con, console.ListenerTLS(cfg.Admin.TLS, d.tls)
+		go con.Warm(ctx)
+		if err := d.metrics.Serve(ctx, d.admin, d.log, opt); err != nil {
+			d.log.Error("admin listener failed", "err", err)
+		}
+	})
 	return stages, nil
 }
 

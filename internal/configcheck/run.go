@@ -83,7 +83,7 @@ func checks() []Check {
 	// read while still root.
 	return []Check{checkPerms, asServer(Maps), DirectoryMaps, DirectoryUsers, SharedState, ifDataDir(asServer(checkUsers)), ifDataDir(asServer(checkDataDir)),
 		ifDataDir(asServer(checkTLSRPT)), ifDataDir(asServer(checkHistory)), asServer(checkARCSeal), checkTLS, checkRouting,
-		checkLocal, checkSandbox}
+		checkLocal, checkSandbox, checkAddresses}
 }
 
 // ifDataDir runs c only when the data dir exists (serve makes it, for
