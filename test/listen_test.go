@@ -55,7 +55,8 @@ func (s *server) serveOnce(t *testing.T) (string, int) {
 }
 
 // nothingLeft fails the test when a refused start left something
-// behind: a listener, the local or control socket, a process.
+// behind: a listener, the local or control socket, a version recorded
+// in the change log as started with, a process.
 func (s *server) nothingLeft(t *testing.T) {
 	t.Helper()
 	for _, addr := range []string{s.MTA, s.Sub, s.SMTPS} {
@@ -64,7 +65,7 @@ func (s *server) nothingLeft(t *testing.T) {
 			t.Errorf("%s still listens after the refused start", addr)
 		}
 	}
-	for _, f := range []string{filepath.Join(s.dir, "run", "submit.sock"), filepath.Join(s.dir, "data", "control.sock")} {
+	for _, f := range []string{filepath.Join(s.dir, "run", "submit.sock"), filepath.Join(s.dir, "data", "control.sock"), filepath.Join(s.dir, "data", "changes")} {
 		if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s is left after the refused start (%v)", f, err)
 		}

@@ -78,12 +78,13 @@ func serve(cfg *config.Config, log *slog.Logger) error {
 	if cfg, err = layout.Enter(cfg, owner, log); err != nil {
 		return err
 	}
-	changes := changewatch.Start(shown, cfg, owner, log) // read as root: the config file
-	// Every listener opens, or the server does not start.
+	// Every listener opens, or the server does not start (and records
+	// no version in the change log).
 	b, err := server.Bind(bindRequest(cfg), runAs, log)
 	if err != nil {
 		return err
 	}
+	changes := changewatch.Start(shown, cfg, owner, log) // read as root: the config file
 	// Read while privileged, as the server's own certificate is.
 	clientCAs, err := tlsutil.LoadClientCAs(cfg.TLS.ClientCAFile)
 	if err != nil {
