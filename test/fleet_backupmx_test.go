@@ -3,11 +3,9 @@ package test
 import (
 	"bufio"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -103,8 +101,7 @@ func TestFleetBackupMX(t *testing.T) {
 	}
 	b.rcptAnswers(t, map[string]int{"ann@backup.test": 250, "nobody@backup.test": 550, "x@elsewhere.test": 550})
 
-	a.runs = append(a.runs, a.ns.StartProgram(t, "postern serve (node A, again)",
-		exec.Command(binary, "serve", "-config", a.cfgPath), syscall.SIGTERM, a.MTA))
+	a.runs = append(a.runs, a.ns.StartPostern(t, "postern serve (node A, again)", binary, a.cfgPath, a.MTA))
 	eventually(t, 40*time.Second, "every message in A's Maildirs", func() bool { return len(a.backupMail()) >= total })
 	time.Sleep(3 * time.Second) // for any copy more
 	a.checkOnce(t, total, id)
@@ -132,8 +129,7 @@ func startBackupMXNode(t *testing.T, name string, ns, from *testpeer.Netns, pc t
 	for _, u := range users {
 		s.addUser(u, "pw")
 	}
-	s.runs = append(s.runs, ns.StartProgram(t, "postern serve (node "+name+")",
-		exec.Command(binary, "serve", "-config", s.cfgPath), syscall.SIGTERM, s.MTA))
+	s.runs = append(s.runs, ns.StartPostern(t, "postern serve (node "+name+")", binary, s.cfgPath, s.MTA))
 	return &fleetNode{server: s, name: name, ns: ns, from: from, dns: dns}
 }
 

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -265,8 +264,7 @@ func startFleetNodeUsers(t *testing.T, name string, ns, from *testpeer.Netns, ex
 	for _, u := range users {
 		n.admin(t, "pw\n", "user", "add", "--password-stdin", u)
 	}
-	n.runs = append(n.runs, ns.StartProgram(t, "postern serve (node "+name+")",
-		exec.Command(binary, "serve", "-config", n.cfgPath), syscall.SIGTERM, n.MTA, n.Sub, n.SMTPS))
+	n.runs = append(n.runs, ns.StartPostern(t, "postern serve (node "+name+")", binary, n.cfgPath, n.MTA, n.Sub, n.SMTPS))
 	return n
 }
 

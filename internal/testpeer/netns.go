@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -136,6 +137,23 @@ func (ns *Netns) StartProgram(t testing.TB, name string, cmd *exec.Cmd, stop os.
 		end = func() { inside.Process.Signal(stop) }
 	}
 	return startProgramDial(t, name, inside, end, ns.Dial, listen...)
+}
+
+// StartPostern is StartPostern inside the namespace: `bin serve -config
+// cfg` until the test ends, ready once every address in listen answers
+// from that postern's own process (read in the namespace's own socket
+// table, /proc/PID/net/tcp).
+func (ns *Netns) StartPostern(t testing.TB, name, bin, cfg string, listen ...string) *Program {
+	t.Helper()
+	return ns.startOwn(t, name, exec.Command(bin, "serve", "-config", cfg), syscall.SIGTERM, listen...)
+}
+
+// startOwn is StartProgram that waits until the addresses are held by
+// the program's own process.
+func (ns *Netns) startOwn(t testing.TB, name string, cmd *exec.Cmd, stop os.Signal, listen ...string) *Program {
+	t.Helper()
+	inside := ns.wrap(cmd)
+	return startProgramOwn(t, name, inside, func() { inside.Process.Signal(stop) }, ns.Dial, true, listen...)
 }
 
 // wrap is cmd (not started) run inside the namespace, as root.

@@ -2,8 +2,12 @@ package testpeer
 
 import (
 	"net"
+	"os"
 	"os/exec"
+	"syscall"
 	"testing"
+
+	"postern/internal/procnet"
 )
 
 // TestNetns: two namespaces reach each other on their addresses, which
@@ -44,6 +48,16 @@ func TestNetns(t *testing.T) {
 		}
 		if out, err := nss[1].Command("ip", "-brief", "addr", "show", "eth0").CombinedOutput(); err != nil {
 			t.Errorf("ip netns exec: %v\n%s", err, out)
+		}
+		// A program inside is found holding its port in the
+		// namespace's own socket table.
+		if _, err := os.Stat("/usr/bin/python3"); err == nil {
+			addr := nss[1].Addr + ":2527"
+			script := "import socket, time\ns = socket.socket()\ns.bind((\"" + nss[1].Addr + "\", 2527))\ns.listen()\ntime.sleep(3600)\n"
+			p := nss[1].startOwn(t, "python3", exec.Command("/usr/bin/python3", "-c", script), syscall.SIGTERM, addr)
+			if held, err := procnet.Proc("/proc").HeldBy(p.Cmd.Process.Pid, addr); !held {
+				t.Errorf("%s not held by process %d inside %s: %v", addr, p.Cmd.Process.Pid, nss[1].Name, err)
+			}
 		}
 	})
 	for _, name := range names {
