@@ -34,13 +34,15 @@ func holdPort(t *testing.T, addr string) (*testpeer.Program, string) {
 	return p, strings.TrimSpace(string(comm))
 }
 
-// serveOnce runs `postern serve` for a start that must fail, and returns
-// its output and exit status.
-func (s *server) serveOnce(t *testing.T) (string, int) {
+// serveOnce runs `postern serve` (after the command line wrap, when
+// given) for a start that must fail, and returns its output and exit
+// status.
+func (s *server) serveOnce(t *testing.T, wrap ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, binary, "serve", "-config", s.cfgPath).CombinedOutput()
+	args := append(wrap, binary, "serve", "-config", s.cfgPath)
+	out, err := exec.CommandContext(ctx, args[0], args[1:]...).CombinedOutput()
 	if ctx.Err() != nil {
 		t.Fatalf("postern serve still runs after 60 seconds:\n%s", out)
 	}
@@ -136,4 +138,19 @@ func TestServeRefusesHeldPort(t *testing.T) {
 	}
 	m.MTA = freePort(t) // held by the other program: nothingLeft dials the rest
 	m.nothingLeft(t)
+}
+
+// A port below 1024 without the capability to bind it (root, as a
+// service manager may start it, without CAP_NET_BIND_SERVICE): the
+// refusal says permission denied and why.
+func TestServeRefusesPrivilegedPort(t *testing.T) {
+	needRoot(t)
+	setpriv := testenv.LookPath(t, "setpriv")
+	s := newServer(t, serverConfig{Admin: "127.0.0.1:1023"})
+	out, code := s.serveOnce(t, setpriv, "--bounding-set", "-net_bind_service")
+	want := `postern serve: [admin] address 127.0.0.1:1023 cannot be opened: permission denied (a port below 1024 needs postern started as root, with the capability CAP_NET_BIND_SERVICE); set [admin] address to a free address of this host, or address = ""`
+	if code != 1 || !strings.Contains(out, want) {
+		t.Fatalf("postern serve without CAP_NET_BIND_SERVICE exited %d, want 1 and %q in:\n%s", code, want, out)
+	}
+	s.nothingLeft(t)
 }

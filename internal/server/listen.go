@@ -45,7 +45,7 @@ func (e *ListenError) Error() string {
 		b.WriteString("permission denied")
 		if _, port, err := net.SplitHostPort(e.Address); err == nil {
 			if n, _ := strconv.Atoi(port); n < 1024 {
-				b.WriteString(" (ports below 1024 need postern to be started as root)")
+				b.WriteString(" (a port below 1024 needs postern started as root, with the capability CAP_NET_BIND_SERVICE)")
 			}
 		}
 	case errors.Is(e.Err, syscall.EADDRNOTAVAIL):

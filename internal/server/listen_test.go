@@ -52,7 +52,7 @@ func TestListenErrorText(t *testing.T) {
 		{"in use, gone", ListenError{What: "x", Address: "127.0.0.1:1", Err: opErr(syscall.EADDRINUSE)},
 			"x 127.0.0.1:1 cannot be opened: the address is already in use; set x to a free address of this host"},
 		{"privileged", ListenError{What: "[mta_sts] listen", Address: ":443", Err: opErr(syscall.EACCES)},
-			"[mta_sts] listen :443 cannot be opened: permission denied (ports below 1024 need postern to be started as root); set [mta_sts] listen to a free address of this host"},
+			"[mta_sts] listen :443 cannot be opened: permission denied (a port below 1024 needs postern started as root, with the capability CAP_NET_BIND_SERVICE); set [mta_sts] listen to a free address of this host"},
 		{"not here", ListenError{What: "x", Address: "192.0.2.1:25", Err: opErr(syscall.EADDRNOTAVAIL)},
 			"x 192.0.2.1:25 cannot be opened: no interface of this host has that address; set x to a free address of this host"},
 		{"other", ListenError{What: "x", Address: "nowhere:25", Err: errors.New("lookup nowhere: no such host")},
