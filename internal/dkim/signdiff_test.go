@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -237,4 +239,42 @@ func FuzzSignDifferential(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSignConcurrent: one Signer used by many goroutines at once (as the
+// server uses it) gives every message the signature it gives it alone;
+// the buffers kept between messages are not shared.
+func TestSignConcurrent(t *testing.T) {
+	o := newOracle(t)
+	s := NewSigner(discard(), SignOptions{})
+	keys := []activeKey{{selector: "r", key: o.rsa}, {selector: "e", key: o.ed}}
+	at := time.Unix(1_800_000_000, 0)
+	var msgs, want []string
+	for _, m := range signCases {
+		msgs = append(msgs, m)
+		w, err := s.signMessage("example.org", keys, strings.NewReader(m), at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, w)
+	}
+	errs := make(chan string, 8)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range msgs {
+				j := (i + g) % len(msgs)
+				got, err := s.signMessage("example.org", keys, strings.NewReader(msgs[j]), at)
+				if err != nil || got != want[j] {
+					errs <- fmt.Sprintf("message %d: %v\n%q\nwant\n%q", j, err, got, want[j])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }
