@@ -22,7 +22,8 @@ import (
 // machine at the same time: smtp-source sends the same DKIM-signed
 // message (SPF pass, DKIM pass, DMARC pass with p=reject, DNS answered by
 // a loopback server) to Postfix, to postern with the checks and to
-// postern with [spf] check, [dkim] verify and [dmarc] check off (the
+// postern with [spf] check, [dkim] verify, [dmarc] check and [arc] verify
+// off, every mail-authentication check (the
 // client is a stranger to both). Rounds interleave the three so
 // that load from other work hits them alike. The checks must keep at
 // least 0.8 of postern's ratio to Postfix without them.
@@ -86,7 +87,7 @@ func TestMailAuthCost(t *testing.T) {
 	limits := "[ratelimit]\nconnections_per_ip_per_hour = -1\nmax_connections_per_ip = -1\n"
 	on := newServer(t, serverConfig{Trusted: []string{"::1/128"}, Extra: dnsExtra(srv) + limits})
 	off := newServer(t, serverConfig{Trusted: []string{"::1/128"}, Extra: dnsExtra(srv) + limits +
-		"[spf]\ncheck = false\n[dkim]\nverify = false\n[dmarc]\ncheck = false\n"})
+		"[spf]\ncheck = false\n[dkim]\nverify = false\n[dmarc]\ncheck = false\n[arc]\nverify = false\n"})
 	for _, s := range []*server{on, off} {
 		s.addUser("alice@example.test", "pw")
 		s.start()

@@ -56,34 +56,6 @@ func terminateHeader(h []byte) []byte {
 	return append(h, '\r', '\n')
 }
 
-// headerFields splits a header block into fields, unfolded continuation
-// lines kept with their field. Lines that are not fields (no colon) are
-// kept as they are; the caller only looks at named fields.
-func headerFields(h []byte) []string {
-	var fields []string
-	for _, line := range strings.SplitAfter(string(h), "\n") {
-		if strings.TrimRight(line, "\r\n") == "" {
-			continue
-		}
-		if (line[0] == ' ' || line[0] == '\t') && len(fields) > 0 {
-			fields[len(fields)-1] += line
-			continue
-		}
-		fields = append(fields, line)
-	}
-	return fields
-}
-
-// fieldName returns the name of a header field, "" when the line has no
-// colon.
-func fieldName(f string) string {
-	i := strings.IndexByte(f, ':')
-	if i < 0 {
-		return ""
-	}
-	return strings.TrimRight(f[:i], " \t")
-}
-
 // stripFWS removes all white space (RFC 6376 3.2: FWS inside tag values
 // is ignored).
 func stripFWS(s string) string {

@@ -1,7 +1,6 @@
 package dkim
 
 import (
-	"bufio"
 	"context"
 	"crypto"
 	"crypto/rsa"
@@ -14,8 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	msgdkim "github.com/emersion/go-msgauth/dkim"
 )
 
 // SignOptions configure a Signer.
@@ -61,6 +58,8 @@ type Signer struct {
 	signing map[string]string // domain/algo: the selector logged as signing
 	waiting map[string]string // domain/selector: the DNS problem last logged
 	swept   bool              // a round of Run is over
+
+	states sync.Pool // *signState
 }
 
 type domainKeys struct {
@@ -115,74 +114,12 @@ func (s *Signer) Sign(ctx context.Context, fromDomain string, msg io.Reader) (st
 	if len(keys) == 0 {
 		return "", nil
 	}
-	br := bufio.NewReaderSize(msg, 64*1024)
-	head, err := readHeader(br)
+	out, err := s.signMessage(domain, keys, msg, s.opt.Now())
 	if err != nil {
-		return "", fmt.Errorf("dkim sign: %w", err)
+		return "", err
 	}
-	head = terminateHeader(head)
-	hkeys := oversign(head)
-	signers := make([]*msgdkim.Signer, 0, len(keys))
-	writers := make([]io.Writer, 0, len(keys))
-	for _, k := range keys {
-		sg, err := msgdkim.NewSigner(&msgdkim.SignOptions{
-			Domain:   domain,
-			Selector: k.selector,
-			Signer:   k.key,
-			Hash:     crypto.SHA256,
-			// RFC 6376 3.4: relaxed/relaxed survives the whitespace and
-			// header-case changes relays commonly make.
-			HeaderCanonicalization: msgdkim.CanonicalizationRelaxed,
-			BodyCanonicalization:   msgdkim.CanonicalizationRelaxed,
-			HeaderKeys:             hkeys,
-		})
-		if err != nil {
-			return "", err
-		}
-		signers = append(signers, sg)
-		writers = append(writers, sg)
-	}
-	// The header, then the rest through br's buffer (io.Copy of a
-	// MultiReader would allocate a 32 KiB buffer per message).
-	mw := io.MultiWriter(writers...)
-	if _, err = mw.Write(head); err == nil {
-		_, err = br.WriteTo(mw)
-	}
-	var out strings.Builder
-	for _, sg := range signers {
-		cerr := sg.Close()
-		if err == nil {
-			err = cerr
-		}
-		if err == nil {
-			sig := sg.Signature()
-			out.WriteString(sig)
-			if !strings.HasSuffix(sig, "\r\n") {
-				out.WriteString("\r\n")
-			}
-		}
-	}
-	if err != nil {
-		return "", fmt.Errorf("dkim sign %s: %w", domain, err)
-	}
-	s.log.DebugContext(ctx, "dkim signed", "domain", domain, "signatures", len(signers))
-	return out.String(), nil
-}
-
-// oversign builds h=: every field of signedHeaders as many times as it
-// occurs plus once more.
-func oversign(head []byte) []string {
-	count := map[string]int{}
-	for _, f := range headerFields(head) {
-		count[strings.ToLower(fieldName(f))]++
-	}
-	var keys []string
-	for _, h := range signedHeaders {
-		for i := 0; i <= count[strings.ToLower(h)]; i++ {
-			keys = append(keys, h)
-		}
-	}
-	return keys
+	s.log.DebugContext(ctx, "dkim signed", "domain", domain, "signatures", len(keys))
+	return out, nil
 }
 
 // keys returns the active keys of a domain, reading the directory again

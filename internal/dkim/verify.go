@@ -3,8 +3,9 @@
 // with keys kept under data_dir/dkim. Verification is postern's own
 // (canon.go, taglist.go, signature.go, record.go, keycache.go): it runs
 // on every received message, so it streams the body once for all
-// signatures and keeps parsed keys. Signing uses github.com/emersion/go-msgauth/dkim, which
-// the tests also use as a second opinion on verification.
+// signatures and keeps parsed keys. Signing is postern's own too (signdata.go, on the
+// same canonicalization); the tests use github.com/emersion/go-msgauth/dkim as a
+// second opinion on both.
 package dkim
 
 import (
