@@ -164,9 +164,11 @@ func (n *fleetNode) checkOnce(t *testing.T, total int, id func(int) string) {
 	}
 	// A message committed in the instant between the commit and its log
 	// line has no "accepted" line in the killed run; it came out of the
-	// queue that survived, so the restarted run names it.
+	// queue that survived, so the restarted run names it (as msg= when
+	// it logs the message, as id= when it delivers it).
 	unlogged := func(q string) bool {
-		return !logged[q] && strings.Contains(n.runs[len(n.runs)-1].Output(), "msg="+q)
+		out := n.runs[len(n.runs)-1].Output()
+		return !logged[q] && (strings.Contains(out, "msg="+q) || strings.Contains(out, "id="+q+" "))
 	}
 	dups := 0
 	for i := 0; i < total; i++ {
