@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,8 +72,11 @@ func (b *Bound) All() []Listener {
 // on.
 func Bind(tcp []Spec, socket string, runAs *Account, log *slog.Logger) (*Bound, error) {
 	b := &Bound{}
+	// No TCP keep-alive on accepted connections: the SMTP timeouts end
+	// idle sessions, and it saves four setsockopt calls per connection.
+	lc := net.ListenConfig{KeepAlive: -1}
 	for _, l := range tcp {
-		ln, err := net.Listen("tcp", l.Address)
+		ln, err := lc.Listen(context.Background(), "tcp", l.Address)
 		if err != nil {
 			for _, o := range b.TCP {
 				o.Close()

@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"postern/internal/dsn"
 	"postern/internal/envelope"
 )
@@ -88,7 +90,7 @@ func (s *Spool) attempt(ctx context.Context, it *item) {
 // attempt cannot go on.
 func (s *Spool) open(it *item) (*os.File, bool) {
 	id := it.env.ID
-	f, err := os.Open(s.msgPath(id))
+	f, err := openFile(s.msgPath(id), unix.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		s.log.Warn("queue file vanished", "id", id)
 		s.forget(it)

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"postern/internal/envelope"
 )
 
@@ -44,7 +46,7 @@ func (s *Spool) Create(env *envelope.Envelope) (*Writer, error) {
 	} else if !validID(env.ID) {
 		return nil, fmt.Errorf("spool: invalid queue id %q", env.ID)
 	}
-	f, err := os.OpenFile(s.tmpPath(env.ID), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := openFile(s.tmpPath(env.ID), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
