@@ -29,6 +29,10 @@ type Writer struct {
 	n    int64
 	err  error // first write error: Commit fails with it
 	done bool  // committed or aborted
+	// mem is a copy of the content while it is small (memcopy.go);
+	// memOff once it is not kept.
+	mem    []byte
+	memOff bool
 }
 
 const writeBufSize = 32 << 10
@@ -71,6 +75,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	n, err := w.bw.Write(p)
 	w.crc.Write(p[:n])
 	w.n += int64(n)
+	w.keep(p[:n])
 	if err != nil {
 		w.err = fmt.Errorf("spool: %w", err)
 		return n, w.err
@@ -105,7 +110,7 @@ func (w *Writer) Commit(ctx context.Context) error {
 		os.Remove(tmp)
 		return fmt.Errorf("spool: commit %s: %w", w.id, err)
 	}
-	w.s.enqueue(w.stored())
+	w.s.enqueue(w.stored(), w.takeCopy())
 	return nil
 }
 
@@ -153,6 +158,7 @@ func (w *Writer) Abort() {
 		return
 	}
 	w.done = true
+	w.mem = nil
 	if w.bw != nil {
 		w.s.releaseBuf(w.bw)
 		w.bw = nil
