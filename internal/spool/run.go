@@ -300,7 +300,7 @@ func (s *Spool) remove(it *item) error {
 	if err := os.Remove(s.msgPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if err := s.group.syncDir(); err != nil {
+	if err := s.group.syncRemoval(); err != nil {
 		return err
 	}
 	s.mu.Lock()
