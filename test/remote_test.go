@@ -92,6 +92,7 @@ func (m *wireMX) session(c net.Conn) {
 	br := bufio.NewReader(c)
 	w := func(s string) { c.Write([]byte(s + "\r\n")) }
 	w("220 wire.example ESMTP")
+	rcpts := 0 // recipients accepted in this transaction
 	for {
 		c.SetReadDeadline(time.Now().Add(30 * time.Second))
 		line, err := br.ReadString('\n')
@@ -110,7 +111,12 @@ func (m *wireMX) session(c net.Conn) {
 			w("220 go ahead")
 			w("garbage instead of a TLS server hello")
 			return
+		case cmd == "DATA" && rcpts == 0:
+			// As a real MTA does (RFC 2920 3.1): no DATA without a
+			// recipient, whatever a pipelining client sent before.
+			w("554 5.5.1 no valid recipients")
 		case cmd == "DATA":
+			rcpts = 0
 			w("354 go")
 			raw, err := testpeer.ReadData(br)
 			if err != nil {
@@ -123,12 +129,19 @@ func (m *wireMX) session(c net.Conn) {
 		case cmd == "QUIT":
 			w("221 bye")
 			return
+		case strings.HasPrefix(cmd, "MAIL"), cmd == "RSET":
+			rcpts = 0
+			w("250 ok")
 		case strings.HasPrefix(cmd, "RCPT") && m.rcpt != nil:
 			if r := m.rcpt(cmd); r != "" {
 				w(r)
 			} else {
+				rcpts++
 				w("250 ok")
 			}
+		case strings.HasPrefix(cmd, "RCPT"):
+			rcpts++
+			w("250 ok")
 		default:
 			w("250 ok")
 		}

@@ -226,8 +226,8 @@ func TestLMTPPoolReuse(t *testing.T) {
 		wantReply(t, id+" nouser", errs[2], 550, "5.1.1")
 		wantReply(t, id+" gone", errs[3], 552, "5.2.2")
 	}
-	// Every recipient refused: the client sends RSET and the connection
-	// goes on serving.
+	// Every recipient refused: the server refuses the pipelined DATA, the
+	// client sends RSET and the connection goes on serving.
 	env, rcpts, body := message("M4", "a@example.org", "x\r\n", "nouser@example.test")
 	wantReply(t, "M4", l.Deliver(context.Background(), env, rcpts, body)[0], 550, "5.1.1")
 	deliverOK(t, l, "M5", "ok@example.test")
@@ -238,7 +238,7 @@ func TestLMTPPoolReuse(t *testing.T) {
 	s.mu.Lock()
 	cmds := strings.Join(s.cmds, "|")
 	s.mu.Unlock()
-	if strings.Count(cmds, "LHLO postern.example") != 1 || !strings.Contains(cmds, "RCPT TO:<nouser@example.test>|RSET|MAIL") {
+	if strings.Count(cmds, "LHLO postern.example") != 1 || !strings.Contains(cmds, "RCPT TO:<nouser@example.test>|DATA|RSET|MAIL") {
 		t.Errorf("commands: %s", cmds)
 	}
 	if strings.Contains(cmds, "EHLO") || strings.Contains(cmds, "HELO") {

@@ -21,6 +21,10 @@ type scripted struct {
 	reply func(cmd string) string
 	// dataReplies are the replies after the final dot (several for LMTP).
 	dataReplies []string
+	// dataAnyway answers DATA with 354 even with no recipient accepted,
+	// as some broken servers do; otherwise DATA then gets 503 (no MAIL)
+	// or 554 (no valid recipient), as from a real MTA.
+	dataAnyway bool
 }
 
 func startScripted(t *testing.T, s *scripted) string {
@@ -49,6 +53,7 @@ func (s *scripted) session(c net.Conn) {
 	defer c.Close()
 	br := bufio.NewReader(c)
 	c.Write([]byte("220 test.example ESMTP\r\n"))
+	mail, rcpts := false, 0 // the transaction so far
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
@@ -61,6 +66,14 @@ func (s *scripted) session(c net.Conn) {
 		case "EHLO", "LHLO":
 			c.Write([]byte("250-test.example\r\n" + s.ext + "250 HELP\r\n"))
 		case "DATA":
+			if !s.dataAnyway && (!mail || rcpts == 0) {
+				if !mail {
+					c.Write([]byte("503 5.5.1 no MAIL\r\n"))
+				} else {
+					c.Write([]byte("554 5.5.1 no valid recipients\r\n"))
+				}
+				continue
+			}
 			c.Write([]byte("354 go\r\n"))
 			var raw strings.Builder
 			for {
@@ -74,7 +87,12 @@ func (s *scripted) session(c net.Conn) {
 				raw.WriteString(l)
 			}
 			s.data <- raw.String()
-			for _, r := range s.dataReplies {
+			replies := s.dataReplies
+			if rcpts == 0 {
+				replies = []string{"554 5.5.1 no valid recipients"}
+			}
+			mail, rcpts = false, 0
+			for _, r := range replies {
 				c.Write([]byte(r + "\r\n"))
 			}
 		case "QUIT":
@@ -87,7 +105,20 @@ func (s *scripted) session(c net.Conn) {
 					r = x
 				}
 			}
+			switch {
+			case r == "close":
+				return // the connection drops without a reply
+			case verb == "RSET":
+				mail, rcpts = false, 0
+			case verb == "MAIL" && r[0] == '2':
+				mail = true
+			case verb == "RCPT" && r[0] == '2' && mail:
+				rcpts++
+			}
 			c.Write([]byte(r + "\r\n"))
+			if r[:3] == "421" {
+				return
+			}
 		}
 	}
 }

@@ -138,9 +138,11 @@ func (c *Client) rcptCommand(r Rcpt) string {
 // Send runs one mail transaction: MAIL, RCPT for each recipient, DATA
 // with body (sent dot-stuffed with CRLF line ends only, whatever body
 // holds: smtp.DotWriter) and the reply or, for LMTP, one reply per
-// accepted recipient (RFC 2033 4.2). With PIPELINING (RFC 2920) the
-// envelope goes in one write. A server that refuses the message before
-// any content is sent leaves the connection usable for the next one.
+// accepted recipient (RFC 2033 4.2). With PIPELINING (RFC 2920) MAIL, the
+// RCPTs and DATA go in one write and the content follows only when a
+// recipient was accepted and DATA was answered 354. A server that refuses
+// the message before any content is sent leaves the connection usable for
+// the next one.
 func (c *Client) Send(ctx context.Context, m *Message, body io.Reader) Result {
 	res := Result{Rcpts: make([]error, len(m.Rcpts)), DSN: c.ext.Has("DSN")}
 	setAll := func(err error) Result {
@@ -163,22 +165,32 @@ func (c *Client) Send(ctx context.Context, m *Message, body io.Reader) Result {
 			return setAll(fmt.Errorf("smtpclient: bad recipient %q", clip(r.Addr)))
 		}
 	}
-	accepted, mailRep, err := c.envelope(ctx, m, res.Rcpts)
+	var accepted []int
+	var mailRep, dataRep *smtp.Reply
+	var err error
+	if c.ext.Has("PIPELINING") {
+		accepted, mailRep, dataRep, err = c.pipelined(ctx, m, res.Rcpts)
+	} else {
+		accepted, mailRep, err = c.envelope(ctx, m, res.Rcpts)
+	}
 	if err != nil {
 		return setAll(err)
 	}
-	if mailRep != nil {
+	if mailRep != nil || len(accepted) == 0 {
 		// RFC 5321 3.3: MAIL refused, nothing else in this transaction
-		// counts; RSET before the next one.
-		c.Reset(ctx)
-		return setAll(mailRep)
-	}
-	if len(accepted) == 0 {
-		// Every recipient refused: no content goes out.
-		c.Reset(ctx)
+		// counts; or every recipient refused: no content goes out.
+		c.abandon(ctx, dataRep)
+		if mailRep != nil {
+			return setAll(mailRep)
+		}
 		return res
 	}
-	err = c.data(ctx, body, accepted, &res)
+	if dataRep == nil {
+		if dataRep, err = c.cmd(ctx, "DATA"); err != nil {
+			return setAll(err)
+		}
+	}
+	err = c.data(ctx, body, dataRep, accepted, &res)
 	if err != nil {
 		if len(accepted) == len(m.Rcpts) {
 			res.Whole = err
@@ -190,78 +202,28 @@ func (c *Client) Send(ctx context.Context, m *Message, body io.Reader) Result {
 		}
 		return res
 	}
-	c.messages++
+	if res.DataSent {
+		c.messages++
+	}
 	return res
 }
 
-// envelope sends MAIL and the RCPTs (pipelined when offered) and DATA
-// when pipelining. It returns the indexes of accepted recipients, the
-// reply to MAIL when it was refused, or a connection error.
+// envelope sends MAIL and the RCPTs one at a time (no PIPELINING). It
+// returns the indexes of accepted recipients, the reply to MAIL when it
+// was refused, or a connection error.
 func (c *Client) envelope(ctx context.Context, m *Message, rcptErr []error) ([]int, *smtp.Reply, error) {
-	defer c.deadline(ctx, c.opt.CommandTimeout)()
-	pipelining := c.ext.Has("PIPELINING")
-	send := func(line string) error {
-		if err := c.writeLine(line); err != nil {
-			return c.fail(err)
-		}
-		if !pipelining {
-			return c.flush()
-		}
-		return nil
-	}
-	// RFC 2920 3.1: MAIL and the RCPTs go as one group; DATA follows once
-	// their replies show at least one recipient was accepted.
-	var accepted []int
-	if err := send(c.mailCommand(m)); err != nil {
-		return nil, nil, err
-	}
-	var mailRep *smtp.Reply
-	if !pipelining {
-		rep, err := c.readReply()
-		if err != nil {
-			return nil, nil, err
-		}
-		if rep.Code != 250 {
-			return nil, rep, nil
-		}
-	}
-	for i, r := range m.Rcpts {
-		line := c.rcptCommand(r)
-		if err := send(line); err != nil {
-			return nil, nil, err
-		}
-		if !pipelining {
-			rep, err := c.readReply()
-			if err != nil {
-				return nil, nil, err
-			}
-			if rep.Code == 250 || rep.Code == 251 {
-				accepted = append(accepted, i)
-			} else {
-				rcptErr[i] = rep
-			}
-		}
-	}
-	if !pipelining {
-		return accepted, nil, nil
-	}
-	if err := c.flush(); err != nil {
-		return nil, nil, err
-	}
-	rep, err := c.readReply()
+	rep, err := c.cmd(ctx, c.mailCommand(m))
 	if err != nil {
 		return nil, nil, err
 	}
 	if rep.Code != 250 {
-		mailRep = rep
+		return nil, rep, nil
 	}
-	for i := range m.Rcpts {
-		rep, err := c.readReply()
+	var accepted []int
+	for i, r := range m.Rcpts {
+		rep, err := c.cmd(ctx, c.rcptCommand(r))
 		if err != nil {
 			return nil, nil, err
-		}
-		if mailRep != nil {
-			continue // the RCPT replies mean nothing after a refused MAIL
 		}
 		if rep.Code == 250 || rep.Code == 251 {
 			accepted = append(accepted, i)
@@ -269,17 +231,15 @@ func (c *Client) envelope(ctx context.Context, m *Message, rcptErr []error) ([]i
 			rcptErr[i] = rep
 		}
 	}
-	return accepted, mailRep, nil
+	return accepted, nil, nil
 }
 
-// data sends DATA, the content and the end, and reads the reply (or, for
-// LMTP, one reply per accepted recipient).
-func (c *Client) data(ctx context.Context, body io.Reader, accepted []int, res *Result) error {
+// data sends the content and the end after DATA was answered with rep,
+// and reads the reply (or, for LMTP, one reply per accepted recipient).
+// A DATA refused with anything but 421 is each accepted recipient's
+// reply and leaves the connection usable.
+func (c *Client) data(ctx context.Context, body io.Reader, rep *smtp.Reply, accepted []int, res *Result) error {
 	rcptErr := res.Rcpts
-	rep, err := c.cmd(ctx, "DATA")
-	if err != nil {
-		return err
-	}
 	if rep.Code != 354 {
 		if rep.Code == 421 {
 			return rep

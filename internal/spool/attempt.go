@@ -1,12 +1,15 @@
 package spool
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"postern/internal/dsn"
 	"postern/internal/envelope"
@@ -45,11 +48,19 @@ type pacedResult interface {
 // for, then records the results: the message is removed once no
 // recipient is left pending, otherwise the next attempt is scheduled.
 func (s *Spool) attempt(ctx context.Context, it *item) {
-	f, ok := s.open(it)
-	if !ok {
-		return
+	var content *io.SectionReader
+	if mem := s.takeMem(it); mem != nil {
+		// The first attempt: the content as committed, from memory.
+		defer s.mem.release(len(mem))
+		content = io.NewSectionReader(bytes.NewReader(mem), 0, int64(len(mem)))
+	} else {
+		f, ok := s.open(it)
+		if !ok {
+			return
+		}
+		defer f.Close()
+		content = io.NewSectionReader(f, 0, it.env.Size)
 	}
-	defer f.Close()
 	idx, rcpts := s.pendingRcpts(it)
 	if len(idx) == 0 {
 		if len(it.env.Rcpts) == 0 {
@@ -59,7 +70,6 @@ func (s *Spool) attempt(ctx context.Context, it *item) {
 		return
 	}
 
-	content := io.NewSectionReader(f, 0, it.env.Size)
 	errs, hand := s.deliverPending(ctx, it, rcpts, content)
 	now := s.now()
 	res := s.sortResults(it, idx, errs, hand)
@@ -88,7 +98,7 @@ func (s *Spool) attempt(ctx context.Context, it *item) {
 // attempt cannot go on.
 func (s *Spool) open(it *item) (*os.File, bool) {
 	id := it.env.ID
-	f, err := os.Open(s.msgPath(id))
+	f, err := openFile(s.msgPath(id), unix.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		s.log.Warn("queue file vanished", "id", id)
 		s.forget(it)

@@ -42,6 +42,14 @@ func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
+// fromFile drops the first attempt's copy of the content, so that the
+// attempt reads the queue file as a retry does.
+func fromFile(s *Spool, it *item) {
+	s.mu.Lock()
+	s.dropMem(it)
+	s.mu.Unlock()
+}
+
 // nanos matches the times in state records.
 var nanos = regexp.MustCompile(`\b[0-9]{15,}\b`)
 
@@ -92,6 +100,7 @@ func TestAttemptOutcomes(t *testing.T) {
 		name:    "bounce cannot be queued",
 		env:     envelope.Envelope{From: "sender@example.org", Rcpts: []envelope.Recipient{{Addr: "a@x"}}},
 		results: result{"a@x": reply550},
+		setup:   fromFile,
 		during:  func(s *Spool) { os.Truncate(s.msgPath("M1"), 0) },
 		logs: []string{"ERROR delivery failed id=M1 from=sender@example.org rcpt=a@x err=550 5.1.1 no such user",
 			"ERROR queueing a bounce id=M1 err=dsn: reading the message: EOF"},
@@ -158,12 +167,13 @@ func TestAttemptOutcomes(t *testing.T) {
 	}, {
 		name:  "queue file vanished",
 		env:   envelope.Envelope{From: "sender@example.org", Rcpts: []envelope.Recipient{{Addr: "a@x"}}},
-		setup: func(s *Spool, it *item) { os.Remove(s.msgPath(it.env.ID)) },
+		setup: func(s *Spool, it *item) { fromFile(s, it); os.Remove(s.msgPath(it.env.ID)) },
 		logs:  []string{"WARN queue file vanished id=M1"},
 	}, {
 		name: "corrupt queue file",
 		env:  envelope.Envelope{From: "sender@example.org", Rcpts: []envelope.Recipient{{Addr: "a@x"}}},
 		setup: func(s *Spool, it *item) {
+			fromFile(s, it)
 			it.verified = false
 			os.WriteFile(s.msgPath(it.env.ID), []byte("garbage"), 0o600)
 		},

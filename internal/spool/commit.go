@@ -15,15 +15,22 @@ import (
 // committer that finds no batch in progress leads: it takes every request
 // queued so far, makes them durable together and releases them; requests
 // that arrive meanwhile form the next batch, led by a fresh goroutine.
-// Nobody waits for a timer: at concurrency 1 a commit costs exactly its
-// own syncs, under load one batch's syncs serve many commits.
+// No commit waits for a timer: at concurrency 1 a commit costs exactly
+// its own syncs, under load one batch's syncs serve many commits. Only the
+// directory sync after a delivered file's removal (syncRemoval) waits up
+// to removalWait for a commit to share its directory fsync.
 type groupCommit struct {
 	s       *Spool
 	mu      sync.Mutex
 	pending []*syncReq
 	busy    bool
+	armed   bool         // a removal's timer is running (syncRemoval)
 	batches atomic.Int64 // batches synced, for tests
 }
+
+// removalWait is how long a removal's directory sync waits for a commit
+// to join before it runs alone.
+const removalWait = 10 * time.Millisecond
 
 // syncReq is one commit (f set: sync f, rename tmp to final) or a request
 // for a directory sync only (f nil: make earlier unlinks durable).
@@ -43,6 +50,40 @@ func (g *groupCommit) commit(f *os.File, tmp, final string) error {
 // call began.
 func (g *groupCommit) syncDir() error {
 	return g.wait(&syncReq{done: make(chan struct{})})
+}
+
+// syncRemoval is syncDir for the removal of a delivered file: it joins
+// the batch under way or the next commit's, and syncs the directory alone
+// only when no commit came within removalWait. It returns once the
+// directory has been fsynced after the call began.
+func (g *groupCommit) syncRemoval() error {
+	if g.s.opt.noGroupCommit {
+		return g.syncDir()
+	}
+	r := &syncReq{done: make(chan struct{})}
+	g.mu.Lock()
+	g.pending = append(g.pending, r)
+	if !g.busy && !g.armed {
+		g.armed = true
+		time.AfterFunc(removalWait, g.removalDue)
+	}
+	g.mu.Unlock()
+	<-r.done
+	return r.err
+}
+
+// removalDue leads a batch for the removals still waiting when their time
+// is up, unless a batch runs (it hands over to one that takes them).
+func (g *groupCommit) removalDue() {
+	g.mu.Lock()
+	g.armed = false
+	if g.busy || len(g.pending) == 0 {
+		g.mu.Unlock()
+		return
+	}
+	g.busy = true
+	g.mu.Unlock()
+	g.lead()
 }
 
 func (g *groupCommit) wait(r *syncReq) error {

@@ -36,14 +36,22 @@ type item struct {
 	verified  bool // content checksum checked by this process
 	heapIdx   int  // index in Spool.waiting (or turns), -1 when not there
 	turn      bool // waits for a pacing turn, in Spool.turns
+	// mem is the content as committed, for the first attempt (see
+	// memcopy.go); nil once taken, and for recovered messages.
+	mem []byte
 }
 
 // enqueue adds a freshly committed message, due now unless the envelope
-// says to hold it. In deferred mode it waits for the next queue run.
-func (s *Spool) enqueue(env *envelope.Envelope) {
-	it := &item{env: env, final: make([]bool, len(env.Rcpts)), verified: true, held: env.Hold, heapIdx: -1}
+// says to hold it. In deferred mode it waits for the next queue run. mem
+// is the content's copy for the first attempt (its budget reserved), or
+// nil; a message that does not go out now does not keep it.
+func (s *Spool) enqueue(env *envelope.Envelope, mem []byte) {
+	it := &item{env: env, final: make([]bool, len(env.Rcpts)), verified: true, held: env.Hold, heapIdx: -1, mem: mem}
 	s.mu.Lock()
 	s.items[env.ID] = it
+	if it.held || s.opt.Deferred {
+		s.dropMem(it)
+	}
 	switch {
 	case it.held:
 	case s.opt.Deferred:
@@ -279,6 +287,7 @@ func (s *Spool) forget(it *item) {
 	if s.items[it.env.ID] == it {
 		delete(s.items, it.env.ID)
 	}
+	s.dropMem(it)
 	s.unwait(it)
 	s.mu.Unlock()
 }
@@ -291,7 +300,7 @@ func (s *Spool) remove(it *item) error {
 	if err := os.Remove(s.msgPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if err := s.group.syncDir(); err != nil {
+	if err := s.group.syncRemoval(); err != nil {
 		return err
 	}
 	s.mu.Lock()

@@ -184,6 +184,7 @@ type Spool struct {
 
 	group   groupCommit
 	bufPool sync.Pool // *bufio.Writer for Writers
+	mem     memCopies // the budget of the first attempts' copies
 
 	mu      sync.Mutex
 	items   map[string]*item // every message in the queue, by id

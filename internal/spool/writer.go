@@ -11,6 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"postern/internal/envelope"
 )
 
@@ -27,6 +29,10 @@ type Writer struct {
 	n    int64
 	err  error // first write error: Commit fails with it
 	done bool  // committed or aborted
+	// mem is a copy of the content while it is small (memcopy.go);
+	// memOff once it is not kept.
+	mem    []byte
+	memOff bool
 }
 
 const writeBufSize = 32 << 10
@@ -44,7 +50,7 @@ func (s *Spool) Create(env *envelope.Envelope) (*Writer, error) {
 	} else if !validID(env.ID) {
 		return nil, fmt.Errorf("spool: invalid queue id %q", env.ID)
 	}
-	f, err := os.OpenFile(s.tmpPath(env.ID), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := openFile(s.tmpPath(env.ID), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
@@ -69,6 +75,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	n, err := w.bw.Write(p)
 	w.crc.Write(p[:n])
 	w.n += int64(n)
+	w.keep(p[:n])
 	if err != nil {
 		w.err = fmt.Errorf("spool: %w", err)
 		return n, w.err
@@ -103,7 +110,7 @@ func (w *Writer) Commit(ctx context.Context) error {
 		os.Remove(tmp)
 		return fmt.Errorf("spool: commit %s: %w", w.id, err)
 	}
-	w.s.enqueue(w.stored())
+	w.s.enqueue(w.stored(), w.takeCopy())
 	return nil
 }
 
@@ -151,6 +158,7 @@ func (w *Writer) Abort() {
 		return
 	}
 	w.done = true
+	w.mem = nil
 	if w.bw != nil {
 		w.s.releaseBuf(w.bw)
 		w.bw = nil
